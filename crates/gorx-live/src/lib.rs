@@ -1,0 +1,1 @@
+//! Reading a running Go process from outside, without changing it.

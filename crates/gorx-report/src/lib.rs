@@ -1,0 +1,1 @@
+//! Renderers. They never decide what is wrong; they show what analysis found.
