@@ -1,5 +1,12 @@
 //! Pure analyses: parsed artifacts in, findings and derived series out. No I/O.
 
 pub mod finding;
+pub mod gc;
+pub mod goroutines;
+pub mod memory;
+pub mod process;
+pub mod profiles;
+pub mod thresholds;
+pub mod trace;
 
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};
