@@ -1,5 +1,6 @@
 //! Pure analyses: parsed artifacts in, findings and derived series out. No I/O.
 
+pub mod diagnosis;
 pub mod finding;
 pub mod gc;
 pub mod goroutines;
@@ -9,4 +10,5 @@ pub mod profiles;
 pub mod thresholds;
 pub mod trace;
 
+pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};
