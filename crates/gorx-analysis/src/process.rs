@@ -1,1 +1,791 @@
-//! (not built yet)
+//! Findings about a live process (or a snapshot of one kept in a capture bundle):
+//! fd exhaustion, RSS the Go runtime does not account for, cgroup memory and CPU pressure,
+//! a missing GOMEMLIMIT and a GOMAXPROCS that disagrees with the CPU quota.
+//!
+//! Pure: everything comes from a [`ProcessSnapshot`]; gorx-live fills it from /proc,
+//! cgroupfs and the runtime's HTTP endpoints.
+
+use crate::finding::{Evidence, Finding, Severity};
+use crate::thresholds as t;
+use gorx_formats::cgroup::CgroupChain;
+use gorx_formats::procfs::{FdBreakdown, GoEnv, SmapsRollup, Status};
+use serde::Serialize;
+use serde_json::json;
+
+/// What the Go runtime says about its own memory (`runtime.MemStats`, from
+/// `/debug/vars` or the trailer of `heap?debug=1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RuntimeMemory {
+    pub sys_bytes: u64,
+    pub heap_alloc_bytes: u64,
+    pub heap_sys_bytes: u64,
+    pub heap_idle_bytes: u64,
+    pub heap_inuse_bytes: u64,
+    pub heap_released_bytes: u64,
+    pub stack_inuse_bytes: u64,
+    pub stack_sys_bytes: u64,
+    pub mspan_sys_bytes: u64,
+    pub mcache_sys_bytes: u64,
+    pub buck_hash_sys_bytes: u64,
+    pub gc_sys_bytes: u64,
+    pub other_sys_bytes: u64,
+    pub next_gc_bytes: u64,
+    pub num_gc: u64,
+}
+
+impl RuntimeMemory {
+    /// Memory the runtime has mapped and not returned: an upper bound on its share of RSS.
+    pub fn accounted_bytes(&self) -> u64 {
+        self.sys_bytes.saturating_sub(self.heap_released_bytes)
+    }
+    /// Span, cache, profiling-bucket, GC and other runtime metadata.
+    pub fn metadata_bytes(&self) -> u64 {
+        self.mspan_sys_bytes
+            + self.mcache_sys_bytes
+            + self.buck_hash_sys_bytes
+            + self.gc_sys_bytes
+            + self.other_sys_bytes
+    }
+    /// Heap pages the runtime holds idle and has not yet returned to the OS.
+    pub fn idle_not_released_bytes(&self) -> u64 {
+        self.heap_idle_bytes
+            .saturating_sub(self.heap_released_bytes)
+    }
+}
+
+/// Everything gorx knows about one process at one instant. Fields are `None` when they
+/// could not be read; `missing` says what and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProcessSnapshot {
+    pub pid: u32,
+    pub command: String,
+    /// Runtime version from the binary, e.g. `go1.26.8`.
+    pub go_version: Option<String>,
+    /// The binary's `DefaultGODEBUG` build setting (set when go.mod's go line is older
+    /// than the toolchain, e.g. `containermaxprocs=0`).
+    pub default_godebug: Option<String>,
+    pub status: Option<Status>,
+    pub smaps: Option<SmapsRollup>,
+    pub nofile_soft: Option<u64>,
+    pub nofile_hard: Option<u64>,
+    pub fds: Option<FdBreakdown>,
+    pub env: Option<GoEnv>,
+    pub cgroup: Option<CgroupChain>,
+    /// Online CPUs of the host (`/sys/devices/system/cpu/online`).
+    pub host_cpus: Option<u32>,
+    pub runtime: Option<RuntimeMemory>,
+    /// GOMAXPROCS as the process reports it (e.g. /metrics), when available.
+    pub gomaxprocs_observed: Option<u32>,
+    /// What could not be read, e.g. `"/proc/42/environ: Permission denied"`.
+    pub missing: Vec<String>,
+}
+
+impl ProcessSnapshot {
+    /// Anonymous RSS: smaps_rollup `Anonymous`, else status `RssAnon`.
+    pub fn rss_anon_bytes(&self) -> Option<u64> {
+        self.smaps
+            .as_ref()
+            .and_then(|s| s.anonymous_bytes())
+            .or_else(|| self.status.as_ref()?.rss_anon_bytes)
+    }
+    pub fn rss_bytes(&self) -> Option<u64> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.vm_rss_bytes)
+            .or_else(|| self.smaps.as_ref()?.rss_bytes())
+    }
+    fn proc_path(&self, file: &str) -> String {
+        format!("/proc/{}/{}", self.pid, file)
+    }
+    /// Anonymous RSS minus Go's accounted memory, when both are known.
+    pub fn unaccounted_bytes(&self) -> Option<u64> {
+        let rt = self.runtime.as_ref()?;
+        Some(self.rss_anon_bytes()?.saturating_sub(rt.accounted_bytes()))
+    }
+}
+
+/// Every process finding the snapshot supports.
+pub fn analyze(s: &ProcessSnapshot) -> Vec<Finding> {
+    [
+        fd_near_limit(s),
+        rss_gap(s),
+        cgroup_memory_near_limit(s),
+        cgroup_cpu_throttled(s),
+        memlimit_missing(s),
+        gomaxprocs_mismatch(s),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn finding(
+    id: &'static str,
+    severity: Severity,
+    title: String,
+    evidence: Evidence,
+    recommendation: String,
+    sources: Vec<String>,
+) -> Finding {
+    Finding {
+        id,
+        severity,
+        title,
+        evidence,
+        recommendation,
+        sources,
+        sites: Vec::new(),
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.0} MiB", b as f64 / (1u64 << 20) as f64)
+}
+
+/// fd.near-limit: open fds against RLIMIT_NOFILE's soft limit.
+pub fn fd_near_limit(s: &ProcessSnapshot) -> Option<Finding> {
+    let fds = s.fds.as_ref()?;
+    let limit = s.nofile_soft.filter(|&l| l > 0)?;
+    let ratio = fds.total as f64 / limit as f64;
+    let severity = if ratio >= t::FD_NEAR_LIMIT_CRITICAL_RATIO {
+        Severity::Critical
+    } else if ratio >= t::FD_NEAR_LIMIT_WARNING_RATIO {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let mut ev = Evidence::new();
+    ev.insert("open_fds".into(), json!(fds.total));
+    ev.insert("nofile_soft_limit".into(), json!(limit));
+    if let Some(h) = s.nofile_hard {
+        ev.insert("nofile_hard_limit".into(), json!(h));
+    }
+    ev.insert("used_percent".into(), json!(ratio * 100.0));
+    for (kind, n) in &fds.by_kind {
+        ev.insert(format!("fds_{}", kind.as_str()), json!(n));
+    }
+    let (top_kind, top_n) = fds
+        .by_kind
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map(|(k, n)| (k.as_str(), *n))
+        .unwrap_or_default();
+    Some(finding(
+        "fd.near-limit",
+        severity,
+        format!(
+            "{} of {} file descriptors open ({:.0}% of RLIMIT_NOFILE); most are {} ({})",
+            fds.total,
+            limit,
+            ratio * 100.0,
+            top_kind,
+            top_n
+        ),
+        ev,
+        format!(
+            "Find what keeps {top_kind} fds open (a missing Close, resp.Body not closed, \
+             connections not reused); raise the soft limit (ulimit -n / LimitNOFILE) only once \
+             the count is stable. Watch it with `gorx watch {}`.",
+            s.pid
+        ),
+        vec![s.proc_path("fd"), s.proc_path("limits")],
+    ))
+}
+
+/// memory.rss-gap: anonymous RSS far above what the Go runtime accounts for.
+pub fn rss_gap(s: &ProcessSnapshot) -> Option<Finding> {
+    let rt = s.runtime.as_ref()?;
+    let anon = s.rss_anon_bytes()?;
+    let accounted = rt.accounted_bytes();
+    let gap = anon.saturating_sub(accounted);
+    if gap < t::RSS_GAP_MIN_BYTES || anon == 0 {
+        return None;
+    }
+    let ratio = gap as f64 / anon as f64;
+    let severity = if ratio >= t::RSS_GAP_CRITICAL_RATIO {
+        Severity::Critical
+    } else if ratio >= t::RSS_GAP_WARNING_RATIO {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let mut ev = Evidence::new();
+    ev.insert("rss_anon_bytes".into(), json!(anon));
+    if let Some(rss) = s.rss_bytes() {
+        ev.insert("rss_bytes".into(), json!(rss));
+    }
+    ev.insert("go_sys_bytes".into(), json!(rt.sys_bytes));
+    ev.insert(
+        "go_heap_released_bytes".into(),
+        json!(rt.heap_released_bytes),
+    );
+    ev.insert("go_accounted_bytes".into(), json!(accounted));
+    ev.insert("go_heap_inuse_bytes".into(), json!(rt.heap_inuse_bytes));
+    ev.insert(
+        "go_heap_idle_not_released_bytes".into(),
+        json!(rt.idle_not_released_bytes()),
+    );
+    ev.insert("go_stack_sys_bytes".into(), json!(rt.stack_sys_bytes));
+    ev.insert(
+        "go_runtime_metadata_bytes".into(),
+        json!(rt.metadata_bytes()),
+    );
+    ev.insert("unaccounted_bytes".into(), json!(gap));
+    ev.insert("unaccounted_percent".into(), json!(ratio * 100.0));
+    Some(finding(
+        "memory.rss-gap",
+        severity,
+        format!(
+            "{} of {} anonymous RSS ({:.0}%) is outside the Go runtime's accounting",
+            mib(gap),
+            mib(anon),
+            ratio * 100.0
+        ),
+        ev,
+        "The Go heap profile cannot show this memory. Look for cgo allocations (C malloc, \
+         e.g. sqlite/zstd/librdkafka), syscall.Mmap or unix.Mmap regions and off-heap \
+         buffers; compare /proc/PID/smaps mappings by size. GOMEMLIMIT does not bound it, \
+         so subtract it from the container limit when sizing GOMEMLIMIT."
+            .to_string(),
+        vec![s.proc_path("smaps_rollup"), "runtime.MemStats".to_string()],
+    ))
+}
+
+/// cgroup.memory-near-limit: working set near the tightest memory.max, or OOM kills.
+pub fn cgroup_memory_near_limit(s: &ProcessSnapshot) -> Option<Finding> {
+    let chain = s.cgroup.as_ref()?;
+    let oom = chain.oom_kills();
+    let lim = chain.effective_memory_limit();
+    let (ratio, lvl) = match lim {
+        Some(l) => (
+            l.working_set_bytes()
+                .map(|ws| ws as f64 / l.max_bytes.unwrap_or(u64::MAX) as f64),
+            Some(l),
+        ),
+        None => (None, None),
+    };
+    let mut severity = match ratio {
+        Some(r) if r >= t::CGROUP_MEMORY_CRITICAL_RATIO => Some(Severity::Critical),
+        Some(r) if r >= t::CGROUP_MEMORY_WARNING_RATIO => Some(Severity::Warning),
+        _ => None,
+    };
+    if oom > 0 {
+        severity = Some(Severity::Critical);
+    }
+    let severity = severity?;
+    let mut ev = Evidence::new();
+    if let Some(l) = lvl {
+        ev.insert("cgroup_path".into(), json!(l.path));
+        ev.insert("memory_limit_bytes".into(), json!(l.max_bytes));
+        ev.insert("memory_usage_bytes".into(), json!(l.current_bytes));
+        ev.insert(
+            "memory_working_set_bytes".into(),
+            json!(l.working_set_bytes()),
+        );
+        if let Some(r) = ratio {
+            ev.insert("working_set_percent".into(), json!(r * 100.0));
+        }
+    }
+    ev.insert("oom_kills".into(), json!(oom));
+    let title = match (ratio, lvl) {
+        (Some(r), Some(l)) => format!(
+            "cgroup memory working set at {:.0}% of the {} limit set on {}{}",
+            r * 100.0,
+            mib(l.max_bytes.unwrap_or(0)),
+            l.path,
+            if oom > 0 {
+                format!("; {oom} OOM kill(s) recorded")
+            } else {
+                String::new()
+            }
+        ),
+        _ => format!("{oom} OOM kill(s) recorded in the process's cgroup chain"),
+    };
+    Some(finding(
+        "cgroup.memory-near-limit",
+        severity,
+        title,
+        ev,
+        "Set GOMEMLIMIT below the cgroup limit so the GC works harder before the kernel \
+         OOM-kills (see config.memlimit-missing), reduce the live heap, or raise the limit."
+            .to_string(),
+        vec!["cgroup memory controller".to_string()],
+    ))
+}
+
+/// cgroup.cpu-throttled: CFS throttling along the cpu chain.
+pub fn cgroup_cpu_throttled(s: &ProcessSnapshot) -> Option<Finding> {
+    let chain = s.cgroup.as_ref()?;
+    // The most throttled level (throttling of an ancestor stalls every descendant).
+    let (lvl, ratio) = chain
+        .cpu
+        .iter()
+        .filter_map(|l| {
+            let p = l.nr_periods?;
+            let th = l.nr_throttled?;
+            (p >= t::CGROUP_THROTTLED_MIN_PERIODS).then(|| (l, th as f64 / p as f64))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let severity = if ratio >= t::CGROUP_THROTTLED_CRITICAL_RATIO {
+        Severity::Critical
+    } else if ratio >= t::CGROUP_THROTTLED_WARNING_RATIO {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let mut ev = Evidence::new();
+    ev.insert("cgroup_path".into(), json!(lvl.path));
+    ev.insert("nr_periods".into(), json!(lvl.nr_periods));
+    ev.insert("nr_throttled".into(), json!(lvl.nr_throttled));
+    ev.insert("throttled_periods_percent".into(), json!(ratio * 100.0));
+    if let Some(ns) = lvl.throttled_ns {
+        ev.insert("throttled_ns".into(), json!(ns));
+    }
+    if let Some((cpus, l)) = chain.effective_cpu_limit() {
+        ev.insert("cpu_limit_cpus".into(), json!(cpus));
+        ev.insert("cpu_limit_cgroup_path".into(), json!(l.path));
+    }
+    let gmp = predicted_gomaxprocs(s);
+    if let Some(g) = &gmp {
+        ev.insert("gomaxprocs".into(), json!(g.value));
+    }
+    Some(finding(
+        "cgroup.cpu-throttled",
+        severity,
+        format!(
+            "CPU throttled in {:.0}% of CFS periods ({} of {}) in {}",
+            ratio * 100.0,
+            lvl.nr_throttled.unwrap_or(0),
+            lvl.nr_periods.unwrap_or(0),
+            lvl.path
+        ),
+        ev,
+        "The cgroup uses its whole CPU quota and then stalls until the next period. Make \
+         GOMAXPROCS no larger than the quota (see sched.gomaxprocs-mismatch), cut CPU use \
+         (GC: raise GOGC or set GOMEMLIMIT), or raise the CPU limit."
+            .to_string(),
+        vec!["cgroup cpu controller (cpu.stat)".to_string()],
+    ))
+}
+
+/// The GOMEMLIMIT gorx recommends for a memory limit and the memory Go does not manage:
+/// `GOMEMLIMIT_LIMIT_RATIO × limit − non_go_bytes`, never below
+/// `GOMEMLIMIT_MIN_LIMIT_RATIO × limit`, rounded down to a MiB.
+pub fn recommended_gomemlimit_bytes(limit_bytes: u64, non_go_bytes: u64) -> u64 {
+    let target = (limit_bytes as f64 * t::GOMEMLIMIT_LIMIT_RATIO) - non_go_bytes as f64;
+    let floor = limit_bytes as f64 * t::GOMEMLIMIT_MIN_LIMIT_RATIO;
+    let v = target.max(floor) as u64;
+    v / (1 << 20) * (1 << 20)
+}
+
+/// config.memlimit-missing: a container memory limit with GOMEMLIMIT unset or above it.
+pub fn memlimit_missing(s: &ProcessSnapshot) -> Option<Finding> {
+    let chain = s.cgroup.as_ref()?;
+    let lvl = chain.effective_memory_limit()?;
+    let limit = lvl.max_bytes?;
+    let env = s.env.as_ref()?;
+    let current = env.gomemlimit_bytes().ok().flatten();
+    if current.is_some_and(|c| c < limit) {
+        return None;
+    }
+    let non_go = s.unaccounted_bytes().unwrap_or(0);
+    let rec = recommended_gomemlimit_bytes(limit, non_go);
+    let mut ev = Evidence::new();
+    ev.insert("memory_limit_bytes".into(), json!(limit));
+    ev.insert("cgroup_path".into(), json!(lvl.path));
+    ev.insert(
+        "gomemlimit".into(),
+        json!(env.gomemlimit.clone().unwrap_or_else(|| "unset".into())),
+    );
+    ev.insert("non_go_rss_bytes".into(), json!(non_go));
+    ev.insert("recommended_gomemlimit_bytes".into(), json!(rec));
+    let how = if s.runtime.is_some() {
+        format!(
+            "{:.0}% of the limit minus {} of RSS the Go runtime does not manage",
+            t::GOMEMLIMIT_LIMIT_RATIO * 100.0,
+            mib(non_go)
+        )
+    } else {
+        format!(
+            "{:.0}% of the limit; runtime stats were not available, so non-Go memory \
+             (cgo, mmap) is not subtracted (pass --pprof to include it)",
+            t::GOMEMLIMIT_LIMIT_RATIO * 100.0
+        )
+    };
+    let title = match current {
+        Some(c) => format!(
+            "GOMEMLIMIT ({}) is not below the cgroup memory limit ({})",
+            mib(c),
+            mib(limit)
+        ),
+        None => format!(
+            "cgroup memory limit {} on {} but GOMEMLIMIT is unset",
+            mib(limit),
+            lvl.path
+        ),
+    };
+    Some(finding(
+        "config.memlimit-missing",
+        Severity::Warning,
+        title,
+        ev,
+        format!(
+            "Set GOMEMLIMIT={}MiB ({how}). The GC then works harder as the heap nears the \
+             limit instead of the kernel OOM-killing the process.",
+            rec >> 20
+        ),
+        vec![
+            s.proc_path("environ"),
+            "cgroup memory controller".to_string(),
+        ],
+    ))
+}
+
+/// GOMAXPROCS as the runtime will have chosen it, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GomaxprocsPrediction {
+    pub value: u32,
+    pub reason: String,
+}
+
+/// What GOMAXPROCS the process runs with, following the runtime's rules: an explicit
+/// `GOMAXPROCS` env wins; Go ≥ 1.25 (unless `containermaxprocs=0` in GODEBUG or the
+/// binary's DefaultGODEBUG) uses min(CPUs allowed, max(2, ceil(leaf cgroup quota/period)))
+/// (runtime/cgroup_linux.go: only the leaf cgroup is read); older Go uses the CPUs allowed.
+pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction> {
+    if let Some(n) = s.gomaxprocs_observed {
+        return Some(GomaxprocsPrediction {
+            value: n,
+            reason: "reported by the process".into(),
+        });
+    }
+    if let Some(n) = s.env.as_ref().and_then(|e| e.gomaxprocs_value()) {
+        return Some(GomaxprocsPrediction {
+            value: n,
+            reason: "GOMAXPROCS environment variable".into(),
+        });
+    }
+    let cpus = s
+        .status
+        .as_ref()
+        .and_then(|st| st.cpus_allowed)
+        .or(s.host_cpus)?;
+    let minor = s
+        .go_version
+        .as_deref()
+        .and_then(parse_minor)
+        .unwrap_or((0, 0));
+    let godebug_off = s
+        .env
+        .as_ref()
+        .and_then(|e| e.godebug_setting("containermaxprocs"))
+        .or_else(|| {
+            s.default_godebug
+                .as_deref()
+                .and_then(|d| gorx_formats::procfs::godebug_lookup(d, "containermaxprocs"))
+        })
+        == Some("0");
+    if minor >= (1, 25) && !godebug_off {
+        if let Some(limit) = s.cgroup.as_ref().and_then(|c| c.leaf_cpu_limit()) {
+            let cg = (limit.ceil() as u32).max(2);
+            if cg < cpus {
+                return Some(GomaxprocsPrediction {
+                    value: cg,
+                    reason: format!(
+                        "Go ≥ 1.25 default: leaf cgroup CPU limit {limit:.2} rounded up (min 2)"
+                    ),
+                });
+            }
+        }
+        return Some(GomaxprocsPrediction {
+            value: cpus,
+            reason: "Go ≥ 1.25 default: CPUs allowed (no tighter leaf cgroup limit)".into(),
+        });
+    }
+    Some(GomaxprocsPrediction {
+        value: cpus,
+        reason: if minor >= (1, 25) {
+            "containermaxprocs=0: CPUs allowed, cgroup ignored".into()
+        } else {
+            "Go < 1.25 default: CPUs allowed, cgroup ignored".into()
+        },
+    })
+}
+
+fn parse_minor(v: &str) -> Option<(u32, u32)> {
+    let i = v.find("go1.")?;
+    let mut parts = v[i + 2..].split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// sched.gomaxprocs-mismatch: GOMAXPROCS above the tightest CPU quota of the chain.
+pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
+    let chain = s.cgroup.as_ref()?;
+    let (limit, lvl) = chain.effective_cpu_limit()?;
+    let pred = predicted_gomaxprocs(s)?;
+    let quota_procs = (limit.ceil() as u32).max(1);
+    // Go itself never picks fewer than 2 from a quota; do not flag its own floor.
+    if pred.value <= quota_procs.max(2) {
+        return None;
+    }
+    let leaf_is_tightest = chain.cpu.first().is_some_and(|l| l.path == lvl.path);
+    let mut ev = Evidence::new();
+    ev.insert("gomaxprocs".into(), json!(pred.value));
+    ev.insert("gomaxprocs_source".into(), json!(pred.reason));
+    ev.insert("cpu_limit_cpus".into(), json!(limit));
+    ev.insert("cpu_limit_cgroup_path".into(), json!(lvl.path));
+    if let Some(v) = &s.go_version {
+        ev.insert("go_version".into(), json!(v));
+    }
+    let why = if !leaf_is_tightest {
+        "the tightest quota is on an ancestor cgroup, which Go ≥ 1.25 does not read (it reads only the leaf)"
+    } else if s.go_version.as_deref().and_then(parse_minor) < Some((1, 25)) {
+        "Go before 1.25 sizes GOMAXPROCS from the host CPUs, ignoring the quota"
+    } else {
+        "GOMAXPROCS was set explicitly or containermaxprocs=0"
+    };
+    Some(finding(
+        "sched.gomaxprocs-mismatch",
+        Severity::Warning,
+        format!(
+            "GOMAXPROCS {} exceeds the CPU quota of {:.2} CPUs on {}",
+            pred.value, limit, lvl.path
+        ),
+        ev,
+        format!(
+            "Set GOMAXPROCS={} ({why}); running more Ps than the quota burns it early in each \
+             period and then throttles (tail latency, GC stalls). Go ≥ 1.25 sets this \
+             itself when the limit is on the process's own cgroup.",
+            quota_procs.max(2)
+        ),
+        vec![s.proc_path("environ"), "cgroup cpu controller".to_string()],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_formats::cgroup::{CpuLevel, MemoryLevel};
+
+    fn base() -> ProcessSnapshot {
+        ProcessSnapshot {
+            pid: 42,
+            command: "srv".into(),
+            go_version: Some("go1.26.8".into()),
+            env: Some(GoEnv::default()),
+            status: Some(Status {
+                cpus_allowed: Some(16),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn fds(n: u64) -> FdBreakdown {
+        let mut b = FdBreakdown::default();
+        for i in 0..n {
+            b.add(&format!("socket:[{i}]"));
+        }
+        b.add("/dev/null");
+        b
+    }
+
+    #[test]
+    fn fd_thresholds() {
+        let mut s = base();
+        s.nofile_soft = Some(100);
+        s.fds = Some(fds(50));
+        assert!(fd_near_limit(&s).is_none());
+        s.fds = Some(fds(84));
+        let f = fd_near_limit(&s).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.evidence["open_fds"], json!(85));
+        assert_eq!(f.evidence["fds_socket"], json!(84));
+        assert!(f.title.contains("socket"), "{}", f.title);
+        s.fds = Some(fds(96));
+        assert_eq!(fd_near_limit(&s).unwrap().severity, Severity::Critical);
+    }
+
+    fn rt(sys: u64, released: u64) -> RuntimeMemory {
+        RuntimeMemory {
+            sys_bytes: sys,
+            heap_released_bytes: released,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn rss_gap_needs_both_size_and_share() {
+        let mut s = base();
+        s.status.as_mut().unwrap().rss_anon_bytes = Some(300 << 20);
+        s.runtime = Some(rt(60 << 20, 10 << 20));
+        let f = rss_gap(&s).unwrap();
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["unaccounted_bytes"], json!(250u64 << 20));
+        // Small absolute gap: nothing.
+        s.status.as_mut().unwrap().rss_anon_bytes = Some(100 << 20);
+        assert!(rss_gap(&s).is_none());
+        // Big process, modest share: warning.
+        s.status.as_mut().unwrap().rss_anon_bytes = Some(1000 << 20);
+        s.runtime = Some(rt(700 << 20, 0));
+        assert_eq!(rss_gap(&s).unwrap().severity, Severity::Warning);
+        s.runtime = None;
+        assert!(rss_gap(&s).is_none());
+    }
+
+    fn mem_chain(limit: u64, current: u64) -> CgroupChain {
+        CgroupChain {
+            memory: vec![
+                MemoryLevel {
+                    path: "/pod/ctr".into(),
+                    current_bytes: Some(current),
+                    inactive_file_bytes: Some(0),
+                    ..Default::default()
+                },
+                MemoryLevel {
+                    path: "/pod".into(),
+                    max_bytes: Some(limit),
+                    current_bytes: Some(current),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn memory_near_limit_uses_ancestor_limit() {
+        let mut s = base();
+        s.cgroup = Some(mem_chain(1000 << 20, 900 << 20));
+        let f = cgroup_memory_near_limit(&s).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.evidence["cgroup_path"], json!("/pod"));
+        s.cgroup = Some(mem_chain(1000 << 20, 500 << 20));
+        assert!(cgroup_memory_near_limit(&s).is_none());
+        s.cgroup.as_mut().unwrap().memory[0].oom_kill = Some(1);
+        assert_eq!(
+            cgroup_memory_near_limit(&s).unwrap().severity,
+            Severity::Critical
+        );
+    }
+
+    #[test]
+    fn memlimit_recommendation_subtracts_non_go() {
+        assert_eq!(recommended_gomemlimit_bytes(1000 << 20, 0), 900 << 20);
+        assert_eq!(
+            recommended_gomemlimit_bytes(1000 << 20, 100 << 20),
+            800 << 20
+        );
+        // Floor at a quarter of the limit.
+        assert_eq!(
+            recommended_gomemlimit_bytes(1000 << 20, 2000 << 20),
+            250 << 20
+        );
+        let mut s = base();
+        s.cgroup = Some(mem_chain(1000 << 20, 100 << 20));
+        let f = memlimit_missing(&s).unwrap();
+        assert!(
+            f.recommendation.contains("GOMEMLIMIT=900MiB"),
+            "{}",
+            f.recommendation
+        );
+        s.status.as_mut().unwrap().rss_anon_bytes = Some(400 << 20);
+        s.runtime = Some(rt(300 << 20, 0));
+        let f = memlimit_missing(&s).unwrap();
+        assert!(
+            f.recommendation.contains("GOMEMLIMIT=800MiB"),
+            "{}",
+            f.recommendation
+        );
+        s.env = Some(GoEnv {
+            gomemlimit: Some("700MiB".into()),
+            ..Default::default()
+        });
+        assert!(memlimit_missing(&s).is_none());
+        s.env = Some(GoEnv {
+            gomemlimit: Some("2GiB".into()),
+            ..Default::default()
+        });
+        assert!(memlimit_missing(&s).unwrap().title.contains("not below"));
+    }
+
+    fn cpu_chain(leaf: Option<u64>, parent: Option<u64>) -> CgroupChain {
+        CgroupChain {
+            cpu: vec![
+                CpuLevel {
+                    path: "/pod/ctr".into(),
+                    quota_us: leaf,
+                    period_us: Some(100_000),
+                    nr_periods: Some(100),
+                    nr_throttled: Some(30),
+                    throttled_ns: Some(5_000_000_000),
+                },
+                CpuLevel {
+                    path: "/pod".into(),
+                    quota_us: parent,
+                    period_us: Some(100_000),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gomaxprocs_rules_by_version() {
+        let mut s = base();
+        // Go 1.26, limit on the leaf: the runtime follows it.
+        s.cgroup = Some(cpu_chain(Some(150_000), None));
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 2);
+        assert!(gomaxprocs_mismatch(&s).is_none());
+        // Limit below 1 CPU: Go's floor of 2, not flagged.
+        s.cgroup = Some(cpu_chain(Some(50_000), None));
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 2);
+        assert!(gomaxprocs_mismatch(&s).is_none());
+        // Limit on an ancestor only: Go 1.26 does not see it.
+        s.cgroup = Some(cpu_chain(None, Some(400_000)));
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 16);
+        let f = gomaxprocs_mismatch(&s).unwrap();
+        assert!(
+            f.recommendation.contains("GOMAXPROCS=4"),
+            "{}",
+            f.recommendation
+        );
+        assert!(f.recommendation.contains("ancestor"));
+        // Go 1.24 ignores even the leaf.
+        s.go_version = Some("go1.24.11".into());
+        s.cgroup = Some(cpu_chain(Some(400_000), None));
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 16);
+        assert!(
+            gomaxprocs_mismatch(&s)
+                .unwrap()
+                .recommendation
+                .contains("before 1.25")
+        );
+        // containermaxprocs=0 via the binary's DefaultGODEBUG.
+        s.go_version = Some("go1.26.8".into());
+        s.default_godebug = Some("containermaxprocs=0,updatemaxprocs=0".into());
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 16);
+        // An explicit env wins.
+        s.env = Some(GoEnv {
+            gomaxprocs: Some("3".into()),
+            ..Default::default()
+        });
+        assert_eq!(predicted_gomaxprocs(&s).unwrap().value, 3);
+        assert!(gomaxprocs_mismatch(&s).is_none());
+    }
+
+    #[test]
+    fn throttling_share() {
+        let mut s = base();
+        s.cgroup = Some(cpu_chain(Some(100_000), None));
+        let f = cgroup_cpu_throttled(&s).unwrap();
+        assert_eq!(f.severity, Severity::Critical);
+        assert_eq!(f.evidence["nr_throttled"], json!(30));
+        s.cgroup.as_mut().unwrap().cpu[0].nr_throttled = Some(1);
+        assert!(cgroup_cpu_throttled(&s).is_none());
+        s.cgroup.as_mut().unwrap().cpu[0].nr_periods = Some(5);
+        s.cgroup.as_mut().unwrap().cpu[0].nr_throttled = Some(5);
+        assert!(cgroup_cpu_throttled(&s).is_none(), "too few periods");
+    }
+}

@@ -1,2 +1,39 @@
 //! Every threshold a finding depends on, in one place, each with the reason for its value.
 //! Grouped by area; analyses read these constants and never hard-code their own.
+
+// ---- Live processes (issue 5; used by `process.rs`) ----
+
+/// fd.near-limit: open fds / RLIMIT_NOFILE soft. At 80% a burst or a slow leak reaches
+/// EMFILE ("too many open files") soon; at 95% accept() is about to fail.
+pub const FD_NEAR_LIMIT_WARNING_RATIO: f64 = 0.80;
+pub const FD_NEAR_LIMIT_CRITICAL_RATIO: f64 = 0.95;
+
+/// memory.rss-gap: anonymous RSS not explained by Go's own accounting (Sys − HeapReleased).
+/// Below 64 MiB the gap is noise (binary .data/.bss, libc, thread stacks of cgo threads).
+pub const RSS_GAP_MIN_BYTES: u64 = 64 << 20;
+/// Share of anonymous RSS that is unaccounted: a quarter is worth explaining, half means
+/// most of the memory lives outside the Go heap (cgo, mmap, off-heap buffers).
+pub const RSS_GAP_WARNING_RATIO: f64 = 0.25;
+pub const RSS_GAP_CRITICAL_RATIO: f64 = 0.50;
+
+/// cgroup.memory-near-limit: working set (usage − inactive file) / the tightest
+/// memory.max. The kernel reclaims cache first; past 85% of the limit with the working set
+/// alone, the next spike is an OOM kill; 95% is imminent.
+pub const CGROUP_MEMORY_WARNING_RATIO: f64 = 0.85;
+pub const CGROUP_MEMORY_CRITICAL_RATIO: f64 = 0.95;
+
+/// cgroup.cpu-throttled: share of CFS periods in which the cgroup was throttled. 5% of
+/// periods already adds up to a quota-length stall (often 100 ms) at P95 latency; 25% is
+/// a service that is CPU starved. Fewer than 20 periods is too little history to judge.
+pub const CGROUP_THROTTLED_WARNING_RATIO: f64 = 0.05;
+pub const CGROUP_THROTTLED_CRITICAL_RATIO: f64 = 0.25;
+pub const CGROUP_THROTTLED_MIN_PERIODS: u64 = 20;
+
+/// config.memlimit-missing: the recommended GOMEMLIMIT is this share of the effective
+/// cgroup memory limit minus the memory Go does not manage (the unaccounted RSS): 10% stays
+/// free for page cache, kernel memory charged to the cgroup and transient spikes, the
+/// usual advice in the Go GC guide.
+pub const GOMEMLIMIT_LIMIT_RATIO: f64 = 0.90;
+/// Never recommend less than this share of the limit (a huge off-heap share would
+/// otherwise suggest a limit that makes the GC run continuously).
+pub const GOMEMLIMIT_MIN_LIMIT_RATIO: f64 = 0.25;

@@ -434,6 +434,19 @@ pub enum FdKind {
 }
 
 impl FdKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FdKind::Regular => "regular",
+            FdKind::Device => "device",
+            FdKind::Socket => "socket",
+            FdKind::Pipe => "pipe",
+            FdKind::Eventfd => "eventfd",
+            FdKind::Epoll => "epoll",
+            FdKind::AnonInode => "anon_inode",
+            FdKind::Other => "other",
+        }
+    }
+
     /// Classify a `/proc/PID/fd/N` link target.
     pub fn classify(target: &str) -> FdKind {
         if target.starts_with("socket:[") {
