@@ -1,0 +1,553 @@
+//! The streaming reader (Go's reader.go and batchcursor.go): reads one generation at a
+//! time, merges its per-thread batches by timestamp under the ordering's partial-order
+//! rules, and yields events exactly as Go's `trace.Reader` does.
+
+use crate::event::{BaseEvent, EvTable, Event, SchedCtx, ThreadId, Time};
+use crate::generation::{
+    Batch, CpuSample, GenError, Generation, Source, Spilled, read_generation,
+    read_generation_with_spill,
+};
+use crate::goutil::uvarint;
+use crate::order::Ordering;
+use crate::spec::{self, Version, ev};
+use gorx_formats::FormatError;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::sync::Arc;
+
+/// Position in one thread's batches.
+struct BatchCursor {
+    /// Index of this thread in the generation's batch lists.
+    mi: usize,
+    m: ThreadId,
+    last_ts: Time,
+    idx: usize,
+    data_off: usize,
+    ev: BaseEvent,
+    /// File offset of `ev`.
+    ev_offset: u64,
+}
+
+impl BatchCursor {
+    /// Go's `batchCursor.nextEvent`.
+    fn next_event(&mut self, batches: &[Batch], freq: f64) -> Result<bool, GenError> {
+        while self.idx < batches.len() && batches[self.idx].data.len() == self.data_off {
+            self.idx += 1;
+            self.data_off = 0;
+            self.last_ts = 0;
+        }
+        if self.idx == batches.len() {
+            return Ok(false);
+        }
+        let b = &batches[self.idx];
+        if self.last_ts == 0 {
+            self.last_ts = crate::event::mul_freq(freq, b.time);
+        }
+        let offset = b.offset + self.data_off as u64;
+        let (n, tsdiff) = read_timed_base_event(&b.data[self.data_off..], &mut self.ev)
+            .map_err(|m| GenError::msg(offset, m))?;
+        self.ev.time = crate::event::mul_freq(freq, tsdiff).wrapping_add(self.last_ts);
+        self.last_ts = self.ev.time;
+        self.ev_offset = offset;
+        self.data_off += n;
+        Ok(true)
+    }
+}
+
+/// Go's `readTimedBaseEvent`.
+fn read_timed_base_event(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64), String> {
+    let typ = b[0];
+    let Some(sp) = spec::spec(typ) else {
+        return Err(format!("found invalid event type: {typ}"));
+    };
+    e.typ = typ;
+    if sp.args.is_empty() || !sp.is_timed {
+        return Err(format!("found event without a timestamp: type={typ}"));
+    }
+    let mut n = 1;
+    let (ts, nb) = uvarint(&b[n..]);
+    if nb <= 0 {
+        return Err("found invalid uvarint for timestamp".into());
+    }
+    n += nb as usize;
+    for i in 0..sp.args.len() - 1 {
+        let (arg, nb) = uvarint(&b[n..]);
+        if nb <= 0 {
+            return Err("found invalid uvarint".into());
+        }
+        e.args[i] = arg;
+        n += nb as usize;
+    }
+    Ok((n, ts))
+}
+
+fn heap_sift_up(h: &mut [BatchCursor], mut i: usize) -> usize {
+    while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    i
+}
+
+fn heap_sift_down(h: &mut [BatchCursor], mut i: usize) -> usize {
+    loop {
+        let m = min3(h, i, 2 * i + 1, 2 * i + 2);
+        if m == i {
+            break;
+        }
+        h.swap(i, m);
+        i = m;
+    }
+    i
+}
+
+fn min3(b: &[BatchCursor], i0: usize, i1: usize, i2: usize) -> usize {
+    let mut min_idx = i0;
+    let mut min_t = i64::MAX;
+    if i0 < b.len() {
+        min_t = b[i0].ev.time;
+    }
+    if i1 < b.len() && b[i1].ev.time < min_t {
+        min_t = b[i1].ev.time;
+        min_idx = i1;
+    }
+    if i2 < b.len() && b[i2].ev.time < min_t {
+        min_idx = i2;
+    }
+    min_idx
+}
+
+fn heap_insert(h: &mut Vec<BatchCursor>, bc: BatchCursor) {
+    h.push(bc);
+    let n = h.len() - 1;
+    heap_sift_up(h, n);
+}
+
+fn heap_update(h: &mut [BatchCursor], i: usize) {
+    if heap_sift_up(h, i) != i {
+        return;
+    }
+    heap_sift_down(h, i);
+}
+
+fn heap_remove(h: &mut Vec<BatchCursor>, mut i: usize) {
+    while i > 0 {
+        h.swap((i - 1) / 2, i);
+        i = (i - 1) / 2;
+    }
+    let last = h.len() - 1;
+    h.swap(0, last);
+    h.pop();
+    heap_sift_down(h, 0);
+}
+
+/// The generation being merged.
+struct CurGen {
+    gen_no: u64,
+    batches: Vec<Vec<Batch>>,
+    table: Arc<EvTable>,
+}
+
+/// Reads a Go execution trace (format v2, Go 1.22+) event by event, in bounded memory:
+/// one generation's batches plus live G/P/M state.
+pub struct Reader<R: Read> {
+    name: String,
+    src: Source<BufReader<R>>,
+    version: Version,
+    last_ts: Time,
+    gen_no: Option<CurGen>,
+    frontier: Vec<BatchCursor>,
+    cpu_samples: VecDeque<CpuSample>,
+    order: Ordering,
+    syncs: u64,
+    read_gen_err: Option<GenError>,
+    done: bool,
+    spill: Option<Spilled>,
+    spill_err: Option<GenError>,
+    spill_err_sync: bool,
+    last_offset: u64,
+    silent_eof: Option<u64>,
+    generations: u64,
+    max_gen_bytes: usize,
+}
+
+fn header_error(name: &str, msg: impl Into<String>) -> FormatError {
+    FormatError::at_offset(name, 0, msg)
+}
+
+/// Go's `version.ReadHeader`: `fmt.Fscanf(r, "go 1.%d trace\x00\x00\x00", &v)`.
+fn read_header<R: BufRead>(name: &str, src: &mut Source<R>) -> Result<Version, FormatError> {
+    let bad = || header_error(name, "bad file format: not a Go execution trace?");
+    let expect = |lit: &[u8], src: &mut Source<R>| -> Result<(), FormatError> {
+        for &c in lit {
+            if c == b' ' {
+                // A space in a scanf format matches zero or more spaces.
+                while let Ok(Some(b' ' | b'\t' | b'\r')) = src.peek_byte() {
+                    let _ = src.read_byte();
+                }
+                continue;
+            }
+            match src.read_byte() {
+                Ok(Some(b)) if b == c => {}
+                _ => return Err(bad()),
+            }
+        }
+        Ok(())
+    };
+    expect(b"go 1.", src)?;
+    // %d: optional sign, then decimal digits (Go's scanner also skips leading spaces).
+    while let Ok(Some(b' ' | b'\t' | b'\r')) = src.peek_byte() {
+        let _ = src.read_byte();
+    }
+    let mut neg = false;
+    if let Ok(Some(c @ (b'+' | b'-'))) = src.peek_byte() {
+        neg = c == b'-';
+        let _ = src.read_byte();
+    }
+    let mut digits = String::new();
+    while let Ok(Some(c @ (b'0'..=b'9' | b'_'))) = src.peek_byte() {
+        if c != b'_' {
+            digits.push(c as char);
+        }
+        let _ = src.read_byte();
+    }
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    let v: i64 = digits.parse().map_err(|_| bad())?;
+    let v = if neg { -v } else { v };
+    if !(0..=u32::MAX as i64).contains(&v) {
+        return Err(bad());
+    }
+    expect(b" trace\x00\x00\x00", src)?;
+    let ver = Version(v as u32);
+    if !ver.is_known() {
+        return Err(header_error(
+            name,
+            format!("unknown or unsupported trace version go 1.{}", ver.0),
+        ));
+    }
+    Ok(ver)
+}
+
+impl<R: Read> Reader<R> {
+    /// Read the header. `name` names the input in errors.
+    pub fn new(name: impl Into<String>, r: R) -> Result<Self, FormatError> {
+        let name = name.into();
+        let mut src = Source::new(BufReader::with_capacity(256 << 10, r), 0);
+        let version = read_header(&name, &mut src)?;
+        if !version.is_v2() {
+            return Err(header_error(
+                &name,
+                format!(
+                    "unsupported trace version go 1.{}: the v1 format (before Go 1.22) is not read by gorx",
+                    version.0
+                ),
+            ));
+        }
+        Ok(Reader {
+            name,
+            src,
+            version,
+            last_ts: 0,
+            gen_no: None,
+            frontier: Vec::new(),
+            cpu_samples: VecDeque::new(),
+            order: Ordering::new(version),
+            syncs: 0,
+            read_gen_err: None,
+            done: false,
+            spill: None,
+            spill_err: None,
+            spill_err_sync: false,
+            last_offset: 0,
+            silent_eof: None,
+            generations: 0,
+            max_gen_bytes: 0,
+        })
+    }
+
+    /// The trace format version (the N of `go 1.N trace`).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// Bytes consumed from the input so far.
+    pub fn position(&self) -> u64 {
+        self.src.pos
+    }
+    /// Generations read so far.
+    pub fn generations(&self) -> u64 {
+        self.generations
+    }
+    /// The largest generation's batch data, in bytes (what bounds memory).
+    pub fn max_generation_bytes(&self) -> usize {
+        self.max_gen_bytes
+    }
+    /// Live goroutines, procs and threads the ordering tracks.
+    pub fn live_state_counts(&self) -> (usize, usize, usize) {
+        self.order.live_counts()
+    }
+    /// Where Go's reader met a bare `io.EOF` inside the data and so ended the stream
+    /// without an error (which `go tool trace` reports as success). gorx does the same
+    /// to stay exact, and exposes the offset so callers can warn.
+    pub fn silent_eof_offset(&self) -> Option<u64> {
+        self.silent_eof
+    }
+
+    fn err(&self, e: GenError) -> Result<Option<Event>, FormatError> {
+        match e {
+            GenError::Eof { offset } => Err(FormatError::at_offset(&self.name, offset, "EOF")),
+            GenError::Msg { offset, msg } => Err(FormatError::at_offset(&self.name, offset, msg)),
+        }
+    }
+
+    /// The next event; `Ok(None)` at the end. The stream ends at the first error.
+    pub fn read_event(&mut self) -> Result<Option<Event>, FormatError> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.read_event_inner() {
+            Ok(mut e) => {
+                if let Err(msg) = validate_table_ids(&e) {
+                    self.done = true;
+                    return Err(FormatError::at_offset(&self.name, self.last_offset, msg));
+                }
+                if e.base.time <= self.last_ts {
+                    e.base.time = self.last_ts.wrapping_add(1);
+                }
+                self.last_ts = e.base.time;
+                Ok(Some(e))
+            }
+            Err(GenError::Eof { offset }) => {
+                // Go's reader returns the bare io.EOF, which callers take as the end.
+                self.done = true;
+                self.silent_eof = Some(offset);
+                Ok(None)
+            }
+            Err(e) => {
+                self.done = true;
+                self.err(e)
+            }
+        }
+    }
+
+    fn sync_event(&mut self, table: Option<Arc<EvTable>>, t: Time) -> Event {
+        self.syncs += 1;
+        Event::sync(table, t, self.syncs)
+    }
+
+    fn read_event_inner(&mut self) -> Result<Event, GenError> {
+        if let Some(e) = self.order.next() {
+            return Ok(e);
+        }
+        if self.frontier.is_empty() && self.cpu_samples.is_empty() {
+            if self.version < Version::GO126 {
+                return self.next_gen_with_spill();
+            }
+            if let Some(e) = &self.read_gen_err {
+                return Err(e.clone());
+            }
+            return match read_generation(&mut self.src, self.version) {
+                Ok(g) => self.install_gen(g),
+                Err(e) => {
+                    self.read_gen_err = Some(e);
+                    self.gen_no = None;
+                    let t = self.last_ts;
+                    Ok(self.sync_event(None, t))
+                }
+            };
+        }
+        // Inject a CPU sample if it comes next.
+        if let Some(s) = self.cpu_samples.front()
+            && (self.frontier.is_empty() || s.time < self.frontier[0].ev.time)
+        {
+            let s = self.cpu_samples.pop_front().expect("checked");
+            let table = &self.gen_no.as_ref().expect("generation installed").table;
+            let base = BaseEvent {
+                typ: ev::CPU_SAMPLE,
+                time: s.time,
+                args: [s.stack, 0, 0, 0],
+            };
+            return Ok(Event::new(table, s.ctx, base));
+        }
+        if self.frontier.is_empty() {
+            return Err(GenError::msg(
+                self.last_offset,
+                format!(
+                    "broken trace: frontier is empty:\n[gen={}]",
+                    self.gen_no.as_ref().map(|g| g.gen_no).unwrap_or(0)
+                ),
+            ));
+        }
+        if !self.try_advance(0)? {
+            // Try the rest in timestamp order (Go sorts the heap; a sorted heap is
+            // still a heap).
+            self.frontier.sort_by_key(|c| c.ev.time);
+            let mut success = false;
+            for i in 1..self.frontier.len() {
+                if self.try_advance(i)? {
+                    success = true;
+                    break;
+                }
+            }
+            if !success {
+                return Err(GenError::msg(
+                    self.last_offset,
+                    format!(
+                        "broken trace: failed to advance: frontier:\n[gen={}]\n\n{}",
+                        self.gen_no.as_ref().map(|g| g.gen_no).unwrap_or(0),
+                        self.dump_frontier()
+                    ),
+                ));
+            }
+        }
+        Ok(self
+            .order
+            .next()
+            .expect("invariant: advance succeeded, so the queue has an event"))
+    }
+
+    fn dump_frontier(&self) -> String {
+        let mut s = String::new();
+        for bc in &self.frontier {
+            let sp = spec::spec(bc.ev.typ)
+                .map(|s| (s.name, s.args))
+                .unwrap_or(("", &[]));
+            s.push_str(&format!("M {} [{} time={}", bc.m, sp.0, bc.ev.time));
+            for (i, a) in sp.1.iter().skip(1).enumerate() {
+                s.push_str(&format!(" {a}={}", bc.ev.args[i]));
+            }
+            s.push_str("]\n");
+        }
+        s
+    }
+
+    fn try_advance(&mut self, i: usize) -> Result<bool, GenError> {
+        let g = self.gen_no.as_ref().expect("generation installed");
+        let bc = &mut self.frontier[i];
+        self.last_offset = bc.ev_offset;
+        let ok = self
+            .order
+            .advance(&mut bc.ev, &g.table, bc.m, g.gen_no)
+            .map_err(|m| GenError::msg(bc.ev_offset, m))?;
+        if !ok {
+            return Ok(false);
+        }
+        let more = bc.next_event(&g.batches[bc.mi], g.table.freq)?;
+        if more {
+            heap_update(&mut self.frontier, i);
+        } else {
+            heap_remove(&mut self.frontier, i);
+        }
+        Ok(true)
+    }
+
+    fn next_gen_with_spill(&mut self) -> Result<Event, GenError> {
+        if let Some(e) = &self.spill_err {
+            if self.spill_err_sync {
+                return Err(e.clone());
+            }
+            self.spill_err_sync = true;
+            let t = self.last_ts;
+            return Ok(self.sync_event(None, t));
+        }
+        if self.gen_no.is_some() && self.spill.is_none() {
+            self.done = true;
+            let t = self.last_ts;
+            return Ok(self.sync_event(None, t));
+        }
+        let spill = self.spill.take();
+        match read_generation_with_spill(&mut self.src, spill, self.version) {
+            Ok((g, spill, spill_err)) => {
+                self.spill = spill;
+                self.spill_err = spill_err;
+                self.install_gen(Some(g))
+            }
+            Err(e) => {
+                self.spill_err = Some(e);
+                self.gen_no = None;
+                self.spill_err_sync = true;
+                let t = self.last_ts;
+                Ok(self.sync_event(None, t))
+            }
+        }
+    }
+
+    fn install_gen(&mut self, g: Option<Generation>) -> Result<Event, GenError> {
+        let Some(g) = g else {
+            self.gen_no = None;
+            self.done = true;
+            let t = self.last_ts;
+            return Ok(self.sync_event(None, t));
+        };
+        self.generations += 1;
+        self.max_gen_bytes = self.max_gen_bytes.max(g.data_bytes);
+        let table = Arc::new(g.table);
+        let cur = CurGen {
+            gen_no: g.gen_no,
+            batches: g.batches,
+            table,
+        };
+        self.cpu_samples = g.cpu_samples.into();
+        for (mi, m) in g.batch_ms.iter().enumerate() {
+            let mut bc = BatchCursor {
+                mi,
+                m: *m,
+                last_ts: 0,
+                idx: 0,
+                data_off: 0,
+                ev: BaseEvent::default(),
+                ev_offset: 0,
+            };
+            if !bc.next_event(&cur.batches[mi], cur.table.freq)? {
+                continue;
+            }
+            heap_insert(&mut self.frontier, bc);
+        }
+        let t = cur.table.mul(g.min_ts);
+        let table = cur.table.clone();
+        self.gen_no = Some(cur);
+        Ok(self.sync_event(Some(table), t))
+    }
+}
+
+/// Go's `Event.validateTableIDs`.
+fn validate_table_ids(e: &Event) -> Result<(), String> {
+    if e.base.typ == ev::SYNC_EVENT {
+        return Ok(());
+    }
+    let Some(sp) = spec::spec(e.base.typ) else {
+        return Ok(());
+    };
+    let Some(t) = e.table.as_deref() else {
+        return Ok(());
+    };
+    for &i in sp.stack_ids {
+        let id = e.base.args[i - 1];
+        if !t.stacks.contains(id) {
+            return Err(format!("found invalid stack ID {id} for event {}", sp.name));
+        }
+    }
+    for &i in sp.string_ids {
+        let id = e.base.args[i - 1];
+        if !t.strings.contains(id) {
+            return Err(format!(
+                "found invalid string ID {id} for event {}",
+                sp.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Event, FormatError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_event().transpose()
+    }
+}
+
+#[allow(dead_code)]
+fn _assert_ctx_copy(c: SchedCtx) -> SchedCtx {
+    c
+}
