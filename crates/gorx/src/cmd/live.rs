@@ -1,4 +1,15 @@
+//! `gorx ps`, `gorx inspect`, `gorx watch`: live processes, read from outside.
+//! Wiring only: reading is gorx-live, judging gorx-analysis, rendering gorx-report.
+
+use gorx_analysis::diagnosis::{Diagnosis, InputSummary};
+use gorx_analysis::process::{self, ProcessSnapshot};
+use gorx_live::gobin::GoBinary;
+use gorx_live::{LiveError, http, proc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct PsArgs {
@@ -15,6 +26,9 @@ pub struct InspectArgs {
     /// Base URL of the process's net/http/pprof handlers (default: discovered).
     #[arg(long)]
     pub pprof: Option<String>,
+    /// Do not probe the process's loopback listeners for /debug/pprof/.
+    #[arg(long)]
+    pub no_discover: bool,
     pub pid: u32,
 }
 
@@ -33,12 +47,460 @@ pub struct WatchArgs {
     pub target: String,
 }
 
-pub fn ps(_args: PsArgs) -> anyhow::Result<ExitCode> {
-    super::not_built("gorx ps", 5)
+/// One row of `gorx ps`. Units in names; `missing` says what could not be read.
+#[derive(Serialize)]
+struct PsRow {
+    pid: u32,
+    command: String,
+    go_version: Option<String>,
+    main_path: Option<String>,
+    main_module: Option<String>,
+    detected_by: Option<&'static str>,
+    rss_bytes: Option<u64>,
+    threads: Option<u64>,
+    open_fds: Option<u64>,
+    nofile_soft_limit: Option<u64>,
+    gogc: Option<String>,
+    gomemlimit: Option<String>,
+    gomaxprocs: Option<String>,
+    godebug: Option<String>,
+    memory_limit_bytes: Option<u64>,
+    memory_limit_cgroup: Option<String>,
+    cpu_limit_cpus: Option<f64>,
+    cpu_limit_cgroup: Option<String>,
+    missing: Vec<String>,
 }
 
-pub fn inspect(_args: InspectArgs) -> anyhow::Result<ExitCode> {
-    super::not_built("gorx inspect", 5)
+impl PsRow {
+    fn new(pid: u32, command: String) -> Self {
+        PsRow {
+            pid,
+            command,
+            go_version: None,
+            main_path: None,
+            main_module: None,
+            detected_by: None,
+            rss_bytes: None,
+            threads: None,
+            open_fds: None,
+            nofile_soft_limit: None,
+            gogc: None,
+            gomemlimit: None,
+            gomaxprocs: None,
+            godebug: None,
+            memory_limit_bytes: None,
+            memory_limit_cgroup: None,
+            cpu_limit_cpus: None,
+            cpu_limit_cgroup: None,
+            missing: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, go: &GoBinary, s: &ProcessSnapshot) {
+        self.go_version = go.go_version.clone();
+        self.main_path = go.main_path.clone();
+        self.main_module = go
+            .main_module
+            .as_ref()
+            .map(|m| format!("{} {}", m.path, m.version).trim().to_string());
+        self.detected_by = Some(go.detected_by);
+        self.rss_bytes = s.rss_bytes();
+        self.threads = s.status.as_ref().and_then(|st| st.threads);
+        self.open_fds = s.fds.as_ref().map(|f| f.total);
+        self.nofile_soft_limit = s.nofile_soft;
+        if let Some(env) = &s.env {
+            self.gogc = env.gogc.clone();
+            self.gomemlimit = env.gomemlimit.clone();
+            self.gomaxprocs = env.gomaxprocs.clone();
+            self.godebug = env.godebug.clone();
+        }
+        if let Some(c) = &s.cgroup {
+            if let Some(l) = c.effective_memory_limit() {
+                self.memory_limit_bytes = l.max_bytes;
+                self.memory_limit_cgroup = Some(l.path.clone());
+            }
+            if let Some((cpus, l)) = c.effective_cpu_limit() {
+                self.cpu_limit_cpus = Some(cpus);
+                self.cpu_limit_cgroup = Some(l.path.clone());
+            }
+        }
+        self.missing.extend(s.missing.iter().cloned());
+    }
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1}MiB", b as f64 / (1u64 << 20) as f64)
+}
+
+pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
+    let me = std::process::id();
+    // Executables shared by many processes are parsed once (keyed by device and inode).
+    let mut cache: HashMap<(u64, u64), Option<GoBinary>> = HashMap::new();
+    let mut rows = Vec::new();
+    for pid in proc::list_pids() {
+        if pid == me {
+            continue;
+        }
+        let exe = std::path::PathBuf::from(format!("/proc/{pid}/exe"));
+        let go = match std::fs::metadata(&exe) {
+            Ok(m) => match cache.get(&(m.dev(), m.ino())) {
+                Some(g) => Ok(g.clone()),
+                None => {
+                    let r = proc::go_binary(pid);
+                    if let Ok(g) = &r {
+                        cache.insert((m.dev(), m.ino()), g.clone());
+                    }
+                    r
+                }
+            },
+            Err(e) => Err(LiveError::io(&exe, e)),
+        };
+        match go {
+            Ok(None) => {}
+            // Kernel threads have no executable; exited processes are gone.
+            Err(e) if e.is_gone() => {}
+            Err(e) => {
+                // Not readable (permissions, hidepid): list it with what was missing.
+                let mut row = PsRow::new(pid, proc::command(pid));
+                row.missing.push(e.to_string());
+                rows.push(row);
+            }
+            Ok(Some(g)) => {
+                let mut row = PsRow::new(pid, proc::command(pid));
+                match proc::snapshot(pid, Some(&g)) {
+                    Ok(s) => row.fill(&g, &s),
+                    Err(e) if e.is_gone() => continue,
+                    Err(e) => {
+                        row.go_version = g.go_version.clone();
+                        row.missing.push(e.to_string());
+                    }
+                }
+                rows.push(row);
+            }
+        }
+    }
+    if args.json {
+        let out = serde_json::json!({"schema": 1, "processes": rows});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("No Go processes found.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} COMMAND",
+        "PID", "GO", "RSS", "THR", "FDS/LIMIT", "GOGC", "GOMEMLIM", "MEM-LIMIT", "CPUS", "MODULE"
+    );
+    let dash = || "-".to_string();
+    for r in &rows {
+        let cmd: String = r.command.chars().take(60).collect();
+        println!(
+            "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} {}",
+            r.pid,
+            r.go_version.clone().unwrap_or_else(|| "?".into()),
+            r.rss_bytes.map(mib).unwrap_or_else(dash),
+            r.threads.map(|t| t.to_string()).unwrap_or_else(dash),
+            format!(
+                "{}/{}",
+                r.open_fds
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                r.nofile_soft_limit
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "∞".into())
+            ),
+            r.gogc.clone().unwrap_or_else(dash),
+            r.gomemlimit.clone().unwrap_or_else(dash),
+            r.memory_limit_bytes.map(mib).unwrap_or_else(dash),
+            r.cpu_limit_cpus
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(dash),
+            r.main_module
+                .clone()
+                .or_else(|| r.main_path.clone())
+                .unwrap_or_else(dash),
+            cmd
+        );
+    }
+    for r in rows.iter().filter(|r| !r.missing.is_empty()) {
+        for m in &r.missing {
+            println!("  pid {}: could not read {m}", r.pid);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the runtime endpoints gave, for the report's inputs and the snapshot.
+struct Fetched {
+    inputs: Vec<InputSummary>,
+    goroutines: Option<u64>,
+    notes: Vec<String>,
+}
+
+fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
+    let t = Duration::from_secs(5);
+    let base = base.trim_end_matches('/');
+    let mut f = Fetched {
+        inputs: Vec::new(),
+        goroutines: None,
+        notes: Vec::new(),
+    };
+    let heap_url = format!("{base}/debug/pprof/heap?debug=1");
+    match http::get(&heap_url, t).and_then(|b| http::memstats_from_heap_debug1(&heap_url, &b)) {
+        Ok(m) => {
+            snap.runtime = Some(m);
+            f.inputs.push(InputSummary {
+                path: heap_url,
+                kind: "pprof-heap-debug1".into(),
+            });
+        }
+        Err(e) => f.notes.push(e.to_string()),
+    }
+    let vars_url = format!("{base}/debug/vars");
+    match http::get(&vars_url, t) {
+        Ok(b) => {
+            if snap.runtime.is_none()
+                && let Ok(m) = http::memstats_from_vars(&vars_url, &b)
+            {
+                snap.runtime = Some(m);
+            }
+            f.inputs.push(InputSummary {
+                path: vars_url,
+                kind: "expvar".into(),
+            });
+        }
+        Err(e) => f.notes.push(e.to_string()),
+    }
+    let g_url = format!("{base}/debug/pprof/goroutine?debug=2");
+    match http::get(&g_url, t) {
+        Ok(b) => {
+            f.goroutines = Some(b.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
+            f.inputs.push(InputSummary {
+                path: g_url,
+                kind: "goroutine-dump".into(),
+            });
+        }
+        Err(e) => f.notes.push(e.to_string()),
+    }
+    let m_url = format!("{base}/metrics");
+    if let Ok(b) = http::get(&m_url, t) {
+        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&b);
+        f.inputs.push(InputSummary {
+            path: m_url,
+            kind: "prometheus".into(),
+        });
+    }
+    f
+}
+
+pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let pid = args.pid;
+    let go = match proc::go_binary(pid) {
+        Ok(g) => g,
+        Err(e) if e.is_gone() && !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+            anyhow::bail!("no process with pid {pid}");
+        }
+        Err(e) => {
+            eprintln!("gorx: cannot read the executable: {e}");
+            None
+        }
+    };
+    let mut snap = proc::snapshot(pid, go.as_ref())?;
+    let mut inputs = vec![InputSummary {
+        path: format!("/proc/{pid}"),
+        kind: "procfs".into(),
+    }];
+    if let Some(c) = &snap.cgroup {
+        if let Some(l) = c.memory.first() {
+            inputs.push(InputSummary {
+                path: l.path.clone(),
+                kind: format!("cgroup-memory-{}", version(c.memory_version)),
+            });
+        }
+        if let Some(l) = c.cpu.first() {
+            inputs.push(InputSummary {
+                path: l.path.clone(),
+                kind: format!("cgroup-cpu-{}", version(c.cpu_version)),
+            });
+        }
+    }
+    let base = args.pprof.clone().or_else(|| {
+        if args.no_discover {
+            None
+        } else {
+            snap.fds.as_ref().and_then(|f| http::discover_pprof(pid, f))
+        }
+    });
+    let fetched = base.as_deref().map(|b| fetch_runtime(b, &mut snap));
+    if let Some(f) = &fetched {
+        inputs.extend(f.inputs.iter().cloned());
+    }
+    let findings = process::analyze(&snap);
+    let diag = Diagnosis::new(inputs, findings);
+
+    if args.json {
+        let mut v = serde_json::to_value(&diag)?;
+        // Additive to schema 1: the snapshot the findings were computed from.
+        v["process"] = serde_json::to_value(&snap)?;
+        if let Some(g) = &go {
+            v["process"]["binary"] = serde_json::to_value(g)?;
+        }
+        if let Some(f) = &fetched {
+            v["process"]["goroutines"] = serde_json::json!(f.goroutines);
+            v["process"]["endpoint_errors"] = serde_json::json!(f.notes);
+        }
+        if let Some(p) = process::predicted_gomaxprocs(&snap) {
+            v["process"]["gomaxprocs"] = serde_json::to_value(&p)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!(
+        "{}",
+        render_snapshot(&snap, go.as_ref(), base.as_deref(), fetched.as_ref())
+    );
+    print!("{}", gorx_report::render_text(&diag));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn version(v: Option<gorx_formats::cgroup::CgroupVersion>) -> &'static str {
+    match v {
+        Some(gorx_formats::cgroup::CgroupVersion::V1) => "v1",
+        Some(gorx_formats::cgroup::CgroupVersion::V2) => "v2",
+        None => "none",
+    }
+}
+
+fn render_snapshot(
+    s: &ProcessSnapshot,
+    go: Option<&GoBinary>,
+    base: Option<&str>,
+    fetched: Option<&Fetched>,
+) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(o, "Process {}: {}", s.pid, s.command);
+    match go {
+        Some(g) => {
+            let _ = writeln!(
+                o,
+                "  Go {}  module {}  (detected by {})",
+                g.go_version.as_deref().unwrap_or("unknown version"),
+                g.main_module
+                    .as_ref()
+                    .map(|m| m.path.as_str())
+                    .or(g.main_path.as_deref())
+                    .unwrap_or("?"),
+                g.detected_by
+            );
+        }
+        None => o.push_str("  not a Go binary (or unreadable)\n"),
+    }
+    if let Some(st) = &s.status {
+        let _ = writeln!(
+            o,
+            "  memory: RSS {}  anon {}  file {}  shmem {}  swap {}  threads {}",
+            opt_mib(st.vm_rss_bytes),
+            opt_mib(s.rss_anon_bytes()),
+            opt_mib(st.rss_file_bytes),
+            opt_mib(st.rss_shmem_bytes),
+            opt_mib(st.vm_swap_bytes),
+            st.threads.map(|t| t.to_string()).unwrap_or("?".into())
+        );
+    }
+    if let Some(f) = &s.fds {
+        let kinds: Vec<String> = f
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.as_str()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  fds: {} open / {} soft limit ({})",
+            f.total,
+            s.nofile_soft
+                .map(|n| n.to_string())
+                .unwrap_or("unlimited".into()),
+            kinds.join(", ")
+        );
+    }
+    if let Some(e) = &s.env {
+        let _ = writeln!(
+            o,
+            "  env: GOGC={} GOMEMLIMIT={} GOMAXPROCS={} GODEBUG={}",
+            e.gogc.as_deref().unwrap_or("(unset)"),
+            e.gomemlimit.as_deref().unwrap_or("(unset)"),
+            e.gomaxprocs.as_deref().unwrap_or("(unset)"),
+            e.godebug.as_deref().unwrap_or("(unset)")
+        );
+    }
+    if let Some(p) = process::predicted_gomaxprocs(s) {
+        let _ = writeln!(o, "  GOMAXPROCS {} ({})", p.value, p.reason);
+    }
+    if let Some(c) = &s.cgroup {
+        for l in &c.memory {
+            let _ = writeln!(
+                o,
+                "  cgroup memory {:<40} limit {:>10}  usage {:>10}  oom_kill {}",
+                l.path,
+                l.max_bytes.map(mib).unwrap_or("max".into()),
+                opt_mib(l.current_bytes),
+                l.oom_kill.map(|n| n.to_string()).unwrap_or("-".into())
+            );
+        }
+        for l in &c.cpu {
+            let _ = writeln!(
+                o,
+                "  cgroup cpu    {:<40} limit {:>10}  throttled {}/{} periods, {:.1} s",
+                l.path,
+                l.limit_cpus()
+                    .map(|c| format!("{c:.2} CPUs"))
+                    .unwrap_or("max".into()),
+                l.nr_throttled.unwrap_or(0),
+                l.nr_periods.unwrap_or(0),
+                l.throttled_ns.unwrap_or(0) as f64 / 1e9
+            );
+        }
+    }
+    match (base, &s.runtime) {
+        (Some(b), Some(r)) => {
+            let _ = writeln!(
+                o,
+                "  runtime ({b}): Sys {}  heap in use {}  idle not released {}  released {}  stacks {}  metadata {}  unaccounted anon RSS {}",
+                mib(r.sys_bytes),
+                mib(r.heap_inuse_bytes),
+                mib(r.idle_not_released_bytes()),
+                mib(r.heap_released_bytes),
+                mib(r.stack_sys_bytes),
+                mib(r.metadata_bytes()),
+                opt_mib(s.unaccounted_bytes())
+            );
+        }
+        (Some(b), None) => {
+            let _ = writeln!(o, "  runtime ({b}): MemStats not available");
+        }
+        (None, _) => o.push_str(
+            "  runtime: no pprof endpoint found (pass --pprof URL); RSS cannot be reconciled\n",
+        ),
+    }
+    if let Some(f) = fetched {
+        if let Some(g) = f.goroutines {
+            let _ = writeln!(o, "  goroutines: {g}");
+        }
+        for n in &f.notes {
+            let _ = writeln!(o, "  note: {n}");
+        }
+    }
+    for m in &s.missing {
+        let _ = writeln!(o, "  could not read: {m}");
+    }
+    o.push('\n');
+    o
+}
+
+fn opt_mib(b: Option<u64>) -> String {
+    b.map(mib).unwrap_or("?".into())
 }
 
 pub fn watch(_args: WatchArgs) -> anyhow::Result<ExitCode> {
