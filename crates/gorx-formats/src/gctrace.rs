@@ -56,7 +56,9 @@ pub struct GcCycle {
     pub globals_bytes: Option<u64>,
     /// GOMAXPROCS during the cycle.
     pub procs: u32,
-    /// Started by runtime.GC() / debug.FreeOSMemory().
+    /// Started by runtime.GC() / debug.FreeOSMemory(). Go ≤ 1.19 prints the line after
+    /// restarting the world, so a forced cycle starting right away can mark the
+    /// previous (background) cycle "(forced)" as well; MemStats.NumForcedGC is exact.
     pub forced: bool,
     /// Go 1.26+: this cycle also checked for goroutine leaks.
     pub leak_check: bool,
