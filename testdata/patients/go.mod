@@ -1,0 +1,3 @@
+module gorx.dev/patients
+
+go 1.19
