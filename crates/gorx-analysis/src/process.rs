@@ -562,6 +562,187 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
     ))
 }
 
+/// One watch sample. Counters are cumulative as the kernel/runtime report them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// Milliseconds since the watch started.
+    pub t_ms: u64,
+    pub rss_bytes: Option<u64>,
+    pub rss_anon_bytes: Option<u64>,
+    pub open_fds: Option<u64>,
+    pub threads: Option<u64>,
+    pub goroutines: Option<u64>,
+    pub heap_inuse_bytes: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub nr_throttled: Option<u64>,
+}
+
+/// (first, last, share of steps that did not fall) of a series, or None if too short.
+fn rising<F: Fn(&Sample) -> Option<u64>>(w: &[Sample], f: F) -> Option<(u64, u64, f64)> {
+    let v: Vec<u64> = w.iter().filter_map(&f).collect();
+    if v.len() < t::TREND_MIN_SAMPLES {
+        return None;
+    }
+    let steps = v.len() - 1;
+    let up = v.windows(2).filter(|p| p[1] >= p[0]).count();
+    Some((v[0], v[steps], up as f64 / steps as f64))
+}
+
+fn span_s(w: &[Sample]) -> f64 {
+    match (w.first(), w.last()) {
+        (Some(a), Some(b)) => (b.t_ms.saturating_sub(a.t_ms)) as f64 / 1000.0,
+        _ => 0.0,
+    }
+}
+
+/// Findings from a rolling window of samples (oldest first): fd.leak, goroutine growth,
+/// RSS growing outside a flat Go heap, and throttling that started inside the window.
+pub fn trend_findings(pid: u32, w: &[Sample], nofile_soft: Option<u64>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let secs = span_s(w).max(0.001);
+    let src = || {
+        vec![format!(
+            "/proc/{pid} (watch, {} samples over {secs:.1} s)",
+            w.len()
+        )]
+    };
+    if let Some((a, b, r)) = rising(w, |s| s.open_fds)
+        && b >= a + t::FD_LEAK_MIN_GROWTH
+        && r >= t::FD_LEAK_MIN_RISING_STEPS_RATIO
+    {
+        let rate = (b - a) as f64 / secs;
+        let mut ev = Evidence::new();
+        ev.insert("open_fds_start".into(), json!(a));
+        ev.insert("open_fds_end".into(), json!(b));
+        ev.insert("window_s".into(), json!(secs));
+        ev.insert("fds_per_s".into(), json!(rate));
+        let mut title = format!("open fds rose from {a} to {b} in {secs:.0} s ({rate:.1}/s)");
+        if let Some(l) = nofile_soft {
+            ev.insert("nofile_soft_limit".into(), json!(l));
+            if l > b && rate > 0.0 {
+                let eta = (l - b) as f64 / rate;
+                ev.insert("seconds_to_limit".into(), json!(eta));
+                title.push_str(&format!("; RLIMIT_NOFILE {l} reached in ~{eta:.0} s"));
+            }
+        }
+        let severity =
+            if nofile_soft.is_some_and(|l| b as f64 >= l as f64 * t::FD_NEAR_LIMIT_WARNING_RATIO) {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+        out.push(finding(
+            "fd.leak",
+            severity,
+            title,
+            ev,
+            "File descriptors are opened and never closed. The captured proc/fd.txt shows \
+             their kinds and targets; the goroutine dump shows who holds them (look for \
+             missing Close / resp.Body.Close / conn reuse)."
+                .into(),
+            src(),
+        ));
+    }
+    if let Some((a, b, r)) = rising(w, |s| s.goroutines)
+        && b >= a + t::GOROUTINE_GROWTH_MIN
+        && b as f64 >= a as f64 * (1.0 + t::GOROUTINE_GROWTH_MIN_RATIO)
+        && r >= t::FD_LEAK_MIN_RISING_STEPS_RATIO
+    {
+        let mut ev = Evidence::new();
+        ev.insert("goroutines_start".into(), json!(a));
+        ev.insert("goroutines_end".into(), json!(b));
+        ev.insert("window_s".into(), json!(secs));
+        ev.insert("goroutines_per_s".into(), json!((b - a) as f64 / secs));
+        out.push(finding(
+            "goroutine.count-high",
+            Severity::Warning,
+            format!("goroutines grew from {a} to {b} in {secs:.0} s"),
+            ev,
+            "Goroutines are started faster than they finish. Group the captured \
+             goroutine.debug2.txt by stack (`gorx goroutines`) to find where they block."
+                .into(),
+            src(),
+        ));
+    }
+    let anon: Vec<(u64, Option<u64>)> = w
+        .iter()
+        .filter_map(|s| Some((s.rss_anon_bytes?, s.heap_inuse_bytes)))
+        .collect();
+    if anon.len() >= t::TREND_MIN_SAMPLES {
+        let (a, ha) = anon[0];
+        let (b, hb) = anon[anon.len() - 1];
+        let heap_flat = match (ha, hb) {
+            (Some(x), Some(y)) => {
+                (y as f64 - x as f64).abs() <= x.max(1) as f64 * t::RSS_GROWTH_HEAP_FLAT_RATIO
+                    || y.saturating_sub(x) < (b - a.min(b)) / 10
+            }
+            _ => false,
+        };
+        if b >= a + t::RSS_GROWTH_MIN_BYTES
+            && b as f64 >= a as f64 * (1.0 + t::RSS_GROWTH_MIN_RATIO)
+            && heap_flat
+        {
+            let mut ev = Evidence::new();
+            ev.insert("rss_anon_start_bytes".into(), json!(a));
+            ev.insert("rss_anon_end_bytes".into(), json!(b));
+            ev.insert("heap_inuse_start_bytes".into(), json!(ha));
+            ev.insert("heap_inuse_end_bytes".into(), json!(hb));
+            ev.insert("window_s".into(), json!(secs));
+            out.push(finding(
+                "memory.rss-gap",
+                Severity::Warning,
+                format!(
+                    "anonymous RSS grew by {} in {secs:.0} s while the Go heap stayed flat",
+                    mib(b - a)
+                ),
+                ev,
+                "Memory is growing outside the Go heap (cgo, mmap, off-heap buffers); the \
+                 heap profile will not show it. Compare the captured smaps_rollup with MemStats."
+                    .into(),
+                src(),
+            ));
+        }
+    }
+    // Throttling onset: the last steps of the window, not the counters since boot.
+    let th: Vec<(u64, u64)> = w
+        .iter()
+        .filter_map(|s| Some((s.nr_periods?, s.nr_throttled?)))
+        .collect();
+    if th.len() >= 2 {
+        let (p0, t0) = th[0];
+        let (p1, t1) = th[th.len() - 1];
+        let dp = p1.saturating_sub(p0);
+        let dt = t1.saturating_sub(t0);
+        if dp >= t::CGROUP_THROTTLED_MIN_PERIODS
+            && dt as f64 / dp as f64 >= t::CGROUP_THROTTLED_WARNING_RATIO
+        {
+            let mut ev = Evidence::new();
+            ev.insert("nr_periods".into(), json!(dp));
+            ev.insert("nr_throttled".into(), json!(dt));
+            ev.insert(
+                "throttled_periods_percent".into(),
+                json!(dt as f64 / dp as f64 * 100.0),
+            );
+            ev.insert("window_s".into(), json!(secs));
+            out.push(finding(
+                "cgroup.cpu-throttled",
+                if dt as f64 / dp as f64 >= t::CGROUP_THROTTLED_CRITICAL_RATIO {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
+                format!("CPU throttled in {dt} of {dp} CFS periods in the last {secs:.0} s"),
+                ev,
+                "The cgroup exhausts its CPU quota; see sched.gomaxprocs-mismatch and the \
+                 captured CPU profile for what burns it."
+                    .into(),
+                src(),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,5 +968,66 @@ mod tests {
         s.cgroup.as_mut().unwrap().cpu[0].nr_periods = Some(5);
         s.cgroup.as_mut().unwrap().cpu[0].nr_throttled = Some(5);
         assert!(cgroup_cpu_throttled(&s).is_none(), "too few periods");
+    }
+
+    fn series(f: impl Fn(u64) -> Sample) -> Vec<Sample> {
+        (0..10)
+            .map(|i| Sample {
+                t_ms: i * 1000,
+                ..f(i)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fd_leak_trend_needs_steady_growth() {
+        let w = series(|i| Sample {
+            open_fds: Some(10 + 5 * i),
+            ..Default::default()
+        });
+        let f = trend_findings(1, &w, Some(1024));
+        let leak = f.iter().find(|f| f.id == "fd.leak").unwrap();
+        assert_eq!(leak.evidence["open_fds_end"], json!(55));
+        assert_eq!(leak.severity, Severity::Warning);
+        assert!(leak.evidence["seconds_to_limit"].as_f64().unwrap() > 100.0);
+        // Near the limit: critical.
+        assert_eq!(
+            trend_findings(1, &w, Some(60))[0].severity,
+            Severity::Critical
+        );
+        // Up and down with traffic: not a leak, even with net growth.
+        let saw = series(|i| Sample {
+            open_fds: Some(if i % 2 == 0 { 10 + 5 * i } else { 5 }),
+            ..Default::default()
+        });
+        assert!(
+            trend_findings(1, &saw, None)
+                .iter()
+                .all(|f| f.id != "fd.leak")
+        );
+        // Too few samples.
+        assert!(trend_findings(1, &w[..3], None).is_empty());
+    }
+
+    #[test]
+    fn rss_growth_with_flat_heap_and_throttle_onset() {
+        let w = series(|i| Sample {
+            rss_anon_bytes: Some((100 + 20 * i) << 20),
+            heap_inuse_bytes: Some(8 << 20),
+            nr_periods: Some(1000 + 10 * i),
+            nr_throttled: Some(500 + 5 * i),
+            ..Default::default()
+        });
+        let f = trend_findings(1, &w, None);
+        assert!(f.iter().any(|f| f.id == "memory.rss-gap"), "{f:?}");
+        let th = f.iter().find(|f| f.id == "cgroup.cpu-throttled").unwrap();
+        assert_eq!(th.evidence["nr_throttled"], json!(45));
+        // Heap growing with RSS: an ordinary heap, not a gap.
+        let g = series(|i| Sample {
+            rss_anon_bytes: Some((100 + 20 * i) << 20),
+            heap_inuse_bytes: Some((90 + 20 * i) << 20),
+            ..Default::default()
+        });
+        assert!(trend_findings(1, &g, None).is_empty());
     }
 }

@@ -37,3 +37,20 @@ pub const GOMEMLIMIT_LIMIT_RATIO: f64 = 0.90;
 /// Never recommend less than this share of the limit (a huge off-heap share would
 /// otherwise suggest a limit that makes the GC run continuously).
 pub const GOMEMLIMIT_MIN_LIMIT_RATIO: f64 = 0.25;
+
+/// fd.leak (watch): fd count over the rolling window. At least 20 more fds than at the
+/// window's start, with the count never falling in 90% of steps: servers' fd counts go up
+/// and down with traffic; a leak only goes up.
+pub const FD_LEAK_MIN_GROWTH: u64 = 20;
+pub const FD_LEAK_MIN_RISING_STEPS_RATIO: f64 = 0.90;
+/// goroutine.count-high (watch): goroutines up by half and by at least 100 over the window,
+/// rising in 90% of steps.
+pub const GOROUTINE_GROWTH_MIN: u64 = 100;
+pub const GOROUTINE_GROWTH_MIN_RATIO: f64 = 0.50;
+/// memory.rss-gap (watch): anonymous RSS up by at least 64 MiB and 20% over the window
+/// while the Go heap in use moved less than 10%: memory growing outside the heap.
+pub const RSS_GROWTH_MIN_BYTES: u64 = 64 << 20;
+pub const RSS_GROWTH_MIN_RATIO: f64 = 0.20;
+pub const RSS_GROWTH_HEAP_FLAT_RATIO: f64 = 0.10;
+/// The fewest samples a trend is judged on.
+pub const TREND_MIN_SAMPLES: usize = 5;

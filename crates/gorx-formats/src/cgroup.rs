@@ -6,7 +6,7 @@
 //! `memory.stat`, `cpu.cfs_quota_us`, `cpu.cfs_period_us`, `cpu.stat`.
 
 use crate::error::{FormatError, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// v1 prints "no limit" as PAGE_COUNTER_MAX pages (9223372036854771712 with 4 KiB pages);
@@ -98,7 +98,7 @@ pub fn parse_flat_keyed(input: &str, text: &str) -> Result<BTreeMap<String, u64>
     Ok(out)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
     V1,
@@ -106,7 +106,7 @@ pub enum CgroupVersion {
 }
 
 /// One level of the memory controller's hierarchy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryLevel {
     /// Cgroup path relative to the hierarchy root, e.g. `/kubepods/pod1/ctr`.
     pub path: String,
@@ -130,7 +130,7 @@ impl MemoryLevel {
 }
 
 /// One level of the cpu controller's hierarchy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CpuLevel {
     pub path: String,
     pub quota_us: Option<u64>,
@@ -162,7 +162,7 @@ impl CpuLevel {
 
 /// A process's cgroup chain for the memory and cpu controllers, each leaf first.
 /// On cgroup v1 the two controllers may sit at different paths.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CgroupChain {
     pub memory_version: Option<CgroupVersion>,
     pub cpu_version: Option<CgroupVersion>,

@@ -6,7 +6,7 @@
 //! kernel adds fields over time); malformed known lines are errors naming the line.
 
 use crate::error::{FormatError, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -339,7 +339,7 @@ pub fn parse_environ(data: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The Go runtime's knobs as set in a process's environment.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoEnv {
     pub gogc: Option<String>,
     pub gomemlimit: Option<String>,

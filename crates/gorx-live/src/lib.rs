@@ -3,6 +3,7 @@
 //! runtime's own HTTP endpoints ([`http`]). Everything here is I/O; parsing lives in
 //! gorx-formats and judgement in gorx-analysis.
 
+pub mod bundle;
 pub mod cgroup;
 pub mod gobin;
 pub mod http;

@@ -1,0 +1,189 @@
+//! Capture bundles: a directory holding a process's evidence at one moment, laid out like
+//! the patient corpus so `gorx analyze DIR` reads both the same way:
+//!
+//! ```text
+//! proc/status proc/limits proc/smaps_rollup proc/fd.txt proc/environ.json
+//! cgroup.json            the cgroup chain (memory + cpu, leaf first)
+//! snapshot.json          the whole ProcessSnapshot
+//! heap.debug1.txt goroutine.debug2.txt vars.json cpu.pb.gz trace.out   (when fetched)
+//! series.json            the samples that triggered the capture (watch)
+//! MANIFEST.json          what, when, why
+//! ```
+//!
+//! Written into a temporary sibling directory and renamed into place, so a reader never
+//! sees a half-written bundle.
+
+use crate::LiveError;
+use crate::http;
+use gorx_analysis::process::{ProcessSnapshot, RuntimeMemory};
+use gorx_formats::cgroup::CgroupChain;
+use gorx_formats::procfs::{self, GoEnv};
+use std::path::{Path, PathBuf};
+
+fn read_opt(dir: &Path, name: &str) -> Option<(String, String)> {
+    let p = dir.join(name);
+    let b = std::fs::read(&p).ok()?;
+    Some((
+        p.display().to_string(),
+        String::from_utf8_lossy(&b).into_owned(),
+    ))
+}
+
+/// Rebuild the process snapshot a bundle (or a corpus entry) holds. Parts that are absent
+/// stay empty; parts that are present but malformed are errors naming the file.
+pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
+    let mut s = ProcessSnapshot::default();
+    if let Some((n, t)) = read_opt(dir, "snapshot.json") {
+        // Our own bundles keep the full snapshot; the files beside it are for people.
+        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| {
+            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
+        })?;
+        s.pid = v["pid"].as_u64().unwrap_or(0) as u32;
+        s.command = v["command"].as_str().unwrap_or("").to_string();
+        s.go_version = v["go_version"].as_str().map(str::to_string);
+        s.default_godebug = v["default_godebug"].as_str().map(str::to_string);
+        s.host_cpus = v["host_cpus"].as_u64().map(|n| n as u32);
+        s.gomaxprocs_observed = v["gomaxprocs_observed"].as_u64().map(|n| n as u32);
+    }
+    if let Some((n, t)) = read_opt(dir, "proc/status") {
+        let st = procfs::parse_status(&n, &t)?;
+        if s.pid == 0 {
+            s.pid = st.pid.unwrap_or(0);
+        }
+        if s.command.is_empty() {
+            s.command = st.name.clone();
+        }
+        s.status = Some(st);
+    }
+    if let Some((n, t)) = read_opt(dir, "proc/smaps_rollup") {
+        s.smaps = Some(procfs::parse_smaps_rollup(&n, &t)?);
+    }
+    if let Some((n, t)) = read_opt(dir, "proc/limits") {
+        let l = procfs::parse_limits(&n, &t)?;
+        if let Some(nf) = l.nofile() {
+            s.nofile_soft = nf.soft;
+            s.nofile_hard = nf.hard;
+        }
+    }
+    if let Some((n, t)) = read_opt(dir, "proc/fd.txt") {
+        s.fds = Some(procfs::parse_fd_listing(&n, &t)?);
+    }
+    if let Some((n, t)) = read_opt(dir, "proc/environ.json") {
+        let env: GoEnv = serde_json::from_str(&t).map_err(|e| {
+            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
+        })?;
+        s.env = Some(env);
+    }
+    if let Some((n, t)) = read_opt(dir, "cgroup.json") {
+        let c: CgroupChain = serde_json::from_str(&t).map_err(|e| {
+            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
+        })?;
+        s.cgroup = Some(c);
+    }
+    // MemStats: the heap profile's trailer and expvar are taken at nearly the same moment;
+    // prefer the heap trailer, as `inspect` does.
+    s.runtime = runtime_from_dir(dir)?;
+    if s.go_version.is_none()
+        && let Some((_, t)) = read_opt(dir, "MANIFEST.json")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+        && let Some(g) = v["go_version"].as_str()
+    {
+        s.go_version = Some(if g.starts_with("go") {
+            g.to_string()
+        } else {
+            format!("go{g}")
+        });
+    }
+    Ok(s)
+}
+
+fn runtime_from_dir(dir: &Path) -> Result<Option<RuntimeMemory>, LiveError> {
+    if let Some((n, t)) = read_opt(dir, "heap.debug1.txt") {
+        return http::memstats_from_heap_debug1(&n, &t).map(Some);
+    }
+    if let Some((n, t)) = read_opt(dir, "vars.json") {
+        return http::memstats_from_vars(&n, &t).map(Some);
+    }
+    Ok(None)
+}
+
+/// A bundle being written: files go into a hidden temporary directory next to the final
+/// one; [`BundleWriter::finish`] renames it into place.
+pub struct BundleWriter {
+    tmp: PathBuf,
+    dest: PathBuf,
+    files: Vec<String>,
+}
+
+impl BundleWriter {
+    pub fn create(parent: &Path, name: &str) -> Result<Self, LiveError> {
+        std::fs::create_dir_all(parent).map_err(|e| LiveError::io(parent, e))?;
+        let tmp = parent.join(format!(".{name}.partial"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| LiveError::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(tmp.join("proc")).map_err(|e| LiveError::io(&tmp, e))?;
+        Ok(BundleWriter {
+            tmp,
+            dest: parent.join(name),
+            files: Vec::new(),
+        })
+    }
+
+    pub fn write(&mut self, rel: &str, data: &[u8]) -> Result<(), LiveError> {
+        let p = self.tmp.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| LiveError::io(d, e))?;
+        }
+        std::fs::write(&p, data).map_err(|e| LiveError::io(&p, e))?;
+        self.files.push(rel.to_string());
+        Ok(())
+    }
+
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Rename into place; returns the final path.
+    pub fn finish(self) -> Result<PathBuf, LiveError> {
+        std::fs::rename(&self.tmp, &self.dest).map_err(|e| LiveError::io(&self.dest, e))?;
+        Ok(self.dest)
+    }
+}
+
+/// Copy the /proc and cgroup state of `pid` plus the snapshot into a bundle.
+pub fn write_proc_state(
+    w: &mut BundleWriter,
+    pid: u32,
+    snap: &ProcessSnapshot,
+) -> Result<(), LiveError> {
+    for f in ["status", "limits", "smaps_rollup"] {
+        if let Ok(b) = std::fs::read(format!("/proc/{pid}/{f}")) {
+            w.write(&format!("proc/{f}"), &b)?;
+        }
+    }
+    if let Ok(l) = crate::proc::fd_listing(pid) {
+        w.write("proc/fd.txt", l.as_bytes())?;
+    }
+    let json = |v: &dyn erased::Ser| v.to_json();
+    if let Some(env) = &snap.env {
+        w.write("proc/environ.json", json(env).as_bytes())?;
+    }
+    if let Some(c) = &snap.cgroup {
+        w.write("cgroup.json", json(c).as_bytes())?;
+    }
+    w.write("snapshot.json", json(snap).as_bytes())?;
+    Ok(())
+}
+
+mod erased {
+    /// Pretty JSON of any serializable value (a tiny object-safe shim).
+    pub trait Ser {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        }
+    }
+}
