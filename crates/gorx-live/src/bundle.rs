@@ -140,6 +140,13 @@ impl BundleWriter {
         Ok(())
     }
 
+    /// Read back a file written so far.
+    pub fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read(self.tmp.join(rel))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
     pub fn files(&self) -> &[String] {
         &self.files
     }

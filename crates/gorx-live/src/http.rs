@@ -23,8 +23,16 @@ fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-/// GET `url`; non-2xx is an error naming the status.
+/// GET `url` as text (invalid UTF-8 replaced); non-2xx is an error naming the status.
 pub fn get(url: &str, timeout: Duration) -> Result<String, LiveError> {
+    get_bytes(url, timeout).map(|b| match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// GET `url` as bytes (profiles, traces); non-2xx is an error naming the status.
+pub fn get_bytes(url: &str, timeout: Duration) -> Result<Vec<u8>, LiveError> {
     let err = |m: String| LiveError::Http {
         url: url.to_string(),
         message: m,
@@ -38,10 +46,13 @@ pub fn get(url: &str, timeout: Duration) -> Result<String, LiveError> {
         .body_mut()
         .with_config()
         .limit(MAX_BODY_BYTES)
-        .read_to_string()
+        .read_to_vec()
         .map_err(|e| err(e.to_string()))?;
     if !status.is_success() {
-        return Err(err(format!("HTTP {status}")));
+        let msg = String::from_utf8_lossy(&body[..body.len().min(200)])
+            .trim()
+            .to_string();
+        return Err(err(format!("HTTP {status}: {msg}")));
     }
     Ok(body)
 }

@@ -8,6 +8,7 @@ pub mod cgroup;
 pub mod gobin;
 pub mod http;
 pub mod proc;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

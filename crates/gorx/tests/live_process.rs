@@ -66,6 +66,20 @@ func main() {
 			}
 			keep = append(keep, f)
 		}
+	case "fdtrickle":
+		// A slow leak: one fd every 50 ms, in the background, until 90% of the limit.
+		go func() {
+			var rl syscall.Rlimit
+			syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+			for i := 0; i < int(rl.Cur)*9/10-20; i++ {
+				f, err := os.Open("/dev/null")
+				if err != nil {
+					return
+				}
+				keep = append(keep, f)
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
 	case "offheap":
 		for i := 0; i < 16; i++ {
 			b, err := syscall.Mmap(-1, 0, 16<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -521,4 +535,149 @@ fn cgroup_limits_throttling_and_gomemlimit_recommendation() {
     assert_eq!(g["evidence"]["cpu_limit_cgroup_path"], parent_path.as_str());
     drop(p);
     drop(cg);
+}
+
+// ---- watch ----
+
+fn run_gorx(args: &[&str], timeout: Duration) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return (
+                st.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            );
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "gorx {args:?} did not end within {timeout:?}; stdout:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn watch_detects_fd_leak_and_captures_a_bundle() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "fdtrickle", Some(1024), &[]);
+    let out = std::env::temp_dir().join(format!("gorx-watch-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let pid = p.pid().to_string();
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "200ms",
+            "--window",
+            "3s",
+            "--out",
+            out.to_str().unwrap(),
+            "--cooldown",
+            "60s",
+            "--cpu-seconds",
+            "1",
+            "--trace-seconds",
+            "1",
+            "--duration",
+            "10s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[fd.leak]"), "{stdout}");
+    assert!(stdout.contains("captured "), "{stdout}");
+    // Exactly one bundle (cooldown), complete, and no partial directory left behind.
+    let entries: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let bundle = &entries[0];
+    assert!(
+        bundle
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("gorx-")
+    );
+    for f in [
+        "MANIFEST.json",
+        "series.json",
+        "findings.json",
+        "snapshot.json",
+        "cgroup.json",
+        "proc/status",
+        "proc/limits",
+        "proc/smaps_rollup",
+        "proc/fd.txt",
+        "heap.debug1.txt",
+        "goroutine.debug2.txt",
+        "vars.json",
+        "cpu.pb.gz",
+        "trace.out",
+    ] {
+        assert!(bundle.join(f).exists(), "{f} missing in {bundle:?}");
+    }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["trigger"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "fd.leak"),
+        "{manifest}"
+    );
+    let cpu = std::fs::read(bundle.join("cpu.pb.gz")).unwrap();
+    assert_eq!(&cpu[..2], b"\x1f\x8b", "cpu profile is gzip");
+    let trace = std::fs::read(bundle.join("trace.out")).unwrap();
+    assert!(trace.starts_with(b"go 1."), "trace header");
+    // The bundle reads back into the same snapshot model.
+    let snap = gorx_live::bundle::read_snapshot_dir(bundle).unwrap();
+    assert_eq!(snap.pid, p.pid());
+    assert!(snap.fds.unwrap().total >= 40);
+    assert!(snap.runtime.is_some());
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn watch_ends_cleanly_when_the_target_is_killed() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let mut p = start(&b.bin, "healthy", None, &[]);
+    let pid = p.pid();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    });
+    let (code, stdout, stderr) = run_gorx(
+        &["watch", &pid.to_string(), "--interval", "200ms"],
+        Duration::from_secs(30),
+    );
+    killer.join().unwrap();
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains(&format!("target pid {pid} exited")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("watch ended"), "{stdout}");
 }

@@ -43,6 +43,30 @@ pub struct WatchArgs {
     /// When the target exits, wait for a new process with the same command.
     #[arg(long)]
     pub follow: bool,
+    /// Rolling window that trends are judged on.
+    #[arg(long, default_value = "60s")]
+    pub window: String,
+    /// Minimum time between two captures.
+    #[arg(long, default_value = "5m")]
+    pub cooldown: String,
+    /// Keep at most this many bundles in --out (oldest removed).
+    #[arg(long, default_value_t = 10)]
+    pub max_bundles: usize,
+    /// Keep the bundles in --out under this many MiB in total (oldest removed).
+    #[arg(long, default_value_t = 1024)]
+    pub max_disk_mib: u64,
+    /// Length of the CPU profile in a capture (0: none).
+    #[arg(long, default_value_t = 10)]
+    pub cpu_seconds: u32,
+    /// Length of the execution trace in a capture (0: none).
+    #[arg(long, default_value_t = 3)]
+    pub trace_seconds: u32,
+    /// Stop after this long, e.g. 10m (default: until the target exits).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Base URL of the process's net/http/pprof handlers (default: discovered).
+    #[arg(long)]
+    pub pprof: Option<String>,
     /// A pid or a base URL.
     pub target: String,
 }
@@ -503,6 +527,100 @@ fn opt_mib(b: Option<u64>) -> String {
     b.map(mib).unwrap_or("?".into())
 }
 
-pub fn watch(_args: WatchArgs) -> anyhow::Result<ExitCode> {
-    super::not_built("gorx watch", 5)
+pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
+    use gorx_live::watch::{self, Event, WatchConfig};
+    let dur = |s: &str, what: &str| {
+        watch::parse_duration(s).map_err(|e| anyhow::anyhow!("--{what}: {e}"))
+    };
+    let (pid, pprof) = match args.target.parse::<u32>() {
+        Ok(pid) => (pid, args.pprof.clone()),
+        Err(_) => {
+            let url = args.target.trim_end_matches('/').to_string();
+            let pid = watch::pid_for_url(&url).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{url}: no local process listens on that port; watching a remote URL \
+                     without its /proc is not supported"
+                )
+            })?;
+            (pid, Some(url))
+        }
+    };
+    let cfg = WatchConfig {
+        interval: dur(&args.interval, "interval")?,
+        window: dur(&args.window, "window")?,
+        out: args.out.clone(),
+        cooldown: dur(&args.cooldown, "cooldown")?,
+        max_bundles: args.max_bundles,
+        max_disk_bytes: args.max_disk_mib.saturating_mul(1 << 20),
+        cpu_profile_seconds: args.cpu_seconds,
+        trace_seconds: args.trace_seconds,
+        duration: args
+            .duration
+            .as_deref()
+            .map(|d| dur(d, "duration"))
+            .transpose()?,
+        follow: args.follow,
+        pprof,
+    };
+    let summary = watch::run(pid, &cfg, |ev| match ev {
+        Event::Started {
+            pid,
+            command,
+            pprof,
+        } => println!(
+            "watching pid {pid} ({command}); runtime endpoints: {}",
+            pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
+        ),
+        Event::Sample(s) => println!(
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} throttled={}/{}",
+            s.t_ms as f64 / 1000.0,
+            opt_mib(s.rss_bytes),
+            opt_mib(s.rss_anon_bytes),
+            opt_num(s.open_fds),
+            opt_num(s.threads),
+            opt_num(s.goroutines),
+            opt_mib(s.heap_inuse_bytes),
+            opt_num(s.nr_throttled),
+            opt_num(s.nr_periods),
+        ),
+        Event::Anomaly(fs) => {
+            for f in fs.iter() {
+                println!("ANOMALY {} [{}] {}", f.severity.as_str(), f.id, f.title);
+            }
+        }
+        Event::Captured { path, files } => {
+            println!("captured {} ({files} files)", path.display())
+        }
+        Event::CaptureFailed(e) => eprintln!("gorx: capture failed: {e}"),
+        Event::CoolingDown(s) => println!("capture skipped: cooldown, {s:.0} s left"),
+        Event::Exited { pid, after_s } => {
+            println!("target pid {pid} exited after {after_s:.1} s of watching")
+        }
+        Event::Waiting { command } => {
+            println!("waiting for a new process running: {command}")
+        }
+    })?;
+    println!(
+        "watch ended: {} samples, {} bundle(s){}",
+        summary.samples,
+        summary.bundles.len(),
+        if summary.findings_seen.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", anomalies: {}",
+                summary
+                    .findings_seen
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn opt_num(n: Option<u64>) -> String {
+    n.map(|n| n.to_string()).unwrap_or("-".into())
 }

@@ -1,0 +1,521 @@
+//! `gorx watch`: sample a process at an interval, keep a rolling window, judge trends,
+//! and capture an evidence bundle when an anomaly starts (with a cooldown, rotation and a
+//! disk cap). The loop reports through a callback so the CLI decides how to show it.
+
+use crate::bundle::{BundleWriter, write_proc_state};
+use crate::{LiveError, http, proc};
+use gorx_analysis::diagnosis::{Diagnosis, InputSummary};
+use gorx_analysis::process::{self, Sample};
+use gorx_analysis::{Finding, Severity};
+use gorx_formats::procfs;
+use std::collections::{BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Debug, Clone)]
+pub struct WatchConfig {
+    pub interval: Duration,
+    /// Length of the rolling window trends are judged on.
+    pub window: Duration,
+    /// Where bundles go; None: detect and report only.
+    pub out: Option<PathBuf>,
+    /// Minimum time between two captures.
+    pub cooldown: Duration,
+    /// Keep at most this many bundles (oldest removed first).
+    pub max_bundles: usize,
+    /// Keep the bundles' total size under this (oldest removed first; never the newest).
+    pub max_disk_bytes: u64,
+    pub cpu_profile_seconds: u32,
+    pub trace_seconds: u32,
+    /// Stop after this long (None: until the target exits or forever with `follow`).
+    pub duration: Option<Duration>,
+    pub follow: bool,
+    /// The pprof base URL (None: discovered at start and after each follow).
+    pub pprof: Option<String>,
+}
+
+/// What happened, as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started {
+        pid: u32,
+        command: &'a str,
+        pprof: Option<&'a str>,
+    },
+    Sample(&'a Sample),
+    /// Findings that just appeared in the window.
+    Anomaly(&'a [Finding]),
+    Captured {
+        path: &'a Path,
+        files: usize,
+    },
+    CaptureFailed(&'a str),
+    /// Capture skipped because of the cooldown; seconds left.
+    CoolingDown(f64),
+    Exited {
+        pid: u32,
+        after_s: f64,
+    },
+    Waiting {
+        command: &'a str,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub samples: u64,
+    pub bundles: Vec<PathBuf>,
+    pub findings_seen: BTreeSet<&'static str>,
+    pub target_exited: bool,
+}
+
+/// Parse `1s`, `500ms`, `2m`, `1.5s`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        return Err(format!("{s:?}: expected a duration like 500ms, 1s, 2m"));
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration like 500ms, 1s, 2m"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("{s:?}: must be positive"));
+    }
+    Ok(Duration::from_secs_f64(v * mult))
+}
+
+/// The pid listening on a loopback URL's port (for `gorx watch http://127.0.0.1:6060`).
+pub fn pid_for_url(url: &str) -> Option<u32> {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let hostport = rest.split('/').next()?;
+    let port: u16 = hostport.rsplit(':').next()?.parse().ok()?;
+    let mut inodes = Vec::new();
+    for f in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(t) = std::fs::read_to_string(f)
+            && let Ok(socks) = procfs::parse_net_tcp(f, &t)
+        {
+            inodes.extend(
+                socks
+                    .iter()
+                    .filter(|s| s.state == procfs::TCP_LISTEN && s.local_port == port)
+                    .map(|s| s.inode),
+            );
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    proc::list_pids().into_iter().find(|&pid| {
+        proc::read_fds(pid).is_ok_and(|f| f.socket_inodes.iter().any(|i| inodes.contains(i)))
+    })
+}
+
+/// Per-target state that is read once (and again after a follow).
+struct Target {
+    pid: u32,
+    command: String,
+    pprof: Option<String>,
+    nofile_soft: Option<u64>,
+    /// The leaf cpu cgroup directory and its version, for cheap cpu.stat reads.
+    cpu_stat: Option<PathBuf>,
+}
+
+fn open_target(pid: u32, pprof: Option<String>) -> Result<Target, LiveError> {
+    let status = PathBuf::from(format!("/proc/{pid}/status"));
+    proc::read_text(&status)?;
+    let limits = PathBuf::from(format!("/proc/{pid}/limits"));
+    let nofile_soft = proc::read_text(&limits)
+        .ok()
+        .and_then(|t| procfs::parse_limits(&limits.display().to_string(), &t).ok())
+        .and_then(|l| l.nofile().and_then(|n| n.soft));
+    let cpu_stat = leaf_cpu_stat(pid);
+    let pprof = pprof.or_else(|| {
+        proc::read_fds(pid)
+            .ok()
+            .and_then(|f| http::discover_pprof(pid, &f))
+    });
+    Ok(Target {
+        pid,
+        command: proc::command(pid),
+        pprof,
+        nofile_soft,
+        cpu_stat,
+    })
+}
+
+fn leaf_cpu_stat(pid: u32) -> Option<PathBuf> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
+    let members = procfs::parse_proc_cgroup("cgroup", &cg).ok()?;
+    let mounts = procfs::parse_mountinfo("mountinfo", &mi).ok()?;
+    let place = crate::cgroup::locate("cpu", &members, &mounts)?;
+    let (_, dir) = place.chain_dirs().into_iter().next()?;
+    Some(dir.join("cpu.stat"))
+}
+
+/// One sample; Err(NotFound) when the process is gone.
+fn sample(t: &Target, started: Instant) -> Result<Sample, LiveError> {
+    let p = PathBuf::from(format!("/proc/{}/status", t.pid));
+    let text = proc::read_text(&p)?;
+    let st = procfs::parse_status(&p.display().to_string(), &text)?;
+    if st.state == "Z" {
+        return Err(LiveError::io(
+            &p,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "zombie"),
+        ));
+    }
+    let fd_dir = PathBuf::from(format!("/proc/{}/fd", t.pid));
+    let open_fds = std::fs::read_dir(&fd_dir).ok().map(|d| d.count() as u64);
+    let mut s = Sample {
+        t_ms: started.elapsed().as_millis() as u64,
+        rss_bytes: st.vm_rss_bytes,
+        rss_anon_bytes: st.rss_anon_bytes,
+        open_fds,
+        threads: st.threads,
+        ..Default::default()
+    };
+    if let Some(cs) = &t.cpu_stat
+        && let Ok(text) = std::fs::read_to_string(cs)
+        && let Ok(m) = gorx_formats::cgroup::parse_flat_keyed("cpu.stat", &text)
+    {
+        s.nr_periods = m.get("nr_periods").copied();
+        s.nr_throttled = m.get("nr_throttled").copied();
+    }
+    if let Some(base) = &t.pprof {
+        let to = Duration::from_secs(2);
+        if let Ok(b) = http::get(&format!("{base}/debug/pprof/goroutine?debug=1"), to) {
+            s.goroutines = b
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("goroutine profile: total "))
+                .and_then(|n| n.trim().parse().ok());
+        }
+        if let Ok(b) = http::get(&format!("{base}/debug/vars"), to)
+            && let Ok(m) = http::memstats_from_vars("vars", &b)
+        {
+            s.heap_inuse_bytes = Some(m.heap_inuse_bytes);
+        }
+    }
+    Ok(s)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Write one bundle for `t`, atomically. Returns its path and file count.
+fn capture(
+    t: &Target,
+    cfg: &WatchConfig,
+    out: &Path,
+    seq: u64,
+    window: &[Sample],
+    trigger: &[Finding],
+) -> Result<(PathBuf, usize), LiveError> {
+    let name = format!("gorx-{}-{}-{seq:03}", t.pid, unix_now());
+    let mut w = BundleWriter::create(out, &name)?;
+    let go = proc::go_binary(t.pid).ok().flatten();
+    let mut snap = proc::snapshot(t.pid, go.as_ref())?;
+    let mut notes = Vec::new();
+    let mut inputs = vec![InputSummary {
+        path: format!("/proc/{}", t.pid),
+        kind: "procfs".into(),
+    }];
+    if let Some(base) = &t.pprof {
+        let short = Duration::from_secs(10);
+        let mut fetch = |rel: &str, url: String, timeout: Duration, w: &mut BundleWriter| {
+            match http::get_bytes(&url, timeout) {
+                Ok(b) => {
+                    let _ = w.write(rel, &b);
+                    inputs.push(InputSummary {
+                        path: url,
+                        kind: rel.to_string(),
+                    });
+                }
+                Err(e) => notes.push(e.to_string()),
+            }
+        };
+        fetch(
+            "heap.debug1.txt",
+            format!("{base}/debug/pprof/heap?debug=1"),
+            short,
+            &mut w,
+        );
+        fetch(
+            "goroutine.debug2.txt",
+            format!("{base}/debug/pprof/goroutine?debug=2"),
+            short,
+            &mut w,
+        );
+        fetch("vars.json", format!("{base}/debug/vars"), short, &mut w);
+        if cfg.cpu_profile_seconds > 0 {
+            fetch(
+                "cpu.pb.gz",
+                format!(
+                    "{base}/debug/pprof/profile?seconds={}",
+                    cfg.cpu_profile_seconds
+                ),
+                Duration::from_secs(u64::from(cfg.cpu_profile_seconds) + 10),
+                &mut w,
+            );
+        }
+        if cfg.trace_seconds > 0 {
+            fetch(
+                "trace.out",
+                format!("{base}/debug/pprof/trace?seconds={}", cfg.trace_seconds),
+                Duration::from_secs(u64::from(cfg.trace_seconds) + 10),
+                &mut w,
+            );
+        }
+        if let Some(b) = w.read("heap.debug1.txt") {
+            snap.runtime = http::memstats_from_heap_debug1("heap.debug1.txt", &b).ok();
+        }
+    }
+    write_proc_state(&mut w, t.pid, &snap)?;
+    let mut findings = trigger.to_vec();
+    findings.extend(process::analyze(&snap));
+    let diag = Diagnosis::new(inputs, findings);
+    w.write(
+        "findings.json",
+        serde_json::to_string_pretty(&diag)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    w.write(
+        "series.json",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "interval_ms": cfg.interval.as_millis() as u64,
+            "samples": window,
+            "trigger": trigger.iter().map(|f| f.id).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_default()
+        .as_bytes(),
+    )?;
+    let mut files: Vec<String> = w.files().to_vec();
+    files.push("MANIFEST.json".into());
+    let manifest = serde_json::json!({
+        "schema": 1,
+        "kind": "gorx-watch-capture",
+        "pid": t.pid,
+        "command": t.command,
+        "go_version": snap.go_version,
+        "captured_at_unix_s": unix_now(),
+        "trigger": trigger.iter().map(|f| f.id).collect::<Vec<_>>(),
+        "pprof": t.pprof,
+        "notes": notes,
+        "files": files,
+    });
+    w.write(
+        "MANIFEST.json",
+        serde_json::to_string_pretty(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    let n = w.files().len();
+    Ok((w.finish()?, n))
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(ft) if ft.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+/// Remove the oldest bundles of `pid` beyond `max` or beyond `max_bytes` in total (the
+/// newest is always kept). Names sort by time.
+fn rotate(out: &Path, max: usize, max_bytes: u64) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut bundles: Vec<PathBuf> = rd
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("gorx-") && e.path().is_dir())
+        .map(|e| e.path())
+        .collect();
+    bundles.sort();
+    let mut sizes: Vec<u64> = bundles.iter().map(|b| dir_size(b)).collect();
+    let mut removed = Vec::new();
+    while bundles.len() > 1 && (bundles.len() > max.max(1) || sizes.iter().sum::<u64>() > max_bytes)
+    {
+        let b = bundles.remove(0);
+        sizes.remove(0);
+        if std::fs::remove_dir_all(&b).is_ok() {
+            removed.push(b);
+        }
+    }
+    removed
+}
+
+/// Watch `pid` until it exits (or `cfg.duration` passes); with `follow`, wait for a new
+/// process with the same command line and go on.
+pub fn run(
+    pid: u32,
+    cfg: &WatchConfig,
+    mut on: impl FnMut(&Event<'_>),
+) -> Result<Summary, LiveError> {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut t = open_target(pid, cfg.pprof.clone())?;
+    on(&Event::Started {
+        pid: t.pid,
+        command: &t.command,
+        pprof: t.pprof.as_deref(),
+    });
+    let mut window: VecDeque<Sample> = VecDeque::new();
+    let mut active: BTreeSet<&'static str> = BTreeSet::new();
+    let mut last_capture: Option<Instant> = None;
+    let mut seq = 0u64;
+    let mut target_started = Instant::now();
+    loop {
+        if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+            return Ok(summary);
+        }
+        let tick = Instant::now();
+        match sample(&t, target_started) {
+            Ok(s) => {
+                summary.samples += 1;
+                on(&Event::Sample(&s));
+                window.push_back(s);
+                let now_ms = window.back().map(|s| s.t_ms).unwrap_or(0);
+                let keep_ms = cfg.window.as_millis() as u64;
+                while window
+                    .front()
+                    .is_some_and(|f| now_ms.saturating_sub(f.t_ms) > keep_ms)
+                {
+                    window.pop_front();
+                }
+                let w: Vec<Sample> = window.iter().cloned().collect();
+                let found: Vec<Finding> = process::trend_findings(t.pid, &w, t.nofile_soft)
+                    .into_iter()
+                    .filter(|f| f.severity >= Severity::Warning)
+                    .collect();
+                let ids: BTreeSet<&'static str> = found.iter().map(|f| f.id).collect();
+                let new: Vec<Finding> = found
+                    .iter()
+                    .filter(|f| !active.contains(f.id))
+                    .cloned()
+                    .collect();
+                active = ids;
+                if !new.is_empty() {
+                    summary.findings_seen.extend(new.iter().map(|f| f.id));
+                    on(&Event::Anomaly(&new));
+                    if let Some(out) = &cfg.out {
+                        let cooling = last_capture
+                            .map(|l| cfg.cooldown.saturating_sub(l.elapsed()))
+                            .filter(|d| !d.is_zero());
+                        if let Some(left) = cooling {
+                            on(&Event::CoolingDown(left.as_secs_f64()));
+                        } else {
+                            seq += 1;
+                            last_capture = Some(Instant::now());
+                            match capture(&t, cfg, out, seq, &w, &found) {
+                                Ok((path, files)) => {
+                                    on(&Event::Captured { path: &path, files });
+                                    summary.bundles.push(path);
+                                    rotate(out, cfg.max_bundles, cfg.max_disk_bytes);
+                                }
+                                Err(e) => on(&Event::CaptureFailed(&e.to_string())),
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) if e.is_gone() => {
+                on(&Event::Exited {
+                    pid: t.pid,
+                    after_s: target_started.elapsed().as_secs_f64(),
+                });
+                summary.target_exited = true;
+                if !cfg.follow {
+                    return Ok(summary);
+                }
+                on(&Event::Waiting {
+                    command: &t.command,
+                });
+                let old = t.pid;
+                let cmd = t.command.clone();
+                let next = loop {
+                    if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+                        return Ok(summary);
+                    }
+                    if let Some(p) = proc::list_pids()
+                        .into_iter()
+                        .find(|&p| p != old && p != std::process::id() && proc::command(p) == cmd)
+                    {
+                        break p;
+                    }
+                    std::thread::sleep(cfg.interval);
+                };
+                t = open_target(next, cfg.pprof.clone())?;
+                window.clear();
+                active.clear();
+                target_started = Instant::now();
+                on(&Event::Started {
+                    pid: t.pid,
+                    command: &t.command,
+                    pprof: t.pprof.as_deref(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        let spent = tick.elapsed();
+        if spent < cfg.interval {
+            std::thread::sleep(cfg.interval - spent);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("xs").is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_newest_within_caps() {
+        let dir = std::env::temp_dir().join(format!("gorx-rotate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for i in 0..4 {
+            let b = dir.join(format!("gorx-1-100{i}-00{i}"));
+            std::fs::create_dir_all(&b).unwrap();
+            std::fs::write(b.join("x"), vec![0u8; 1000]).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("unrelated")).unwrap();
+        let removed = rotate(&dir, 2, u64::MAX);
+        assert_eq!(removed.len(), 2);
+        assert!(dir.join("gorx-1-1003-003").exists() && dir.join("gorx-1-1002-002").exists());
+        // Disk cap below one bundle: only the newest stays.
+        rotate(&dir, 10, 500);
+        assert!(dir.join("gorx-1-1003-003").exists() && !dir.join("gorx-1-1002-002").exists());
+        assert!(dir.join("unrelated").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
