@@ -106,6 +106,12 @@ func main() {
 }
 "#;
 
+fn fnv1a(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf29ce484222325u64, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x100000001b3)
+    })
+}
+
 struct Built {
     bin: PathBuf,
     go_version: String,
@@ -119,31 +125,41 @@ fn patient_binary() -> Option<&'static Built> {
             let go = go_toolchain("1.26").or_else(|| go_toolchain(""))?;
             let version = go_version(&go)?;
             let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
-            let dir =
-                std::env::temp_dir().join(format!("gorx-live-patient-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("main.go"), PATIENT_GO).unwrap();
-            // A go line ≥ 1.25 keeps the cgroup-aware GOMAXPROCS default on.
-            std::fs::write(
-                dir.join("go.mod"),
-                format!("module example.com/gorxpatient\n\ngo {minor}\n"),
-            )
-            .unwrap();
+            // Keyed by source and toolchain: reruns reuse the binary, nothing piles up.
+            let key = fnv1a(format!("{PATIENT_GO}{version}").as_bytes());
+            let dir = std::env::temp_dir().join(format!("gorx-live-patient-{key:016x}"));
             let bin = dir.join("gorxpatient");
-            let out = Command::new(&go)
-                .args(["build", "-o"])
-                .arg(&bin)
-                .arg(".")
-                .current_dir(&dir)
-                .env("GOFLAGS", "-mod=mod")
-                .env("GOTOOLCHAIN", "local")
-                .output()
+            if !bin.exists() {
+                let tmp = std::env::temp_dir().join(format!(
+                    "gorx-live-patient-{key:016x}.{}",
+                    std::process::id()
+                ));
+                let _ = std::fs::remove_dir_all(&tmp);
+                std::fs::create_dir_all(&tmp).unwrap();
+                std::fs::write(tmp.join("main.go"), PATIENT_GO).unwrap();
+                // A go line ≥ 1.25 keeps the cgroup-aware GOMAXPROCS default on.
+                std::fs::write(
+                    tmp.join("go.mod"),
+                    format!("module example.com/gorxpatient\n\ngo {minor}\n"),
+                )
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "go build failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+                let out = Command::new(&go)
+                    .args(["build", "-o", "gorxpatient", "."])
+                    .current_dir(&tmp)
+                    .env("GOFLAGS", "-mod=mod")
+                    .env("GOTOOLCHAIN", "local")
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "go build failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                // Another test run may have won the race; either copy is the same build.
+                if std::fs::rename(&tmp, &dir).is_err() {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                }
+            }
             Some(Built {
                 bin,
                 go_version: format!("go{version}"),
