@@ -1,1 +1,885 @@
-//! (not built yet)
+//! Analyses of pprof profiles: top tables and findings.
+//!
+//! Entry points (called by `gorx analyze` and `gorx pprof`):
+//! - [`top_table`]: flat/cum by function for one sample type, optionally against a base
+//!   profile (growth), in `go tool pprof -top` order.
+//! - [`profile_findings`]`(p, source)`: every finding a protobuf profile supports, by kind
+//!   ([`ProfileKind::detect`]): CPU → `cpu.gc-share`, `alloc.contention`; mutex →
+//!   `contention.mutex`; block → `contention.block`.
+//! - [`heap_growth_findings`]`(new, base, source)`: in-use growth between two heap
+//!   profiles by site → `gc.heap-growth` (the live heap grew, with the sites that grew).
+//! - [`contention_text_findings`] and [`heap_sites`]/[`site_table`]: the same from the
+//!   legacy `?debug=1` forms and for reports.
+//!
+//! A "site" is the first frame, from the leaf, that is not in the runtime or sync
+//! packages: the user code that allocated, locked or blocked.
+
+use crate::finding::{Evidence, Finding, Severity};
+use crate::thresholds as t;
+use gorx_formats::pprof::legacy::ContentionProfile;
+use gorx_formats::pprof::{Profile, Sample};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One row of a top table. Values are in the sample type's base unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopRow {
+    pub function: String,
+    pub flat: i64,
+    pub cum: i64,
+}
+
+/// A top table over every function with a non-zero value, in `go tool pprof` order
+/// (|flat| descending, then name, then |cum| descending).
+#[derive(Debug, Clone)]
+pub struct TopTable {
+    pub sample_type: String,
+    pub unit: String,
+    /// Sum of |value| over samples (pprof's total; for a diff, over merged stacks).
+    pub total: i64,
+    pub rows: Vec<TopRow>,
+}
+
+/// Interns function display names and maps each location to its frames' name ids.
+struct Names {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Names {
+    fn new() -> Self {
+        Self {
+            ids: HashMap::new(),
+            names: Vec::new(),
+        }
+    }
+    fn id(&mut self, name: &Arc<str>) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.ids.insert(name.clone(), i);
+        i
+    }
+    /// Per location: name ids, leaf first (inlined frames expanded).
+    fn locations(&mut self, p: &Profile) -> Vec<Vec<u32>> {
+        p.locations
+            .iter()
+            .map(|l| {
+                let mut v: Vec<u32> = l
+                    .lines
+                    .iter()
+                    .map(|ln| {
+                        let name = &p.functions[ln.function as usize].name;
+                        match &l.unsymbolized_name {
+                            Some(u) if name.is_empty() => self.id(u),
+                            _ => self.id(name),
+                        }
+                    })
+                    .collect();
+                if let (true, Some(u)) = (l.lines.is_empty(), &l.unsymbolized_name) {
+                    v.push(self.id(u));
+                }
+                v
+            })
+            .collect()
+    }
+}
+
+/// Adds one profile's flat/cum for `index` into `flat`/`cum` with `sign`.
+fn accumulate(
+    p: &Profile,
+    index: usize,
+    loc_nodes: &[Vec<u32>],
+    n_nodes: usize,
+    sign: i64,
+    flat: &mut Vec<i64>,
+    cum: &mut Vec<i64>,
+) {
+    flat.resize(n_nodes, 0);
+    cum.resize(n_nodes, 0);
+    // Stamp per node: the last sample that added to its cum (dedups recursion cheaply).
+    let mut stamp = vec![u32::MAX; n_nodes];
+    for (si, s) in p.samples.iter().enumerate() {
+        let v = s
+            .values
+            .get(index)
+            .copied()
+            .unwrap_or(0)
+            .saturating_mul(sign);
+        if v == 0 {
+            continue;
+        }
+        let mut leaf = true;
+        for &li in &s.locations {
+            for &n in &loc_nodes[li as usize] {
+                if leaf {
+                    flat[n as usize] += v;
+                    leaf = false;
+                }
+                if stamp[n as usize] != si as u32 {
+                    stamp[n as usize] = si as u32;
+                    cum[n as usize] += v;
+                }
+            }
+        }
+    }
+}
+
+/// The top table of sample type `index` of `p`; with `base` (a profile and its index of
+/// the same sample type) the values are `p − base`, as `go tool pprof -base` shows.
+pub fn top_table(p: &Profile, index: usize, base: Option<(&Profile, usize)>) -> TopTable {
+    let mut names = Names::new();
+    let locs = names.locations(p);
+    let base_locs = base.map(|(b, _)| names.locations(b));
+    let n = names.names.len();
+    let (mut flat, mut cum) = (Vec::new(), Vec::new());
+    accumulate(p, index, &locs, n, 1, &mut flat, &mut cum);
+    let total = if let (Some((b, bi)), Some(bl)) = (base, &base_locs) {
+        accumulate(b, bi, bl, n, -1, &mut flat, &mut cum);
+        diff_total(p, index, &locs, b, bi, bl)
+    } else {
+        p.total(index)
+    };
+    let mut rows: Vec<TopRow> = (0..n)
+        .filter(|&i| flat[i] != 0 || cum[i] != 0)
+        .map(|i| TopRow {
+            function: names.names[i].to_string(),
+            flat: flat[i],
+            cum: cum[i],
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.flat
+            .unsigned_abs()
+            .cmp(&a.flat.unsigned_abs())
+            .then_with(|| a.function.cmp(&b.function))
+            .then_with(|| b.cum.unsigned_abs().cmp(&a.cum.unsigned_abs()))
+    });
+    let st = p.sample_types.get(index);
+    TopTable {
+        sample_type: st.map(|s| s.ty.to_string()).unwrap_or_default(),
+        unit: st.map(|s| s.unit.to_string()).unwrap_or_default(),
+        total,
+        rows,
+    }
+}
+
+/// Total of a diff: samples with identical stacks (by name) merge, then sum |value|.
+fn diff_total(
+    p: &Profile,
+    pi: usize,
+    pl: &[Vec<u32>],
+    b: &Profile,
+    bi: usize,
+    bl: &[Vec<u32>],
+) -> i64 {
+    let mut m: HashMap<Vec<u32>, i64> = HashMap::new();
+    for (prof, idx, locs, sign) in [(p, pi, pl, 1i64), (b, bi, bl, -1)] {
+        for s in &prof.samples {
+            let key: Vec<u32> = s
+                .locations
+                .iter()
+                .flat_map(|&l| locs[l as usize].iter().copied())
+                .collect();
+            *m.entry(key).or_default() += s.values.get(idx).copied().unwrap_or(0) * sign;
+        }
+    }
+    m.values().map(|v| v.abs()).sum()
+}
+
+/// What kind of Go profile this is, from its sample types and stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileKind {
+    Cpu,
+    Heap,
+    Allocs,
+    Goroutine,
+    ThreadCreate,
+    Mutex,
+    Block,
+    Unknown,
+}
+
+impl ProfileKind {
+    pub fn detect(p: &Profile) -> Self {
+        let types: Vec<&str> = p.sample_types.iter().map(|t| &*t.ty).collect();
+        match types.as_slice() {
+            ["samples", "cpu"] => ProfileKind::Cpu,
+            [.., "inuse_space"] | ["alloc_objects", "alloc_space", ..] => {
+                if p.default_sample_type.as_deref() == Some("alloc_space") {
+                    ProfileKind::Allocs
+                } else {
+                    ProfileKind::Heap
+                }
+            }
+            ["goroutine"] => ProfileKind::Goroutine,
+            ["threadcreate"] => ProfileKind::ThreadCreate,
+            ["contentions", "delay"] => {
+                // Mutex profiles record the unlocker's stack; block profiles the waiter's.
+                let unlock = p.samples.iter().take(64).any(|s| {
+                    p.frames(s).take(3).any(|f| {
+                        f.function.ends_with("Unlock")
+                            || f.function.ends_with("RUnlock")
+                            || f.function == "runtime.unlock"
+                            || f.function == "runtime._LostContendedRuntimeLock"
+                    })
+                });
+                if unlock {
+                    ProfileKind::Mutex
+                } else {
+                    ProfileKind::Block
+                }
+            }
+            _ => ProfileKind::Unknown,
+        }
+    }
+}
+
+/// True for frames that are machinery rather than the user's code.
+pub fn is_runtime_frame(f: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "runtime.",
+        "runtime/internal/",
+        "internal/runtime/",
+        "internal/sync.",
+        "sync.",
+        "sync/atomic.",
+        "<unknown>",
+    ];
+    PREFIXES.iter().any(|p| f.starts_with(p)) || (f.starts_with('[') && f.ends_with(']'))
+}
+
+/// The site of a sample: first frame from the leaf outside runtime/sync, else the leaf.
+pub fn site_of<'a>(p: &'a Profile, s: &'a Sample) -> &'a str {
+    let mut leaf = None;
+    for f in p.frames(s) {
+        leaf.get_or_insert(f.function);
+        if !is_runtime_frame(f.function) {
+            return f.function;
+        }
+    }
+    leaf.unwrap_or("<no stack>")
+}
+
+/// A value per site, largest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRow {
+    pub site: String,
+    pub value: i64,
+}
+
+/// Sums sample type `index` by site (see [`site_of`]), largest |value| first.
+pub fn site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
+    let mut m: HashMap<&str, i64> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values.get(index).copied().unwrap_or(0);
+        if v != 0 {
+            *m.entry(site_of(p, s)).or_default() += v;
+        }
+    }
+    sorted_sites(m)
+}
+
+fn sorted_sites(m: HashMap<&str, i64>) -> Vec<SiteRow> {
+    let mut v: Vec<SiteRow> = m
+        .into_iter()
+        .map(|(k, v)| SiteRow {
+            site: k.to_string(),
+            value: v,
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.value
+            .unsigned_abs()
+            .cmp(&a.value.unsigned_abs())
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    v
+}
+
+/// Top in-use and allocation sites of a heap/allocs profile (bytes).
+#[derive(Debug, Clone)]
+pub struct HeapSites {
+    pub inuse_bytes_total: i64,
+    pub inuse: Vec<SiteRow>,
+    pub alloc_bytes_total: i64,
+    pub alloc: Vec<SiteRow>,
+}
+
+/// In-use and allocating sites of a heap profile, `None` when it is not one.
+pub fn heap_sites(p: &Profile) -> Option<HeapSites> {
+    let inuse = p.sample_type_index("inuse_space")?;
+    let alloc = p.sample_type_index("alloc_space")?;
+    Some(HeapSites {
+        inuse_bytes_total: p.total(inuse),
+        inuse: site_table(p, inuse),
+        alloc_bytes_total: p.total(alloc),
+        alloc: site_table(p, alloc),
+    })
+}
+
+fn pct(part: f64, whole: f64) -> f64 {
+    if whole <= 0.0 {
+        0.0
+    } else {
+        (part / whole * 1000.0).round() / 10.0
+    }
+}
+
+fn sites_json(rows: &[SiteRow], total: i64, unit_key: &str) -> serde_json::Value {
+    rows.iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| {
+            json!({
+                "site": r.site,
+                unit_key: r.value,
+                "share_percent": pct(r.value as f64, total as f64),
+            })
+        })
+        .collect()
+}
+
+/// Every finding a protobuf profile supports. `source` names the file for `sources`.
+pub fn profile_findings(p: &Profile, source: &str) -> Vec<Finding> {
+    match ProfileKind::detect(p) {
+        ProfileKind::Cpu => {
+            let mut v = Vec::new();
+            v.extend(cpu_gc_share(p, source));
+            v.extend(alloc_contention(p, source));
+            v
+        }
+        ProfileKind::Mutex => contention_finding(p, source, true).into_iter().collect(),
+        ProfileKind::Block => contention_finding(p, source, false).into_iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Functions whose presence in a CPU stack means the time is GC work.
+fn is_gc_frame(f: &str) -> bool {
+    matches!(
+        f,
+        "runtime.gcBgMarkWorker"
+            | "runtime.gcDrain"
+            | "runtime.gcDrainN"
+            | "runtime.gcDrainMarkWorkerDedicated"
+            | "runtime.gcDrainMarkWorkerFractional"
+            | "runtime.gcDrainMarkWorkerIdle"
+            | "runtime.scanobject"
+            | "runtime.scanblock"
+            | "runtime.scanstack"
+            | "runtime.greyobject"
+            | "runtime.gcAssistAlloc"
+            | "runtime.gcAssistAlloc1"
+            | "runtime.gcMarkDone"
+            | "runtime.gcMarkTermination"
+            | "runtime.gcStart"
+            | "runtime.bgsweep"
+            | "runtime.sweepone"
+            | "runtime.bgscavenge"
+            | "runtime.wbBufFlush"
+            | "runtime.wbBufFlush1"
+            | "runtime.gcFlushBgCredit"
+            | "runtime.markrootSpans"
+            | "runtime.markrootBlock"
+    ) || f.starts_with("runtime.markroot")
+        || f.starts_with("runtime.(*gcWork).")
+        || f.starts_with("runtime.(*sweepLocked).")
+        || f.starts_with("runtime.(*mspan).sweep")
+}
+
+fn is_alloc_frame(f: &str) -> bool {
+    matches!(
+        f,
+        "runtime.mallocgc"
+            | "runtime.newobject"
+            | "runtime.makeslice"
+            | "runtime.growslice"
+            | "runtime.makemap"
+            | "runtime.newarray"
+    ) || f.starts_with("runtime.mallocgc")
+}
+
+fn cpu_index(p: &Profile) -> Option<usize> {
+    p.sample_types
+        .iter()
+        .position(|t| &*t.unit == "nanoseconds")
+        .or_else(|| p.default_sample_index())
+}
+
+/// Site above the allocator: first non-runtime frame rootward of the first alloc frame.
+fn alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
+    let mut seen_alloc = false;
+    for f in p.frames(s) {
+        if is_alloc_frame(f.function) {
+            seen_alloc = true;
+        } else if seen_alloc && !is_runtime_frame(f.function) {
+            return Some(f.function);
+        }
+    }
+    None
+}
+
+fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
+    let idx = cpu_index(p)?;
+    let total = p.total(idx);
+    if total <= 0 {
+        return None;
+    }
+    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
+    let mut sites: HashMap<&str, i64> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values[idx].abs();
+        let (mut g, mut a) = (false, false);
+        for f in p.frames(s) {
+            g |= is_gc_frame(f.function);
+            a |= is_alloc_frame(f.function);
+        }
+        if g {
+            gc += v;
+        }
+        if a {
+            alloc += v;
+            if let Some(site) = alloc_site(p, s) {
+                *sites.entry(site).or_default() += v;
+            }
+        }
+        if g || a {
+            either += v;
+        }
+    }
+    let share = either as f64 / total as f64;
+    let severity = if share >= t::CPU_GC_SHARE_CRITICAL_RATIO {
+        Severity::Critical
+    } else if share >= t::CPU_GC_SHARE_WARNING_RATIO {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let sites = sorted_sites(sites);
+    let top: Vec<String> = sites
+        .iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect();
+    let mut ev = Evidence::new();
+    ev.insert("cpu_total_ns".into(), json!(total));
+    ev.insert("gc_cpu_ns".into(), json!(gc));
+    ev.insert("alloc_cpu_ns".into(), json!(alloc));
+    ev.insert("gc_or_alloc_cpu_ns".into(), json!(either));
+    ev.insert(
+        "gc_share_percent".into(),
+        json!(pct(gc as f64, total as f64)),
+    );
+    ev.insert(
+        "alloc_share_percent".into(),
+        json!(pct(alloc as f64, total as f64)),
+    );
+    ev.insert(
+        "gc_or_alloc_share_percent".into(),
+        json!(pct(either as f64, total as f64)),
+    );
+    ev.insert(
+        "top_alloc_sites".into(),
+        sites_json(&sites, total, "cpu_ns"),
+    );
+    let site_txt = if top.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Allocate less at {} (reuse buffers, preallocate slices, sync.Pool for short-lived objects).",
+            top.join(", ")
+        )
+    };
+    Some(Finding {
+        id: "cpu.gc-share",
+        severity,
+        title: format!(
+            "{:.0}% of CPU goes to garbage collection and allocation",
+            share * 100.0
+        ),
+        evidence: ev,
+        recommendation: format!(
+            "Give the GC more room: raise GOGC (e.g. GOGC=200 halves GC frequency for ~2x the heap headroom) and set GOMEMLIMIT to the memory you can afford so the GC runs rarely until it is needed.{site_txt}"
+        ),
+        sources: vec![source.to_string()],
+        sites: top,
+    })
+}
+
+fn is_lock_frame(f: &str) -> bool {
+    matches!(
+        f,
+        "runtime.lock"
+            | "runtime.lock2"
+            | "runtime.lockWithRank"
+            | "runtime.futex"
+            | "runtime.futexsleep"
+            | "runtime.osyield"
+            | "runtime.procyield"
+            | "runtime.semasleep"
+            | "runtime.usleep"
+            | "runtime.(*spanSpinLock).lock"
+    )
+}
+
+fn is_span_refill_frame(f: &str) -> bool {
+    matches!(
+        f,
+        "runtime.(*mcentral).cacheSpan"
+            | "runtime.(*mcentral).grow"
+            | "runtime.(*mheap).alloc"
+            | "runtime.(*mheap).allocSpan"
+            | "runtime.(*mheap).alloc.func1"
+            | "runtime.(*mcache).refill"
+            | "runtime.(*mcache).allocLarge"
+    )
+}
+
+fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
+    let idx = cpu_index(p)?;
+    let total = p.total(idx);
+    if total <= 0 {
+        return None;
+    }
+    let (mut malloc, mut locked) = (0i64, 0i64);
+    let mut sites: HashMap<&str, i64> = HashMap::new();
+    let mut refill_fns: HashMap<&str, i64> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values[idx].abs();
+        // Leaf first: a lock frame, then (rootward) a span refill, then mallocgc.
+        let (mut lock, mut refill, mut under_malloc) = (false, None, false);
+        for f in p.frames(s) {
+            if !lock {
+                lock = is_lock_frame(f.function);
+            } else if refill.is_none() && is_span_refill_frame(f.function) {
+                refill = Some(f.function);
+            }
+            if refill.is_some() && is_alloc_frame(f.function) {
+                under_malloc = true;
+                break;
+            }
+        }
+        let in_malloc = under_malloc || p.frames(s).any(|f| is_alloc_frame(f.function));
+        if in_malloc {
+            malloc += v;
+        }
+        if let (true, Some(r), true) = (lock, refill, under_malloc) {
+            locked += v;
+            *refill_fns.entry(r).or_default() += v;
+            if let Some(site) = alloc_site(p, s) {
+                *sites.entry(site).or_default() += v;
+            }
+        }
+    }
+    let share_total = locked as f64 / total as f64;
+    let share_malloc = if malloc > 0 {
+        locked as f64 / malloc as f64
+    } else {
+        0.0
+    };
+    if share_malloc < t::ALLOC_CONTENTION_MIN_MALLOC_RATIO {
+        return None;
+    }
+    let severity = if share_total >= t::ALLOC_CONTENTION_CRITICAL_RATIO {
+        Severity::Critical
+    } else if share_total >= t::ALLOC_CONTENTION_WARNING_RATIO {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let sites = sorted_sites(sites);
+    let refill = sorted_sites(refill_fns);
+    let top: Vec<String> = sites
+        .iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect();
+    let mut ev = Evidence::new();
+    ev.insert("cpu_total_ns".into(), json!(total));
+    ev.insert("mallocgc_cpu_ns".into(), json!(malloc));
+    ev.insert("alloc_lock_cpu_ns".into(), json!(locked));
+    ev.insert(
+        "alloc_lock_share_of_cpu_percent".into(),
+        json!(pct(locked as f64, total as f64)),
+    );
+    ev.insert(
+        "alloc_lock_share_of_malloc_percent".into(),
+        json!(pct(locked as f64, malloc as f64)),
+    );
+    ev.insert("lock_paths".into(), sites_json(&refill, locked, "cpu_ns"));
+    ev.insert(
+        "top_alloc_sites".into(),
+        sites_json(&sites, locked, "cpu_ns"),
+    );
+    Some(Finding {
+        id: "alloc.contention",
+        severity,
+        title: format!(
+            "{:.0}% of CPU is spent waiting on the allocator's span locks (mcentral/mheap)",
+            share_total * 100.0
+        ),
+        evidence: ev,
+        recommendation: format!(
+            "Many Ps refill their mcaches from the same size classes at once. Cut the allocation rate at {} (reuse objects with sync.Pool, preallocate, avoid per-request small allocations); if the work is allocation-bound, fewer Ps (GOMAXPROCS) may be faster; newer Go releases reduce this lock traffic.",
+            if top.is_empty() {
+                "the hottest allocation sites".to_string()
+            } else {
+                top.join(", ")
+            }
+        ),
+        sources: vec![source.to_string()],
+        sites: top,
+    })
+}
+
+fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding> {
+    let delay_idx = p.sample_type_index("delay")?;
+    let count_idx = p.sample_type_index("contentions");
+    let total_ns = p.total(delay_idx);
+    let events: i64 = count_idx.map(|i| p.total(i)).unwrap_or(0);
+    let sites = site_table(p, delay_idx);
+    let (warn_ns, crit_ns) = if mutex {
+        (t::MUTEX_DELAY_WARNING_NS, t::MUTEX_DELAY_CRITICAL_NS)
+    } else {
+        (t::BLOCK_DELAY_WARNING_NS, t::BLOCK_DELAY_CRITICAL_NS)
+    };
+    // Per second of profile when the profile is a delta (?seconds=N); else cumulative.
+    let per_sec = (p.duration_nanos > 0).then(|| total_ns as f64 / (p.duration_nanos as f64 / 1e9));
+    let measure = per_sec.unwrap_or(total_ns as f64);
+    let (warn, crit) = if per_sec.is_some() {
+        let (w, c) = if mutex {
+            (
+                t::MUTEX_DELAY_WARNING_NS_PER_S,
+                t::MUTEX_DELAY_CRITICAL_NS_PER_S,
+            )
+        } else {
+            (
+                t::BLOCK_DELAY_WARNING_NS_PER_S,
+                t::BLOCK_DELAY_CRITICAL_NS_PER_S,
+            )
+        };
+        (w as f64, c as f64)
+    } else {
+        (warn_ns as f64, crit_ns as f64)
+    };
+    let top_share = sites
+        .first()
+        .map(|r| r.value as f64 / total_ns.max(1) as f64)
+        .unwrap_or(0.0);
+    let severity = if measure >= crit {
+        Severity::Critical
+    } else if measure >= warn {
+        Severity::Warning
+    } else if total_ns > 0 && measure >= warn / 10.0 {
+        Severity::Info
+    } else {
+        return None;
+    };
+    let top: Vec<String> = sites
+        .iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect();
+    let mut ev = Evidence::new();
+    ev.insert("delay_total_ns".into(), json!(total_ns));
+    ev.insert("events_count".into(), json!(events));
+    if let Some(r) = per_sec {
+        ev.insert("delay_ns_per_s".into(), json!(r.round() as i64));
+        ev.insert("profile_duration_ns".into(), json!(p.duration_nanos));
+    }
+    ev.insert(
+        "top_site_share_percent".into(),
+        json!((top_share * 1000.0).round() / 10.0),
+    );
+    ev.insert("top_sites".into(), sites_json(&sites, total_ns, "delay_ns"));
+    let first = top.first().cloned().unwrap_or_else(|| "<no stack>".into());
+    let (id, title, rec) = if mutex {
+        (
+            "contention.mutex",
+            format!(
+                "Mutex wait {:.2} s in total, {:.0}% released at {first}",
+                total_ns as f64 / 1e9,
+                top_share * 100.0
+            ),
+            format!(
+                "Shorten the critical section at {first}: move I/O and allocation out of the lock, shard the lock or the data it guards, or use sync.RWMutex/atomics for read-mostly state."
+            ),
+        )
+    } else {
+        (
+            "contention.block",
+            format!(
+                "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
+                total_ns as f64 / 1e9,
+                top_share * 100.0
+            ),
+            format!(
+                "Look at what {first} waits for (channel, select, sync.Cond, WaitGroup, Lock): give the channel a buffer or more consumers, or bound the producers. Idle workers waiting for work also show here and are harmless."
+            ),
+        )
+    };
+    Some(Finding {
+        id,
+        severity,
+        title,
+        evidence: ev,
+        recommendation: rec,
+        sources: vec![source.to_string()],
+        sites: top,
+    })
+}
+
+/// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
+pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Finding> {
+    // Reuse the protobuf logic by building the few fields it needs.
+    use gorx_formats::pprof::{Function, Line, Location, ValueType};
+    let mut prof = Profile {
+        sample_types: vec![
+            ValueType {
+                ty: "contentions".into(),
+                unit: "count".into(),
+            },
+            ValueType {
+                ty: "delay".into(),
+                unit: "nanoseconds".into(),
+            },
+        ],
+        samples: Vec::new(),
+        mappings: Vec::new(),
+        locations: Vec::new(),
+        functions: Vec::new(),
+        drop_frames: "".into(),
+        keep_frames: "".into(),
+        time_nanos: 0,
+        duration_nanos: 0,
+        period_type: None,
+        period: 0,
+        comments: Vec::new(),
+        default_sample_type: None,
+    };
+    let mut fids: HashMap<&str, u32> = HashMap::new();
+    for r in &p.records {
+        let mut locs = Vec::new();
+        for f in r.stack.functions() {
+            let next = fids.len() as u32;
+            let fid = *fids.entry(f).or_insert_with(|| {
+                prof.functions.push(Function {
+                    id: next as u64 + 1,
+                    name: f.into(),
+                    system_name: f.into(),
+                    filename: "".into(),
+                    start_line: 0,
+                });
+                next
+            });
+            locs.push(prof.locations.len() as u32);
+            prof.locations.push(Location {
+                id: prof.locations.len() as u64 + 1,
+                mapping: None,
+                address: 0,
+                lines: vec![Line {
+                    function: fid,
+                    line: 0,
+                    column: 0,
+                }],
+                is_folded: false,
+                unsymbolized_name: None,
+            });
+        }
+        prof.samples.push(Sample {
+            locations: locs,
+            values: vec![r.count, p.delay_ns(r).round() as i64],
+            labels: Vec::new(),
+        });
+    }
+    contention_finding(&prof, source, p.kind == "mutex")
+        .into_iter()
+        .collect()
+}
+
+/// `gc.heap-growth` from two heap profiles: in-use bytes that grew, by site.
+pub fn heap_growth_findings(new: &Profile, base: &Profile, source: &str) -> Vec<Finding> {
+    let (Some(ni), Some(bi)) = (
+        new.sample_type_index("inuse_space"),
+        base.sample_type_index("inuse_space"),
+    ) else {
+        return Vec::new();
+    };
+    let new_total = new.total(ni);
+    let base_total = base.total(bi);
+    let growth = new_total - base_total;
+    let mut m: HashMap<String, i64> = HashMap::new();
+    for r in site_table(new, ni) {
+        *m.entry(r.site).or_default() += r.value;
+    }
+    for r in site_table(base, bi) {
+        *m.entry(r.site).or_default() -= r.value;
+    }
+    let mut growers: Vec<SiteRow> = m
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .map(|(site, value)| SiteRow { site, value })
+        .collect();
+    growers.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.site.cmp(&b.site)));
+    let ratio = if base_total > 0 {
+        growth as f64 / base_total as f64
+    } else {
+        f64::INFINITY
+    };
+    if growth < t::HEAP_GROWTH_MIN_BYTES || ratio < t::HEAP_GROWTH_WARNING_RATIO {
+        return Vec::new();
+    }
+    let severity = if ratio >= t::HEAP_GROWTH_CRITICAL_RATIO {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let top: Vec<String> = growers
+        .iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect();
+    let mut ev = Evidence::new();
+    ev.insert("inuse_base_bytes".into(), json!(base_total));
+    ev.insert("inuse_new_bytes".into(), json!(new_total));
+    ev.insert("inuse_growth_bytes".into(), json!(growth));
+    if ratio.is_finite() {
+        ev.insert(
+            "inuse_growth_percent".into(),
+            json!(pct(growth as f64, base_total as f64)),
+        );
+    }
+    if new.time_nanos > 0 && base.time_nanos > 0 && new.time_nanos > base.time_nanos {
+        let dt = (new.time_nanos - base.time_nanos) as f64 / 1e9;
+        ev.insert(
+            "interval_ns".into(),
+            json!(new.time_nanos - base.time_nanos),
+        );
+        ev.insert(
+            "growth_bytes_per_s".into(),
+            json!((growth as f64 / dt).round() as i64),
+        );
+    }
+    ev.insert(
+        "top_growth_sites".into(),
+        sites_json(&growers, growth, "growth_bytes"),
+    );
+    let first = top.first().cloned().unwrap_or_default();
+    vec![Finding {
+        id: "gc.heap-growth",
+        severity,
+        title: format!(
+            "In-use heap grew {:.1} MiB between the two heap profiles, most at {first}",
+            growth as f64 / (1 << 20) as f64
+        ),
+        evidence: ev,
+        recommendation: format!(
+            "Find what keeps references alive from {first}: caches or maps without eviction, slices re-sliced from large arrays, goroutines holding buffers; bound the structure or release the references."
+        ),
+        sources: vec![source.to_string()],
+        sites: top,
+    }]
+}

@@ -54,3 +54,60 @@ pub const RSS_GROWTH_MIN_RATIO: f64 = 0.20;
 pub const RSS_GROWTH_HEAP_FLAT_RATIO: f64 = 0.10;
 /// The fewest samples a trend is judged on.
 pub const TREND_MIN_SAMPLES: usize = 5;
+
+// ---- Profiles and MemStats (issue 3; used by `profiles.rs` and `memory.rs`) ----
+
+/// How many sites a profile finding lists in its evidence and `sites`.
+pub const PROFILE_TOP_SITES: usize = 5;
+
+/// cpu.gc-share: share of CPU profile time with GC work (mark workers, assists, sweeping)
+/// or allocation (mallocgc) on the stack. A healthy service spends 5–15%; a quarter means
+/// GC tuning or fewer allocations pays off; half means the program mostly manages memory.
+pub const CPU_GC_SHARE_WARNING_RATIO: f64 = 0.25;
+pub const CPU_GC_SHARE_CRITICAL_RATIO: f64 = 0.50;
+
+/// alloc.contention: CPU time in runtime lock/futex frames under mcentral.cacheSpan /
+/// mcentral.grow / mheap.alloc under mallocgc, as a share of all CPU. Uncontended refills
+/// never show locks; 5% of all CPU spinning on the allocator is a visible tax, 15% a storm.
+pub const ALLOC_CONTENTION_WARNING_RATIO: f64 = 0.05;
+pub const ALLOC_CONTENTION_CRITICAL_RATIO: f64 = 0.15;
+/// ...and at least this share of mallocgc time, so a little locking in a profile
+/// dominated by allocation is not reported as contention.
+pub const ALLOC_CONTENTION_MIN_MALLOC_RATIO: f64 = 0.10;
+
+/// contention.mutex from a cumulative mutex profile (no duration): total wait. A second
+/// of lock wait since start is worth a look; ten seconds is a serialization point.
+pub const MUTEX_DELAY_WARNING_NS: i64 = 1_000_000_000;
+pub const MUTEX_DELAY_CRITICAL_NS: i64 = 10_000_000_000;
+/// ...from a delta profile (`?seconds=N`): wait per wall second. 100 ms/s means on average
+/// a tenth of a goroutine is always waiting on locks; 1 s/s a whole one.
+pub const MUTEX_DELAY_WARNING_NS_PER_S: i64 = 100_000_000;
+pub const MUTEX_DELAY_CRITICAL_NS_PER_S: i64 = 1_000_000_000;
+/// contention.block: blocking includes idle workers waiting on channels, so the bar is
+/// ten times the mutex bar.
+pub const BLOCK_DELAY_WARNING_NS: i64 = 10_000_000_000;
+pub const BLOCK_DELAY_CRITICAL_NS: i64 = 100_000_000_000;
+pub const BLOCK_DELAY_WARNING_NS_PER_S: i64 = 1_000_000_000;
+pub const BLOCK_DELAY_CRITICAL_NS_PER_S: i64 = 10_000_000_000;
+
+/// gc.heap-growth from two heap profiles (`--base`): in-use bytes grew by at least
+/// 16 MiB and by 50% of the base (warning) or doubled (critical); smaller changes are
+/// ordinary working-set fluctuation.
+pub const HEAP_GROWTH_MIN_BYTES: i64 = 16 << 20;
+pub const HEAP_GROWTH_WARNING_RATIO: f64 = 0.50;
+pub const HEAP_GROWTH_CRITICAL_RATIO: f64 = 1.00;
+
+/// memory.unreturned: HeapIdle − HeapReleased. Below 64 MiB it is the scavenger's normal
+/// lag; a quarter of Sys held idle is memory the container pays for and the heap profile
+/// does not show; half is most of the footprint.
+pub const UNRETURNED_MIN_BYTES: u64 = 64 << 20;
+pub const UNRETURNED_WARNING_RATIO: f64 = 0.25;
+pub const UNRETURNED_CRITICAL_RATIO: f64 = 0.50;
+/// Suggested GOMEMLIMIT = (heap in use + stacks + metadata) × this headroom.
+pub const UNRETURNED_MEMLIMIT_HEADROOM: f64 = 1.25;
+
+/// memory.stack-heavy: StackInuse at least 64 MiB (≈ 8k goroutines at the 8 KiB minimum)
+/// and a quarter of Sys (warning) or half (critical).
+pub const STACK_HEAVY_MIN_BYTES: u64 = 64 << 20;
+pub const STACK_HEAVY_WARNING_RATIO: f64 = 0.25;
+pub const STACK_HEAVY_CRITICAL_RATIO: f64 = 0.50;

@@ -1,4 +1,10 @@
-use std::path::PathBuf;
+//! `gorx pprof top` and `gorx pprof flame`.
+
+use anyhow::{Context, bail};
+use gorx_analysis::profiles::{TopTable, top_table};
+use gorx_formats::pprof::{self, Profile};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -42,7 +48,259 @@ pub struct FlameArgs {
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Top(_) => super::not_built("gorx pprof top", 3),
-        Command::Flame(_) => super::not_built("gorx pprof flame", 3),
+        Command::Top(a) => top(a),
+        Command::Flame(a) => flame(a),
+    }
+}
+
+fn load(path: &Path) -> anyhow::Result<Profile> {
+    let name = path.display().to_string();
+    let data = std::fs::read(path).with_context(|| format!("reading {name}"))?;
+    if pprof::legacy::looks_like(&data) {
+        bail!(
+            "{name}: a legacy ?debug=1 text profile; `gorx pprof` reads the protobuf form (use `gorx analyze` for text profiles)"
+        );
+    }
+    Ok(pprof::parse(&name, &data)?)
+}
+
+/// Resolves `--sample-index` (a name or a number) as go tool pprof does.
+fn sample_index(p: &Profile, want: Option<&str>, file: &Path) -> anyhow::Result<usize> {
+    match want {
+        Some(w) => p.sample_type_index(w).with_context(|| {
+            let names: Vec<&str> = p.sample_types.iter().map(|t| &*t.ty).collect();
+            format!(
+                "{}: no sample type {w:?} (it has: {})",
+                file.display(),
+                names.join(", ")
+            )
+        }),
+        None => p
+            .default_sample_index()
+            .with_context(|| format!("{}: profile has no sample types", file.display())),
+    }
+}
+
+/// The base profile and its index of the same sample type.
+fn load_base(base: Option<&Path>, ty: &str) -> anyhow::Result<Option<(Profile, usize)>> {
+    let Some(b) = base else { return Ok(None) };
+    let bp = load(b)?;
+    let bi = bp
+        .sample_type_index(ty)
+        .with_context(|| format!("{}: base profile has no sample type {ty:?}", b.display()))?;
+    Ok(Some((bp, bi)))
+}
+
+fn top(a: TopArgs) -> anyhow::Result<ExitCode> {
+    let p = load(&a.file)?;
+    let idx = sample_index(&p, a.sample_index.as_deref(), &a.file)?;
+    let ty = p.sample_types[idx].ty.clone();
+    let base = load_base(a.base.as_deref(), &ty)?;
+    let table = top_table(&p, idx, base.as_ref().map(|(b, i)| (b, *i)));
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let rows: Vec<serde_json::Value> = table
+            .rows
+            .iter()
+            .take(a.n)
+            .map(|r| serde_json::json!({"function": r.function, "flat": r.flat, "cum": r.cum}))
+            .collect();
+        let v = serde_json::json!({
+            "sample_type": table.sample_type,
+            "unit": table.unit,
+            "total": table.total,
+            "rows": rows,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        write_top_text(&mut out, &p, &table, a.n, &a.file)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_top_text(
+    out: &mut impl Write,
+    p: &Profile,
+    t: &TopTable,
+    n: usize,
+    file: &Path,
+) -> anyhow::Result<()> {
+    writeln!(out, "File: {}", file.display())?;
+    writeln!(out, "Type: {}", t.sample_type)?;
+    if p.duration_nanos > 0 {
+        writeln!(out, "Duration: {}", scaled(p.duration_nanos, "nanoseconds"))?;
+    }
+    let shown: i64 = t.rows.iter().take(n).map(|r| r.flat).sum();
+    writeln!(
+        out,
+        "Showing nodes accounting for {}, {} of {} total",
+        scaled(shown, &t.unit),
+        percent(shown, t.total),
+        scaled(t.total, &t.unit)
+    )?;
+    if t.rows.len() > n {
+        writeln!(out, "Showing top {n} nodes out of {}", t.rows.len())?;
+    }
+    writeln!(
+        out,
+        "{:>10} {:>6} {:>7} {:>10} {:>6}  function",
+        "flat", "flat%", "sum%", "cum", "cum%"
+    )?;
+    let mut sum = 0i64;
+    for r in t.rows.iter().take(n) {
+        sum += r.flat;
+        writeln!(
+            out,
+            "{:>10} {:>6} {:>7} {:>10} {:>6}  {}",
+            scaled(r.flat, &t.unit),
+            percent(r.flat, t.total),
+            percent(sum, t.total),
+            scaled(r.cum, &t.unit),
+            percent(r.cum, t.total),
+            r.function
+        )?;
+    }
+    Ok(())
+}
+
+fn percent(v: i64, total: i64) -> String {
+    let r = if total == 0 {
+        0.0
+    } else {
+        (v as f64 / total as f64).abs() * 100.0
+    };
+    if (99.95..=100.05).contains(&r) {
+        "100%".into()
+    } else {
+        format!("{r:.2}%")
+    }
+}
+
+/// A value in human units, scaled as `go tool pprof` does (bytes by 1024, time by
+/// ns/us/ms/s/hrs, counts unscaled), two decimals with `.00` trimmed.
+pub fn scaled(v: i64, unit: &str) -> String {
+    let u = unit.to_ascii_lowercase();
+    let units: &[(&str, f64)] = match u.trim_end_matches('s') {
+        "byte" | "b" => &[
+            ("B", 1.0),
+            ("kB", 1024.0),
+            ("MB", 1048576.0),
+            ("GB", 1073741824.0),
+            ("TB", 1099511627776.0),
+            ("PB", 1125899906842624.0),
+        ],
+        "nanosecond" | "n" => &[
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+            ("hrs", 3.6e12),
+        ],
+        _ => &[],
+    };
+    let a = (v as f64).abs();
+    let (mut factor, mut name) = (1.0, "");
+    for &(n, f) in units {
+        if a / f >= 1.0 {
+            factor = f;
+            name = n;
+        }
+    }
+    let s = format!("{:.2}", v as f64 / factor);
+    let s = s.strip_suffix(".00").unwrap_or(&s);
+    if s == "0" || s == "-0" {
+        return "0".into();
+    }
+    format!("{s}{name}")
+}
+
+/// Folded stacks (`root;...;leaf value`) of one sample type, merged by stack.
+fn folded(p: &Profile, idx: usize) -> String {
+    let mut m: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for s in &p.samples {
+        let v = s.values[idx];
+        if v == 0 {
+            continue;
+        }
+        let mut names: Vec<&str> = p.frames(s).map(|f| f.function).collect();
+        names.reverse();
+        let key = names
+            .iter()
+            .map(|n| n.replace(';', ":"))
+            .collect::<Vec<_>>()
+            .join(";");
+        let key = if key.is_empty() {
+            "<no stack>".into()
+        } else {
+            key
+        };
+        *m.entry(key).or_default() += v.abs();
+    }
+    let mut lines: Vec<(String, i64)> = m.into_iter().collect();
+    lines.sort();
+    let mut out = String::new();
+    for (k, v) in lines {
+        out.push_str(&k);
+        out.push(' ');
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn flame(a: FlameArgs) -> anyhow::Result<ExitCode> {
+    let p = load(&a.file)?;
+    let idx = sample_index(&p, a.sample_index.as_deref(), &a.file)?;
+    let st = p.sample_types[idx].clone();
+    let base = load_base(a.base.as_deref(), &st.ty)?;
+    let after = folded(&p, idx);
+    let mut opts = inferno::flamegraph::Options::default();
+    opts.count_name = st.unit.to_string();
+    let svg = std::fs::File::create(&a.output)
+        .with_context(|| format!("creating {}", a.output.display()))?;
+    let mut svg = std::io::BufWriter::new(svg);
+    if let Some((b, bi)) = base {
+        let before = folded(&b, bi);
+        let mut diff = Vec::new();
+        inferno::differential::from_readers(
+            inferno::differential::Options::default(),
+            before.as_bytes(),
+            after.as_bytes(),
+            &mut diff,
+        )?;
+        opts.title = format!(
+            "{} {} (differential: red grew, blue shrank vs {})",
+            a.file.display(),
+            st.ty,
+            a.base.as_deref().unwrap_or(Path::new("")).display()
+        );
+        let diff = String::from_utf8(diff)?;
+        if diff.trim().is_empty() {
+            bail!("{}: no samples of type {} to draw", a.file.display(), st.ty);
+        }
+        inferno::flamegraph::from_lines(&mut opts, diff.lines(), &mut svg)?;
+    } else {
+        if after.trim().is_empty() {
+            bail!("{}: no samples of type {} to draw", a.file.display(), st.ty);
+        }
+        opts.title = format!("{} {}", a.file.display(), st.ty);
+        inferno::flamegraph::from_lines(&mut opts, after.lines(), &mut svg)?;
+    }
+    svg.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scaled;
+
+    #[test]
+    fn scaling_matches_pprof() {
+        assert_eq!(scaled(1_500_000_000, "nanoseconds"), "1.50s");
+        assert_eq!(scaled(10_000_000, "nanoseconds"), "10ms");
+        assert_eq!(scaled(524_299, "bytes"), "512.01kB");
+        assert_eq!(scaled(0, "bytes"), "0");
+        assert_eq!(scaled(12345, "count"), "12345");
+        assert_eq!(scaled(-2048, "bytes"), "-2kB");
     }
 }
