@@ -60,7 +60,8 @@ fn every_reader_test_case_reaches_its_verdict() {
         assert_eq!(files.len(), 2, "{}", case.display());
         assert_eq!(files[0].0, "expect");
         assert_eq!(files[1].0, "trace");
-        let bytes = text_to_bytes(&files[1].1).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
+        let bytes =
+            text_to_bytes(&files[1].1).unwrap_or_else(|e| panic!("{}: {e}", case.display()));
         let expect = files[0].1.lines().next().unwrap_or("").to_string();
         let (_, err) = read_all(&bytes);
         let verdict_ok = if expect == "SUCCESS" {
@@ -80,7 +81,13 @@ fn every_reader_test_case_reaches_its_verdict() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases wrong:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases wrong:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
     eprintln!("{} Go reader test cases reach their verdicts", cases.len());
 }
 
@@ -108,10 +115,17 @@ fn reader_test_cases_print_as_go_tool_trace_does() {
         let (ours, err) = read_all(&bytes);
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         if go_out.stdout != ours {
-            mismatches.push(format!("{name}: stdout differs ({} vs {} bytes)", go_out.stdout.len(), ours.len()));
+            mismatches.push(format!(
+                "{name}: stdout differs ({} vs {} bytes)",
+                go_out.stdout.len(),
+                ours.len()
+            ));
         }
         if go_out.status.success() != err.is_none() {
-            mismatches.push(format!("{name}: go exit {:?}, ours error {err:?}", go_out.status.code()));
+            mismatches.push(format!(
+                "{name}: go exit {:?}, ours error {err:?}",
+                go_out.status.code()
+            ));
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
@@ -132,7 +146,11 @@ fn fuzz_corpus_never_panics() {
         return;
     };
     let dir = root.join("src/internal/trace/testdata/fuzz/FuzzReader");
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     assert!(!entries.is_empty());
     let tmp = std::env::temp_dir().join(format!("gorx-trace-fuzz-{}", std::process::id()));
@@ -140,14 +158,21 @@ fn fuzz_corpus_never_panics() {
     let mut differ = Vec::new();
     for p in &entries {
         let text = std::fs::read_to_string(p).unwrap();
-        let bytes = parse_fuzz_file(&text).unwrap_or_else(|| panic!("bad fuzz file {}", p.display()));
+        let bytes =
+            parse_fuzz_file(&text).unwrap_or_else(|| panic!("bad fuzz file {}", p.display()));
         let res = std::panic::catch_unwind(|| read_all(&bytes));
         let (ours, err) = res.unwrap_or_else(|_| panic!("reader panicked on {}", p.display()));
         // Also compare with Go where Go itself accepts the input (v2 only).
         let f = tmp.join("fuzz.out");
         std::fs::write(&f, &bytes).unwrap();
-        let go_out = Command::new(&go).args(["tool", "trace", "-d=parsed"]).arg(&f).output().unwrap();
-        let v1 = bytes.starts_with(b"go 1.11") || bytes.starts_with(b"go 1.19") || bytes.starts_with(b"go 1.21");
+        let go_out = Command::new(&go)
+            .args(["tool", "trace", "-d=parsed"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let v1 = bytes.starts_with(b"go 1.11")
+            || bytes.starts_with(b"go 1.19")
+            || bytes.starts_with(b"go 1.21");
         if !v1 && (go_out.stdout != ours || go_out.status.success() != err.is_none()) {
             differ.push(format!(
                 "{}: go exit {:?} ({} bytes out), ours {:?} ({} bytes out)",
@@ -160,5 +185,9 @@ fn fuzz_corpus_never_panics() {
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    assert!(differ.is_empty(), "differs from go tool trace:\n{}", differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "differs from go tool trace:\n{}",
+        differ.join("\n")
+    );
 }
