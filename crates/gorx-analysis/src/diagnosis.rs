@@ -24,7 +24,7 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     pub fn new(inputs: Vec<InputSummary>, mut findings: Vec<Finding>) -> Self {
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         Self {
             schema: SCHEMA_VERSION,
             inputs,

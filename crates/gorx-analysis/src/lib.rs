@@ -1,5 +1,6 @@
 //! Pure analyses: parsed artifacts in, findings and derived series out. No I/O.
 
+pub mod artifacts;
 pub mod diagnosis;
 pub mod finding;
 pub mod gc;

@@ -1,3 +1,7 @@
+use super::inputs;
+use anyhow::{Result, bail};
+use gorx_analysis::Severity;
+use gorx_analysis::artifacts::{Artifact, diagnose};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +18,41 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    super::not_built("gorx analyze", 3)
+pub fn run(args: Args) -> Result<ExitCode> {
+    let fail_on = parse_fail_on(args.fail_on.as_deref())?;
+    let files = inputs::load(&args.paths)?;
+    let artifacts: Vec<Artifact<'_>> = files
+        .iter()
+        .map(|f| Artifact {
+            name: &f.name,
+            bytes: f.bytes(),
+            explicit: f.explicit,
+        })
+        .collect();
+    let diagnosis = diagnose(&artifacts)?;
+    if diagnosis.inputs.is_empty() {
+        bail!(
+            "no artifact gorx reads was found in {}",
+            describe(&args.paths)
+        );
+    }
+    super::print_diagnosis(&diagnosis, args.json);
+    Ok(super::exit_for(&diagnosis, fail_on))
+}
+
+pub fn parse_fail_on(v: Option<&str>) -> Result<Option<Severity>> {
+    Ok(match v {
+        None => None,
+        Some("warning") => Some(Severity::Warning),
+        Some("critical") => Some(Severity::Critical),
+        Some(other) => bail!("--fail-on takes warning or critical, not {other:?}"),
+    })
+}
+
+fn describe(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

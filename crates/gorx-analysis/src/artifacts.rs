@@ -1,0 +1,209 @@
+//! Diagnosing a set of artifacts: recognise each by content, parse it, run the analyses
+//! it supports, then the analyses that need several artifacts together (RSS against the
+//! runtime's own accounting, open fds against the limit). This is what `gorx analyze`,
+//! `gorx demo` and capture bundles share.
+
+use crate::diagnosis::{Diagnosis, InputSummary};
+use crate::finding::{Finding, Severity};
+use crate::process::{self, ProcessSnapshot, RuntimeMemory};
+use crate::{memory, profiles};
+use gorx_formats::FormatError;
+use gorx_formats::detect::{ArtifactKind, detect};
+use gorx_formats::pprof::{self, legacy};
+use gorx_formats::procfs;
+
+/// One input: a name for messages and sources, and its bytes.
+pub struct Artifact<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+    /// Named by the user directly: an unrecognised explicit input is an error, an
+    /// unrecognised file inside a directory is skipped.
+    pub explicit: bool,
+}
+
+/// What several artifacts of one process say together.
+#[derive(Default)]
+struct ProcessEvidence {
+    snapshot: ProcessSnapshot,
+    sources: Vec<String>,
+    /// Whether anything from /proc was seen; without it there is no process to judge.
+    has_proc: bool,
+}
+
+/// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
+pub fn diagnose(artifacts: &[Artifact<'_>]) -> Result<Diagnosis, FormatError> {
+    let mut inputs = Vec::new();
+    let mut findings = Vec::new();
+    let mut proc_evidence = ProcessEvidence::default();
+    for a in artifacts {
+        let kind = detect(a.bytes);
+        if kind == ArtifactKind::Unknown {
+            if a.explicit {
+                return Err(unknown_input(a));
+            }
+            continue;
+        }
+        inputs.push(InputSummary {
+            path: a.name.to_string(),
+            kind: kind.as_str().to_string(),
+        });
+        findings.extend(analyze_one(a, kind, &mut proc_evidence)?);
+    }
+    if proc_evidence.has_proc {
+        let mut from_process = process::analyze(&proc_evidence.snapshot);
+        for f in &mut from_process {
+            // The snapshot's own sources name /proc/PID paths of a process that is gone;
+            // name the files it was rebuilt from instead.
+            f.sources = proc_evidence.sources.clone();
+        }
+        findings.extend(from_process);
+    }
+    Ok(Diagnosis::new(inputs, merge_same_id(findings)))
+}
+
+fn unknown_input(a: &Artifact<'_>) -> FormatError {
+    if a.bytes.is_empty() {
+        FormatError::whole(a.name, "empty input")
+    } else {
+        FormatError::at_offset(
+            a.name,
+            0,
+            "not an artifact gorx reads (expected a pprof profile, a goroutine dump, a runtime \
+             log with gctrace/schedtrace, an execution trace, expvar JSON, Prometheus text, or \
+             a /proc file)",
+        )
+    }
+}
+
+fn text<'a>(a: &Artifact<'a>) -> Result<&'a str, FormatError> {
+    std::str::from_utf8(a.bytes).map_err(|e| {
+        FormatError::at_offset(
+            a.name,
+            e.valid_up_to() as u64,
+            "invalid UTF-8 in a text artifact",
+        )
+    })
+}
+
+fn analyze_one(
+    a: &Artifact<'_>,
+    kind: ArtifactKind,
+    pe: &mut ProcessEvidence,
+) -> Result<Vec<Finding>, FormatError> {
+    let name = a.name;
+    let mut out = Vec::new();
+    match kind {
+        ArtifactKind::PprofProto => {
+            let p = pprof::parse(name, a.bytes)?;
+            out.extend(profiles::profile_findings(&p, name));
+        }
+        ArtifactKind::HeapText | ArtifactKind::CountProfileText | ArtifactKind::ContentionText => {
+            match legacy::parse(name, a.bytes)? {
+                legacy::TextProfile::Heap(h) => {
+                    if let Some(ms) = &h.memstats {
+                        out.extend(memory::memstats_findings(ms, name));
+                        pe.snapshot.runtime = Some(runtime_memory(ms));
+                        pe.sources.push(name.to_string());
+                    }
+                }
+                legacy::TextProfile::Contention(c) => {
+                    out.extend(profiles::contention_text_findings(&c, name));
+                }
+                // Counts alone name no pathology; the debug=2 dump and the proto carry stacks.
+                legacy::TextProfile::Count(_) => {}
+            }
+        }
+        ArtifactKind::ProcStatus => {
+            let s = procfs::parse_status(name, text(a)?)?;
+            pe.snapshot.pid = s.pid.unwrap_or(0);
+            pe.snapshot.command = s.name.clone();
+            pe.snapshot.status = Some(s);
+            pe.note_proc(name);
+        }
+        ArtifactKind::ProcLimits => {
+            let l = procfs::parse_limits(name, text(a)?)?;
+            if let Some(n) = l.nofile() {
+                pe.snapshot.nofile_soft = n.soft;
+                pe.snapshot.nofile_hard = n.hard;
+            }
+            pe.note_proc(name);
+        }
+        ArtifactKind::ProcSmapsRollup => {
+            pe.snapshot.smaps = Some(procfs::parse_smaps_rollup(name, text(a)?)?);
+            pe.note_proc(name);
+        }
+        ArtifactKind::FdList => {
+            pe.snapshot.fds = Some(procfs::parse_fd_listing(name, text(a)?)?);
+            pe.note_proc(name);
+        }
+        // Recognised; their analyses are wired as their parsers land (issues 3 and 4).
+        ArtifactKind::GoroutineDump
+        | ArtifactKind::RuntimeLog
+        | ArtifactKind::ExecutionTrace
+        | ArtifactKind::ExecutionTraceLegacy
+        | ArtifactKind::Expvar
+        | ArtifactKind::Prometheus
+        | ArtifactKind::Unknown => {}
+    }
+    Ok(out)
+}
+
+impl ProcessEvidence {
+    fn note_proc(&mut self, source: &str) {
+        self.has_proc = true;
+        self.sources.push(source.to_string());
+    }
+}
+
+fn runtime_memory(m: &legacy::MemStats) -> RuntimeMemory {
+    RuntimeMemory {
+        sys_bytes: m.sys,
+        heap_alloc_bytes: m.heap_alloc,
+        heap_sys_bytes: m.heap_sys,
+        heap_idle_bytes: m.heap_idle,
+        heap_inuse_bytes: m.heap_inuse,
+        heap_released_bytes: m.heap_released,
+        stack_inuse_bytes: m.stack_inuse,
+        stack_sys_bytes: m.stack_sys,
+        mspan_sys_bytes: m.mspan_sys,
+        mcache_sys_bytes: m.mcache_sys,
+        buck_hash_sys_bytes: m.buck_hash_sys,
+        gc_sys_bytes: m.gc_sys,
+        other_sys_bytes: m.other_sys,
+        next_gc_bytes: m.next_gc,
+        num_gc: m.num_gc,
+    }
+}
+
+/// Several artifacts often say the same thing (the mutex profile as proto and as text;
+/// a goroutine dump and the goroutine profile). Keep one finding per id: the most
+/// severe, with every source that supports it.
+fn merge_same_id(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut merged: Vec<Finding> = Vec::new();
+    for f in findings {
+        match merged.iter_mut().find(|m| m.id == f.id) {
+            Some(m) => {
+                let sources: Vec<String> = f
+                    .sources
+                    .iter()
+                    .filter(|s| !m.sources.contains(s))
+                    .cloned()
+                    .collect();
+                if f.severity > m.severity {
+                    let mut all = f.sources.clone();
+                    all.extend(m.sources.iter().filter(|s| !f.sources.contains(s)).cloned());
+                    *m = Finding { sources: all, ..f };
+                } else {
+                    m.sources.extend(sources);
+                }
+            }
+            None => merged.push(f),
+        }
+    }
+    merged
+}
+
+/// True when any finding is at or above `level`.
+pub fn reaches(d: &Diagnosis, level: Severity) -> bool {
+    d.max_severity().is_some_and(|s| s >= level)
+}
