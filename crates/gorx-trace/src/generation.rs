@@ -333,8 +333,8 @@ impl Generation {
         for s in &mut self.cpu_samples {
             s.time = crate::event::mul_freq(freq, s.time as u64);
         }
-        // Stable like Go's pdqsort for the small inputs it sorts by insertion.
-        self.cpu_samples.sort_by_key(|s| s.time);
+        // Go's (unstable) pdqsort: ties keep the order Go gives them.
+        crate::gosort::sort_func(&mut self.cpu_samples, |a, b| a.time < b.time);
         Ok(())
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod event;
 mod generation;
+pub mod gosort;
 pub mod goutil;
 mod order;
 pub mod raw;

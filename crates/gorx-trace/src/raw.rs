@@ -42,7 +42,10 @@ fn read_token(s: &str) -> (&str, &str) {
         return ("", "");
     }
     let rest = &s[start..];
-    match rest.char_indices().find(|(_, c)| c.is_whitespace() || *c == '#') {
+    match rest
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace() || *c == '#')
+    {
         Some((end, _)) => (&rest[..end], &rest[end..]),
         None => (rest, ""),
     }
@@ -114,8 +117,8 @@ pub fn parse_text(text: &str) -> Result<(Version, Vec<RawEvent>), TextError> {
             return Err(err(ln, format!("unidentified event: {name}")));
         };
         let spec = &specs[ev];
-        let mut args =
-            read_args(rest, spec.args).map_err(|m| err(ln, format!("reading args for {name}: {m}")))?;
+        let mut args = read_args(rest, spec.args)
+            .map_err(|m| err(ln, format!("reading args for {name}: {m}")))?;
         if spec.is_stack {
             for _ in 0..args[1] {
                 let (fl, frame) = lines

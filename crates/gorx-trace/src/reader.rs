@@ -382,7 +382,7 @@ impl<R: Read> Reader<R> {
         if !self.try_advance(0)? {
             // Try the rest in timestamp order (Go sorts the heap; a sorted heap is
             // still a heap).
-            self.frontier.sort_by_key(|c| c.ev.time);
+            crate::gosort::sort_func(&mut self.frontier, |a, b| a.ev.time < b.ev.time);
             let mut success = false;
             for i in 1..self.frontier.len() {
                 if self.try_advance(i)? {
