@@ -37,7 +37,18 @@ fn render_finding(out: &mut String, f: &Finding) {
     };
     let _ = writeln!(out, "{tag} [{}] {}", f.id, f.title);
     for (key, value) in &f.evidence {
-        let _ = writeln!(out, "    {:<28} {}", key, human_value(key, value));
+        match value.as_array() {
+            // Tables (top sites, groups) read best one row per line.
+            Some(rows) if rows.iter().all(|r| r.is_object()) && !rows.is_empty() => {
+                let _ = writeln!(out, "    {key}:");
+                for row in rows {
+                    let _ = writeln!(out, "      - {}", human_row(row));
+                }
+            }
+            _ => {
+                let _ = writeln!(out, "    {:<34} {}", key, human_value(key, value));
+            }
+        }
     }
     if !f.sites.is_empty() {
         let _ = writeln!(out, "    sites: {}", f.sites.join(", "));
@@ -69,6 +80,26 @@ fn human_value(key: &str, value: &serde_json::Value) -> String {
         format!("{}", n as i64)
     } else {
         format!("{n:.3}")
+    }
+}
+
+/// One table row: its name-like field first, then the rest as `key value`.
+fn human_row(row: &serde_json::Value) -> String {
+    let Some(obj) = row.as_object() else {
+        return row.to_string();
+    };
+    const NAME_KEYS: [&str; 4] = ["site", "function", "name", "reason"];
+    let name = NAME_KEYS
+        .iter()
+        .find_map(|k| obj.get(*k).and_then(|v| v.as_str()));
+    let rest: Vec<String> = obj
+        .iter()
+        .filter(|(k, _)| !NAME_KEYS.contains(&k.as_str()) || name.is_none())
+        .map(|(k, v)| format!("{k} {}", human_value(k, v)))
+        .collect();
+    match name {
+        Some(n) => format!("{n} ({})", rest.join(", ")),
+        None => rest.join(", "),
     }
 }
 
@@ -118,6 +149,12 @@ mod tests {
         assert_eq!(format_duration_ns(180e9), "3.0 min");
         assert_eq!(human_value("x_percent", &serde_json::json!(12.34)), "12.3%");
         assert_eq!(human_value("count", &serde_json::json!(7)), "7");
+        let row =
+            serde_json::json!({"site": "main.f", "delay_ns": 2_000_000, "share_percent": 50.0});
+        assert_eq!(
+            human_row(&row),
+            "main.f (delay_ns 2.00 ms, share_percent 50.0%)"
+        );
     }
 
     #[test]
