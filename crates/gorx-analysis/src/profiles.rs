@@ -406,7 +406,6 @@ fn cpu_index(p: &Profile) -> Option<usize> {
     p.sample_types
         .iter()
         .position(|t| &*t.unit == "nanoseconds")
-        .or_else(|| p.default_sample_index())
 }
 
 /// Site above the allocator: first non-runtime frame rootward of the first alloc frame.
@@ -425,7 +424,7 @@ fn alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
 fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
     let idx = cpu_index(p)?;
     let total = p.total(idx);
-    if total <= 0 {
+    if total < t::PROFILE_MIN_CPU_NS {
         return None;
     }
     let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
@@ -541,7 +540,7 @@ fn is_span_refill_frame(f: &str) -> bool {
 fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
     let idx = cpu_index(p)?;
     let total = p.total(idx);
-    if total <= 0 {
+    if total < t::PROFILE_MIN_CPU_NS {
         return None;
     }
     let (mut malloc, mut locked) = (0i64, 0i64);
@@ -673,7 +672,7 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
         Severity::Critical
     } else if measure >= warn {
         Severity::Warning
-    } else if total_ns > 0 && measure >= warn / 10.0 {
+    } else if total_ns > 0 && measure >= warn / 4.0 {
         Severity::Info
     } else {
         return None;
@@ -882,4 +881,89 @@ pub fn heap_growth_findings(new: &Profile, base: &Profile, source: &str) -> Vec<
         sources: vec![source.to_string()],
         sites: top,
     }]
+}
+
+#[cfg(test)]
+mod corpus_tests {
+    use super::*;
+    use crate::memory::memstats_findings;
+    use gorx_formats::pprof::legacy::{self, TextProfile};
+
+    /// The finding ids this module and memory.rs can emit.
+    const OURS: &[&str] = &[
+        "cpu.gc-share",
+        "alloc.contention",
+        "contention.mutex",
+        "contention.block",
+        "memory.unreturned",
+        "memory.stack-heavy",
+    ];
+
+    fn findings_for(dir: &std::path::Path) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for name in [
+            "cpu",
+            "heap",
+            "allocs",
+            "goroutine",
+            "mutex",
+            "block",
+            "threadcreate",
+        ] {
+            let path = dir.join(format!("{name}.pb.gz"));
+            if let Ok(data) = std::fs::read(&path) {
+                let src = path.display().to_string();
+                let p = gorx_formats::pprof::parse(&src, &data).unwrap();
+                out.extend(profile_findings(&p, &src));
+            }
+        }
+        let path = dir.join("heap.debug1.txt");
+        if let Ok(data) = std::fs::read(&path)
+            && let Ok(TextProfile::Heap(h)) = legacy::parse("heap", &data)
+            && let Some(m) = &h.memstats
+        {
+            out.extend(memstats_findings(m, &path.display().to_string()));
+        }
+        out
+    }
+
+    #[test]
+    fn corpus_patients_yield_their_expected_profile_findings() {
+        let mut checked = 0;
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            let Ok(manifest) = std::fs::read(dir.join("MANIFEST.json")) else {
+                continue;
+            };
+            let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+            let expected: Vec<&str> = m["expected_findings"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
+            let got = findings_for(&dir);
+            let summary: Vec<String> = got
+                .iter()
+                .map(|f| format!("{}({})", f.id, f.severity.as_str()))
+                .collect();
+            eprintln!("{ver}/{patient}: expected {expected:?}, got {summary:?}");
+            for id in expected.iter().filter(|id| OURS.contains(id)) {
+                assert!(
+                    got.iter()
+                        .any(|f| f.id == *id && f.severity >= Severity::Warning),
+                    "{ver}/{patient}: expected {id}, got {summary:?}"
+                );
+            }
+            if patient == "healthy" {
+                assert!(
+                    got.iter().all(|f| f.severity < Severity::Warning),
+                    "{ver}/healthy: {summary:?}"
+                );
+            }
+            for f in &got {
+                assert!(!f.evidence.is_empty() && !f.recommendation.is_empty());
+                assert!(!f.sources.is_empty());
+            }
+            checked += 1;
+        }
+        eprintln!("checked {checked} patients");
+    }
 }

@@ -65,6 +65,10 @@ pub const PROFILE_TOP_SITES: usize = 5;
 /// GC tuning or fewer allocations pays off; half means the program mostly manages memory.
 pub const CPU_GC_SHARE_WARNING_RATIO: f64 = 0.25;
 pub const CPU_GC_SHARE_CRITICAL_RATIO: f64 = 0.50;
+/// Shares of an almost idle profile are noise (two samples of twenty); judge only profiles
+/// with at least half a second of CPU (50 samples at the default 100 Hz). Also used as the
+/// floor for alloc.contention.
+pub const PROFILE_MIN_CPU_NS: i64 = 500_000_000;
 
 /// alloc.contention: CPU time in runtime lock/futex frames under mcentral.cacheSpan /
 /// mcentral.grow / mheap.alloc under mallocgc, as a share of all CPU. Uncontended refills
@@ -75,20 +79,25 @@ pub const ALLOC_CONTENTION_CRITICAL_RATIO: f64 = 0.15;
 /// dominated by allocation is not reported as contention.
 pub const ALLOC_CONTENTION_MIN_MALLOC_RATIO: f64 = 0.10;
 
-/// contention.mutex from a cumulative mutex profile (no duration): total wait. A second
-/// of lock wait since start is worth a look; ten seconds is a serialization point.
-pub const MUTEX_DELAY_WARNING_NS: i64 = 1_000_000_000;
-pub const MUTEX_DELAY_CRITICAL_NS: i64 = 10_000_000_000;
+/// contention.mutex from a cumulative mutex profile (no duration): total wait since the
+/// profile rate was set. Ten seconds of lock wait is a serialization point worth fixing; a
+/// hundred means goroutines spend most of their life queued on one lock. (The corpus:
+/// healthy services stay under 0.1 s; 32 workers on one lock reach 450 s in 15 s.)
+pub const MUTEX_DELAY_WARNING_NS: i64 = 10_000_000_000;
+pub const MUTEX_DELAY_CRITICAL_NS: i64 = 100_000_000_000;
 /// ...from a delta profile (`?seconds=N`): wait per wall second. 100 ms/s means on average
 /// a tenth of a goroutine is always waiting on locks; 1 s/s a whole one.
 pub const MUTEX_DELAY_WARNING_NS_PER_S: i64 = 100_000_000;
 pub const MUTEX_DELAY_CRITICAL_NS_PER_S: i64 = 1_000_000_000;
-/// contention.block: blocking includes idle workers waiting on channels, so the bar is
-/// ten times the mutex bar.
-pub const BLOCK_DELAY_WARNING_NS: i64 = 10_000_000_000;
-pub const BLOCK_DELAY_CRITICAL_NS: i64 = 100_000_000_000;
-pub const BLOCK_DELAY_WARNING_NS_PER_S: i64 = 1_000_000_000;
-pub const BLOCK_DELAY_CRITICAL_NS_PER_S: i64 = 10_000_000_000;
+/// contention.block: the block profile also counts idle goroutines parked in select or on
+/// a channel waiting for work (a server's accept/dispatch loop accrues one second per
+/// second of uptime), so the bar is ten idle waiters' worth over a typical capture: 100 s
+/// cumulative. Captures from long-running processes should use a delta profile
+/// (`?seconds=N`), judged per second below.
+pub const BLOCK_DELAY_WARNING_NS: i64 = 100_000_000_000;
+pub const BLOCK_DELAY_CRITICAL_NS: i64 = 1_000_000_000_000;
+pub const BLOCK_DELAY_WARNING_NS_PER_S: i64 = 10_000_000_000;
+pub const BLOCK_DELAY_CRITICAL_NS_PER_S: i64 = 100_000_000_000;
 
 /// gc.heap-growth from two heap profiles (`--base`): in-use bytes grew by at least
 /// 16 MiB and by 50% of the base (warning) or doubled (critical); smaller changes are
