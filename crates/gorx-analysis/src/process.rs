@@ -470,11 +470,8 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
         .as_ref()
         .and_then(|st| st.cpus_allowed)
         .or(s.host_cpus)?;
-    let minor = s
-        .go_version
-        .as_deref()
-        .and_then(parse_minor)
-        .unwrap_or((0, 0));
+    // Without a Go version there is no runtime rule to apply (not Go, or unreadable).
+    let minor = s.go_version.as_deref().and_then(parse_minor)?;
     let godebug_off = s
         .env
         .as_ref()

@@ -142,9 +142,12 @@ impl BundleWriter {
 
     /// Read back a file written so far.
     pub fn read(&self, rel: &str) -> Option<String> {
-        std::fs::read(self.tmp.join(rel))
-            .ok()
+        self.read_bytes(rel)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    pub fn read_bytes(&self, rel: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.tmp.join(rel)).ok()
     }
 
     pub fn files(&self) -> &[String] {

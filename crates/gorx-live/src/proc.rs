@@ -42,9 +42,15 @@ pub fn read_fds(pid: u32) -> Result<FdBreakdown, LiveError> {
     let rd = std::fs::read_dir(&dir).map_err(|e| LiveError::io(&dir, e))?;
     let mut b = FdBreakdown::default();
     for e in rd.flatten() {
-        // An fd closed between readdir and readlink is simply gone.
-        if let Ok(target) = std::fs::read_link(e.path()) {
-            b.add(&target.to_string_lossy());
+        match std::fs::read_link(e.path()) {
+            Ok(target) => b.add(&target.to_string_lossy()),
+            // Listing is allowed but the links are not (another user's process, ptrace
+            // restrictions): an empty breakdown would be a lie.
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(LiveError::io(&e.path(), err));
+            }
+            // An fd closed between readdir and readlink is simply gone.
+            Err(_) => {}
         }
     }
     Ok(b)

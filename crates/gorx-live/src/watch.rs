@@ -285,7 +285,37 @@ fn capture(
     }
     write_proc_state(&mut w, t.pid, &snap)?;
     let mut findings = trigger.to_vec();
-    findings.extend(process::analyze(&snap));
+    findings.extend(
+        process::analyze(&snap)
+            .into_iter()
+            .filter(|f| !trigger.iter().any(|t| t.id == f.id)),
+    );
+    // The offline analyses over what was fetched, as `gorx analyze` would run them.
+    let fetched: Vec<(String, Vec<u8>)> = w
+        .files()
+        .iter()
+        .filter(|f| !f.starts_with("proc/"))
+        .filter_map(|f| Some((f.clone(), w.read_bytes(f)?)))
+        .collect();
+    let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = fetched
+        .iter()
+        .map(|(name, bytes)| gorx_analysis::artifacts::Artifact {
+            name,
+            bytes,
+            explicit: false,
+        })
+        .collect();
+    match gorx_analysis::artifacts::diagnose(&arts) {
+        Ok(d) => {
+            let more: Vec<Finding> = d
+                .findings
+                .into_iter()
+                .filter(|x| !findings.iter().any(|f| f.id == x.id))
+                .collect();
+            findings.extend(more);
+        }
+        Err(e) => notes.push(e.to_string()),
+    }
     let diag = Diagnosis::new(inputs, findings);
     w.write(
         "findings.json",

@@ -31,6 +31,9 @@ import (
 
 var keep []interface{}
 
+// leakyHandler waits for a reply nobody sends.
+func leakyHandler(reply chan int) { <-reply }
+
 func main() {
 	go func() { time.Sleep(120 * time.Second); os.Exit(3) }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -80,6 +83,11 @@ func main() {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}()
+	case "goroutineleak":
+		for i := 0; i < 600; i++ {
+			go leakyHandler(make(chan int))
+		}
+		time.Sleep(200 * time.Millisecond)
 	case "offheap":
 		for i := 0; i < 16; i++ {
 			b, err := syscall.Mmap(-1, 0, 16<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -378,6 +386,45 @@ fn inspect_of_a_missing_pid_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("999999999"));
 }
 
+#[test]
+fn goroutine_leak_is_seen_through_the_dump_as_analyze_sees_it() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "goroutineleak", None, &[("GOMEMLIMIT", "100MiB")]);
+    let v = inspect(p.pid());
+    assert!(
+        v["process"]["goroutines"].as_u64().unwrap() >= 600,
+        "{}",
+        v["process"]
+    );
+    let dump_url = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "goroutine-dump")
+        .and_then(|i| i["path"].as_str())
+        .unwrap_or_else(|| panic!("no goroutine dump fetched: {}", v["inputs"]))
+        .to_string();
+    // The same dump through `gorx analyze`: inspect must report what analyze reports.
+    let dump = gorx_live::http::get(&dump_url, Duration::from_secs(5)).unwrap();
+    assert!(dump.contains("main.leakyHandler"));
+    let file = std::env::temp_dir().join(format!("gorx-live-dump-{}.txt", std::process::id()));
+    std::fs::write(&file, &dump).unwrap();
+    let a = gorx(&["analyze", "--json", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    for f in a["findings"].as_array().unwrap() {
+        let id = f["id"].as_str().unwrap();
+        if id.starts_with("goroutine.") {
+            assert!(
+                finding(&v, id).is_some(),
+                "analyze found {id}, inspect did not: {:?}",
+                ids(&v)
+            );
+        }
+    }
+}
+
 // ---- real cgroups ----
 
 /// A parent cgroup with memory and CPU limits and an unlimited leaf below it, for each
@@ -661,6 +708,11 @@ fn watch_detects_fd_leak_and_captures_a_bundle() {
             .any(|t| t == "fd.leak"),
         "{manifest}"
     );
+    let fj: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(fj["schema"], 1);
+    assert!(finding(&fj, "fd.leak").is_some(), "{fj}");
     let cpu = std::fs::read(bundle.join("cpu.pb.gz")).unwrap();
     assert_eq!(&cpu[..2], b"\x1f\x8b", "cpu profile is gzip");
     let trace = std::fs::read(bundle.join("trace.out")).unwrap();

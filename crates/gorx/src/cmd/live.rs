@@ -1,6 +1,7 @@
 //! `gorx ps`, `gorx inspect`, `gorx watch`: live processes, read from outside.
 //! Wiring only: reading is gorx-live, judging gorx-analysis, rendering gorx-report.
 
+use gorx_analysis::Finding;
 use gorx_analysis::diagnosis::{Diagnosis, InputSummary};
 use gorx_analysis::process::{self, ProcessSnapshot};
 use gorx_live::gobin::GoBinary;
@@ -258,6 +259,8 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
 /// What the runtime endpoints gave, for the report's inputs and the snapshot.
 struct Fetched {
     inputs: Vec<InputSummary>,
+    /// (url, body) of every endpoint that answered, for the offline analyses.
+    bodies: Vec<(String, Vec<u8>)>,
     goroutines: Option<u64>,
     notes: Vec<String>,
 }
@@ -267,55 +270,76 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
     let base = base.trim_end_matches('/');
     let mut f = Fetched {
         inputs: Vec::new(),
+        bodies: Vec::new(),
         goroutines: None,
         notes: Vec::new(),
     };
-    let heap_url = format!("{base}/debug/pprof/heap?debug=1");
-    match http::get(&heap_url, t).and_then(|b| http::memstats_from_heap_debug1(&heap_url, &b)) {
-        Ok(m) => {
-            snap.runtime = Some(m);
-            f.inputs.push(InputSummary {
-                path: heap_url,
-                kind: "pprof-heap-debug1".into(),
-            });
-        }
-        Err(e) => f.notes.push(e.to_string()),
-    }
-    let vars_url = format!("{base}/debug/vars");
-    match http::get(&vars_url, t) {
-        Ok(b) => {
-            if snap.runtime.is_none()
-                && let Ok(m) = http::memstats_from_vars(&vars_url, &b)
-            {
-                snap.runtime = Some(m);
+    let endpoints = [
+        ("/debug/pprof/heap?debug=1", "pprof-heap-debug1"),
+        ("/debug/vars", "expvar"),
+        ("/debug/pprof/goroutine?debug=2", "goroutine-dump"),
+        ("/metrics", "prometheus"),
+    ];
+    for (path, kind) in endpoints {
+        let url = format!("{base}{path}");
+        match http::get_bytes(&url, t) {
+            Ok(b) => {
+                let text = String::from_utf8_lossy(&b);
+                match kind {
+                    "pprof-heap-debug1" => match http::memstats_from_heap_debug1(&url, &text) {
+                        Ok(m) => snap.runtime = Some(m),
+                        Err(e) => f.notes.push(e.to_string()),
+                    },
+                    "expvar" => {
+                        if snap.runtime.is_none()
+                            && let Ok(m) = http::memstats_from_vars(&url, &text)
+                        {
+                            snap.runtime = Some(m);
+                        }
+                    }
+                    "goroutine-dump" => {
+                        f.goroutines = Some(
+                            text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64,
+                        )
+                    }
+                    _ => snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text),
+                }
+                f.inputs.push(InputSummary {
+                    path: url.clone(),
+                    kind: kind.into(),
+                });
+                f.bodies.push((url, b));
             }
-            f.inputs.push(InputSummary {
-                path: vars_url,
-                kind: "expvar".into(),
-            });
+            // /metrics is optional (only with a Prometheus client); say nothing when absent.
+            Err(_) if kind == "prometheus" => {}
+            Err(e) => f.notes.push(e.to_string()),
         }
-        Err(e) => f.notes.push(e.to_string()),
-    }
-    let g_url = format!("{base}/debug/pprof/goroutine?debug=2");
-    match http::get(&g_url, t) {
-        Ok(b) => {
-            f.goroutines = Some(b.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
-            f.inputs.push(InputSummary {
-                path: g_url,
-                kind: "goroutine-dump".into(),
-            });
-        }
-        Err(e) => f.notes.push(e.to_string()),
-    }
-    let m_url = format!("{base}/metrics");
-    if let Ok(b) = http::get(&m_url, t) {
-        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&b);
-        f.inputs.push(InputSummary {
-            path: m_url,
-            kind: "prometheus".into(),
-        });
     }
     f
+}
+
+/// The offline analyses over the fetched artifacts (the same code `gorx analyze` runs),
+/// minus ids the live snapshot already judged.
+fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<String>) {
+    let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = f
+        .bodies
+        .iter()
+        .map(|(name, b)| gorx_analysis::artifacts::Artifact {
+            name,
+            bytes: b,
+            explicit: false,
+        })
+        .collect();
+    match gorx_analysis::artifacts::diagnose(&arts) {
+        Ok(d) => (
+            d.findings
+                .into_iter()
+                .filter(|x| !have.iter().any(|h| h.id == x.id))
+                .collect(),
+            None,
+        ),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    }
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -360,7 +384,13 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
-    let findings = process::analyze(&snap);
+    let mut findings = process::analyze(&snap);
+    let mut fetched = fetched;
+    if let Some(f) = &mut fetched {
+        let (more, err) = artifact_findings(f, &findings);
+        findings.extend(more);
+        f.notes.extend(err);
+    }
     let diag = Diagnosis::new(inputs, findings);
 
     if args.json {
