@@ -120,3 +120,94 @@ pub const UNRETURNED_MEMLIMIT_HEADROOM: f64 = 1.25;
 pub const STACK_HEAVY_MIN_BYTES: u64 = 64 << 20;
 pub const STACK_HEAVY_WARNING_RATIO: f64 = 0.25;
 pub const STACK_HEAVY_CRITICAL_RATIO: f64 = 0.50;
+
+// ---- GC from gctrace, goroutine dumps (issue 3; used by `gc.rs` and `goroutines.rs`) ----
+
+/// A gctrace run needs this many cycles and this much wall time before rates, trends and
+/// percentiles mean anything; shorter runs get a summary but no rate-based findings.
+pub const GC_MIN_CYCLES: usize = 5;
+pub const GC_MIN_WINDOW_NS: u64 = 5_000_000_000;
+
+/// gc.high-cpu: GC CPU (sweep/mark termination, assists, background mark; idle mark is
+/// free) over wall time × GOMAXPROCS. The pacer aims at 25% during a cycle and a few
+/// percent overall; 10% sustained is worth tuning, 25% means the GC never rests.
+pub const GC_CPU_WARNING_PERCENT: f64 = 10.0;
+pub const GC_CPU_CRITICAL_PERCENT: f64 = 25.0;
+
+/// gc.frequent: non-forced cycles per minute. Two per second sustained is frequent for a
+/// heap of any size; it is only reported when it also costs CPU (below), because small
+/// heaps cycle often at the 4 MiB minimum goal for free.
+pub const GC_FREQUENT_PER_MIN: f64 = 120.0;
+pub const GC_FREQUENT_MIN_CPU_PERCENT: f64 = 5.0;
+/// The GOGC recommended for gc.frequent aims at this cycle rate (GC frequency scales
+/// roughly with 1/GOGC at a steady allocation rate), capped so memory stays bounded.
+pub const GC_TARGET_PER_MIN: f64 = 30.0;
+pub const GC_MAX_RECOMMENDED_GOGC: u32 = 800;
+
+/// gc.long-pause: stop-the-world time per cycle (sweep termination + mark termination).
+/// Go's STW phases take tens to hundreds of microseconds; a P99 of 10 ms is user-visible
+/// latency, 50 ms (or a single 100 ms pause) usually means CPU throttling or a
+/// non-preemptible loop delaying the stop.
+pub const GC_PAUSE_P99_WARNING_NS: u64 = 10_000_000;
+pub const GC_PAUSE_P99_CRITICAL_NS: u64 = 50_000_000;
+pub const GC_PAUSE_MAX_CRITICAL_NS: u64 = 100_000_000;
+
+/// gc.assist-heavy: mark-assist CPU as a share of GC CPU. The pacer plans for background
+/// workers to do the marking; assists above a quarter mean allocating goroutines are
+/// being drafted (latency on the request path), above half the pacer has lost.
+pub const GC_ASSIST_WARNING_SHARE: f64 = 0.25;
+pub const GC_ASSIST_CRITICAL_SHARE: f64 = 0.50;
+/// ...with at least this much GC CPU per cycle on average, so idle programs with
+/// microsecond cycles are not judged on noise.
+pub const GC_ASSIST_MIN_CPU_NS_PER_CYCLE: u64 = 1_000_000;
+
+/// gc.heap-growth from gctrace: the live heap's Theil–Sen trend across the run adds at
+/// least 8 MiB and 50% of the starting live heap, and the trend is consistent (Kendall's
+/// tau, the share of concordant minus discordant cycle pairs, at least 0.5). A
+/// working set that rises and then plateaus has a low tau.
+pub const GC_HEAP_GROWTH_MIN_BYTES: u64 = 8 << 20;
+pub const GC_HEAP_GROWTH_MIN_RATIO: f64 = 0.5;
+pub const GC_HEAP_GROWTH_MIN_TAU: f64 = 0.5;
+/// Doubling within the run is critical.
+pub const GC_HEAP_GROWTH_CRITICAL_RATIO: f64 = 1.0;
+
+/// gc.memlimit-thrash: a cycle is limit-driven when its goal is below this share of the
+/// GOGC goal (live + (live + stacks + globals) × GOGC/100, from the previous cycle);
+/// gctrace rounds to MiB so only cycles with a GOGC goal of at least 8 MiB count.
+pub const GC_LIMIT_DRIVEN_GOAL_RATIO: f64 = 0.8;
+pub const GC_LIMIT_MIN_GOGC_GOAL_BYTES: u64 = 8 << 20;
+/// Thrashing: at least half the cycles are limit-driven and the median headroom
+/// (goal − live) / live is below 25% (with GOGC=100 it is 100%): the GC runs again as
+/// soon as a quarter of the live heap has been allocated. Critical when GC CPU also
+/// reaches GC_CPU_CRITICAL_PERCENT.
+pub const GC_LIMIT_DRIVEN_MIN_SHARE: f64 = 0.5;
+pub const GC_THRASH_MAX_HEADROOM: f64 = 0.25;
+/// GOGC assumed when the caller does not know it (the Go default).
+pub const GC_DEFAULT_GOGC: u32 = 100;
+
+/// gc.forced: forced cycles (runtime.GC, debug.FreeOSMemory). Profilers and capture
+/// tools force one or two, so fewer than 3 is not reported; a warning at 10% of all
+/// cycles or more than one a minute.
+pub const GC_FORCED_MIN_CYCLES: usize = 3;
+pub const GC_FORCED_WARNING_SHARE: f64 = 0.10;
+pub const GC_FORCED_WARNING_PER_MIN: f64 = 1.0;
+
+/// goroutine.leak: a group of goroutines with the same stack, waiting (chan, select,
+/// sync, IO) at least 1 minute, with at least 100 members (or 50% of a dump of at least
+/// 50). Critical from 1,000 members. Wait minutes are printed from 1 minute on, so
+/// younger groups are never called leaks.
+pub const LEAK_MIN_WAIT_MINUTES: u64 = 1;
+pub const LEAK_MIN_GROUP: usize = 100;
+pub const LEAK_MIN_SHARE: f64 = 0.5;
+pub const LEAK_MIN_SHARE_TOTAL: usize = 50;
+pub const LEAK_CRITICAL_GROUP: usize = 1_000;
+
+/// goroutine.count-high: total goroutines. Each costs at least 2–8 KiB of stack and GC
+/// scan work; 10,000 is unusual outside of connection-per-goroutine servers, 100,000 is
+/// a problem anywhere.
+pub const GOROUTINES_WARNING: usize = 10_000;
+pub const GOROUTINES_CRITICAL: usize = 100_000;
+
+/// finalizer.blocked: the finalizer goroutine waiting in user code. Any wait is a
+/// warning (all later finalizers queue behind it); from 1 minute on it is critical.
+pub const FINALIZER_BLOCKED_CRITICAL_MINUTES: u64 = 1;
