@@ -61,11 +61,15 @@ impl ControllerPlace {
 
 /// Find where `controller` (`memory` or `cpu`) is for a process, from its cgroup
 /// memberships and the mounts it sees.
+/// `fs_root` is where the process's mount namespace is seen from here (`/`, or
+/// `/proc/PID/root` for a process in another mount namespace, e.g. a container).
 pub fn locate(
     controller: &str,
     memberships: &[CgroupMembership],
     mounts: &[Mount],
+    fs_root: &Path,
 ) -> Option<ControllerPlace> {
+    let under = |mp: &str| fs_root.join(mp.trim_start_matches('/'));
     // v1: a hierarchy that lists the controller, and a cgroup mount whose options name it.
     if let Some(m) = memberships
         .iter()
@@ -76,7 +80,7 @@ pub fn locate(
     {
         return Some(ControllerPlace {
             version: CgroupVersion::V1,
-            mount_point: PathBuf::from(&mnt.mount_point),
+            mount_point: under(&mnt.mount_point),
             mount_root: mnt.root.clone(),
             path: m.path.clone(),
         });
@@ -88,7 +92,7 @@ pub fn locate(
     let mnt = mounts.iter().find(|mt| mt.fs_type == "cgroup2")?;
     let place = ControllerPlace {
         version: CgroupVersion::V2,
-        mount_point: PathBuf::from(&mnt.mount_point),
+        mount_point: under(&mnt.mount_point),
         mount_root: mnt.root.clone(),
         path: m.path.clone(),
     };
@@ -199,18 +203,30 @@ pub fn read_chain(pid: u32) -> Result<CgroupChain, LiveError> {
     let mi_text = std::fs::read_to_string(&mi_path).map_err(|e| LiveError::io(&mi_path, e))?;
     let members = parse_proc_cgroup(&cg_path.display().to_string(), &cg_text)?;
     let mounts = parse_mountinfo(&mi_path.display().to_string(), &mi_text)?;
-    // The process's mountinfo shows its mount namespace; reading the files through our own
-    // /sys/fs/cgroup assumes the same namespace, which holds for processes on this host
-    // and for containers seen from the host when their cgroup paths are absolute.
-    read_chain_from(&members, &mounts)
+    read_chain_from(&members, &mounts, &fs_root_of(pid))
+}
+
+/// Where `pid`'s mount namespace is visible from here: `/` when it shares ours, else
+/// `/proc/PID/root` (its mountinfo names paths in its own namespace; a container's
+/// cgroupns-relative paths only make sense under its own /sys/fs/cgroup).
+pub fn fs_root_of(pid: u32) -> PathBuf {
+    let ns = |p: String| std::fs::read_link(p).ok();
+    match (
+        ns("/proc/self/ns/mnt".into()),
+        ns(format!("/proc/{pid}/ns/mnt")),
+    ) {
+        (Some(a), Some(b)) if a != b => PathBuf::from(format!("/proc/{pid}/root")),
+        _ => PathBuf::from("/"),
+    }
 }
 
 pub fn read_chain_from(
     members: &[CgroupMembership],
     mounts: &[Mount],
+    fs_root: &Path,
 ) -> Result<CgroupChain, LiveError> {
     let mut chain = CgroupChain::default();
-    if let Some(place) = locate("memory", members, mounts) {
+    if let Some(place) = locate("memory", members, mounts, fs_root) {
         chain.memory_version = Some(place.version);
         for (cgpath, dir) in place.chain_dirs() {
             chain
@@ -218,7 +234,7 @@ pub fn read_chain_from(
                 .push(read_memory_level(place.version, &cgpath, &dir)?);
         }
     }
-    if let Some(place) = locate("cpu", members, mounts) {
+    if let Some(place) = locate("cpu", members, mounts, fs_root) {
         chain.cpu_version = Some(place.version);
         for (cgpath, dir) in place.chain_dirs() {
             chain
@@ -279,11 +295,11 @@ mod tests {
             "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n",
         )
         .unwrap();
-        let m = locate("memory", &members, &mounts).unwrap();
+        let m = locate("memory", &members, &mounts, Path::new("/")).unwrap();
         assert_eq!(m.version, CgroupVersion::V1);
         assert_eq!(m.mount_point, PathBuf::from("/sys/fs/cgroup/memory"));
         assert_eq!(m.path, "/process_api/x");
-        let c = locate("cpu", &members, &mounts).unwrap();
+        let c = locate("cpu", &members, &mounts, Path::new("/")).unwrap();
         assert_eq!(c.mount_point, PathBuf::from("/sys/fs/cgroup/cpu"));
     }
 
@@ -295,5 +311,79 @@ mod tests {
             assert!(!chain.memory.is_empty());
             assert_eq!(chain.memory.last().unwrap().path, "/");
         }
+    }
+
+    #[test]
+    fn v2_tree_read_end_to_end_tightest_ancestor_wins() {
+        // A cgroup2 hierarchy laid out in a temp dir, seen through `fs_root` exactly as a
+        // container's /proc/PID/root would be. Contents as a 6.x kernel prints them.
+        let root = std::env::temp_dir().join(format!("gorx-cg2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let cg = root.join("sys/fs/cgroup");
+        let put = |rel: &str, file: &str, text: &str| {
+            let d = cg.join(rel);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join(file), text).unwrap();
+        };
+        put(
+            "",
+            "cgroup.controllers",
+            "cpuset cpu io memory hugetlb pids rdma misc\n",
+        );
+        put("kubepods", "memory.max", "1073741824\n");
+        put("kubepods", "cpu.max", "150000 100000\n");
+        put(
+            "kubepods",
+            "cpu.stat",
+            "usage_usec 9000000\nnr_periods 500\nnr_throttled 120\nthrottled_usec 4000000\n",
+        );
+        put("kubepods/pod1", "memory.max", "max\n");
+        put("kubepods/pod1", "memory.current", "734003200\n");
+        put(
+            "kubepods/pod1",
+            "memory.events",
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n",
+        );
+        put(
+            "kubepods/pod1",
+            "memory.stat",
+            "anon 700000000\nfile 30000000\ninactive_file 20971520\n",
+        );
+        put("kubepods/pod1", "cpu.max", "max 100000\n");
+        put(
+            "kubepods/pod1",
+            "cpu.stat",
+            "usage_usec 8000000\nnr_periods 400\nnr_throttled 10\nthrottled_usec 100000\n",
+        );
+        let members = parse_proc_cgroup("cgroup", "0::/kubepods/pod1\n").unwrap();
+        let mounts = parse_mountinfo(
+            "mountinfo",
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n",
+        )
+        .unwrap();
+        let chain = read_chain_from(&members, &mounts, &root).unwrap();
+        assert_eq!(chain.memory_version, Some(CgroupVersion::V2));
+        let paths: Vec<&str> = chain.memory.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(paths, ["/kubepods/pod1", "/kubepods", "/"]);
+        let leaf = &chain.memory[0];
+        assert_eq!(leaf.max_bytes, None);
+        assert_eq!(leaf.current_bytes, Some(734003200));
+        assert_eq!(leaf.working_set_bytes(), Some(734003200 - 20971520));
+        assert_eq!((leaf.oom_kill, leaf.max_events), (Some(1), Some(3)));
+        let eff = chain.effective_memory_limit().unwrap();
+        assert_eq!(
+            (eff.path.as_str(), eff.max_bytes),
+            ("/kubepods", Some(1 << 30))
+        );
+        let (cpus, lvl) = chain.effective_cpu_limit().unwrap();
+        assert_eq!((cpus, lvl.path.as_str()), (1.5, "/kubepods"));
+        assert_eq!(chain.leaf_cpu_limit(), None);
+        assert_eq!(chain.cpu[1].throttled_ns, Some(4_000_000_000));
+        assert_eq!(chain.oom_kills(), 1);
+        // A malformed file is an error naming it.
+        put("kubepods", "cpu.max", "lots 100000\n");
+        let e = read_chain_from(&members, &mounts, &root).unwrap_err();
+        assert!(e.to_string().contains("kubepods/cpu.max"), "{e}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

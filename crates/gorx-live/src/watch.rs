@@ -157,7 +157,8 @@ fn leaf_cpu_stat(pid: u32) -> Option<PathBuf> {
     let mi = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).ok()?;
     let members = procfs::parse_proc_cgroup("cgroup", &cg).ok()?;
     let mounts = procfs::parse_mountinfo("mountinfo", &mi).ok()?;
-    let place = crate::cgroup::locate("cpu", &members, &mounts)?;
+    let root = crate::cgroup::fs_root_of(pid);
+    let place = crate::cgroup::locate("cpu", &members, &mounts, &root)?;
     let (_, dir) = place.chain_dirs().into_iter().next()?;
     Some(dir.join("cpu.stat"))
 }

@@ -749,3 +749,57 @@ fn watch_ends_cleanly_when_the_target_is_killed() {
     );
     assert!(stdout.contains("watch ended"), "{stdout}");
 }
+
+#[test]
+fn watch_follow_picks_up_a_restarted_process() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    // A mode name no other test uses, so the command line is unique to this test.
+    let mode = "follow-me";
+    let mut first = start(&b.bin, mode, None, &[]);
+    let first_pid = first.pid();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args([
+            "watch",
+            &first_pid.to_string(),
+            "--interval",
+            "200ms",
+            "--follow",
+            "--duration",
+            "8s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    std::thread::sleep(Duration::from_millis(800));
+    let second = start(&b.bin, mode, None, &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "gorx watch --follow did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("target pid {first_pid} exited")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("waiting for a new process running"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("watching pid {}", second.pid())),
+        "{stdout}"
+    );
+}
