@@ -323,6 +323,23 @@ fn fd_leak_under_low_rlimit_is_near_limit() {
     assert!(f["evidence"]["fds_socket"].as_u64().unwrap() >= 40, "{f}");
     assert!(f["evidence"]["fds_device"].as_u64().unwrap() >= 100, "{f}");
     assert_eq!(f["severity"], "warning");
+    // --fail-on: status 1 at warning, 0 at critical (no critical finding here).
+    let status = |level: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gorx"))
+            .args([
+                "inspect",
+                &p.pid().to_string(),
+                "--no-discover",
+                "--fail-on",
+                level,
+            ])
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    assert_eq!(status("warning"), Some(1));
+    assert_eq!(status("critical"), Some(0));
     // The pprof endpoint was found by probing the pid's loopback listeners.
     let kinds: Vec<&str> = v["inputs"]
         .as_array()

@@ -30,6 +30,9 @@ pub struct InspectArgs {
     /// Do not probe the process's loopback listeners for /debug/pprof/.
     #[arg(long)]
     pub no_discover: bool,
+    /// Exit with status 1 when a finding at or above this severity is reported.
+    #[arg(long, value_name = "warning|critical")]
+    pub fail_on: Option<String>,
     pub pid: u32,
 }
 
@@ -343,6 +346,7 @@ fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<Str
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let fail_on = super::analyze::parse_fail_on(args.fail_on.as_deref())?;
     let pid = args.pid;
     let go = match proc::go_binary(pid) {
         Ok(g) => g,
@@ -408,14 +412,14 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             v["process"]["gomaxprocs"] = serde_json::to_value(&p)?;
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(super::exit_for(&diag, fail_on));
     }
     print!(
         "{}",
         render_snapshot(&snap, go.as_ref(), base.as_deref(), fetched.as_ref())
     );
     print!("{}", gorx_report::render_text(&diag));
-    Ok(ExitCode::SUCCESS)
+    Ok(super::exit_for(&diag, fail_on))
 }
 
 fn version(v: Option<gorx_formats::cgroup::CgroupVersion>) -> &'static str {
