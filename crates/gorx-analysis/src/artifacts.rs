@@ -6,11 +6,11 @@
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
-use crate::{memory, profiles};
+use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
 use gorx_formats::pprof::{self, legacy};
-use gorx_formats::procfs;
+use gorx_formats::{expvar, gctrace, goroutines as dump, procfs};
 
 /// One input: a name for messages and sources, and its bytes.
 pub struct Artifact<'a> {
@@ -136,12 +136,31 @@ fn analyze_one(
             pe.snapshot.fds = Some(procfs::parse_fd_listing(name, text(a)?)?);
             pe.note_proc(name);
         }
-        // Recognised; their analyses are wired as their parsers land (issues 3 and 4).
-        ArtifactKind::GoroutineDump
-        | ArtifactKind::RuntimeLog
-        | ArtifactKind::ExecutionTrace
+        ArtifactKind::GoroutineDump => {
+            out.extend(goroutines::dump_findings(
+                &dump::parse(name, a.bytes)?,
+                name,
+            ));
+        }
+        ArtifactKind::RuntimeLog => {
+            // Lines that only look like gctrace are tolerated: a log interleaves
+            // program output, and one odd line must not hide every GC cycle.
+            let trace = gctrace::parse(name, a.bytes);
+            out.extend(gc::gc_findings(&trace.runs, name));
+        }
+        ArtifactKind::Expvar => {
+            let vars = expvar::parse(name, a.bytes)?;
+            // heap?debug=1 carries the same MemStats; one source is enough.
+            if pe.snapshot.runtime.is_none()
+                && let Some(ms) = &vars.memstats
+            {
+                pe.snapshot.runtime = Some(runtime_memory(&ms.to_legacy()));
+                pe.sources.push(name.to_string());
+            }
+        }
+        // Recognised; their analyses are wired as they land (issue 4 for traces).
+        ArtifactKind::ExecutionTrace
         | ArtifactKind::ExecutionTraceLegacy
-        | ArtifactKind::Expvar
         | ArtifactKind::Prometheus
         | ArtifactKind::Unknown => {}
     }
