@@ -1,9 +1,10 @@
 //! Events as Go's `internal/trace` surfaces them (event.go, resources.go), and their
 //! `String()` form, which `go tool trace -d=parsed` prints.
 
+use crate::goutil::FxHashMap as HashMap;
 use crate::goutil::rfc3339_nano_utc;
 use crate::spec::{self, EventType, ev};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ impl<T> Default for DataTable<T> {
     fn default() -> Self {
         Self {
             dense: Vec::new(),
-            sparse: HashMap::new(),
+            sparse: HashMap::default(),
         }
     }
 }

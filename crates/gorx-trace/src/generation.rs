@@ -4,9 +4,9 @@
 use crate::event::{
     DataTable, EvTable, ExperimentalBatch, Frame, NO_GOROUTINE, NO_THREAD, SchedCtx, ThreadId,
 };
+use crate::goutil::FxHashMap as HashMap;
 use crate::goutil::{VarintError, read_uvarint};
 use crate::spec::{self, Version, ev};
-use std::collections::HashMap;
 use std::io::{self, BufRead};
 
 /// A failure while reading; `Eof` is Go's bare `io.EOF`, which its reader treats as a
@@ -272,7 +272,7 @@ impl Generation {
             gen_no: 0,
             batches: Vec::new(),
             batch_ms: Vec::new(),
-            m_index: HashMap::new(),
+            m_index: HashMap::default(),
             cpu_samples: Vec::new(),
             min_ts: 0,
             table: EvTable::default(),

@@ -6,11 +6,22 @@ use crate::event::{
     BACKGROUND_TASK, BaseEvent, EvTable, Event, GoId, GoState, NO_GOROUTINE, NO_PROC, NO_TASK,
     NO_THREAD, ProcId, ProcState, SchedCtx, TaskId, ThreadId,
 };
+use crate::goutil::FxHashMap as HashMap;
 use crate::spec::{self, EventType, Version, ev, go_status_name, proc_status_name};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 type Res = Result<(SchedCtx, bool), String>;
+
+/// Lazily formatted event name (Go's `Version.EventName`).
+#[derive(Clone, Copy)]
+struct EvName(Version, EventType);
+
+impl std::fmt::Display for EvName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.event_name(self.1))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seq {
@@ -214,10 +225,10 @@ impl Ordering {
     pub(crate) fn new(ver: Version) -> Ordering {
         Ordering {
             ver,
-            g_states: HashMap::new(),
-            p_states: HashMap::new(),
-            m_states: HashMap::new(),
-            active_tasks: HashMap::new(),
+            g_states: HashMap::default(),
+            p_states: HashMap::default(),
+            m_states: HashMap::default(),
+            active_tasks: HashMap::default(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
             initial_gen: 0,
@@ -234,8 +245,9 @@ impl Ordering {
         )
     }
 
-    fn ev_name(&self, typ: EventType) -> String {
-        self.ver.event_name(typ)
+    /// The event's name for messages, formatted only if an error is built.
+    fn ev_name(&self, typ: EventType) -> EvName {
+        EvName(self.ver, typ)
     }
 
     pub(crate) fn next(&mut self) -> Option<Event> {
