@@ -423,9 +423,10 @@ def check(patient, minor, d):
         if anon < 256 << 20 or heap * 10 > anon:
             problems.append(f"Anonymous {anon >> 20} MiB vs HeapInuse {heap >> 20} MiB")
     elif patient == "finalizer-blocked":
-        dump = read(d, "goroutine.debug2.txt")
-        # The finalizer goroutine's entry is runtime.runfinq (runtime.runFinalizers from 1.26).
-        if "main.(*conn).release" not in dump or not re.search(r"runtime\.run(finq|Finalizers)", dump):
+        # debug=1 keeps runtime frames (debug=2 hides them before 1.26): the finalizer
+        # goroutine's entry is runtime.runfinq (runtime.runFinalizers from 1.26).
+        dump = read(d, "goroutine.debug1.txt")
+        if not re.search(r"main\.\(\*conn\)\.release\+.*\n#.*runtime\.run(finq|Finalizers)\+", dump):
             problems.append("finalizer goroutine not blocked in main.(*conn).release")
     elif patient == "memlimit-thrash":
         goals = [c[2] for c in cycles[-20:]]
