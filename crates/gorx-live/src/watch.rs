@@ -395,12 +395,12 @@ fn rotate(out: &Path, max: usize, max_bytes: u64) -> Vec<PathBuf> {
     removed
 }
 
-/// Watch `pid` until it exits (or `cfg.duration` passes); with `follow`, wait for a new
-/// process with the same command line and go on.
+/// Watch `pid` until it exits (or `cfg.duration` passes, or `on` returns false for a
+/// sample); with `follow`, wait for a new process with the same command line and go on.
 pub fn run(
     pid: u32,
     cfg: &WatchConfig,
-    mut on: impl FnMut(&Event<'_>),
+    mut on: impl FnMut(&Event<'_>) -> bool,
 ) -> Result<Summary, LiveError> {
     let started = Instant::now();
     let mut summary = Summary::default();
@@ -423,7 +423,9 @@ pub fn run(
         match sample(&t, target_started) {
             Ok(s) => {
                 summary.samples += 1;
-                on(&Event::Sample(&s));
+                if !on(&Event::Sample(&s)) {
+                    return Ok(summary);
+                }
                 window.push_back(s);
                 let now_ms = window.back().map(|s| s.t_ms).unwrap_or(0);
                 let keep_ms = cfg.window.as_millis() as u64;
@@ -434,7 +436,16 @@ pub fn run(
                     window.pop_front();
                 }
                 let w: Vec<Sample> = window.iter().cloned().collect();
-                let found: Vec<Finding> = process::trend_findings(t.pid, &w, t.nofile_soft)
+                // Judge trends only on a window at least half full: a pool warming up
+                // in its first seconds is not a leak.
+                let span_ms = now_ms.saturating_sub(w.first().map(|s| s.t_ms).unwrap_or(now_ms));
+                let judged = span_ms >= keep_ms / 2;
+                let found: Vec<Finding> = if judged {
+                    process::trend_findings(t.pid, &w, t.nofile_soft)
+                } else {
+                    Vec::new()
+                };
+                let found: Vec<Finding> = found
                     .into_iter()
                     .filter(|f| f.severity >= Severity::Warning)
                     .collect();
@@ -463,7 +474,9 @@ pub fn run(
                                     summary.bundles.push(path);
                                     rotate(out, cfg.max_bundles, cfg.max_disk_bytes);
                                 }
-                                Err(e) => on(&Event::CaptureFailed(&e.to_string())),
+                                Err(e) => {
+                                    on(&Event::CaptureFailed(&e.to_string()));
+                                }
                             }
                         }
                     }

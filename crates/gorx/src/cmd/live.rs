@@ -71,6 +71,9 @@ pub struct WatchArgs {
     /// Base URL of the process's net/http/pprof handlers (default: discovered).
     #[arg(long)]
     pub pprof: Option<String>,
+    /// Print plain lines even on a terminal (no full-screen view).
+    #[arg(long)]
+    pub plain: bool,
     /// A pid or a base URL.
     pub target: String,
 }
@@ -562,7 +565,7 @@ fn opt_mib(b: Option<u64>) -> String {
 }
 
 pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    use gorx_live::watch::{self, Event, WatchConfig};
+    use gorx_live::watch::{self, WatchConfig};
     let dur = |s: &str, what: &str| {
         watch::parse_duration(s).map_err(|e| anyhow::anyhow!("--{what}: {e}"))
     };
@@ -596,44 +599,24 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         follow: args.follow,
         pprof,
     };
-    let summary = watch::run(pid, &cfg, |ev| match ev {
-        Event::Started {
-            pid,
-            command,
-            pprof,
-        } => println!(
-            "watching pid {pid} ({command}); runtime endpoints: {}",
-            pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
-        ),
-        Event::Sample(s) => println!(
-            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} throttled={}/{}",
-            s.t_ms as f64 / 1000.0,
-            opt_mib(s.rss_bytes),
-            opt_mib(s.rss_anon_bytes),
-            opt_num(s.open_fds),
-            opt_num(s.threads),
-            opt_num(s.goroutines),
-            opt_mib(s.heap_inuse_bytes),
-            opt_num(s.nr_throttled),
-            opt_num(s.nr_periods),
-        ),
-        Event::Anomaly(fs) => {
-            for f in fs.iter() {
-                println!("ANOMALY {} [{}] {}", f.severity.as_str(), f.id, f.title);
+    let tty = !args.plain && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let summary = if tty {
+        let mut ui = tui::Ui::start();
+        let r = watch::run(pid, &cfg, |ev| ui.on(ev));
+        // Leave the screen before printing, so the log stays in the scrollback.
+        let log = ui.finish();
+        for l in log {
+            println!("{l}");
+        }
+        r?
+    } else {
+        watch::run(pid, &cfg, |ev| {
+            for l in plain_lines(ev) {
+                println!("{l}");
             }
-        }
-        Event::Captured { path, files } => {
-            println!("captured {} ({files} files)", path.display())
-        }
-        Event::CaptureFailed(e) => eprintln!("gorx: capture failed: {e}"),
-        Event::CoolingDown(s) => println!("capture skipped: cooldown, {s:.0} s left"),
-        Event::Exited { pid, after_s } => {
-            println!("target pid {pid} exited after {after_s:.1} s of watching")
-        }
-        Event::Waiting { command } => {
-            println!("waiting for a new process running: {command}")
-        }
-    })?;
+            true
+        })?
+    };
     println!(
         "watch ended: {} samples, {} bundle(s){}",
         summary.samples,
@@ -653,6 +636,206 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plain-text form of a watch event (also the TUI's event log).
+fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
+    use gorx_live::watch::Event;
+    match ev {
+        Event::Started {
+            pid,
+            command,
+            pprof,
+        } => vec![format!(
+            "watching pid {pid} ({command}); runtime endpoints: {}",
+            pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
+        )],
+        Event::Sample(s) => vec![format!(
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} throttled={}/{}",
+            s.t_ms as f64 / 1000.0,
+            opt_mib(s.rss_bytes),
+            opt_mib(s.rss_anon_bytes),
+            opt_num(s.open_fds),
+            opt_num(s.threads),
+            opt_num(s.goroutines),
+            opt_mib(s.heap_inuse_bytes),
+            opt_num(s.nr_throttled),
+            opt_num(s.nr_periods),
+        )],
+        Event::Anomaly(fs) => fs
+            .iter()
+            .map(|f| format!("ANOMALY {} [{}] {}", f.severity.as_str(), f.id, f.title))
+            .collect(),
+        Event::Captured { path, files } => {
+            vec![format!("captured {} ({files} files)", path.display())]
+        }
+        Event::CaptureFailed(e) => vec![format!("capture failed: {e}")],
+        Event::CoolingDown(s) => vec![format!("capture skipped: cooldown, {s:.0} s left")],
+        Event::Exited { pid, after_s } => {
+            vec![format!(
+                "target pid {pid} exited after {after_s:.1} s of watching"
+            )]
+        }
+        Event::Waiting { command } => {
+            vec![format!("waiting for a new process running: {command}")]
+        }
+    }
+}
+
+/// The full-screen view: sparklines of the sampled series and the event log.
+mod tui {
+    use gorx_live::watch::Event;
+    use ratatui::crossterm::event::{self, KeyCode, KeyEventKind, KeyModifiers};
+    use ratatui::layout::{Constraint, Layout};
+    use ratatui::style::{Color, Style};
+    use ratatui::widgets::{Block, List, Paragraph, Sparkline};
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    const KEEP: usize = 600;
+    const SERIES: [&str; 6] = [
+        "RSS (MiB)",
+        "Go heap in use (MiB)",
+        "goroutines",
+        "open fds",
+        "threads",
+        "throttled periods / sample",
+    ];
+
+    pub struct Ui {
+        term: ratatui::DefaultTerminal,
+        series: [VecDeque<u64>; 6],
+        last_throttled: Option<u64>,
+        title: String,
+        current: String,
+        log: Vec<String>,
+    }
+
+    impl Ui {
+        pub fn start() -> Ui {
+            Ui {
+                term: ratatui::init(),
+                series: Default::default(),
+                last_throttled: None,
+                title: String::new(),
+                current: String::new(),
+                log: Vec::new(),
+            }
+        }
+
+        /// Handle one event; false when the user asked to quit.
+        pub fn on(&mut self, ev: &Event<'_>) -> bool {
+            match ev {
+                Event::Sample(s) => {
+                    let mib = |b: Option<u64>| b.map(|b| b >> 20);
+                    let th = s.nr_throttled.map(|t| {
+                        let d = t.saturating_sub(self.last_throttled.unwrap_or(t));
+                        self.last_throttled = Some(t);
+                        d
+                    });
+                    let vals = [
+                        mib(s.rss_bytes),
+                        mib(s.heap_inuse_bytes),
+                        s.goroutines,
+                        s.open_fds,
+                        s.threads,
+                        th,
+                    ];
+                    for (q, v) in self.series.iter_mut().zip(vals) {
+                        q.push_back(v.unwrap_or(0));
+                        if q.len() > KEEP {
+                            q.pop_front();
+                        }
+                    }
+                    self.current = super::plain_lines(ev).join(" ");
+                }
+                Event::Started { .. } => {
+                    self.title = super::plain_lines(ev).join(" ");
+                    self.log.extend(super::plain_lines(ev));
+                }
+                _ => self.log.extend(super::plain_lines(ev)),
+            }
+            self.draw();
+            !self.quit_requested()
+        }
+
+        fn quit_requested(&self) -> bool {
+            while event::poll(Duration::ZERO).unwrap_or(false) {
+                if let Ok(event::Event::Key(k)) = event::read()
+                    && k.kind == KeyEventKind::Press
+                    && (matches!(k.code, KeyCode::Char('q') | KeyCode::Esc)
+                        || (k.code == KeyCode::Char('c')
+                            && k.modifiers.contains(KeyModifiers::CONTROL)))
+                {
+                    return true;
+                }
+            }
+            false
+        }
+
+        fn draw(&mut self) {
+            let Ui {
+                term,
+                series,
+                title,
+                current,
+                log,
+                ..
+            } = self;
+            let _ = term.draw(|f| {
+                let mut rows = vec![Constraint::Length(3)];
+                rows.extend([Constraint::Length(4); 6]);
+                rows.push(Constraint::Min(3));
+                let areas = Layout::vertical(rows).split(f.area());
+                f.render_widget(
+                    Paragraph::new(current.as_str())
+                        .block(Block::bordered().title(format!("gorx watch — {title} — q quits"))),
+                    areas[0],
+                );
+                for (i, name) in SERIES.iter().enumerate() {
+                    let area = areas[i + 1];
+                    let width = area.width.saturating_sub(2) as usize;
+                    let data: Vec<u64> = series[i]
+                        .iter()
+                        .skip(series[i].len().saturating_sub(width))
+                        .copied()
+                        .collect();
+                    let now = data.last().copied().unwrap_or(0);
+                    f.render_widget(
+                        Sparkline::default()
+                            .block(Block::bordered().title(format!("{name}: {now}")))
+                            .data(&data)
+                            .style(Style::default().fg(Color::Cyan)),
+                        area,
+                    );
+                }
+                let last = areas[7];
+                let n = last.height.saturating_sub(2) as usize;
+                let items: Vec<&str> = log
+                    .iter()
+                    .skip(log.len().saturating_sub(n))
+                    .map(String::as_str)
+                    .collect();
+                f.render_widget(
+                    List::new(items).block(Block::bordered().title("events")),
+                    last,
+                );
+            });
+        }
+
+        /// Restore the terminal; returns the event log for the scrollback.
+        pub fn finish(mut self) -> Vec<String> {
+            ratatui::restore();
+            std::mem::take(&mut self.log)
+        }
+    }
+
+    impl Drop for Ui {
+        fn drop(&mut self) {
+            // Also on early returns and errors (finish() restores twice harmlessly).
+            ratatui::restore();
+        }
+    }
 }
 
 fn opt_num(n: Option<u64>) -> String {
