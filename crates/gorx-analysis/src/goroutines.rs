@@ -225,8 +225,14 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
             id: "goroutine.leak",
             severity: sev,
             title: format!(
-                "{old} goroutines blocked in \"{}\" for {}–{} min at {}",
-                g.state, g.wait_minutes_min, g.wait_minutes_max, site.function
+                "{old} goroutines blocked in \"{}\" for {} min at {}",
+                g.state,
+                if g.wait_minutes_min.max(1) == g.wait_minutes_max {
+                    g.wait_minutes_max.to_string()
+                } else {
+                    format!("{}–{}", g.wait_minutes_min.max(1), g.wait_minutes_max)
+                },
+                site.function
             ),
             evidence: e,
             recommendation: format!(

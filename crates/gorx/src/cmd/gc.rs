@@ -1,3 +1,12 @@
+//! `gorx gc LOG`: the gctrace cycles of a log as a table, a summary per run (process),
+//! and the GC findings.
+
+use anyhow::{Context, Result, bail};
+use gorx_analysis::gc::{self, GcOptions};
+use gorx_analysis::{Diagnosis, InputSummary};
+use gorx_formats::gctrace;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -5,8 +14,155 @@ use std::process::ExitCode;
 pub struct Args {
     /// A log holding GODEBUG=gctrace=1 output (other lines are ignored).
     pub log: PathBuf,
+    /// GOGC the process ran with (default 100; 0 for off), to judge pacing.
+    #[arg(long)]
+    pub gogc: Option<u32>,
+    /// Print at most this many cycles per run (first and last halves; 0 = all).
+    #[arg(long, default_value_t = 40)]
+    pub max_rows: usize,
+    /// Fail on lines that look like gctrace but do not parse (default: warn and skip).
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the summaries and findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    super::not_built("gorx gc", 3)
+fn ms(ns: u64) -> String {
+    let v = ns as f64 / 1e6;
+    if v >= 10.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn mib(b: u64) -> u64 {
+    b >> 20
+}
+
+fn row(out: &mut String, c: &gctrace::GcCycle) {
+    let wall = c.wall_ns().max(1);
+    let _ = writeln!(
+        out,
+        "{:>7} {:>10.3} {:>9} {:>9} {:>6}% {:>20} {:>6} {:>3} {}",
+        c.n,
+        c.at_ns as f64 / 1e9,
+        ms(c.stw_ns()),
+        ms(c.wall_ns()),
+        // CPU share of this cycle while it ran: GC CPU / (wall × P).
+        (100 * c.cpu_ns() / (wall * u64::from(c.procs.max(1)))).min(999),
+        format!(
+            "{}→{}→{}",
+            mib(c.heap_start_bytes),
+            mib(c.heap_end_bytes),
+            mib(c.heap_live_bytes)
+        ),
+        mib(c.heap_goal_bytes),
+        c.procs,
+        if c.forced { "forced" } else { "" }
+    );
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let name = args.log.display().to_string();
+    let file = std::fs::File::open(&args.log).with_context(|| format!("{name}: cannot open"))?;
+    // SAFETY: the map is read-only and only lives for this call; a log being appended
+    // to concurrently only adds bytes past the mapped length.
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("{name}: cannot map"))?;
+    let trace = gctrace::parse(&name, &map);
+    if args.strict
+        && let Some(e) = trace.first_error(&name)
+    {
+        return Err(e.into());
+    }
+    if trace.cycle_count() == 0 {
+        match trace.first_error(&name) {
+            Some(e) => return Err(anyhow::Error::new(e).context("no valid gctrace line")),
+            None => bail!(
+                "{name}: no gctrace lines (`gc N @...`) found; run the program with GODEBUG=gctrace=1"
+            ),
+        }
+    }
+    let opts = GcOptions { gogc: args.gogc };
+    let summaries = gc::summaries(&trace.runs, opts);
+    let findings = gc::gc_findings_with(&trace.runs, &name, opts);
+    let mut out = String::new();
+    if args.json {
+        let v = serde_json::json!({
+            "schema": 1,
+            "input": name,
+            "runs": summaries,
+            "malformed": trace.malformed.iter().map(|m| serde_json::json!({"line": m.line, "message": m.message})).collect::<Vec<_>>(),
+            "findings": findings,
+        });
+        out = serde_json::to_string_pretty(&v)?;
+        out.push('\n');
+    } else {
+        for (run, s) in trace.runs.iter().zip(&summaries) {
+            if trace.runs.len() > 1 {
+                let _ = writeln!(out, "Run {} (from line {}):", s.run_index + 1, s.first_line);
+            }
+            let _ = writeln!(
+                out,
+                "{:>7} {:>10} {:>9} {:>9} {:>7} {:>20} {:>6} {:>3}",
+                "gc", "time s", "pause ms", "wall ms", "cpu", "heap→end→live MiB", "goal", "P"
+            );
+            let c = &run.cycles;
+            if args.max_rows == 0 || c.len() <= args.max_rows {
+                c.iter().for_each(|x| row(&mut out, x));
+            } else {
+                let half = args.max_rows / 2;
+                c[..half].iter().for_each(|x| row(&mut out, x));
+                let _ = writeln!(out, "    ... {} cycles ...", c.len() - 2 * half);
+                c[c.len() - half..].iter().for_each(|x| row(&mut out, x));
+            }
+            let _ = writeln!(
+                out,
+                "\n{} cycles ({} forced) over {:.1} s: {:.1} cycles/min; pause P50 {} ms, P99 {} ms, max {} ms; GC CPU {:.1}% (runtime: {}%), assists {:.0}% of it; live heap {} → {} MiB (max {}, trend {:+.2} MiB/min, tau {:.2}); {} of {} cycles paced below the GOGC={} goal\n",
+                s.cycles,
+                s.forced_cycles,
+                s.window_ns as f64 / 1e9,
+                s.cycles_per_min,
+                ms(s.pause_p50_ns),
+                ms(s.pause_p99_ns),
+                ms(s.pause_max_ns),
+                s.gc_cpu_percent,
+                s.runtime_gc_cpu_percent,
+                100.0 * s.assist_share,
+                mib(s.live_heap_first_bytes),
+                mib(s.live_heap_last_bytes),
+                mib(s.live_heap_max_bytes),
+                s.live_heap_slope_bytes_per_min / (1u64 << 20) as f64,
+                s.live_heap_tau,
+                s.limit_driven_cycles,
+                s.pacing_checked_cycles,
+                s.gogc_assumed,
+            );
+        }
+        for m in trace.malformed.iter().take(10) {
+            let _ = writeln!(out, "warning: {name}:{}: skipped: {}", m.line, m.message);
+        }
+        if trace.malformed.len() > 10 {
+            let _ = writeln!(
+                out,
+                "warning: {} more malformed lines skipped",
+                trace.malformed.len() - 10
+            );
+        }
+        let d = Diagnosis::new(
+            vec![InputSummary {
+                path: name.clone(),
+                kind: "gctrace".into(),
+            }],
+            findings,
+        );
+        out.push_str(&gorx_report::render_text(&d));
+    }
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(ExitCode::SUCCESS)
 }
