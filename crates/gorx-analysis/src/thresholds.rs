@@ -211,3 +211,29 @@ pub const GOROUTINES_CRITICAL: usize = 100_000;
 /// finalizer.blocked: the finalizer goroutine waiting in user code. Any wait is a
 /// warning (all later finalizers queue behind it); from 1 minute on it is critical.
 pub const FINALIZER_BLOCKED_CRITICAL_MINUTES: u64 = 1;
+
+// ---- Execution traces (issue 4; used by `trace.rs`) ----
+
+/// sched.latency: runnable → running waits at P99. Go hands a runnable goroutine a P
+/// within tens of µs on an unloaded machine; 5 ms at P99 means requests queue behind
+/// CPU work (a 10 ms tail per handoff adds up along a request), 50 ms is starvation.
+pub const SCHED_LATENCY_P99_WARNING_NS: u64 = 5_000_000;
+pub const SCHED_LATENCY_P99_CRITICAL_NS: u64 = 50_000_000;
+/// Fewer transitions than this are too few for a P99. A one-second trace of a starved
+/// service has only a few dozen handoffs (CPU-bound goroutines are preempted every
+/// 10 ms), and each long wait is itself evidence, so the bar is low.
+pub const SCHED_LATENCY_MIN_SAMPLES: u64 = 20;
+/// syscall.blocking: a single syscall of 100 ms blocks its goroutine and pins an M;
+/// goroutine time in syscalls above half the trace's wall time (summed over goroutines)
+/// means blocking I/O dominates; above 4× wall time many threads sit in syscalls at once.
+pub const SYSCALL_BLOCKING_MAX_NS: u64 = 100_000_000;
+pub const SYSCALL_BLOCKING_SHARE_WARNING: f64 = 0.5;
+pub const SYSCALL_BLOCKING_SHARE_CRITICAL: f64 = 4.0;
+/// gc.long-pause (from traces): STW pauses are normally 10–500 µs; 1 ms at P99 is worth
+/// fixing, and one of 10 ms stalls every request in flight.
+pub const TRACE_STW_P99_WARNING_NS: u64 = 1_000_000;
+pub const TRACE_STW_MAX_CRITICAL_NS: u64 = 10_000_000;
+/// Width of a scheduler-latency heat-map time bucket.
+pub const TRACE_HEATMAP_WINDOW_NS: u64 = 100_000_000;
+/// How many sites a trace finding lists.
+pub const TRACE_TOP_SITES: usize = 5;

@@ -1,1 +1,529 @@
-//! (not built yet)
+//! Analyses of execution traces: per-goroutine time by state, scheduler latency
+//! (runnable → running) with percentiles and a heat map, stop-the-world pauses by reason,
+//! GC, mark assist and sweep time, syscall time by site; and the findings
+//! `sched.latency`, `syscall.blocking`, `gc.long-pause` built from them.
+//!
+//! [`TraceAnalyzer`] consumes events one at a time (the trace is never held in memory);
+//! [`TraceAnalyzer::finish`] gives a [`TraceSummary`]; [`trace_findings`] judges it.
+
+use crate::finding::{Evidence, Finding, Severity};
+use crate::thresholds as th;
+use gorx_trace::{Event, EventKind, GoState, Resource};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// Log-linear histogram of durations: 32 sub-buckets per power of two (≤ 3% error),
+/// exact count, sum and max. Memory is fixed however many samples arrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct DurationHistogram {
+    #[serde(skip)]
+    counts: Vec<u64>,
+    pub count: u64,
+    pub sum_ns: u128,
+    pub max_ns: u64,
+}
+
+const SUB: u64 = 32;
+
+impl Default for DurationHistogram {
+    fn default() -> Self {
+        Self {
+            counts: vec![0; (64 * SUB) as usize],
+            count: 0,
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < SUB {
+        return v as usize;
+    }
+    let exp = 63 - v.leading_zeros() as u64; // ≥ 5
+    let shift = exp - 5;
+    let mant = (v >> shift) - SUB; // 0..SUB
+    ((exp - 4) * SUB + mant) as usize
+}
+
+fn bucket_upper(b: usize) -> u64 {
+    let b = b as u64;
+    if b < SUB {
+        return b;
+    }
+    let exp = b / SUB + 4;
+    let mant = b % SUB;
+    let shift = exp - 5;
+    ((SUB + mant + 1) << shift).saturating_sub(1)
+}
+
+impl DurationHistogram {
+    pub fn record(&mut self, ns: u64) {
+        self.counts[bucket_of(ns)] += 1;
+        self.count += 1;
+        self.sum_ns += ns as u128;
+        self.max_ns = self.max_ns.max(ns);
+    }
+    /// The q-quantile (0..=1), as the upper bound of its bucket, capped at the max.
+    pub fn quantile_ns(&self, q: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
+        let mut seen = 0;
+        for (b, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return bucket_upper(b).min(self.max_ns);
+            }
+        }
+        self.max_ns
+    }
+    /// Non-empty buckets as (upper bound ns, count).
+    pub fn buckets(&self) -> Vec<(u64, u64)> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c > 0)
+            .map(|(b, c)| (bucket_upper(b), *c))
+            .collect()
+    }
+}
+
+/// Time one goroutine spent in each state, within the trace.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GoroutineTimes {
+    pub id: i64,
+    pub exec_ns: u64,
+    pub sched_wait_ns: u64,
+    pub syscall_ns: u64,
+    /// Blocked time by the runtime's reason ("chan receive", "sync", ...).
+    pub block_ns: BTreeMap<String, u64>,
+    /// The function the goroutine was created at or last seen in (leaf of its last stack).
+    pub site: String,
+}
+
+/// Latency bucket edges of the heat map, in ns (the last bucket is open).
+pub const HEATMAP_LATENCY_EDGES_NS: [u64; 7] = [
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    u64::MAX,
+];
+
+/// Everything the trace analyses derive.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TraceSummary {
+    pub events: u64,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub gomaxprocs: u64,
+    pub goroutines: Vec<GoroutineTimes>,
+    pub sched_latency: DurationHistogram,
+    /// Width of a heat-map time bucket.
+    pub heatmap_window_ns: u64,
+    /// (window start ns from trace start, counts per `HEATMAP_LATENCY_EDGES_NS` bucket).
+    pub heatmap: Vec<(u64, [u64; 7])>,
+    /// Stop-the-world pauses by reason.
+    pub stw_by_reason: BTreeMap<String, DurationHistogram>,
+    pub stw: DurationHistogram,
+    pub gc_cycles: u64,
+    pub gc_mark_ns: u64,
+    pub mark_assist: DurationHistogram,
+    pub sweep_ns: u64,
+    pub syscalls: DurationHistogram,
+    /// Syscall time by the function that made the syscall (leaf of the syscall stack).
+    pub syscall_ns_by_site: BTreeMap<String, u64>,
+    /// Syscalls that blocked long enough for the P to be handed off.
+    pub syscalls_blocked: u64,
+}
+
+impl TraceSummary {
+    pub fn duration_ns(&self) -> u64 {
+        (self.end_ns - self.start_ns).max(0) as u64
+    }
+}
+
+#[derive(Default)]
+struct GState {
+    state: Option<GoState>,
+    since: i64,
+    reason: String,
+    syscall_site: String,
+    times: GoroutineTimes,
+}
+
+/// Streaming analysis: feed every event with [`observe`](Self::observe).
+pub struct TraceAnalyzer {
+    s: TraceSummary,
+    gs: HashMap<i64, GState>,
+    heat: BTreeMap<u64, [u64; 7]>,
+    range_start: HashMap<(String, i64), i64>,
+    first: bool,
+}
+
+impl Default for TraceAnalyzer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The first frame outside the runtime (where user code called in), else the leaf.
+fn leaf(ev: &Event, stack: gorx_trace::event::StackRef) -> Option<String> {
+    let frames = ev.frames(stack);
+    let user = frames.iter().find(|f| {
+        !(f.func.starts_with(b"runtime.")
+            || f.func.starts_with(b"runtime/")
+            || f.func.starts_with(b"internal/")
+            || f.func.starts_with(b"sync.")
+            || f.func.starts_with(b"syscall.")
+            || f.func.starts_with(b"time.Sleep"))
+    });
+    user.or(frames.first())
+        .map(|f| String::from_utf8_lossy(f.func).into_owned())
+}
+
+impl TraceAnalyzer {
+    pub fn new() -> Self {
+        TraceAnalyzer {
+            s: TraceSummary {
+                heatmap_window_ns: th::TRACE_HEATMAP_WINDOW_NS,
+                ..Default::default()
+            },
+            gs: HashMap::new(),
+            heat: BTreeMap::new(),
+            range_start: HashMap::new(),
+            first: true,
+        }
+    }
+
+    pub fn observe(&mut self, ev: &Event) {
+        let t = ev.time();
+        if self.first {
+            self.s.start_ns = t;
+            self.first = false;
+        }
+        self.s.end_ns = self.s.end_ns.max(t);
+        self.s.events += 1;
+        match ev.kind() {
+            EventKind::StateTransition => self.transition(ev, t),
+            EventKind::Metric => {
+                if let Some(("/sched/gomaxprocs:threads", v)) = ev.metric() {
+                    self.s.gomaxprocs = v;
+                }
+            }
+            EventKind::RangeBegin | EventKind::RangeActive => {
+                if let Some((name, scope)) = ev.range() {
+                    let key = (String::from_utf8_lossy(&name).into_owned(), scope_id(scope));
+                    // An active range began before the trace: measure from here.
+                    self.range_start.insert(key, t);
+                }
+            }
+            EventKind::RangeEnd => {
+                if let Some((name, scope)) = ev.range() {
+                    let name = String::from_utf8_lossy(&name).into_owned();
+                    if let Some(start) = self.range_start.remove(&(name.clone(), scope_id(scope))) {
+                        let d = (t - start).max(0) as u64;
+                        self.range_done(&name, d);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn range_done(&mut self, name: &str, d: u64) {
+        if let Some(reason) = name
+            .strip_prefix("stop-the-world (")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            self.s.stw.record(d);
+            self.s
+                .stw_by_reason
+                .entry(reason.to_string())
+                .or_default()
+                .record(d);
+        } else if name == "GC concurrent mark phase" {
+            self.s.gc_cycles += 1;
+            self.s.gc_mark_ns += d;
+        } else if name == "GC mark assist" {
+            self.s.mark_assist.record(d);
+        } else if name == "GC incremental sweep" {
+            self.s.sweep_ns += d;
+        }
+    }
+
+    fn transition(&mut self, ev: &Event, t: i64) {
+        let Some(st) = ev.state_transition() else {
+            return;
+        };
+        let Resource::Goroutine(id) = st.resource else {
+            return;
+        };
+        let (_, new) = st.go_states();
+        let site = leaf(ev, st.stack);
+        let reason = String::from_utf8_lossy(st.reason).into_owned();
+        let start_ns = self.s.start_ns;
+        let g = self.gs.entry(id).or_default();
+        g.times.id = id;
+        if let Some(old) = g.state {
+            let d = (t - g.since).max(0) as u64;
+            match old {
+                GoState::Running => g.times.exec_ns += d,
+                GoState::Runnable => {
+                    g.times.sched_wait_ns += d;
+                    if new == GoState::Running {
+                        self.s.sched_latency.record(d);
+                        let w = ((t - start_ns).max(0) as u64) / self.s.heatmap_window_ns
+                            * self.s.heatmap_window_ns;
+                        let b = HEATMAP_LATENCY_EDGES_NS
+                            .iter()
+                            .position(|e| d < *e)
+                            .unwrap_or(6);
+                        self.heat.entry(w).or_insert([0; 7])[b] += 1;
+                    }
+                }
+                GoState::Waiting => {
+                    *g.times.block_ns.entry(g.reason.clone()).or_default() += d;
+                }
+                GoState::Syscall => {
+                    g.times.syscall_ns += d;
+                    self.s.syscalls.record(d);
+                    *self
+                        .s
+                        .syscall_ns_by_site
+                        .entry(g.syscall_site.clone())
+                        .or_default() += d;
+                    if new == GoState::Runnable {
+                        self.s.syscalls_blocked += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if new == GoState::Syscall {
+            g.syscall_site = site.clone().unwrap_or_else(|| "(unknown)".into());
+        }
+        if let Some(s) = site {
+            g.times.site = s;
+        }
+        g.state = Some(new);
+        g.since = t;
+        g.reason = reason;
+        if new == GoState::NotExist
+            && let Some(g) = self.gs.remove(&id)
+        {
+            self.s.goroutines.push(g.times);
+        }
+    }
+
+    /// Close open states at the last event and return the summary.
+    pub fn finish(mut self) -> TraceSummary {
+        let end = self.s.end_ns;
+        for (_, mut g) in self.gs.drain() {
+            if let Some(old) = g.state {
+                let d = (end - g.since).max(0) as u64;
+                match old {
+                    GoState::Running => g.times.exec_ns += d,
+                    GoState::Runnable => g.times.sched_wait_ns += d,
+                    GoState::Waiting => *g.times.block_ns.entry(g.reason.clone()).or_default() += d,
+                    GoState::Syscall => g.times.syscall_ns += d,
+                    _ => {}
+                }
+            }
+            self.s.goroutines.push(g.times);
+        }
+        self.s.goroutines.sort_by_key(|g| g.id);
+        self.s.heatmap = self.heat.into_iter().collect();
+        self.s
+    }
+}
+
+fn scope_id(r: Resource) -> i64 {
+    match r {
+        Resource::None => i64::MIN,
+        Resource::Goroutine(i) | Resource::Proc(i) | Resource::Thread(i) => i,
+    }
+}
+
+fn ms(ns: u64) -> String {
+    format!("{:.2} ms", ns as f64 / 1e6)
+}
+
+/// Findings from a trace summary. `source` names the trace file.
+pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let sources = vec![source.to_string()];
+
+    // sched.latency: runnable goroutines waiting long for a P.
+    let h = &s.sched_latency;
+    if h.count >= th::SCHED_LATENCY_MIN_SAMPLES {
+        let p99 = h.quantile_ns(0.99);
+        let sev = if p99 >= th::SCHED_LATENCY_P99_CRITICAL_NS {
+            Some(Severity::Critical)
+        } else if p99 >= th::SCHED_LATENCY_P99_WARNING_NS {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        if let Some(severity) = sev {
+            let mut ev = Evidence::new();
+            ev.insert("sched_latency_p50_ns".into(), h.quantile_ns(0.50).into());
+            ev.insert("sched_latency_p99_ns".into(), p99.into());
+            ev.insert("sched_latency_p999_ns".into(), h.quantile_ns(0.999).into());
+            ev.insert("sched_latency_max_ns".into(), h.max_ns.into());
+            ev.insert("samples".into(), h.count.into());
+            ev.insert("gomaxprocs".into(), s.gomaxprocs.into());
+            let mut gs: Vec<&GoroutineTimes> = s.goroutines.iter().collect();
+            gs.sort_by_key(|g| std::cmp::Reverse(g.sched_wait_ns));
+            let mut sites: Vec<String> = Vec::new();
+            for g in gs.iter().take(th::TRACE_TOP_SITES * 4) {
+                if !g.site.is_empty() && !sites.contains(&g.site) {
+                    sites.push(g.site.clone());
+                }
+                if sites.len() == th::TRACE_TOP_SITES {
+                    break;
+                }
+            }
+            out.push(Finding {
+                id: "sched.latency",
+                severity,
+                title: format!(
+                    "Runnable goroutines wait {} at P99 for a P ({} max, GOMAXPROCS={})",
+                    ms(p99),
+                    ms(h.max_ns),
+                    s.gomaxprocs
+                ),
+                evidence: ev,
+                recommendation:
+                    "More runnable goroutines than Ps: cut CPU-bound work per request, \
+                    bound concurrency (worker pools), check GOMAXPROCS against the CPU quota, and \
+                    look for long non-preemptible loops at the listed sites."
+                        .into(),
+                sources: sources.clone(),
+                sites,
+            });
+        }
+    }
+
+    // syscall.blocking: time in syscalls long enough to hand the P off.
+    let dur = s.duration_ns().max(1);
+    let long_share = s.syscalls.sum_ns as f64 / dur as f64;
+    if s.syscalls.count > 0
+        && (s.syscalls.max_ns >= th::SYSCALL_BLOCKING_MAX_NS
+            || long_share >= th::SYSCALL_BLOCKING_SHARE_WARNING)
+    {
+        let severity = if long_share >= th::SYSCALL_BLOCKING_SHARE_CRITICAL {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let mut sites: Vec<(&String, &u64)> = s.syscall_ns_by_site.iter().collect();
+        sites.sort_by_key(|(_, v)| std::cmp::Reverse(**v));
+        let mut ev = Evidence::new();
+        ev.insert("syscalls".into(), s.syscalls.count.into());
+        ev.insert("syscalls_blocked".into(), s.syscalls_blocked.into());
+        ev.insert("syscall_total_ns".into(), (s.syscalls.sum_ns as u64).into());
+        ev.insert("syscall_p99_ns".into(), s.syscalls.quantile_ns(0.99).into());
+        ev.insert("syscall_max_ns".into(), s.syscalls.max_ns.into());
+        ev.insert("trace_duration_ns".into(), dur.into());
+        ev.insert(
+            "syscall_goroutine_time_per_wall_ratio".into(),
+            serde_json::json!((long_share * 1000.0).round() / 1000.0),
+        );
+        for (site, ns) in sites.iter().take(th::TRACE_TOP_SITES) {
+            ev.insert(format!("site_ns:{site}"), (**ns).into());
+        }
+        out.push(Finding {
+            id: "syscall.blocking",
+            severity,
+            title: format!(
+                "Goroutines spend {} in syscalls over a {} trace (longest {})",
+                ms(s.syscalls.sum_ns as u64),
+                ms(dur),
+                ms(s.syscalls.max_ns)
+            ),
+            evidence: ev,
+            recommendation: "Blocking syscalls hold an M each and hand their P off: move blocking \
+                I/O off hot paths, use non-blocking/netpoller-backed I/O, bound concurrent \
+                blocking calls, and check the slow device or file system at the listed sites."
+                .into(),
+            sources: sources.clone(),
+            sites: sites
+                .iter()
+                .take(th::TRACE_TOP_SITES)
+                .map(|(s, _)| (*s).clone())
+                .collect(),
+        });
+    }
+
+    // gc.long-pause: stop-the-world pauses.
+    if s.stw.count > 0 {
+        let p99 = s.stw.quantile_ns(0.99);
+        let sev = if s.stw.max_ns >= th::TRACE_STW_MAX_CRITICAL_NS {
+            Some(Severity::Critical)
+        } else if p99 >= th::TRACE_STW_P99_WARNING_NS {
+            Some(Severity::Warning)
+        } else {
+            None
+        };
+        if let Some(severity) = sev {
+            let mut ev = Evidence::new();
+            ev.insert("stw_pauses".into(), s.stw.count.into());
+            ev.insert("stw_p99_ns".into(), p99.into());
+            ev.insert("stw_max_ns".into(), s.stw.max_ns.into());
+            for (reason, h) in &s.stw_by_reason {
+                ev.insert(format!("stw_max_ns:{reason}"), h.max_ns.into());
+            }
+            let worst = s
+                .stw_by_reason
+                .iter()
+                .max_by_key(|(_, h)| h.max_ns)
+                .map(|(r, _)| r.clone())
+                .unwrap_or_default();
+            out.push(Finding {
+                id: "gc.long-pause",
+                severity,
+                title: format!(
+                    "Stop-the-world pauses reach {} at P99 ({} max, worst: {worst})",
+                    ms(p99),
+                    ms(s.stw.max_ns)
+                ),
+                evidence: ev,
+                recommendation: "Long stop-the-world phases stall every goroutine: check for \
+                    goroutines in long non-preemptible loops (they delay the stop), very large \
+                    heaps of pointers scanned at mark termination, and explicit runtime.GC or \
+                    ReadMemStats calls in hot paths."
+                    .into(),
+                sources: sources.clone(),
+                sites: vec![worst],
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_close() {
+        let mut h = DurationHistogram::default();
+        for v in 1..=10_000u64 {
+            h.record(v * 1000);
+        }
+        let p50 = h.quantile_ns(0.5) as f64;
+        let p99 = h.quantile_ns(0.99) as f64;
+        assert!((p50 / 5_000_000.0 - 1.0).abs() < 0.04, "{p50}");
+        assert!((p99 / 9_900_000.0 - 1.0).abs() < 0.04, "{p99}");
+        assert_eq!(h.quantile_ns(1.0), 10_000_000);
+        assert_eq!(h.max_ns, 10_000_000);
+        for v in [0u64, 1, 31, 32, 33, 1000, u64::MAX / 2] {
+            assert!(bucket_upper(bucket_of(v)) >= v);
+        }
+    }
+}

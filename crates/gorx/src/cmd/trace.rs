@@ -1,4 +1,12 @@
 use std::io::{BufWriter, Write};
+
+/// `writeln!` into a String (infallible).
+macro_rules! outln {
+    ($o:expr, $($t:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o, $($t)*);
+    }};
+}
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,13 +15,21 @@ pub enum Command {
     /// Print every event as `go tool trace -d=parsed` does.
     Dump(DumpArgs),
     /// Summarize a trace: scheduler latency, STW, GC, blocking, findings.
-    Summary(DumpArgs),
+    Summary(SummaryArgs),
     /// Export for the Perfetto UI or chrome://tracing.
     Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
 pub struct DumpArgs {
+    pub file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// Print the summary and findings as JSON.
+    #[arg(long)]
+    pub json: bool,
     pub file: PathBuf,
 }
 
@@ -30,7 +46,7 @@ pub struct ExportArgs {
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Dump(a) => dump(&a.file),
-        Command::Summary(_) => super::not_built("gorx trace summary", 4),
+        Command::Summary(a) => summary(&a),
         Command::Export(_) => super::not_built("gorx trace export", 4),
     }
 }
@@ -81,5 +97,166 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
             "gorx: warning: {name}: data ended inside a batch at byte offset {off}; Go's reader stops here without an error, and so does this dump"
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read the whole trace through the streaming analyses and print what they found.
+fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
+    use gorx_analysis::trace::{TraceAnalyzer, trace_findings};
+    let name = a.file.display().to_string();
+    let f = match std::fs::File::open(&a.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gorx: {name}: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut r = match gorx_trace::Reader::new(name.clone(), f) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gorx: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut an = TraceAnalyzer::new();
+    loop {
+        match r.read_event() {
+            Ok(Some(ev)) => an.observe(&ev),
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("gorx: {e}");
+                return Ok(ExitCode::from(super::EXIT_ERROR));
+            }
+        }
+    }
+    let s = an.finish();
+    let findings = trace_findings(&s, &name);
+    if a.json {
+        let v = serde_json::json!({
+            "schema": 1,
+            "file": name,
+            "version": format!("go 1.{}", r.version().0),
+            "summary": s,
+            "sched_latency_p50_ns": s.sched_latency.quantile_ns(0.5),
+            "sched_latency_p99_ns": s.sched_latency.quantile_ns(0.99),
+            "sched_latency_p999_ns": s.sched_latency.quantile_ns(0.999),
+            "findings": findings,
+        });
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&v)?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut o = String::new();
+    let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
+    outln!(
+        o,
+        "{name}: go 1.{} trace, {} events, {} generations, {} span, GOMAXPROCS {}",
+        r.version().0,
+        s.events,
+        r.generations(),
+        ms(s.duration_ns()),
+        s.gomaxprocs
+    );
+    let h = &s.sched_latency;
+    outln!(
+        o,
+        "scheduler latency (runnable -> running): {} samples, P50 {}, P99 {}, P99.9 {}, max {}",
+        h.count,
+        ms(h.quantile_ns(0.5)),
+        ms(h.quantile_ns(0.99)),
+        ms(h.quantile_ns(0.999)),
+        ms(h.max_ns)
+    );
+    outln!(
+        o,
+        "stop-the-world: {} pauses, P99 {}, max {}",
+        s.stw.count,
+        ms(s.stw.quantile_ns(0.99)),
+        ms(s.stw.max_ns)
+    );
+    for (reason, h) in &s.stw_by_reason {
+        outln!(
+            o,
+            "  {reason:<28} {:>6} pauses, total {}, max {}",
+            h.count,
+            ms(h.sum_ns as u64),
+            ms(h.max_ns)
+        );
+    }
+    outln!(
+        o,
+        "GC: {} mark phases, {} marking; mark assist {} in {} assists; sweep {}",
+        s.gc_cycles,
+        ms(s.gc_mark_ns),
+        ms(s.mark_assist.sum_ns as u64),
+        s.mark_assist.count,
+        ms(s.sweep_ns)
+    );
+    outln!(
+        o,
+        "syscalls: {} ({} blocked), total {}, max {}",
+        s.syscalls.count,
+        s.syscalls_blocked,
+        ms(s.syscalls.sum_ns as u64),
+        ms(s.syscalls.max_ns)
+    );
+    let mut gs: Vec<_> = s.goroutines.iter().collect();
+    gs.sort_by_key(|g| {
+        std::cmp::Reverse(
+            g.exec_ns + g.sched_wait_ns + g.syscall_ns + g.block_ns.values().sum::<u64>(),
+        )
+    });
+    outln!(o, "goroutines: {} (top by accounted time)", gs.len());
+    outln!(
+        o,
+        "  {:>8} {:>12} {:>12} {:>12} {:>12}  site / top block reason",
+        "goid",
+        "exec",
+        "sched wait",
+        "syscall",
+        "blocked"
+    );
+    for g in gs.iter().take(15) {
+        let blocked: u64 = g.block_ns.values().sum();
+        let top = g
+            .block_ns
+            .iter()
+            .max_by_key(|(_, v)| **v)
+            .map(|(k, _)| k.as_str())
+            .unwrap_or("");
+        outln!(
+            o,
+            "  {:>8} {:>12} {:>12} {:>12} {:>12}  {} {}",
+            g.id,
+            ms(g.exec_ns),
+            ms(g.sched_wait_ns),
+            ms(g.syscall_ns),
+            ms(blocked),
+            g.site,
+            if top.is_empty() {
+                String::new()
+            } else {
+                format!("[{top}]")
+            }
+        );
+    }
+    if findings.is_empty() {
+        outln!(o, "findings: none");
+    }
+    for f in &findings {
+        outln!(o, "{} {}: {}", f.severity.as_str(), f.id, f.title);
+        for (k, v) in &f.evidence {
+            outln!(o, "    {k} = {v}");
+        }
+        if !f.sites.is_empty() {
+            outln!(o, "    sites: {}", f.sites.join(", "));
+        }
+        outln!(o, "    -> {}", f.recommendation);
+    }
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().lock().write_all(o.as_bytes());
     Ok(ExitCode::SUCCESS)
 }

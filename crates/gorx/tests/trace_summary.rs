@@ -1,0 +1,66 @@
+//! `gorx trace summary` on the corpus: the planted pathologies are found and the healthy
+//! patient gets no scheduler or syscall finding (numbers come from the real traces).
+
+use gorx_testsupport::corpus_entries;
+use std::process::Command;
+
+fn findings(file: &std::path::Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(["trace", "summary", "--json"])
+        .arg(file)
+        .output()
+        .expect("run gorx");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["schema"], 1);
+    assert!(v["summary"]["events"].as_u64().unwrap() > 0);
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn planted_trace_pathologies_are_found() {
+    let mut checked = 0;
+    for (ver, patient, dir) in corpus_entries() {
+        let f = dir.join("trace.out");
+        // v1 traces (Go ≤ 1.21) are outside the v2 reader's scope.
+        let Ok(head) = std::fs::read(&f).map(|b| b.into_iter().take(8).collect::<Vec<u8>>()) else {
+            continue;
+        };
+        if !["go 1.22", "go 1.23", "go 1.25", "go 1.26"]
+            .iter()
+            .any(|h| head.starts_with(h.as_bytes()))
+        {
+            continue;
+        }
+        let ids = findings(&f);
+        match patient.as_str() {
+            "sched-latency" => assert!(
+                ids.contains(&"sched.latency".into()),
+                "{ver}/{patient}: {ids:?}"
+            ),
+            "syscall-blocking" => {
+                assert!(
+                    ids.contains(&"syscall.blocking".into()),
+                    "{ver}/{patient}: {ids:?}"
+                )
+            }
+            "healthy" => assert!(
+                !ids.iter()
+                    .any(|i| i == "sched.latency" || i == "syscall.blocking"),
+                "{ver}/{patient}: {ids:?}"
+            ),
+            _ => {}
+        }
+        checked += 1;
+    }
+    eprintln!("{checked} corpus traces summarized");
+}
