@@ -572,6 +572,11 @@ pub struct Sample {
     pub heap_inuse_bytes: Option<u64>,
     pub nr_periods: Option<u64>,
     pub nr_throttled: Option<u64>,
+    /// `runtime.MemStats.GCCPUFraction`: GC CPU over available CPU (GOMAXPROCS × wall)
+    /// since the process started.
+    pub gc_cpu_fraction: Option<f64>,
+    /// Seconds since the process started (to turn the cumulative fraction into a rate).
+    pub process_uptime_s: Option<f64>,
 }
 
 /// (first, last, share of steps that did not fall) of a series, or None if too short.
@@ -698,6 +703,47 @@ pub fn trend_findings(pid: u32, w: &[Sample], nofile_soft: Option<u64>) -> Vec<F
                     .into(),
                 src(),
             ));
+        }
+    }
+    // GC CPU within the window, from the cumulative GCCPUFraction at both ends.
+    let gc: Vec<(f64, f64)> = w
+        .iter()
+        .filter_map(|s| Some((s.gc_cpu_fraction?, s.process_uptime_s?)))
+        .collect();
+    if gc.len() >= t::TREND_MIN_SAMPLES {
+        let (f0, u0) = gc[0];
+        let (f1, u1) = gc[gc.len() - 1];
+        let du = u1 - u0;
+        if du * 1e9 >= t::GC_MIN_WINDOW_NS as f64 {
+            let pct = ((f1 * u1 - f0 * u0) / du * 100.0).max(0.0);
+            let severity = if pct >= t::GC_CPU_CRITICAL_PERCENT {
+                Some(Severity::Critical)
+            } else if pct >= t::GC_CPU_WARNING_PERCENT {
+                Some(Severity::Warning)
+            } else {
+                None
+            };
+            if let Some(severity) = severity {
+                let mut ev = Evidence::new();
+                ev.insert("gc_cpu_percent".into(), json!(pct));
+                ev.insert("gc_cpu_percent_since_start".into(), json!(f1 * 100.0));
+                ev.insert("window_s".into(), json!(du));
+                out.push(finding(
+                    "gc.high-cpu",
+                    severity,
+                    format!(
+                        "GC used {pct:.0}% of the available CPU in the last {du:.0} s \
+                         ({:.0}% since start)",
+                        f1 * 100.0
+                    ),
+                    ev,
+                    "The collector runs too often for this allocation rate: raise GOGC (or set \
+                     GOMEMLIMIT and GOGC=off when memory allows), and cut allocations at the \
+                     sites the captured CPU and allocs profiles name."
+                        .into(),
+                    src(),
+                ));
+            }
         }
     }
     // Throttling onset: the last steps of the window, not the counters since boot.
@@ -1026,5 +1072,31 @@ mod tests {
             ..Default::default()
         });
         assert!(trend_findings(1, &g, None).is_empty());
+    }
+
+    #[test]
+    fn gc_cpu_in_window_from_cumulative_fraction() {
+        // 2% GC since a start 100 s ago, then 10 s at 40%: f = (2 + 4) / 110.
+        let w = series(|i| {
+            let u = 100.0 + i as f64 * 10.0 / 9.0;
+            let gc_s = 2.0 + 0.4 * (u - 100.0);
+            Sample {
+                gc_cpu_fraction: Some(gc_s / u),
+                process_uptime_s: Some(u),
+                ..Default::default()
+            }
+        });
+        let f = trend_findings(1, &w, None);
+        let g = f.iter().find(|f| f.id == "gc.high-cpu").unwrap();
+        let pct = g.evidence["gc_cpu_percent"].as_f64().unwrap();
+        assert!((pct - 40.0).abs() < 0.01, "{pct}");
+        assert_eq!(g.severity, Severity::Critical);
+        // A quiet GC: nothing.
+        let q = series(|i| Sample {
+            gc_cpu_fraction: Some(0.01),
+            process_uptime_s: Some(100.0 + i as f64),
+            ..Default::default()
+        });
+        assert!(trend_findings(1, &q, None).is_empty());
     }
 }

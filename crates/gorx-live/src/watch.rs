@@ -204,9 +204,28 @@ fn sample(t: &Target, started: Instant) -> Result<Sample, LiveError> {
             && let Ok(m) = http::memstats_from_vars("vars", &b)
         {
             s.heap_inuse_bytes = Some(m.heap_inuse_bytes);
+            s.gc_cpu_fraction = serde_json::from_str::<serde_json::Value>(&b)
+                .ok()
+                .and_then(|v| v["memstats"]["GCCPUFraction"].as_f64());
+            s.process_uptime_s = process_uptime_s(t.pid);
         }
     }
     Ok(s)
+}
+
+/// Seconds since `pid` started: system uptime minus its start time (clock ticks).
+fn process_uptime_s(pid: u32) -> Option<f64> {
+    let p = format!("/proc/{pid}/stat");
+    let st = procfs::parse_stat(&p, &std::fs::read_to_string(&p).ok()?).ok()?;
+    let up: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| up - st.starttime_ticks as f64 / hz as f64)
 }
 
 fn unix_now() -> u64 {

@@ -88,6 +88,27 @@ func main() {
 			go leakyHandler(make(chan int))
 		}
 		time.Sleep(200 * time.Millisecond)
+	case "gcchurn":
+		// A pointer-rich live heap that every cycle must mark, and allocation as fast as
+		// possible under a low GOGC: the collector runs constantly and marks a lot.
+		type node struct {
+			next *node
+			pad  [4]*int
+		}
+		var head *node
+		for i := 0; i < 400000; i++ {
+			head = &node{next: head}
+		}
+		keep = append(keep, head)
+		for i := 0; i < 2; i++ {
+			go func() {
+				var sink []byte
+				for {
+					sink = make([]byte, 64<<10)
+					_ = sink
+				}
+			}()
+		}
 	case "offheap":
 		for i := 0; i < 16; i++ {
 			b, err := syscall.Mmap(-1, 0, 16<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
@@ -819,4 +840,28 @@ fn watch_follow_picks_up_a_restarted_process() {
         stdout.contains(&format!("watching pid {}", second.pid())),
         "{stdout}"
     );
+}
+
+#[test]
+fn watch_sees_gc_cpu_in_the_window() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "gcchurn", None, &[("GOGC", "5")]);
+    let pid = p.pid().to_string();
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "500ms",
+            "--window",
+            "6s",
+            "--duration",
+            "9s",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[gc.high-cpu]"), "{stdout}");
 }

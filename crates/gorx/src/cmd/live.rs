@@ -651,7 +651,7 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
             pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
         )],
         Event::Sample(s) => vec![format!(
-            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} throttled={}/{}",
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{}",
             s.t_ms as f64 / 1000.0,
             opt_mib(s.rss_bytes),
             opt_mib(s.rss_anon_bytes),
@@ -659,6 +659,9 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
             opt_num(s.threads),
             opt_num(s.goroutines),
             opt_mib(s.heap_inuse_bytes),
+            s.gc_cpu_fraction
+                .map(|f| format!("{:.1}%", f * 100.0))
+                .unwrap_or("-".into()),
             opt_num(s.nr_throttled),
             opt_num(s.nr_periods),
         )],
