@@ -5,7 +5,7 @@ fn main() {
     let size = std::fs::metadata(&path).expect("stat").len();
     let f = std::fs::File::open(&path).expect("open");
     let t0 = std::time::Instant::now();
-    let mut r = gorx_trace::Reader::new(path, f).unwrap_or_else(|e| {
+    let mut r = gorx_trace::Reader::with_prefetch(path, f).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2)
     });

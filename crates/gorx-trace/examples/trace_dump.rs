@@ -5,7 +5,7 @@ use std::io::Write;
 fn main() {
     let path = std::env::args().nth(1).expect("usage: trace_dump FILE");
     let f = std::fs::File::open(&path).expect("open");
-    let mut r = match gorx_trace::Reader::new(path, f) {
+    let mut r = match gorx_trace::Reader::with_prefetch(path, f) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");

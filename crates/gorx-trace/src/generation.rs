@@ -670,3 +670,53 @@ pub(crate) fn read_generation_with_spill<R: BufRead>(
     g.finish(ver, src.pos, true)?;
     Ok((g, spill, spill_err))
 }
+
+/// One step of generation reading, in the shape each reader path needs.
+pub(crate) enum GenMsg {
+    /// Go 1.26+: a generation, a clean end (`None`), or an error.
+    V126(Result<Option<Generation>, GenError>),
+    /// Before Go 1.26: a generation, whether a next one has begun, and a deferred error.
+    Spill(Result<(Generation, bool, Option<GenError>), GenError>),
+}
+
+impl GenMsg {
+    /// True when no further generation can follow.
+    pub fn is_last(&self) -> bool {
+        match self {
+            GenMsg::V126(Ok(Some(_))) => false,
+            GenMsg::V126(_) => true,
+            GenMsg::Spill(Ok((_, has_next, err))) => !*has_next || err.is_some(),
+            GenMsg::Spill(Err(_)) => true,
+        }
+    }
+}
+
+/// Reads generations one after another from a byte source.
+pub(crate) struct GenReader<R> {
+    pub src: Source<R>,
+    ver: Version,
+    spill: Option<Spilled>,
+}
+
+impl<R: BufRead> GenReader<R> {
+    pub fn new(src: Source<R>, ver: Version) -> Self {
+        GenReader {
+            src,
+            ver,
+            spill: None,
+        }
+    }
+    pub fn next_gen(&mut self) -> GenMsg {
+        if self.ver >= Version::GO126 {
+            return GenMsg::V126(read_generation(&mut self.src, self.ver));
+        }
+        let spill = self.spill.take();
+        GenMsg::Spill(
+            read_generation_with_spill(&mut self.src, spill, self.ver).map(|(g, sp, err)| {
+                let has_next = sp.is_some();
+                self.spill = sp;
+                (g, has_next, err)
+            }),
+        )
+    }
+}

@@ -3,10 +3,7 @@
 //! rules, and yields events exactly as Go's `trace.Reader` does.
 
 use crate::event::{BaseEvent, EvTable, Event, SchedCtx, ThreadId, Time};
-use crate::generation::{
-    Batch, CpuSample, GenError, Generation, Source, Spilled, read_generation,
-    read_generation_with_spill,
-};
+use crate::generation::{Batch, CpuSample, GenError, GenMsg, GenReader, Generation, Source};
 use crate::goutil::uvarint;
 use crate::order::Ordering;
 use crate::spec::{self, Version, ev};
@@ -14,6 +11,7 @@ use gorx_formats::FormatError;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 /// Position in one thread's batches.
 struct BatchCursor {
@@ -141,6 +139,50 @@ fn heap_remove(h: &mut Vec<BatchCursor>, mut i: usize) {
     heap_sift_down(h, 0);
 }
 
+/// Where generations come from: read inline, or by a background thread one
+/// generation ahead (so reading and table decoding overlap the ordering).
+enum Feed<R: Read> {
+    Inline(GenReader<BufReader<R>>),
+    Thread {
+        rx: Receiver<(GenMsg, u64)>,
+        pos: u64,
+        ended: bool,
+    },
+}
+
+impl<R: Read> Feed<R> {
+    fn next_gen(&mut self) -> GenMsg {
+        match self {
+            Feed::Inline(g) => g.next_gen(),
+            Feed::Thread { rx, pos, ended } => {
+                if *ended {
+                    return GenMsg::V126(Err(GenError::msg(
+                        *pos,
+                        "internal error: read past the end",
+                    )));
+                }
+                match rx.recv() {
+                    Ok((m, p)) => {
+                        *pos = p;
+                        *ended = m.is_last();
+                        m
+                    }
+                    Err(_) => {
+                        *ended = true;
+                        GenMsg::V126(Err(GenError::msg(*pos, "generation reader thread stopped")))
+                    }
+                }
+            }
+        }
+    }
+    fn pos(&self) -> u64 {
+        match self {
+            Feed::Inline(g) => g.src.pos,
+            Feed::Thread { pos, .. } => *pos,
+        }
+    }
+}
+
 /// The generation being merged.
 struct CurGen {
     gen_no: u64,
@@ -152,7 +194,7 @@ struct CurGen {
 /// one generation's batches plus live G/P/M state.
 pub struct Reader<R: Read> {
     name: String,
-    src: Source<BufReader<R>>,
+    feed: Feed<R>,
     version: Version,
     last_ts: Time,
     gen_no: Option<CurGen>,
@@ -162,7 +204,8 @@ pub struct Reader<R: Read> {
     syncs: u64,
     read_gen_err: Option<GenError>,
     done: bool,
-    spill: Option<Spilled>,
+    /// Before Go 1.26: whether the next generation's first batch has been seen.
+    has_spill: bool,
     spill_err: Option<GenError>,
     spill_err_sync: bool,
     last_offset: u64,
@@ -247,7 +290,7 @@ impl<R: Read> Reader<R> {
         }
         Ok(Reader {
             name,
-            src,
+            feed: Feed::Inline(GenReader::new(src, version)),
             version,
             last_ts: 0,
             gen_no: None,
@@ -257,7 +300,7 @@ impl<R: Read> Reader<R> {
             syncs: 0,
             read_gen_err: None,
             done: false,
-            spill: None,
+            has_spill: false,
             spill_err: None,
             spill_err_sync: false,
             last_offset: 0,
@@ -273,7 +316,7 @@ impl<R: Read> Reader<R> {
     }
     /// Bytes consumed from the input so far.
     pub fn position(&self) -> u64 {
-        self.src.pos
+        self.feed.pos()
     }
     /// Generations read so far.
     pub fn generations(&self) -> u64 {
@@ -347,7 +390,13 @@ impl<R: Read> Reader<R> {
             if let Some(e) = &self.read_gen_err {
                 return Err(e.clone());
             }
-            return match read_generation(&mut self.src, self.version) {
+            let GenMsg::V126(res) = self.feed.next_gen() else {
+                return Err(GenError::msg(
+                    self.feed.pos(),
+                    "internal error: wrong reader path",
+                ));
+            };
+            return match res {
                 Ok(g) => self.install_gen(g),
                 Err(e) => {
                     self.read_gen_err = Some(e);
@@ -451,15 +500,20 @@ impl<R: Read> Reader<R> {
             let t = self.last_ts;
             return Ok(self.sync_event(None, t));
         }
-        if self.gen_no.is_some() && self.spill.is_none() {
+        if self.gen_no.is_some() && !self.has_spill {
             self.done = true;
             let t = self.last_ts;
             return Ok(self.sync_event(None, t));
         }
-        let spill = self.spill.take();
-        match read_generation_with_spill(&mut self.src, spill, self.version) {
-            Ok((g, spill, spill_err)) => {
-                self.spill = spill;
+        let GenMsg::Spill(res) = self.feed.next_gen() else {
+            return Err(GenError::msg(
+                self.feed.pos(),
+                "internal error: wrong reader path",
+            ));
+        };
+        match res {
+            Ok((g, has_spill, spill_err)) => {
+                self.has_spill = has_spill;
                 self.spill_err = spill_err;
                 self.install_gen(Some(g))
             }
@@ -508,6 +562,52 @@ impl<R: Read> Reader<R> {
         let table = cur.table.clone();
         self.gen_no = Some(cur);
         Ok(self.sync_event(Some(table), t))
+    }
+}
+
+impl<R: Read + Send + 'static> Reader<R> {
+    /// Like [`Reader::new`], but a background thread reads and decodes the next
+    /// generation (batches, string and stack tables, CPU samples) while this one is
+    /// ordered. Memory stays bounded: at most two generations ahead of the one in use.
+    pub fn with_prefetch(name: impl Into<String>, r: R) -> Result<Self, FormatError> {
+        let mut rd = Reader::new(name, r)?;
+        let Feed::Inline(gr) = std::mem::replace(
+            &mut rd.feed,
+            Feed::Thread {
+                rx: sync_channel(0).1,
+                pos: 0,
+                ended: true,
+            },
+        ) else {
+            unreachable!("new() reads inline");
+        };
+        let pos = gr.src.pos;
+        let (tx, rx) = sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("gorx-trace-gen".into())
+            .spawn(move || {
+                let mut gr = gr;
+                loop {
+                    let m = gr.next_gen();
+                    let last = m.is_last();
+                    if tx.send((m, gr.src.pos)).is_err() || last {
+                        break;
+                    }
+                }
+            });
+        if spawned.is_err() {
+            return Err(FormatError::at_offset(
+                &rd.name,
+                pos,
+                "cannot start the reader thread",
+            ));
+        }
+        rd.feed = Feed::Thread {
+            rx,
+            pos,
+            ended: false,
+        };
+        Ok(rd)
     }
 }
 

@@ -174,3 +174,48 @@ fn random_mutations_never_panic() {
         let _ = read_all(&b);
     }
 }
+
+/// Everything a reader yields, as text (events and the final error).
+fn dump_with(r: Result<Reader<impl std::io::Read>, gorx_formats::FormatError>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut r = match r {
+        Ok(r) => r,
+        Err(e) => return e.to_string().into_bytes(),
+    };
+    loop {
+        match r.read_event() {
+            Ok(Some(ev)) => {
+                ev.write_go_string(&mut out);
+                out.push(b'\n');
+            }
+            Ok(None) => return out,
+            Err(e) => {
+                out.extend_from_slice(e.to_string().as_bytes());
+                return out;
+            }
+        }
+    }
+}
+
+#[test]
+fn prefetching_reader_yields_the_same_as_inline() {
+    let base = sample_trace();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..2_000 {
+        let mut b = base.clone();
+        if i > 0 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let n = 16 + (x as usize) % (b.len() - 16);
+            if i % 2 == 0 {
+                b.truncate(n);
+            } else {
+                b[n] = (x >> 32) as u8;
+            }
+        }
+        let inline = dump_with(Reader::new("t", &b[..]));
+        let pre = dump_with(Reader::with_prefetch("t", std::io::Cursor::new(b)));
+        assert_eq!(inline, pre, "mutation {i}");
+    }
+}

@@ -62,7 +62,7 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_ERROR));
         }
     };
-    let mut r = match gorx_trace::Reader::new(name.clone(), f) {
+    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gorx: {e}");
@@ -111,7 +111,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(super::EXIT_ERROR));
         }
     };
-    let mut r = match gorx_trace::Reader::new(name.clone(), f) {
+    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("gorx: {e}");
