@@ -76,8 +76,38 @@ pub struct ProcessSnapshot {
     pub runtime: Option<RuntimeMemory>,
     /// GOMAXPROCS as the process reports it (e.g. /metrics), when available.
     pub gomaxprocs_observed: Option<u32>,
+    /// The largest anonymous mappings (from /proc/PID/smaps), largest first; read by
+    /// `inspect` to say where unaccounted memory lives.
+    pub top_anon_mappings: Vec<gorx_formats::procfs::Mapping>,
     /// What could not be read, e.g. `"/proc/42/environ: Permission denied"`.
     pub missing: Vec<String>,
+}
+
+/// Where the Go runtime places heap arenas on 64-bit Linux: hints from 0x00c0<<32 upward
+/// (runtime/malloc.go, mallocinit). Anonymous memory elsewhere is not Go heap.
+pub fn in_go_arena_range(addr: u64) -> bool {
+    (0x00c0_0000_0000..0x01c0_0000_0000).contains(&addr)
+}
+
+/// A mapping for evidence: `7f1200000000-7f1210000000 rw-p 256 MiB anon [outside Go arenas]`.
+pub fn describe_mapping(m: &gorx_formats::procfs::Mapping) -> String {
+    format!(
+        "{:x}-{:x} {} {} anon{}{}",
+        m.start,
+        m.end,
+        m.perms,
+        mib(m.anonymous_bytes),
+        if m.path.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", m.path)
+        },
+        if in_go_arena_range(m.start) {
+            " (Go heap arena)"
+        } else {
+            ""
+        }
+    )
 }
 
 impl ProcessSnapshot {
@@ -232,6 +262,26 @@ pub fn rss_gap(s: &ProcessSnapshot) -> Option<Finding> {
     );
     ev.insert("unaccounted_bytes".into(), json!(gap));
     ev.insert("unaccounted_percent".into(), json!(ratio * 100.0));
+    let outside: Vec<&gorx_formats::procfs::Mapping> = s
+        .top_anon_mappings
+        .iter()
+        .filter(|m| !in_go_arena_range(m.start))
+        .collect();
+    if !outside.is_empty() {
+        ev.insert(
+            "largest_non_heap_anon_mappings".into(),
+            json!(
+                outside
+                    .iter()
+                    .map(|m| describe_mapping(m))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        ev.insert(
+            "non_heap_anon_in_largest_mappings_bytes".into(),
+            json!(outside.iter().map(|m| m.anonymous_bytes).sum::<u64>()),
+        );
+    }
     Some(finding(
         "memory.rss-gap",
         severity,
@@ -1098,5 +1148,38 @@ mod tests {
             ..Default::default()
         });
         assert!(trend_findings(1, &q, None).is_empty());
+    }
+
+    #[test]
+    fn rss_gap_names_the_mappings_outside_go_arenas() {
+        use gorx_formats::procfs::Mapping;
+        let mut s = base();
+        s.status.as_mut().unwrap().rss_anon_bytes = Some(300 << 20);
+        s.runtime = Some(rt(60 << 20, 10 << 20));
+        let m = |start: u64, mb: u64| Mapping {
+            start,
+            end: start + (mb << 20),
+            perms: "rw-p".into(),
+            path: String::new(),
+            rss_bytes: mb << 20,
+            anonymous_bytes: mb << 20,
+        };
+        s.top_anon_mappings = vec![m(0x7f12_0000_0000, 256), m(0xc0_0000_0000, 40)];
+        let f = rss_gap(&s).unwrap();
+        let list = f.evidence["largest_non_heap_anon_mappings"]
+            .as_array()
+            .unwrap();
+        assert_eq!(list.len(), 1);
+        assert!(
+            list[0]
+                .as_str()
+                .unwrap()
+                .starts_with("7f1200000000-7f1210000000 rw-p 256 MiB")
+        );
+        assert_eq!(
+            f.evidence["non_heap_anon_in_largest_mappings_bytes"],
+            json!(256u64 << 20)
+        );
+        assert!(describe_mapping(&s.top_anon_mappings[1]).ends_with("(Go heap arena)"));
     }
 }

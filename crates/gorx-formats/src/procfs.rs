@@ -256,6 +256,71 @@ pub fn parse_smaps_rollup(input: &str, text: &str) -> Result<SmapsRollup> {
     Ok(out)
 }
 
+/// One mapping of `/proc/PID/smaps`, with the sizes gorx uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    pub perms: String,
+    /// File path, `[heap]`, `[stack]`, `[anon:name]`, or empty for anonymous memory.
+    pub path: String,
+    pub rss_bytes: u64,
+    pub anonymous_bytes: u64,
+}
+
+/// Parse `/proc/PID/smaps`: a header line per mapping followed by `Key: N kB` lines.
+pub fn parse_smaps(input: &str, text: &str) -> Result<Vec<Mapping>> {
+    let mut out: Vec<Mapping> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let lineno = i as u64 + 1;
+        let first = line.split_whitespace().next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-')
+            && !first.ends_with(':')
+            && let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16))
+        {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 {
+                return Err(FormatError::at_line(
+                    input,
+                    lineno,
+                    format!("short mapping header {line:?}"),
+                ));
+            }
+            out.push(Mapping {
+                start,
+                end,
+                perms: f[1].to_string(),
+                path: f.get(5..).map(|p| p.join(" ")).unwrap_or_default(),
+                rss_bytes: 0,
+                anonymous_bytes: 0,
+            });
+            continue;
+        }
+        let Some((key, val)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match (out.last_mut(), key) {
+            (Some(m), "Rss") => &mut m.rss_bytes,
+            (Some(m), "Anonymous") => &mut m.anonymous_bytes,
+            (None, _) => {
+                return Err(FormatError::at_line(
+                    input,
+                    lineno,
+                    "field before any mapping header",
+                ));
+            }
+            _ => continue,
+        };
+        *slot = parse_kb(
+            input,
+            lineno,
+            key,
+            val.trim().strip_suffix(" kB").unwrap_or(val.trim()),
+        )?;
+    }
+    Ok(out)
+}
+
 /// `/proc/PID/stat`: the fields gorx uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Stat {
@@ -860,5 +925,22 @@ mod tests {
         assert_eq!(m[3].root, "/x");
         assert_eq!(m[3].fs_type, "ext4");
         assert!(parse_mountinfo("mountinfo", "1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn smaps_mappings() {
+        let t = "559970df1000-559970df3000 r--p 00000000 fe:00 247278                     /usr/bin/head\nSize:                  8 kB\nRss:                   8 kB\nAnonymous:             0 kB\nVmFlags: rd mr mw me \nc000000000-c000400000 rw-p 00000000 00:00 0 \nRss:                4096 kB\nAnonymous:          4096 kB\nTHPeligible:           0\n7f1200000000-7f1210000000 rw-p 00000000 00:00 0 \nRss:              262144 kB\nAnonymous:        262144 kB\n7ffc2a664000-7ffc2a685000 rw-p 00000000 00:00 0                          [stack]\nRss:                  12 kB\nAnonymous:            12 kB\n";
+        let m = parse_smaps("smaps", t).unwrap();
+        assert_eq!(m.len(), 4);
+        assert_eq!(m[0].path, "/usr/bin/head");
+        assert_eq!(m[1].start, 0xc000000000);
+        assert_eq!(m[1].anonymous_bytes, 4096 * 1024);
+        assert_eq!(m[2].path, "");
+        assert_eq!(m[2].rss_bytes, 256 << 20);
+        assert_eq!(m[3].path, "[stack]");
+        assert!(parse_smaps("smaps", "Rss: 4 kB\n").is_err());
+        let e =
+            parse_smaps("smaps", "c000000000-c000400000 rw-p 0 00:00 0\nRss: x kB\n").unwrap_err();
+        assert!(e.to_string().starts_with("smaps:2:"), "{e}");
     }
 }

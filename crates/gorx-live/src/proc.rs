@@ -75,6 +75,17 @@ pub fn fd_listing(pid: u32) -> Result<String, LiveError> {
         .collect())
 }
 
+/// The `n` largest anonymous mappings of `pid` (by anonymous bytes) from /proc/PID/smaps.
+pub fn top_anon_mappings(pid: u32, n: usize) -> Result<Vec<procfs::Mapping>, LiveError> {
+    let p = proc_file(pid, "smaps");
+    let text = read_text(&p)?;
+    let mut m = procfs::parse_smaps(&p.display().to_string(), &text)?;
+    m.retain(|x| x.anonymous_bytes > 0);
+    m.sort_by_key(|x| std::cmp::Reverse(x.anonymous_bytes));
+    m.truncate(n);
+    Ok(m)
+}
+
 /// Online CPUs of the machine.
 pub fn host_cpus() -> Option<u32> {
     let t = std::fs::read_to_string("/sys/devices/system/cpu/online").ok()?;

@@ -388,6 +388,15 @@ fn offheap_mmap_is_an_rss_gap() {
         "{f}"
     );
     assert_eq!(f["severity"], "critical");
+    // And it says where: the 16 MiB mmap regions, outside the Go heap arenas.
+    let maps = f["evidence"]["largest_non_heap_anon_mappings"]
+        .as_array()
+        .unwrap();
+    assert!(!maps.is_empty(), "{f}");
+    let named = f["evidence"]["non_heap_anon_in_largest_mappings_bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(named >= 64 << 20, "{f}");
 }
 
 #[test]

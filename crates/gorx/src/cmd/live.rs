@@ -362,6 +362,11 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut snap = proc::snapshot(pid, go.as_ref())?;
+    // Only inspect walks the full smaps (costly on huge processes; ps and watch do not).
+    match proc::top_anon_mappings(pid, 5) {
+        Ok(m) => snap.top_anon_mappings = m,
+        Err(e) => snap.missing.push(e.to_string()),
+    }
     let mut inputs = vec![InputSummary {
         path: format!("/proc/{pid}"),
         kind: "procfs".into(),
