@@ -246,22 +246,46 @@ impl<'a> Cur<'a> {
     pub(crate) fn new(s: &'a [u8]) -> Self {
         Cur { s, i: 0 }
     }
+    /// Whether `lit` comes next. A byte loop: the literals are a few bytes long, where a
+    /// memcmp call costs more than the comparison (this is the gctrace hot path).
+    #[inline(always)]
+    fn at(&self, lit: &str) -> bool {
+        let l = lit.as_bytes();
+        match self.s.get(self.i..self.i + l.len()) {
+            Some(have) => have.iter().zip(l).all(|(a, b)| a == b),
+            None => false,
+        }
+    }
+    #[cold]
+    #[inline(never)]
+    fn expected(&self, lit: &str) -> String {
+        format!(
+            "expected {:?} at column {}, found {:?}",
+            lit,
+            self.i + 1,
+            String::from_utf8_lossy(&self.s[self.i..(self.i + 12).min(self.s.len())])
+        )
+    }
+    #[inline(always)]
     pub(crate) fn lit(&mut self, lit: &str) -> std::result::Result<(), String> {
-        if self.s[self.i..].starts_with(lit.as_bytes()) {
+        if self.at(lit) {
             self.i += lit.len();
             Ok(())
         } else {
-            Err(format!(
-                "expected {:?} at column {}, found {:?}",
-                lit,
-                self.i + 1,
-                String::from_utf8_lossy(&self.s[self.i..(self.i + 12).min(self.s.len())])
-            ))
+            Err(self.expected(lit))
         }
     }
+    /// Like `lit` for optional parts, without building an error message.
+    #[inline(always)]
     pub(crate) fn try_lit(&mut self, lit: &str) -> bool {
-        self.lit(lit).is_ok()
+        if self.at(lit) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
     }
+    #[inline(always)]
     pub(crate) fn uint(&mut self) -> std::result::Result<u64, String> {
         let start = self.i;
         let mut v: u64 = 0;
@@ -281,6 +305,7 @@ impl<'a> Cur<'a> {
         Ok(v)
     }
     /// A decimal like `0.017` or `12` scaled by `10^scale_digits` (ms→ns: 6, s→ns: 9).
+    #[inline(always)]
     pub(crate) fn decimal(&mut self, scale_digits: u32) -> std::result::Result<u64, String> {
         let col = self.i + 1;
         let int = self.uint()?;

@@ -559,7 +559,8 @@ fn parse_header(rest: &str) -> std::result::Result<Goroutine<'_>, String> {
         m: None,
         mp: None,
         labels: Vec::new(),
-        frames: Vec::new(),
+        // Typical stacks are 2–20 frames; one allocation instead of four regrowths.
+        frames: Vec::with_capacity(16),
         elided: None,
         created_by: None,
         stack_unavailable: false,
