@@ -72,9 +72,15 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::with_capacity(4096);
+    let mut progress = Progress::new(path);
+    let mut n_events: u64 = 0;
     loop {
         match r.read_event() {
             Ok(Some(ev)) => {
+                n_events += 1;
+                if n_events & 0xffff == 0 {
+                    progress.tick(r.position());
+                }
                 line.clear();
                 ev.write_go_string(&mut line);
                 line.push(b'\n');
@@ -92,6 +98,7 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
         }
     }
     let _ = out.flush();
+    progress.done();
     if let Some(off) = r.silent_eof_offset() {
         eprintln!(
             "gorx: warning: {name}: data ended inside a batch at byte offset {off}; Go's reader stops here without an error, and so does this dump"
@@ -119,9 +126,17 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut an = TraceAnalyzer::new();
+    let mut progress = Progress::new(&a.file);
+    let mut n_events: u64 = 0;
     loop {
         match r.read_event() {
-            Ok(Some(ev)) => an.observe(&ev),
+            Ok(Some(ev)) => {
+                an.observe(&ev);
+                n_events += 1;
+                if n_events & 0xffff == 0 {
+                    progress.tick(r.position());
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 eprintln!("gorx: {e}");
@@ -129,6 +144,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    progress.done();
     let s = an.finish();
     let findings = trace_findings(&s, &name);
     if a.json {
@@ -259,4 +275,41 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(o.as_bytes());
     Ok(ExitCode::SUCCESS)
+}
+
+/// A one-line progress display on stderr for large traces read on a terminal.
+struct Progress {
+    total_bytes: u64,
+    last: std::time::Instant,
+    on: bool,
+}
+
+impl Progress {
+    /// Shown only when stderr is a terminal and the file is at least 32 MiB.
+    fn new(path: &std::path::Path) -> Progress {
+        use std::io::IsTerminal;
+        let total_bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Progress {
+            total_bytes,
+            last: std::time::Instant::now(),
+            on: std::io::stderr().is_terminal() && total_bytes >= 32 << 20,
+        }
+    }
+    fn tick(&mut self, pos_bytes: u64) {
+        if !self.on || self.last.elapsed() < std::time::Duration::from_millis(200) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let pct = pos_bytes as f64 * 100.0 / self.total_bytes.max(1) as f64;
+        eprint!(
+            "\rreading trace: {pct:5.1}% ({} / {} MiB)",
+            pos_bytes >> 20,
+            self.total_bytes >> 20
+        );
+    }
+    fn done(&self) {
+        if self.on {
+            eprint!("\r{:60}\r", "");
+        }
+    }
 }
