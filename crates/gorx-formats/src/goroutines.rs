@@ -327,7 +327,7 @@ pub fn parse<'a>(input: &str, data: &'a [u8]) -> Result<Dump<'a>> {
         }
         if let Some(rest) = line.strip_prefix("goroutine ")
             && rest.as_bytes().first().is_some_and(u8::is_ascii_digit)
-            && rest.contains(" [")
+            && memchr::memmem::find(rest.as_bytes(), b" [").is_some()
         {
             match parse_header(rest) {
                 Ok(mut g) => {
@@ -411,8 +411,10 @@ pub fn parse<'a>(input: &str, data: &'a [u8]) -> Result<Dump<'a>> {
             );
             continue;
         }
+        // Arguments hold no parentheses, so the last '(' opens them (method receivers like
+        // `(*T)` come before it). memrchr: std's rfind is not vectorised.
         if line.ends_with(')')
-            && let Some(open) = line.rfind('(')
+            && let Some(open) = memchr::memrchr(b'(', line.as_bytes())
             && open > 0
         {
             pending = Some((&line[..open], &line[open + 1..line.len() - 1]));
@@ -514,7 +516,8 @@ fn note_crash_line<'a>(dump: &mut Dump<'a>, line: &'a str, line_no: u64) {
 fn parse_location(loc: &str) -> (&str, u32, Option<u64>) {
     let mut rest = loc;
     let mut pc_offset = None;
-    while let Some((head, tok)) = rest.rsplit_once(' ') {
+    while let Some(sp) = memchr::memrchr(b' ', rest.as_bytes()) {
+        let (head, tok) = (&rest[..sp], &rest[sp + 1..]);
         if let Some(hex) = tok.strip_prefix("+0x") {
             pc_offset = u64::from_str_radix(hex, 16).ok();
         } else if !(tok.starts_with("fp=") || tok.starts_with("sp=") || tok.starts_with("pc=")) {
@@ -522,7 +525,7 @@ fn parse_location(loc: &str) -> (&str, u32, Option<u64>) {
         }
         rest = head;
     }
-    match rest.rsplit_once(':') {
+    match memchr::memrchr(b':', rest.as_bytes()).map(|c| (&rest[..c], &rest[c + 1..])) {
         Some((file, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => {
             (file, l.parse().unwrap_or(u32::MAX), pc_offset)
         }
