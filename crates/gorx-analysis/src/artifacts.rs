@@ -6,6 +6,7 @@
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
+use crate::trace::{TraceAnalyzer, trace_findings};
 use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
@@ -158,11 +159,18 @@ fn analyze_one(
                 pe.sources.push(name.to_string());
             }
         }
-        // Recognised; their analyses are wired as they land (issue 4 for traces).
-        ArtifactKind::ExecutionTrace
-        | ArtifactKind::ExecutionTraceLegacy
-        | ArtifactKind::Prometheus
-        | ArtifactKind::Unknown => {}
+        ArtifactKind::ExecutionTrace => {
+            // Streamed event by event: the analyzer holds summaries, never the trace.
+            let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+            let mut analyzer = TraceAnalyzer::new();
+            while let Some(ev) = reader.read_event()? {
+                analyzer.observe(&ev);
+            }
+            out.extend(trace_findings(&analyzer.finish(), name));
+        }
+        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2),
+        // and Prometheus text, whose go_* metrics repeat what expvar already gives.
+        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Prometheus | ArtifactKind::Unknown => {}
     }
     Ok(out)
 }
