@@ -719,7 +719,9 @@ impl Event {
         Some((sp.name, exp, args))
     }
 
-    /// Append Go's `Event.String()` to `out`.
+    /// Append Go's `Event.String()` to `out`. One difference by design: a Sync event's
+    /// wall clock is formatted in UTC, where Go uses the local time zone (the same bytes
+    /// when the zone is UTC, as on the test machines).
     pub fn write_go_string(&self, out: &mut Vec<u8>) {
         let _ = write!(
             out,

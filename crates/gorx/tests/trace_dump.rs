@@ -3,6 +3,7 @@
 //! - every v2 `trace.out` of the committed corpus (testdata/artifacts/<go>/<patient>/),
 //! - traces written just now by a tiny program under each installed Go (1.22, 1.24,
 //!   1.26, 1.27: formats go 1.22, 1.23, 1.26), with CPU samples and several generations,
+//!   and one with the alloc/free experiment (experimental batches and events),
 //! - the real traces in Go's own reader tests (text form, turned into bytes).
 
 use gorx_testsupport::{artifacts_dir, corpus_entries, go_toolchain, missing_prerequisite};
@@ -182,7 +183,15 @@ fn fresh_traces_from_each_go_version_dump_like_go_tool_trace() {
     std::fs::write(tmp.join("go.mod"), "module tracedump\n\ngo 1.22\n").unwrap();
     let mut diffs = Vec::new();
     let mut ran = 0;
-    for minor in ["1.22", "1.24", "1.26", "1.27"] {
+    // The last run turns on the alloc/free experiment: experimental batches and events.
+    let runs = [
+        ("1.22", ""),
+        ("1.24", ""),
+        ("1.26", ""),
+        ("1.27", ""),
+        ("1.27", "traceallocfree=1"),
+    ];
+    for (minor, godebug) in runs {
         let Some(go) = go_toolchain(minor) else {
             missing_prerequisite(&format!("Go {minor} toolchain"));
             continue;
@@ -193,6 +202,7 @@ fn fresh_traces_from_each_go_version_dump_like_go_tool_trace() {
             .current_dir(&tmp)
             .env("GOTOOLCHAIN", "local")
             .env("GOFLAGS", "-mod=mod")
+            .env("GODEBUG", godebug)
             .output()
             .expect("go run");
         assert!(
@@ -200,7 +210,10 @@ fn fresh_traces_from_each_go_version_dump_like_go_tool_trace() {
             "go {minor} run: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let file = tmp.join(format!("trace-{minor}.out"));
+        let file = tmp.join(format!(
+            "trace-{minor}{}.out",
+            if godebug.is_empty() { "" } else { "-allocfree" }
+        ));
         std::fs::write(&file, &out.stdout).unwrap();
         ran += 1;
         diffs.extend(compare(&go127, &file));
