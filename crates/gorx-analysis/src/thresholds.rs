@@ -229,6 +229,9 @@ pub const SCHED_LATENCY_MIN_SAMPLES: u64 = 20;
 pub const SYSCALL_BLOCKING_MAX_NS: u64 = 100_000_000;
 pub const SYSCALL_BLOCKING_SHARE_WARNING: f64 = 0.5;
 pub const SYSCALL_BLOCKING_SHARE_CRITICAL: f64 = 4.0;
+/// The share rule needs at least this much syscall time in total: in a very short trace
+/// a few microsecond syscalls are a large share of nothing.
+pub const SYSCALL_BLOCKING_MIN_TOTAL_NS: u64 = 100_000_000;
 /// gc.long-pause (from traces): STW pauses are normally 10–500 µs; 1 ms at P99 is worth
 /// fixing, and one of 10 ms stalls every request in flight.
 pub const TRACE_STW_P99_WARNING_NS: u64 = 1_000_000;
