@@ -236,6 +236,12 @@ pub const SYSCALL_BLOCKING_MIN_TOTAL_NS: u64 = 100_000_000;
 /// fixing, and one of 10 ms stalls every request in flight.
 pub const TRACE_STW_P99_WARNING_NS: u64 = 1_000_000;
 pub const TRACE_STW_MAX_CRITICAL_NS: u64 = 10_000_000;
+/// contention.block (from traces): goroutine time blocked on mutexes or channel sends per
+/// second of trace = the average number of goroutines stuck there. Healthy services sit
+/// near 0 (their idle goroutines wait on receives and selects, which are not counted);
+/// one goroutine always waiting is a hot lock or a full channel, ten is a convoy.
+pub const TRACE_CONTENTION_WARNING_RATIO: f64 = 1.0;
+pub const TRACE_CONTENTION_CRITICAL_RATIO: f64 = 10.0;
 /// Width of a scheduler-latency heat-map time bucket.
 pub const TRACE_HEATMAP_WINDOW_NS: u64 = 100_000_000;
 /// How many sites a trace finding lists.

@@ -1,7 +1,7 @@
 //! Analyses of execution traces: per-goroutine time by state, scheduler latency
 //! (runnable → running) with percentiles and a heat map, stop-the-world pauses by reason,
-//! GC, mark assist and sweep time, syscall time by site; and the findings
-//! `sched.latency`, `syscall.blocking`, `gc.long-pause` built from them.
+//! GC, mark assist and sweep time, syscall and block time by site; and the findings
+//! `sched.latency`, `syscall.blocking`, `contention.block`, `gc.long-pause` built from them.
 //!
 //! [`TraceAnalyzer`] consumes events one at a time (the trace is never held in memory);
 //! [`TraceAnalyzer::finish`] gives a [`TraceSummary`]; [`trace_findings`] judges it.
@@ -139,6 +139,8 @@ pub struct TraceSummary {
     pub syscall_ns_by_site: BTreeMap<String, u64>,
     /// Syscalls that blocked long enough for the P to be handed off.
     pub syscalls_blocked: u64,
+    /// Blocked time by "reason @ site" (site: first non-runtime frame where it blocked).
+    pub block_ns_by_site: BTreeMap<String, u64>,
 }
 
 impl TraceSummary {
@@ -153,6 +155,7 @@ struct GState {
     since: i64,
     reason: String,
     syscall_site: String,
+    block_site: String,
     times: GoroutineTimes,
 }
 
@@ -288,6 +291,13 @@ impl TraceAnalyzer {
                 }
                 GoState::Waiting => {
                     *g.times.block_ns.entry(g.reason.clone()).or_default() += d;
+                    if !g.block_site.is_empty() {
+                        *self
+                            .s
+                            .block_ns_by_site
+                            .entry(format!("{} @ {}", g.reason, g.block_site))
+                            .or_default() += d;
+                    }
                 }
                 GoState::Syscall => {
                     g.times.syscall_ns += d;
@@ -307,6 +317,12 @@ impl TraceAnalyzer {
         if new == GoState::Syscall {
             g.syscall_site = site.clone().unwrap_or_else(|| "(unknown)".into());
         }
+        // Only a block with its own stack names where the goroutine waits.
+        g.block_site = if new == GoState::Waiting {
+            site.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
         if let Some(s) = site {
             g.times.site = s;
         }
@@ -347,6 +363,11 @@ fn scope_id(r: Resource) -> i64 {
         Resource::None => i64::MIN,
         Resource::Goroutine(i) | Resource::Proc(i) | Resource::Thread(i) => i,
     }
+}
+
+/// Block reasons that mean waiting on another goroutine's lock or a full channel.
+fn is_contention_reason(r: &str) -> bool {
+    r == "sync" || r == "sync.(*Cond).Wait" || r == "chan send" || r.starts_with("sync.(*RWMutex)")
 }
 
 fn ms(ns: u64) -> String {
@@ -451,6 +472,60 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
             recommendation: "Blocking syscalls hold an M each and hand their P off: move blocking \
                 I/O off hot paths, use non-blocking/netpoller-backed I/O, bound concurrent \
                 blocking calls, and check the slow device or file system at the listed sites."
+                .into(),
+            sources: sources.clone(),
+            sites: sites
+                .iter()
+                .take(th::TRACE_TOP_SITES)
+                .map(|(s, _)| (*s).clone())
+                .collect(),
+        });
+    }
+
+    // contention.block: goroutines waiting on mutexes or on channel sends (back-pressure).
+    // Receives and selects are left out: idle consumers wait there by design.
+    let contended: u64 = s
+        .goroutines
+        .iter()
+        .flat_map(|g| g.block_ns.iter())
+        .filter(|(r, _)| is_contention_reason(r))
+        .map(|(_, v)| *v)
+        .sum();
+    let ratio = contended as f64 / dur as f64;
+    if s.duration_ns() > 0 && ratio >= th::TRACE_CONTENTION_WARNING_RATIO {
+        let severity = if ratio >= th::TRACE_CONTENTION_CRITICAL_RATIO {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let mut sites: Vec<(&String, &u64)> = s
+            .block_ns_by_site
+            .iter()
+            .filter(|(k, _)| is_contention_reason(k.split(" @ ").next().unwrap_or("")))
+            .collect();
+        sites.sort_by_key(|(_, v)| std::cmp::Reverse(**v));
+        let mut ev = Evidence::new();
+        ev.insert("blocked_ns".into(), contended.into());
+        ev.insert("trace_duration_ns".into(), dur.into());
+        ev.insert(
+            "blocked_goroutines_avg".into(),
+            serde_json::json!((ratio * 100.0).round() / 100.0),
+        );
+        for (site, ns) in sites.iter().take(th::TRACE_TOP_SITES) {
+            ev.insert(format!("site_ns:{site}"), (**ns).into());
+        }
+        out.push(Finding {
+            id: "contention.block",
+            severity,
+            title: format!(
+                "On average {ratio:.1} goroutines wait on mutexes or channel sends ({} blocked over a {} trace)",
+                ms(contended),
+                ms(dur)
+            ),
+            evidence: ev,
+            recommendation: "Shorten critical sections or shard the lock at the listed sites; for \
+                channel sends, the consumer is too slow or the buffer too small: add consumers, \
+                batch, or apply back-pressure upstream."
                 .into(),
             sources: sources.clone(),
             sites: sites

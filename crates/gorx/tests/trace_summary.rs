@@ -1,5 +1,6 @@
 //! `gorx trace summary` on the corpus: the planted pathologies are found and the healthy
-//! patient gets no scheduler or syscall finding (numbers come from the real traces).
+//! patient gets no scheduler, syscall or contention finding (numbers come from the real
+//! traces; gc.long-pause is not asserted: STW length depends on the machine's load).
 
 use gorx_testsupport::corpus_entries;
 use std::process::Command;
@@ -53,9 +54,14 @@ fn planted_trace_pathologies_are_found() {
                     "{ver}/{patient}: {ids:?}"
                 )
             }
+            "chan-block" | "mutex-contention" => assert!(
+                ids.contains(&"contention.block".into()),
+                "{ver}/{patient}: {ids:?}"
+            ),
             "healthy" => assert!(
-                !ids.iter()
-                    .any(|i| i == "sched.latency" || i == "syscall.blocking"),
+                !ids.iter().any(|i| i == "sched.latency"
+                    || i == "syscall.blocking"
+                    || i == "contention.block"),
                 "{ver}/{patient}: {ids:?}"
             ),
             _ => {}
