@@ -96,9 +96,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             };
             let ids: Vec<String> = g.ids.iter().take(6).map(u64::to_string).collect();
             let more = if g.ids.len() > 6 { ", ..." } else { "" };
+            // The first frame outside runtime/sync plumbing: where the code waits.
+            let site = g
+                .site
+                .as_ref()
+                .map(|f| format!(" at {}", f.function))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{} × [{}{wait}{locked}]  goroutines {}{more}",
+                "{} × [{}{wait}{locked}]{site}  goroutines {}{more}",
                 g.count,
                 g.state,
                 ids.join(", ")
