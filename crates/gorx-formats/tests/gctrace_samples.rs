@@ -134,3 +134,42 @@ fn bad_input_never_panics() {
         "bad:2: P count is 0"
     );
 }
+
+/// Every corpus stderr.log: all three runtime traces parse completely, and they agree
+/// with each other (schedtrace's gomaxprocs is gctrace's P; snapshots are 1 s apart as
+/// GODEBUG=schedtrace=1000 asked).
+#[test]
+fn corpus_runtime_logs_parse_completely() {
+    let mut seen = 0;
+    for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+        let Ok(log) = std::fs::read(dir.join("stderr.log")) else {
+            continue;
+        };
+        seen += 1;
+        let text = String::from_utf8_lossy(&log);
+        let gc = gctrace::parse("stderr.log", &log);
+        let sc = scavtrace::parse("stderr.log", &log);
+        let sched = gorx_formats::schedtrace::parse("stderr.log", &log);
+        let at = |p: &str| text.lines().filter(|l| l.starts_with(p)).count();
+        assert!(gc.malformed.is_empty() && sc.malformed.is_empty() && sched.malformed.is_empty());
+        assert_eq!(gc.cycle_count(), at("gc "), "{ver}/{patient}");
+        assert_eq!(sc.lines.len(), at("scav "), "{ver}/{patient}");
+        assert_eq!(sched.snapshots.len(), at("SCHED "), "{ver}/{patient}");
+        let procs = gc.runs[0].cycles[0].procs as i64;
+        for s in &sched.snapshots {
+            assert_eq!(s.get("gomaxprocs"), Some(procs), "{ver}/{patient}");
+            assert_eq!(s.local_runqueues.len() as i64, procs, "{ver}/{patient}");
+            assert!(s.get("threads").unwrap() >= 1);
+        }
+        for w in sched.snapshots.windows(2) {
+            let dt = w[1].at_ms - w[0].at_ms;
+            assert!(
+                (900..=3000).contains(&dt),
+                "{ver}/{patient}: {dt} ms between SCHED lines"
+            );
+        }
+    }
+    if seen == 0 {
+        gorx_testsupport::missing_prerequisite("testdata/artifacts corpus (stderr.log)");
+    }
+}
