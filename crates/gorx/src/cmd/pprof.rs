@@ -130,7 +130,11 @@ fn write_top_text(
     if p.duration_nanos > 0 {
         writeln!(out, "Duration: {}", scaled(p.duration_nanos, "nanoseconds"))?;
     }
-    let shown: i64 = t.rows.iter().take(n).map(|r| r.flat).sum();
+    let shown = t
+        .rows
+        .iter()
+        .take(n)
+        .fold(0i64, |a, r| a.saturating_add(r.flat));
     writeln!(
         out,
         "Showing nodes accounting for {}, {} of {} total",
@@ -148,7 +152,7 @@ fn write_top_text(
     )?;
     let mut sum = 0i64;
     for r in t.rows.iter().take(n) {
-        sum += r.flat;
+        sum = sum.saturating_add(r.flat);
         writeln!(
             out,
             "{:>10} {:>6} {:>7} {:>10} {:>6}  {}",
@@ -234,7 +238,8 @@ fn folded(p: &Profile, idx: usize) -> String {
         } else {
             key
         };
-        *m.entry(key).or_default() += v.abs();
+        let e = m.entry(key).or_default();
+        *e = e.saturating_add(v.saturating_abs());
     }
     let mut lines: Vec<(String, i64)> = m.into_iter().collect();
     lines.sort();
