@@ -285,18 +285,21 @@ impl<'a> Cur<'a> {
             false
         }
     }
+    /// An unsigned decimal of at most 19 digits (always fits a u64, so no overflow checks
+    /// on the hot path); longer runs of digits are an error.
     #[inline(always)]
     pub(crate) fn uint(&mut self) -> std::result::Result<u64, String> {
         let start = self.i;
         let mut v: u64 = 0;
         while let Some(&b) = self.s.get(self.i) {
-            if !b.is_ascii_digit() {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
                 break;
             }
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(b - b'0')))
-                .ok_or_else(|| format!("number too large at column {}", start + 1))?;
+            if self.i - start == 19 {
+                return Err(format!("number too large at column {}", start + 1));
+            }
+            v = v * 10 + u64::from(d);
             self.i += 1;
         }
         if self.i == start {
@@ -328,9 +331,21 @@ impl<'a> Cur<'a> {
                 return Err(format!("expected digits after '.' at column {}", start + 1));
             }
         }
-        let scale = 10u64.pow(scale_digits);
+        const POW10: [u64; 10] = [
+            1,
+            10,
+            100,
+            1_000,
+            10_000,
+            100_000,
+            1_000_000,
+            10_000_000,
+            100_000_000,
+            1_000_000_000,
+        ];
+        let scale = POW10[scale_digits as usize];
         int.checked_mul(scale)
-            .and_then(|v| v.checked_add(frac * 10u64.pow(scale_digits - digits)))
+            .and_then(|v| v.checked_add(frac * POW10[(scale_digits - digits) as usize]))
             .ok_or_else(|| format!("number too large at column {col}"))
     }
 }
