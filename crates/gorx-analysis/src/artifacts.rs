@@ -12,6 +12,7 @@ use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
 use gorx_formats::pprof::{self, legacy};
 use gorx_formats::{expvar, gctrace, goroutines as dump, procfs};
+use std::collections::BTreeMap;
 
 /// One input: a name for messages and sources, and its bytes.
 pub struct Artifact<'a> {
@@ -33,9 +34,39 @@ struct ProcessEvidence {
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
 pub fn diagnose(artifacts: &[Artifact<'_>]) -> Result<Diagnosis, FormatError> {
+    diagnose_with(artifacts, Vec::new())
+}
+
+/// A process snapshot known before the artifacts are read (a capture bundle's own
+/// `snapshot.json`/`cgroup.json`), for the bundle directory it came from.
+pub struct KnownProcess {
+    /// The bundle directory as the artifacts' names spell it.
+    pub dir: String,
+    pub snapshot: ProcessSnapshot,
+}
+
+/// [`diagnose`], starting from snapshots already known for some bundle directories.
+///
+/// Process evidence is grouped by bundle: files in `DIR` and `DIR/proc/` describe one
+/// process, so analysing several captures at once never mixes one process's RSS with
+/// another's MemStats.
+pub fn diagnose_with(
+    artifacts: &[Artifact<'_>],
+    known: Vec<KnownProcess>,
+) -> Result<Diagnosis, FormatError> {
     let mut inputs = Vec::new();
     let mut findings = Vec::new();
-    let mut proc_evidence = ProcessEvidence::default();
+    let mut processes: BTreeMap<String, ProcessEvidence> = known
+        .into_iter()
+        .map(|k| {
+            let pe = ProcessEvidence {
+                snapshot: k.snapshot,
+                sources: vec![k.dir.clone()],
+                has_proc: true,
+            };
+            (k.dir, pe)
+        })
+        .collect();
     for a in artifacts {
         let kind = detect(a.bytes);
         if kind == ArtifactKind::Unknown {
@@ -48,18 +79,26 @@ pub fn diagnose(artifacts: &[Artifact<'_>]) -> Result<Diagnosis, FormatError> {
             path: a.name.to_string(),
             kind: kind.as_str().to_string(),
         });
-        findings.extend(analyze_one(a, kind, &mut proc_evidence)?);
+        let pe = processes.entry(bundle_of(a.name).to_string()).or_default();
+        findings.extend(analyze_one(a, kind, pe)?);
     }
-    if proc_evidence.has_proc {
-        let mut from_process = process::analyze(&proc_evidence.snapshot);
-        for f in &mut from_process {
-            // The snapshot's own sources name /proc/PID paths of a process that is gone;
+    for pe in processes.values().filter(|pe| pe.has_proc) {
+        for mut f in process::analyze(&pe.snapshot) {
+            // The snapshot names /proc/PID paths of a process that may be gone;
             // name the files it was rebuilt from instead.
-            f.sources = proc_evidence.sources.clone();
+            f.sources = pe.sources.clone();
+            findings.push(f);
         }
-        findings.extend(from_process);
     }
     Ok(Diagnosis::new(inputs, merge_same_id(findings)))
+}
+
+/// The bundle an artifact belongs to: its directory, with a trailing `proc` stripped.
+fn bundle_of(name: &str) -> &str {
+    let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+    dir.strip_suffix("/proc")
+        .or_else(|| (dir == "proc").then_some(""))
+        .unwrap_or(dir)
 }
 
 fn unknown_input(a: &Artifact<'_>) -> FormatError {
@@ -233,4 +272,21 @@ fn merge_same_id(findings: Vec<Finding>) -> Vec<Finding> {
 /// True when any finding is at or above `level`.
 pub fn reaches(d: &Diagnosis, level: Severity) -> bool {
     d.max_severity().is_some_and(|s| s >= level)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bundle_of;
+
+    #[test]
+    fn proc_files_belong_to_their_bundle() {
+        assert_eq!(bundle_of("cap/2026-11-23/proc/status"), "cap/2026-11-23");
+        assert_eq!(
+            bundle_of("cap/2026-11-23/heap.debug1.txt"),
+            "cap/2026-11-23"
+        );
+        assert_eq!(bundle_of("proc/limits"), "");
+        assert_eq!(bundle_of("heap.pb.gz"), "");
+        assert_eq!(bundle_of("/tmp/proc"), "/tmp");
+    }
 }

@@ -129,6 +129,7 @@ pub struct TraceSummary {
     pub heatmap: Vec<(u64, [u64; 7])>,
     /// Stop-the-world pauses by reason.
     pub stw_by_reason: BTreeMap<String, DurationHistogram>,
+    /// Every stop-the-world pause of the program, without the tracer's own (start/stop trace).
     pub stw: DurationHistogram,
     pub gc_cycles: u64,
     pub gc_mark_ns: u64,
@@ -243,7 +244,11 @@ impl TraceAnalyzer {
             .strip_prefix("stop-the-world (")
             .and_then(|r| r.strip_suffix(')'))
         {
-            self.s.stw.record(d);
+            // Starting and stopping the trace stops the world too; that pause is the
+            // observer's, not the program's, so it is listed by reason but not judged.
+            if !matches!(reason, "start trace" | "stop trace") {
+                self.s.stw.record(d);
+            }
             self.s
                 .stw_by_reason
                 .entry(reason.to_string())

@@ -1,7 +1,7 @@
 use super::inputs;
 use anyhow::{Result, bail};
 use gorx_analysis::Severity;
-use gorx_analysis::artifacts::{Artifact, diagnose};
+use gorx_analysis::artifacts::{Artifact, KnownProcess, diagnose_with};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,8 +20,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let fail_on = parse_fail_on(args.fail_on.as_deref())?;
-    let files = inputs::load(&args.paths)?;
-    let artifacts: Vec<Artifact<'_>> = files
+    let inputs = inputs::load(&args.paths)?;
+    let artifacts: Vec<Artifact<'_>> = inputs
+        .files
         .iter()
         .map(|f| Artifact {
             name: &f.name,
@@ -29,7 +30,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             explicit: f.explicit,
         })
         .collect();
-    let diagnosis = diagnose(&artifacts)?;
+    // A capture bundle also keeps what has no /proc text form (cgroup chain, environment).
+    let mut known = Vec::new();
+    for dir in &inputs.bundles {
+        let snapshot = gorx_live::bundle::read_snapshot_dir(dir)?;
+        known.push(KnownProcess {
+            dir: dir.display().to_string(),
+            snapshot,
+        });
+    }
+    let diagnosis = diagnose_with(&artifacts, known)?;
     if diagnosis.inputs.is_empty() {
         bail!(
             "no artifact gorx reads was found in {}",

@@ -21,20 +21,42 @@ impl InputFile {
     }
 }
 
+/// What the paths hold: every file, and the capture bundles among the directories.
+pub struct Inputs {
+    pub files: Vec<InputFile>,
+    /// Directories written by `gorx watch`/`inspect` captures (they hold `snapshot.json`
+    /// or `cgroup.json`), spelled as the files' names spell them.
+    pub bundles: Vec<PathBuf>,
+}
+
 /// Expand directories and map every file.
-pub fn load(paths: &[PathBuf]) -> Result<Vec<InputFile>> {
-    let mut out = Vec::new();
+pub fn load(paths: &[PathBuf]) -> Result<Inputs> {
+    let mut out = Inputs {
+        files: Vec::new(),
+        bundles: Vec::new(),
+    };
     for p in paths {
         let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            walk(p, &mut files)?;
+            // `dir/` and `dir` name the same bundle; files are named from the clean form.
+            let dir: PathBuf = p.components().collect();
+            walk(&dir, &mut files)?;
             files.sort();
             for f in files {
-                out.push(map(&f, false)?);
+                if let Some(parent) = f.parent()
+                    && matches!(
+                        f.file_name().and_then(|n| n.to_str()),
+                        Some("snapshot.json" | "cgroup.json")
+                    )
+                    && !out.bundles.iter().any(|b| b == parent)
+                {
+                    out.bundles.push(parent.to_path_buf());
+                }
+                out.files.push(map(&f, false)?);
             }
         } else {
-            out.push(map(p, true)?);
+            out.files.push(map(p, true)?);
         }
     }
     Ok(out)
