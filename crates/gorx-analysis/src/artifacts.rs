@@ -142,7 +142,7 @@ fn analyze_one(
                 legacy::TextProfile::Heap(h) => {
                     if let Some(ms) = &h.memstats {
                         out.extend(memory::memstats_findings(ms, name));
-                        pe.snapshot.runtime = Some(runtime_memory(ms));
+                        pe.snapshot.runtime = Some(RuntimeMemory::from(&**ms));
                         pe.sources.push(name.to_string());
                     }
                 }
@@ -194,7 +194,7 @@ fn analyze_one(
             if pe.snapshot.runtime.is_none()
                 && let Some(ms) = &vars.memstats
             {
-                pe.snapshot.runtime = Some(runtime_memory(&ms.to_legacy()));
+                pe.snapshot.runtime = Some(RuntimeMemory::from(&ms.to_legacy()));
                 pe.sources.push(name.to_string());
             }
         }
@@ -218,26 +218,6 @@ impl ProcessEvidence {
     fn note_proc(&mut self, source: &str) {
         self.has_proc = true;
         self.sources.push(source.to_string());
-    }
-}
-
-fn runtime_memory(m: &legacy::MemStats) -> RuntimeMemory {
-    RuntimeMemory {
-        sys_bytes: m.sys,
-        heap_alloc_bytes: m.heap_alloc,
-        heap_sys_bytes: m.heap_sys,
-        heap_idle_bytes: m.heap_idle,
-        heap_inuse_bytes: m.heap_inuse,
-        heap_released_bytes: m.heap_released,
-        stack_inuse_bytes: m.stack_inuse,
-        stack_sys_bytes: m.stack_sys,
-        mspan_sys_bytes: m.mspan_sys,
-        mcache_sys_bytes: m.mcache_sys,
-        buck_hash_sys_bytes: m.buck_hash_sys,
-        gc_sys_bytes: m.gc_sys,
-        other_sys_bytes: m.other_sys,
-        next_gc_bytes: m.next_gc,
-        num_gc: m.num_gc,
     }
 }
 

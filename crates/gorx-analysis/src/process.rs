@@ -8,6 +8,7 @@
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as t;
 use gorx_formats::cgroup::CgroupChain;
+use gorx_formats::pprof::legacy::MemStats;
 use gorx_formats::procfs::{FdBreakdown, GoEnv, SmapsRollup, Status};
 use serde::Serialize;
 use serde_json::json;
@@ -50,6 +51,29 @@ impl RuntimeMemory {
     pub fn idle_not_released_bytes(&self) -> u64 {
         self.heap_idle_bytes
             .saturating_sub(self.heap_released_bytes)
+    }
+}
+
+/// Both MemStats sources (the heap profile's trailer, expvar) parse into this type.
+impl From<&MemStats> for RuntimeMemory {
+    fn from(m: &MemStats) -> Self {
+        RuntimeMemory {
+            sys_bytes: m.sys,
+            heap_alloc_bytes: m.heap_alloc,
+            heap_sys_bytes: m.heap_sys,
+            heap_idle_bytes: m.heap_idle,
+            heap_inuse_bytes: m.heap_inuse,
+            heap_released_bytes: m.heap_released,
+            stack_inuse_bytes: m.stack_inuse,
+            stack_sys_bytes: m.stack_sys,
+            mspan_sys_bytes: m.mspan_sys,
+            mcache_sys_bytes: m.mcache_sys,
+            buck_hash_sys_bytes: m.buck_hash_sys,
+            gc_sys_bytes: m.gc_sys,
+            other_sys_bytes: m.other_sys,
+            next_gc_bytes: m.next_gc,
+            num_gc: m.num_gc,
+        }
     }
 }
 

@@ -100,96 +100,28 @@ pub fn discover_pprof(pid: u32, fds: &FdBreakdown) -> Option<String> {
     })
 }
 
-fn field(v: &serde_json::Value, k: &str) -> u64 {
-    v.get(k).and_then(|x| x.as_u64()).unwrap_or(0)
-}
-
 /// `runtime.MemStats` from the `memstats` object of `/debug/vars`.
 pub fn memstats_from_vars(input: &str, vars: &str) -> Result<RuntimeMemory, LiveError> {
-    let v: serde_json::Value = serde_json::from_str(vars).map_err(|e| {
-        gorx_formats::FormatError::at_line(input, e.line() as u64, format!("invalid JSON: {e}"))
-    })?;
-    let m = v.get("memstats").ok_or_else(|| {
+    let v = gorx_formats::expvar::parse(input, vars.as_bytes())?;
+    let m = v.memstats.ok_or_else(|| {
         gorx_formats::FormatError::whole(input, "no \"memstats\" object (expvar not imported?)")
     })?;
-    Ok(RuntimeMemory {
-        sys_bytes: field(m, "Sys"),
-        heap_alloc_bytes: field(m, "HeapAlloc"),
-        heap_sys_bytes: field(m, "HeapSys"),
-        heap_idle_bytes: field(m, "HeapIdle"),
-        heap_inuse_bytes: field(m, "HeapInuse"),
-        heap_released_bytes: field(m, "HeapReleased"),
-        stack_inuse_bytes: field(m, "StackInuse"),
-        stack_sys_bytes: field(m, "StackSys"),
-        mspan_sys_bytes: field(m, "MSpanSys"),
-        mcache_sys_bytes: field(m, "MCacheSys"),
-        buck_hash_sys_bytes: field(m, "BuckHashSys"),
-        gc_sys_bytes: field(m, "GCSys"),
-        other_sys_bytes: field(m, "OtherSys"),
-        next_gc_bytes: field(m, "NextGC"),
-        num_gc: field(m, "NumGC"),
-    })
+    Ok(RuntimeMemory::from(&m.to_legacy()))
 }
 
-/// `runtime.MemStats` from the `# Key = value` trailer of `heap?debug=1`.
+/// `runtime.MemStats` from the `# runtime.MemStats` trailer of `heap?debug=1`.
 pub fn memstats_from_heap_debug1(input: &str, text: &str) -> Result<RuntimeMemory, LiveError> {
-    let mut m = RuntimeMemory::default();
-    let mut seen = false;
-    for line in text.lines() {
-        let Some(rest) = line.strip_prefix("# ") else {
-            continue;
-        };
-        let Some((k, v)) = rest.split_once(" = ") else {
-            continue;
-        };
-        let Ok(n) = v.trim().parse::<u64>() else {
-            continue; // PauseNs = [..] and friends.
-        };
-        let slot = match k {
-            "Sys" => &mut m.sys_bytes,
-            "HeapAlloc" => &mut m.heap_alloc_bytes,
-            "HeapSys" => &mut m.heap_sys_bytes,
-            "HeapIdle" => &mut m.heap_idle_bytes,
-            "HeapInuse" => &mut m.heap_inuse_bytes,
-            "HeapReleased" => &mut m.heap_released_bytes,
-            "Stack" => &mut m.stack_inuse_bytes,
-            "MSpan" => &mut m.mspan_sys_bytes,
-            "MCache" => &mut m.mcache_sys_bytes,
-            "BuckHashSys" => &mut m.buck_hash_sys_bytes,
-            "GCSys" => &mut m.gc_sys_bytes,
-            "OtherSys" => &mut m.other_sys_bytes,
-            "NextGC" => &mut m.next_gc_bytes,
-            "NumGC" => &mut m.num_gc,
-            _ => continue,
-        };
-        *slot = n;
-        seen |= k == "Sys";
+    use gorx_formats::pprof::legacy::{TextProfile, parse};
+    if let TextProfile::Heap(h) = parse(input, text.as_bytes())?
+        && let Some(m) = h.memstats
+    {
+        return Ok(RuntimeMemory::from(&*m));
     }
-    // `# Stack = inuse / sys` and `# MSpan = inuse / sys` carry two numbers.
-    for line in text.lines() {
-        for (prefix, slot) in [
-            ("# Stack = ", &mut m.stack_sys_bytes),
-            ("# MSpan = ", &mut m.mspan_sys_bytes),
-            ("# MCache = ", &mut m.mcache_sys_bytes),
-        ] {
-            if let Some(v) = line.strip_prefix(prefix)
-                && let Some((inuse, sys)) = v.split_once(" / ")
-            {
-                *slot = sys.trim().parse().unwrap_or(0);
-                if prefix == "# Stack = " {
-                    m.stack_inuse_bytes = inuse.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-    }
-    if !seen {
-        return Err(gorx_formats::FormatError::whole(
-            input,
-            "no '# runtime.MemStats' trailer with '# Sys = N' (not a heap?debug=1 profile?)",
-        )
-        .into());
-    }
-    Ok(m)
+    Err(gorx_formats::FormatError::whole(
+        input,
+        "no '# runtime.MemStats' trailer (not a heap?debug=1 profile?)",
+    )
+    .into())
 }
 
 /// GOMAXPROCS from a Prometheus `/metrics` page (client_golang's
