@@ -41,6 +41,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(a) => cmd::analyze::run(a),
@@ -59,5 +60,15 @@ fn main() -> ExitCode {
             eprintln!("gorx: error: {e:#}");
             ExitCode::from(cmd::EXIT_ERROR)
         }
+    }
+}
+
+/// `gorx ps | head` must end quietly when the reader goes away, as Unix tools do.
+/// Rust ignores SIGPIPE, which turns every later print into a panic.
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
