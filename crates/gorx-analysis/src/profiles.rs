@@ -31,6 +31,26 @@ pub struct TopRow {
     pub cum: i64,
 }
 
+/// `go tool pprof -top` appends `(inline)` to functions only ever called through inlined
+/// calls and `(partial-inline)` to those called both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inlining {
+    NotInlined,
+    Inline,
+    PartialInline,
+}
+
+impl Inlining {
+    /// The label pprof prints after the name ("" when not inlined).
+    pub fn label(self) -> &'static str {
+        match self {
+            Inlining::NotInlined => "",
+            Inlining::Inline => "(inline)",
+            Inlining::PartialInline => "(partial-inline)",
+        }
+    }
+}
+
 /// A top table over every function with a non-zero value, in `go tool pprof` order
 /// (|flat| descending, then name, then |cum| descending).
 #[derive(Debug, Clone)]
@@ -183,6 +203,63 @@ pub fn top_table(p: &Profile, index: usize, base: Option<(&Profile, usize)>) -> 
         total,
         rows,
     }
+}
+
+/// pprof's inline labels for the functions `shown` (a top table's displayed rows),
+/// computed as `go tool pprof` does on its trimmed graph: walking each stack from the
+/// root over the shown functions only, an edge caller→callee is inline when the callee
+/// is not the last (outermost) frame of its location, and stays inline only if every
+/// occurrence is; a function is `(inline)` when all its incoming edges are inline and
+/// `(partial-inline)` when some are.
+pub fn inline_labels(p: &Profile, index: usize, shown: &[TopRow]) -> Vec<Inlining> {
+    let mut names = Names::new();
+    let locs = names.locations(p);
+    let mut kept = vec![false; names.names.len()];
+    let mut row_of = vec![usize::MAX; names.names.len()];
+    for (r, row) in shown.iter().enumerate() {
+        if let Some(&i) = names.ids.get(row.function.as_str()) {
+            kept[i as usize] = true;
+            row_of[i as usize] = r;
+        }
+    }
+    // (caller, callee) → inline so far.
+    let mut edges: HashMap<(u32, u32), bool> = HashMap::new();
+    for s in &p.samples {
+        if s.values.get(index).copied().unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut parent: Option<u32> = None;
+        for &li in s.locations.iter().rev() {
+            let nodes = &locs[li as usize];
+            for (ni, &n) in nodes.iter().enumerate().rev() {
+                if !kept[n as usize] {
+                    continue;
+                }
+                if let Some(par) = parent
+                    && par != n
+                {
+                    let inline = ni != nodes.len() - 1;
+                    let e = edges.entry((par, n)).or_insert(inline);
+                    *e &= inline;
+                }
+                parent = Some(n);
+            }
+        }
+    }
+    let mut bits = vec![0u8; shown.len()];
+    for ((_, callee), inline) in edges {
+        let r = row_of[callee as usize];
+        if r != usize::MAX {
+            bits[r] |= if inline { 1 } else { 2 };
+        }
+    }
+    bits.into_iter()
+        .map(|b| match b {
+            1 => Inlining::Inline,
+            3 => Inlining::PartialInline,
+            _ => Inlining::NotInlined,
+        })
+        .collect()
 }
 
 /// Total of a diff: samples with identical stacks (by name) merge, then sum |value|.
@@ -1122,6 +1199,37 @@ mod tests {
         let other = d.rows.iter().find(|r| r.function == "main.other").unwrap();
         assert_eq!((other.flat, other.cum), (-20, -20));
         assert_eq!(d.total, 30 + 10 + 20);
+    }
+
+    #[test]
+    fn inline_labels_follow_pprof() {
+        // Locations: 0 = main.a, 1 = main.b, 2 = main.main, 3 = main.c.
+        let mut p = cpu(&[
+            (&["main.a", "main.b", "main.main"], 10),
+            (&["main.c", "main.main"], 10),
+        ]);
+        // main.a inlined into main.b in one location; main.c called both ways.
+        let b_line = p.locations[1].lines[0];
+        p.locations[0].lines.push(b_line);
+        p.samples[0].locations = vec![0, 2];
+        let c_line = p.locations[3].lines[0];
+        p.locations[1].lines.insert(0, c_line);
+        p.samples.push(Sample {
+            locations: vec![1, 2],
+            values: vec![1, 10],
+            labels: Vec::new(),
+        });
+        let t = top_table(&p, 1, None);
+        let labels = inline_labels(&p, 1, &t.rows);
+        let label = |f: &str| labels[t.rows.iter().position(|r| r.function == f).unwrap()];
+        assert_eq!(label("main.a"), Inlining::Inline);
+        assert_eq!(label("main.b"), Inlining::NotInlined);
+        assert_eq!(label("main.c"), Inlining::PartialInline);
+        assert_eq!(
+            label("main.main"),
+            Inlining::NotInlined,
+            "the root has no caller"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `gorx pprof top` and `gorx pprof flame`.
 
 use anyhow::{Context, bail};
-use gorx_analysis::profiles::{TopTable, top_table};
+use gorx_analysis::profiles::{TopTable, inline_labels, top_table};
 use gorx_formats::pprof::{self, Profile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ fn top(a: TopArgs) -> anyhow::Result<ExitCode> {
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
     } else {
-        write_top_text(&mut out, &p, &table, a.n, &a.file)?;
+        write_top_text(&mut out, &p, idx, &table, a.n, &a.file)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,6 +121,7 @@ fn top(a: TopArgs) -> anyhow::Result<ExitCode> {
 fn write_top_text(
     out: &mut impl Write,
     p: &Profile,
+    index: usize,
     t: &TopTable,
     n: usize,
     file: &Path,
@@ -150,18 +151,22 @@ fn write_top_text(
         "{:>10} {:>6} {:>7} {:>10} {:>6}  function",
         "flat", "flat%", "sum%", "cum", "cum%"
     )?;
+    let shown = &t.rows[..n.min(t.rows.len())];
+    let labels = inline_labels(p, index, shown);
     let mut sum = 0i64;
-    for r in t.rows.iter().take(n) {
+    for (r, inl) in shown.iter().zip(labels) {
         sum = sum.saturating_add(r.flat);
         writeln!(
             out,
-            "{:>10} {:>6} {:>7} {:>10} {:>6}  {}",
+            "{:>10} {:>6} {:>7} {:>10} {:>6}  {}{}{}",
             scaled(r.flat, &t.unit),
             percent(r.flat, t.total),
             percent(sum, t.total),
             scaled(r.cum, &t.unit),
             percent(r.cum, t.total),
-            r.function
+            r.function,
+            if inl.label().is_empty() { "" } else { " " },
+            inl.label()
         )?;
     }
     Ok(())
