@@ -17,10 +17,24 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gorx-pprof-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// A per-test scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("gorx-pprof-cli-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 fn s(p: &Path) -> &str {
@@ -115,8 +129,9 @@ fn top_with_base_is_the_difference() {
 
 #[test]
 fn flame_graphs() {
+    let tmp = Scratch::new("flame");
     let f = fixture("go1.27.3-cpu.pb.gz");
-    let svg = tmp("cpu.svg");
+    let svg = tmp.file("cpu.svg");
     let out = gorx(&["pprof", "flame", s(&f), "-o", s(&svg)]);
     assert!(
         out.status.success(),
@@ -127,7 +142,7 @@ fn flame_graphs() {
     assert!(text.starts_with("<?xml") && text.contains("<svg"));
     assert!(text.contains("main.burn"));
 
-    let diff = tmp("diff.svg");
+    let diff = tmp.file("diff.svg");
     let out = gorx(&[
         "pprof",
         "flame",
@@ -162,6 +177,7 @@ fn assert_bad(args: &[&str], file: &str, want: &[&str]) {
 
 #[test]
 fn bad_input_exits_2_naming_the_file_and_offset() {
+    let tmp = Scratch::new("bad");
     let good = std::fs::read(fixture("go1.27.3-heap.pb.gz")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
         ("empty.pb.gz", Vec::new(), &["byte offset 0"]),
@@ -178,11 +194,11 @@ fn bad_input_exits_2_naming_the_file_and_offset() {
         ),
     ];
     for (name, data, want) in cases {
-        let path = tmp(name);
+        let path = tmp.file(name);
         std::fs::write(&path, &data).unwrap();
         assert_bad(&["pprof", "top", s(&path)], name, want);
         assert_bad(&["pprof", "top", "--json", s(&path)], name, want);
-        let svg = tmp("x.svg");
+        let svg = tmp.file("x.svg");
         assert_bad(&["pprof", "flame", s(&path), "-o", s(&svg)], name, want);
         // A bad base is reported as such too.
         let good_path = fixture("go1.27.3-heap.pb.gz");
@@ -194,7 +210,7 @@ fn bad_input_exits_2_naming_the_file_and_offset() {
     }
     // Truncated protobuf inside valid gzip: the offset is into the decompressed data.
     let raw = gorx_formats::pprof::gunzip("x", &good).unwrap();
-    let path = tmp("truncated-proto.pb");
+    let path = tmp.file("truncated-proto.pb");
     std::fs::write(&path, &raw[..raw.len() - 5]).unwrap();
     assert_bad(
         &["pprof", "top", s(&path)],
