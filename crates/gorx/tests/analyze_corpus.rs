@@ -152,3 +152,35 @@ fn bad_input_is_an_error_naming_the_file_and_where() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_capture_bundle_brings_its_cgroup_chain() {
+    use gorx_formats::cgroup::{CgroupChain, MemoryLevel};
+    // A bundle as `gorx watch` writes it: /proc copies plus the cgroup chain as JSON.
+    let src = gorx_testsupport::artifacts_dir().join("1.26/offheap/proc");
+    let dir = std::env::temp_dir().join(format!("gorx-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    for f in ["status", "limits", "smaps_rollup", "fd.txt"] {
+        std::fs::copy(src.join(f), dir.join("proc").join(f)).unwrap();
+    }
+    let chain = CgroupChain {
+        memory: vec![MemoryLevel {
+            path: "/pod".into(),
+            max_bytes: Some(360 << 20),
+            current_bytes: Some(350 << 20),
+            oom_kill: Some(2),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    std::fs::write(dir.join("cgroup.json"), serde_json::to_vec(&chain).unwrap()).unwrap();
+    let report = analyze_json(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let ids: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"cgroup.memory-near-limit"), "{ids:?}");
+}
