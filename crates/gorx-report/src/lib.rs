@@ -1,6 +1,7 @@
 //! Renderers. They never decide what is wrong; they show what analysis found.
 
 mod text;
+pub mod trace_export;
 
 pub use text::{format_bytes, format_duration_ns, render_text};
 
