@@ -10,6 +10,7 @@ pub mod process;
 pub mod profiles;
 pub mod thresholds;
 pub mod trace;
+pub mod trace_pprof;
 
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};

@@ -10,6 +10,7 @@
 //! Errors are [`FormatError`]s naming the input and the byte offset; offsets into the
 //! decompressed data say so in the message.
 
+pub mod encode;
 pub mod legacy;
 mod proto;
 mod wire;
