@@ -16,16 +16,6 @@ use std::process::ExitCode;
 pub const EXIT_FINDINGS: u8 = 1;
 /// Bad input or a failure to read it.
 pub const EXIT_ERROR: u8 = 2;
-/// The subcommand exists in the interface but is not built yet.
-#[allow(dead_code)] // every subcommand is built now; kept for the next one
-pub const EXIT_NOT_BUILT: u8 = 3;
-
-/// What an unbuilt subcommand does: say so plainly and exit non-zero.
-#[allow(dead_code)]
-pub fn not_built(what: &str, issue: u32) -> anyhow::Result<ExitCode> {
-    eprintln!("gorx: `{what}` is not built yet (tracked in issue {issue}).");
-    Ok(ExitCode::from(EXIT_NOT_BUILT))
-}
 
 /// Print a diagnosis as the readable report or as JSON (schema 1).
 pub fn print_diagnosis(d: &Diagnosis, json: bool) {
