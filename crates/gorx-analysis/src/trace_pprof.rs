@@ -189,12 +189,31 @@ impl TracePprof {
             (Some(id), Some(t)) => t.stack_pcs(id),
             _ => &[],
         };
-        let pcs = &pcs[..pcs.len().min(MAX_STACK_FRAMES)];
-        if let Some(&i) = self.by_pcs.get(pcs) {
+        let raw = &pcs[..pcs.len().min(MAX_STACK_FRAMES)];
+        // Go keys stacks by a zero-padded PC array, so trailing zero PCs do not count
+        // (a stack of one zero PC is the same as no stack), and it keeps the frames of
+        // the newest stack seen for a key.
+        let key_len = raw.iter().rposition(|&pc| pc != 0).map_or(0, |i| i + 1);
+        let key = &raw[..key_len];
+        if let Some(&i) = self.by_pcs.get(key) {
+            if self.records[i].frames.len() != raw.len() {
+                self.records[i].frames = Self::frames_of(ev);
+            }
             return i;
         }
-        let frames = ev
-            .frames(ev.stack())
+        let frames = Self::frames_of(ev);
+        let i = self.records.len();
+        self.records.push(StackRecord {
+            frames,
+            count: 0,
+            delay_ns: 0,
+        });
+        self.by_pcs.insert(key.to_vec(), i);
+        i
+    }
+
+    fn frames_of(ev: &Event) -> Vec<PprofFrame> {
+        ev.frames(ev.stack())
             .into_iter()
             .take(MAX_STACK_FRAMES)
             .map(|f| PprofFrame {
@@ -203,15 +222,7 @@ impl TracePprof {
                 file: String::from_utf8_lossy(f.file).into_owned(),
                 line: f.line,
             })
-            .collect();
-        let i = self.records.len();
-        self.records.push(StackRecord {
-            frames,
-            count: 0,
-            delay_ns: 0,
-        });
-        self.by_pcs.insert(pcs.to_vec(), i);
-        i
+            .collect()
     }
 
     /// The records with at least one contention. Intervals still open at the end of the

@@ -107,6 +107,38 @@ fn every_v2_trace_exports_consistently() {
             f.display()
         );
         assert!(evs.iter().any(|e| e["ph"] == "M"), "{}", f.display());
+        assert_nested(f, &evs);
+    }
+}
+
+/// Slices on one track either nest or are disjoint: Perfetto drops slices that overlap
+/// partially on a thread track.
+fn assert_nested(f: &Path, evs: &[Value]) {
+    let mut by_tid: std::collections::HashMap<i64, Vec<(i64, i64)>> = Default::default();
+    for e in evs.iter().filter(|e| e["ph"] == "X") {
+        let ts = (e["ts"].as_f64().unwrap() * 1000.0).round() as i64;
+        let end = ts + (e["dur"].as_f64().unwrap() * 1000.0).round() as i64;
+        by_tid
+            .entry(e["tid"].as_i64().unwrap())
+            .or_default()
+            .push((ts, end));
+    }
+    for (tid, mut v) in by_tid {
+        v.sort_by_key(|&(s, e)| (s, std::cmp::Reverse(e)));
+        let mut open: Vec<i64> = Vec::new();
+        for (s, e) in v {
+            while open.last().is_some_and(|&end| end <= s) {
+                open.pop();
+            }
+            if let Some(&end) = open.last() {
+                assert!(
+                    e <= end,
+                    "{}: tid {tid}: slice [{s},{e}] crosses {end}",
+                    f.display()
+                );
+            }
+            open.push(e);
+        }
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Command {
     Summary(SummaryArgs),
     /// Export for the Perfetto UI or chrome://tracing.
     Export(ExportArgs),
+    /// Write a blocking profile (net, sync, syscall or sched) as a gzipped pprof proto,
+    /// as `go tool trace -pprof=KIND` does.
+    Pprof(PprofArgs),
 }
 
 #[derive(clap::Args)]
@@ -52,6 +55,16 @@ pub struct ExportArgs {
     /// Keep only these goroutines (repeatable); GC and STW tracks are always kept.
     #[arg(long = "goroutine", value_name = "ID")]
     pub goroutines: Vec<i64>,
+    pub file: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct PprofArgs {
+    /// net, sync, syscall or sched.
+    #[arg(long)]
+    pub kind: String,
+    #[arg(short = 'o', long)]
+    pub output: PathBuf,
     pub file: PathBuf,
 }
 
@@ -115,6 +128,147 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
         eprintln!(
             "gorx: warning: {name}: data ended inside a batch at byte offset {off}; Go's reader stops here without an error, and so does this dump"
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stream the trace into Chrome trace-event JSON (see gorx_report::trace_export).
+fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    use gorx_report::trace_export::{ChromeExporter, ExportOptions};
+    let name = a.file.display().to_string();
+    let ms_ns = |ms: f64| (ms * 1e6) as i64;
+    if let (Some(s), Some(e)) = (a.start_ms, a.end_ms)
+        && e < s
+    {
+        eprintln!("gorx: --end-ms {e} is before --start-ms {s}");
+        return Ok(ExitCode::from(super::EXIT_ERROR));
+    }
+    let f = match std::fs::File::open(&a.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gorx: {name}: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gorx: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let out_name = a.output.display().to_string();
+    let mut tmp_name = a.output.clone().into_os_string();
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let fail = |msg: String| {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!("gorx: {msg}");
+        Ok(ExitCode::from(super::EXIT_ERROR))
+    };
+    let out = match std::fs::File::create(&tmp) {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{out_name}: {e}")),
+    };
+    let opts = ExportOptions {
+        start_ns: a.start_ms.map(ms_ns),
+        end_ns: a.end_ms.map(ms_ns),
+        goroutines: (!a.goroutines.is_empty()).then(|| a.goroutines.iter().copied().collect()),
+        process_name: format!("{name} (go 1.{})", r.version().0),
+    };
+    let mut ex = match ChromeExporter::new(BufWriter::with_capacity(1 << 20, out), opts) {
+        Ok(x) => x,
+        Err(e) => return fail(format!("{out_name}: {e}")),
+    };
+    let mut progress = Progress::new(&a.file);
+    let mut n_events: u64 = 0;
+    loop {
+        match r.read_event() {
+            Ok(Some(ev)) => {
+                if ex.past_window(ev.time()) {
+                    break;
+                }
+                if let Err(e) = ex.observe(&ev) {
+                    return fail(format!("{out_name}: {e}"));
+                }
+                n_events += 1;
+                if n_events & 0xffff == 0 {
+                    progress.tick(r.position());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return fail(e.to_string()),
+        }
+    }
+    progress.done();
+    let written = ex.finish().and_then(|(w, st)| {
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        Ok(st)
+    });
+    let st = match written {
+        Ok(st) => st,
+        Err(e) => return fail(format!("{out_name}: {e}")),
+    };
+    if let Err(e) = std::fs::rename(&tmp, &a.output) {
+        return fail(format!("{out_name}: {e}"));
+    }
+    eprintln!(
+        "gorx: wrote {out_name}: {} trace events ({} goroutine run slices) from {} events; open it in ui.perfetto.dev or chrome://tracing",
+        st.events_written, st.running_slices, st.events_read
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stream the trace into one blocking profile and write it as `OUT` (gzipped proto).
+fn trace_pprof(a: &PprofArgs) -> anyhow::Result<ExitCode> {
+    use gorx_analysis::trace_pprof::{PprofKind, TracePprof, build_pprof};
+    let Some(kind) = PprofKind::parse(&a.kind) else {
+        eprintln!(
+            "gorx: unknown --kind {:?}: want net, sync, syscall or sched",
+            a.kind
+        );
+        return Ok(ExitCode::from(super::EXIT_ERROR));
+    };
+    let name = a.file.display().to_string();
+    let f = match std::fs::File::open(&a.file) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("gorx: {name}: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gorx: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut prof = TracePprof::new(kind);
+    let mut progress = Progress::new(&a.file);
+    let mut n_events: u64 = 0;
+    loop {
+        match r.read_event() {
+            Ok(Some(ev)) => {
+                prof.observe(&ev);
+                n_events += 1;
+                if n_events & 0xffff == 0 {
+                    progress.tick(r.position());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("gorx: {e}");
+                return Ok(ExitCode::from(super::EXIT_ERROR));
+            }
+        }
+    }
+    progress.done();
+    let bytes = build_pprof(&prof.finish());
+    if let Err(e) = std::fs::write(&a.output, bytes) {
+        eprintln!("gorx: {}: {e}", a.output.display());
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     }
     Ok(ExitCode::SUCCESS)
 }
