@@ -73,6 +73,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Dump(a) => dump(&a.file),
         Command::Summary(a) => summary(&a),
         Command::Export(a) => export(&a),
+        Command::Pprof(a) => trace_pprof(&a),
     }
 }
 
@@ -129,94 +130,6 @@ fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
             "gorx: warning: {name}: data ended inside a batch at byte offset {off}; Go's reader stops here without an error, and so does this dump"
         );
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Stream the trace into Chrome trace-event JSON (see gorx_report::trace_export).
-fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
-    use gorx_report::trace_export::{ChromeExporter, ExportOptions};
-    let name = a.file.display().to_string();
-    let ms_ns = |ms: f64| (ms * 1e6) as i64;
-    if let (Some(s), Some(e)) = (a.start_ms, a.end_ms)
-        && e < s
-    {
-        eprintln!("gorx: --end-ms {e} is before --start-ms {s}");
-        return Ok(ExitCode::from(super::EXIT_ERROR));
-    }
-    let f = match std::fs::File::open(&a.file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("gorx: {name}: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gorx: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let out_name = a.output.display().to_string();
-    let mut tmp_name = a.output.clone().into_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp_name);
-    let fail = |msg: String| {
-        let _ = std::fs::remove_file(&tmp);
-        eprintln!("gorx: {msg}");
-        Ok(ExitCode::from(super::EXIT_ERROR))
-    };
-    let out = match std::fs::File::create(&tmp) {
-        Ok(f) => f,
-        Err(e) => return fail(format!("{out_name}: {e}")),
-    };
-    let opts = ExportOptions {
-        start_ns: a.start_ms.map(ms_ns),
-        end_ns: a.end_ms.map(ms_ns),
-        goroutines: (!a.goroutines.is_empty()).then(|| a.goroutines.iter().copied().collect()),
-        process_name: format!("{name} (go 1.{})", r.version().0),
-    };
-    let mut ex = match ChromeExporter::new(BufWriter::with_capacity(1 << 20, out), opts) {
-        Ok(x) => x,
-        Err(e) => return fail(format!("{out_name}: {e}")),
-    };
-    let mut progress = Progress::new(&a.file);
-    let mut n_events: u64 = 0;
-    loop {
-        match r.read_event() {
-            Ok(Some(ev)) => {
-                if ex.past_window(ev.time()) {
-                    break;
-                }
-                if let Err(e) = ex.observe(&ev) {
-                    return fail(format!("{out_name}: {e}"));
-                }
-                n_events += 1;
-                if n_events & 0xffff == 0 {
-                    progress.tick(r.position());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return fail(e.to_string()),
-        }
-    }
-    progress.done();
-    let written = ex.finish().and_then(|(w, st)| {
-        let f = w.into_inner().map_err(|e| e.into_error())?;
-        f.sync_all()?;
-        Ok(st)
-    });
-    let st = match written {
-        Ok(st) => st,
-        Err(e) => return fail(format!("{out_name}: {e}")),
-    };
-    if let Err(e) = std::fs::rename(&tmp, &a.output) {
-        return fail(format!("{out_name}: {e}"));
-    }
-    eprintln!(
-        "gorx: wrote {out_name}: {} trace events ({} goroutine run slices) from {} events; open it in ui.perfetto.dev or chrome://tracing",
-        st.events_written, st.running_slices, st.events_read
-    );
     Ok(ExitCode::SUCCESS)
 }
 
