@@ -73,6 +73,9 @@ pub struct StackRecord {
     pub frames: Vec<PprofFrame>,
     pub count: u64,
     pub delay_ns: i64,
+    /// Frames of the stack Go shows for this key: the one of the last interval recorded
+    /// (stacks differing only in trailing zero PCs share a key).
+    shown: usize,
 }
 
 /// Lifetime of a goroutine as Go's goroutine summary sees it.
@@ -91,10 +94,10 @@ pub struct TracePprof {
     records: Vec<StackRecord>,
     by_pcs: HashMap<Vec<u64>, usize>,
     /// Goroutines being tracked: when they entered the state, and the record of its stack.
-    tracking: HashMap<GoId, (Time, usize)>,
+    tracking: HashMap<GoId, (Time, usize, usize)>,
     lives: HashMap<GoId, Life>,
     /// Intervals (record, from, to) whose clipping waits for the goroutine's lifetime.
-    pending: HashMap<GoId, Vec<(usize, Time, Time)>>,
+    pending: HashMap<GoId, Vec<(usize, usize, Time, Time)>>,
     last_ns: Time,
 }
 
@@ -130,14 +133,14 @@ impl TracePprof {
         match self.tracking.get(&id).copied() {
             None => {
                 if new == state && self.kind.tracks(st.reason) {
-                    let rec = self.record_for(ev);
-                    self.tracking.insert(id, (t, rec));
+                    let (rec, n) = self.record_for(ev);
+                    self.tracking.insert(id, (t, rec, n));
                 }
             }
             Some(_) if new == state => {}
-            Some((from, rec)) => {
+            Some((from, rec, n)) => {
                 self.tracking.remove(&id);
-                self.interval(id, rec, from, t);
+                self.interval(id, rec, n, from, t);
             }
         }
     }
@@ -164,27 +167,28 @@ impl TracePprof {
         }
     }
 
-    fn interval(&mut self, id: GoId, rec: usize, from: Time, to: Time) {
+    fn interval(&mut self, id: GoId, rec: usize, n: usize, from: Time, to: Time) {
         let life = self.lives.get(&id).copied().unwrap_or_default();
         if life.start != 0 && life.end == 0 {
             // Lifetime is [start, a time at or after `to`]: the clip is final now.
             let d = overlap(life.start, Time::MAX, from, to);
-            self.add(rec, d);
+            self.add(rec, n, d);
         } else {
-            self.pending.entry(id).or_default().push((rec, from, to));
+            self.pending.entry(id).or_default().push((rec, n, from, to));
         }
     }
 
-    fn add(&mut self, rec: usize, d: i64) {
+    fn add(&mut self, rec: usize, n: usize, d: i64) {
         if d > 0 {
             let r = &mut self.records[rec];
+            r.shown = n;
             r.count += 1;
             r.delay_ns = r.delay_ns.saturating_add(d);
         }
     }
 
     /// The record for the stack of `ev` itself (Go's `Event.Stack()`), by its PCs.
-    fn record_for(&mut self, ev: &Event) -> usize {
+    fn record_for(&mut self, ev: &Event) -> (usize, usize) {
         let pcs: &[u64] = match (ev.stack(), ev.table()) {
             (Some(id), Some(t)) => t.stack_pcs(id),
             _ => &[],
@@ -196,10 +200,11 @@ impl TracePprof {
         let key_len = raw.iter().rposition(|&pc| pc != 0).map_or(0, |i| i + 1);
         let key = &raw[..key_len];
         if let Some(&i) = self.by_pcs.get(key) {
-            if self.records[i].frames.len() != raw.len() {
+            // Keep the longest variant; shorter ones are its prefixes.
+            if self.records[i].frames.len() < raw.len() {
                 self.records[i].frames = Self::frames_of(ev);
             }
-            return i;
+            return (i, raw.len());
         }
         let frames = Self::frames_of(ev);
         let i = self.records.len();
@@ -207,9 +212,10 @@ impl TracePprof {
             frames,
             count: 0,
             delay_ns: 0,
+            shown: 0,
         });
         self.by_pcs.insert(key.to_vec(), i);
-        i
+        (i, raw.len())
     }
 
     fn frames_of(ev: &Event) -> Vec<PprofFrame> {
@@ -232,12 +238,15 @@ impl TracePprof {
         for (id, ivs) in std::mem::take(&mut self.pending) {
             let life = self.lives.get(&id).copied().unwrap_or_default();
             let end = if life.end == 0 { trace_end } else { life.end };
-            for (rec, from, to) in ivs {
+            for (rec, n, from, to) in ivs {
                 let d = overlap(life.start, end, from, to);
-                self.add(rec, d);
+                self.add(rec, n, d);
             }
         }
         self.records.retain(|r| r.count > 0);
+        for r in &mut self.records {
+            r.frames.truncate(r.shown);
+        }
         self.records
     }
 }
