@@ -7,7 +7,7 @@ macro_rules! outln {
         let _ = writeln!($o, $($t)*);
     }};
 }
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -79,52 +79,31 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
 
 /// Print each event's Go `String()` form on its own line, as `go tool trace -d=parsed`.
 /// Events before an error are printed; the error goes to stderr (exit 2).
-fn dump(path: &PathBuf) -> anyhow::Result<ExitCode> {
+fn dump(path: &Path) -> anyhow::Result<ExitCode> {
     let name = path.display().to_string();
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("gorx: {name}: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gorx: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
+    let Some(mut r) = open_trace(&name, path) else {
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::with_capacity(4096);
-    let mut progress = Progress::new(path);
-    let mut n_events: u64 = 0;
-    loop {
-        match r.read_event() {
-            Ok(Some(ev)) => {
-                n_events += 1;
-                if n_events & 0xffff == 0 {
-                    progress.tick(r.position());
-                }
-                line.clear();
-                ev.write_go_string(&mut line);
-                line.push(b'\n');
-                if out.write_all(&line).is_err() {
-                    // Closed pipe (e.g. `| head`): stop quietly.
-                    return Ok(ExitCode::SUCCESS);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                let _ = out.flush();
-                eprintln!("gorx: {e}");
-                return Ok(ExitCode::from(super::EXIT_ERROR));
-            }
-        }
-    }
+    let mut pipe_closed = false;
+    let streamed = for_each_event(&mut r, path, |ev| {
+        line.clear();
+        ev.write_go_string(&mut line);
+        line.push(b'\n');
+        // A closed pipe (e.g. `| head`) ends the dump quietly.
+        pipe_closed = out.write_all(&line).is_err();
+        Ok(!pipe_closed)
+    });
     let _ = out.flush();
-    progress.done();
+    if let Err(e) = streamed {
+        eprintln!("gorx: {e}");
+        return Ok(ExitCode::from(super::EXIT_ERROR));
+    }
+    if pipe_closed {
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(off) = r.silent_eof_offset() {
         eprintln!(
             "gorx: warning: {name}: data ended inside a batch at byte offset {off}; Go's reader stops here without an error, and so does this dump"
@@ -144,40 +123,17 @@ fn trace_pprof(a: &PprofArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let name = a.file.display().to_string();
-    let f = match std::fs::File::open(&a.file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("gorx: {name}: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gorx: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
+    let Some(mut r) = open_trace(&name, &a.file) else {
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let mut prof = TracePprof::new(kind);
-    let mut progress = Progress::new(&a.file);
-    let mut n_events: u64 = 0;
-    loop {
-        match r.read_event() {
-            Ok(Some(ev)) => {
-                prof.observe(&ev);
-                n_events += 1;
-                if n_events & 0xffff == 0 {
-                    progress.tick(r.position());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("gorx: {e}");
-                return Ok(ExitCode::from(super::EXIT_ERROR));
-            }
-        }
+    if let Err(e) = for_each_event(&mut r, &a.file, |ev| {
+        prof.observe(ev);
+        Ok(true)
+    }) {
+        eprintln!("gorx: {e}");
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     }
-    progress.done();
     let bytes = build_pprof(&prof.finish());
     if let Err(e) = std::fs::write(&a.output, bytes) {
         eprintln!("gorx: {}: {e}", a.output.display());
@@ -197,19 +153,8 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("gorx: --end-ms {e} is before --start-ms {s}");
         return Ok(ExitCode::from(super::EXIT_ERROR));
     }
-    let f = match std::fs::File::open(&a.file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("gorx: {name}: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gorx: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
+    let Some(mut r) = open_trace(&name, &a.file) else {
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let out_name = a.output.display().to_string();
     let mut tmp_name = a.output.clone().into_os_string();
@@ -234,27 +179,16 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
         Ok(x) => x,
         Err(e) => return fail(format!("{out_name}: {e}")),
     };
-    let mut progress = Progress::new(&a.file);
-    let mut n_events: u64 = 0;
-    loop {
-        match r.read_event() {
-            Ok(Some(ev)) => {
-                if ex.past_window(ev.time()) {
-                    break;
-                }
-                if let Err(e) = ex.observe(&ev) {
-                    return fail(format!("{out_name}: {e}"));
-                }
-                n_events += 1;
-                if n_events & 0xffff == 0 {
-                    progress.tick(r.position());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return fail(e.to_string()),
+    let streamed = for_each_event(&mut r, &a.file, |ev| {
+        if ex.past_window(ev.time()) {
+            return Ok(false);
         }
+        ex.observe(ev).map_err(|e| format!("{out_name}: {e}"))?;
+        Ok(true)
+    });
+    if let Err(e) = streamed {
+        return fail(e);
     }
-    progress.done();
     let written = ex.finish().and_then(|(w, st)| {
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
@@ -278,40 +212,17 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
 fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     use gorx_analysis::trace::{TraceAnalyzer, trace_findings};
     let name = a.file.display().to_string();
-    let f = match std::fs::File::open(&a.file) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("gorx: {name}: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
-    };
-    let mut r = match gorx_trace::Reader::with_prefetch(name.clone(), f) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("gorx: {e}");
-            return Ok(ExitCode::from(super::EXIT_ERROR));
-        }
+    let Some(mut r) = open_trace(&name, &a.file) else {
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let mut an = TraceAnalyzer::new();
-    let mut progress = Progress::new(&a.file);
-    let mut n_events: u64 = 0;
-    loop {
-        match r.read_event() {
-            Ok(Some(ev)) => {
-                an.observe(&ev);
-                n_events += 1;
-                if n_events & 0xffff == 0 {
-                    progress.tick(r.position());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("gorx: {e}");
-                return Ok(ExitCode::from(super::EXIT_ERROR));
-            }
-        }
+    if let Err(e) = for_each_event(&mut r, &a.file, |ev| {
+        an.observe(ev);
+        Ok(true)
+    }) {
+        eprintln!("gorx: {e}");
+        return Ok(ExitCode::from(super::EXIT_ERROR));
     }
-    progress.done();
     let s = an.finish();
     let findings = trace_findings(&s, &name);
     if a.json {
@@ -442,6 +353,40 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::stdout().lock().write_all(o.as_bytes());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Open a trace for streaming, the next generation decoded ahead on a thread. Failures
+/// are printed (naming the file) and give `None`: the caller exits 2.
+fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::File>> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| eprintln!("gorx: {name}: {e}"))
+        .ok()?;
+    gorx_trace::Reader::with_prefetch(name, f)
+        .map_err(|e| eprintln!("gorx: {e}"))
+        .ok()
+}
+
+/// Feed every event to `f` until the trace ends or `f` returns `Ok(false)`, with a
+/// progress line on a terminal. Errors (the reader's, or `f`'s) come back as text.
+fn for_each_event(
+    r: &mut gorx_trace::Reader<std::fs::File>,
+    path: &Path,
+    mut f: impl FnMut(&gorx_trace::Event) -> Result<bool, String>,
+) -> Result<(), String> {
+    let mut progress = Progress::new(path);
+    let mut n_events: u64 = 0;
+    while let Some(ev) = r.read_event().map_err(|e| e.to_string())? {
+        if !f(&ev)? {
+            break;
+        }
+        n_events += 1;
+        if n_events & 0xffff == 0 {
+            // `r.position()` would pick `Iterator::position` of `&mut Reader`.
+            progress.tick(gorx_trace::Reader::position(r));
+        }
+    }
+    progress.done();
+    Ok(())
 }
 
 /// A one-line progress display on stderr for large traces read on a terminal.
