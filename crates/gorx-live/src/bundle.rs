@@ -32,19 +32,7 @@ fn read_opt(dir: &Path, name: &str) -> Option<(String, String)> {
 /// Rebuild the process snapshot a bundle (or a corpus entry) holds. Parts that are absent
 /// stay empty; parts that are present but malformed are errors naming the file.
 pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
-    let mut s = ProcessSnapshot::default();
-    if let Some((n, t)) = read_opt(dir, "snapshot.json") {
-        // Our own bundles keep the full snapshot; the files beside it are for people.
-        let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| {
-            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
-        })?;
-        s.pid = v["pid"].as_u64().unwrap_or(0) as u32;
-        s.command = v["command"].as_str().unwrap_or("").to_string();
-        s.go_version = v["go_version"].as_str().map(str::to_string);
-        s.default_godebug = v["default_godebug"].as_str().map(str::to_string);
-        s.host_cpus = v["host_cpus"].as_u64().map(|n| n as u32);
-        s.gomaxprocs_observed = v["gomaxprocs_observed"].as_u64().map(|n| n as u32);
-    }
+    let mut s = read_bundle_extras(dir)?;
     if let Some((n, t)) = read_opt(dir, "proc/status") {
         let st = procfs::parse_status(&n, &t)?;
         if s.pid == 0 {
@@ -68,21 +56,28 @@ pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
     if let Some((n, t)) = read_opt(dir, "proc/fd.txt") {
         s.fds = Some(procfs::parse_fd_listing(&n, &t)?);
     }
-    if let Some((n, t)) = read_opt(dir, "proc/environ.json") {
-        let env: GoEnv = serde_json::from_str(&t).map_err(|e| {
-            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
-        })?;
-        s.env = Some(env);
-    }
-    if let Some((n, t)) = read_opt(dir, "cgroup.json") {
-        let c: CgroupChain = serde_json::from_str(&t).map_err(|e| {
-            gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
-        })?;
-        s.cgroup = Some(c);
-    }
     // MemStats: the heap profile's trailer and expvar are taken at nearly the same moment;
     // prefer the heap trailer, as `inspect` does.
     s.runtime = runtime_from_dir(dir)?;
+    Ok(s)
+}
+
+/// The parts of a bundle that have no artifact form of their own (snapshot.json, the
+/// environment, the cgroup chain, the Go version in MANIFEST.json). `gorx analyze` reads
+/// the /proc and runtime files as artifacts, so it needs only these.
+pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
+    let mut s = ProcessSnapshot::default();
+    // Our own bundles keep the full snapshot; the files beside it are for people.
+    if let Some(v) = read_json::<serde_json::Value>(dir, "snapshot.json")? {
+        s.pid = v["pid"].as_u64().unwrap_or(0) as u32;
+        s.command = v["command"].as_str().unwrap_or("").to_string();
+        s.go_version = v["go_version"].as_str().map(str::to_string);
+        s.default_godebug = v["default_godebug"].as_str().map(str::to_string);
+        s.host_cpus = v["host_cpus"].as_u64().map(|n| n as u32);
+        s.gomaxprocs_observed = v["gomaxprocs_observed"].as_u64().map(|n| n as u32);
+    }
+    s.env = read_json::<GoEnv>(dir, "proc/environ.json")?;
+    s.cgroup = read_json::<CgroupChain>(dir, "cgroup.json")?;
     if s.go_version.is_none()
         && let Some((_, t)) = read_opt(dir, "MANIFEST.json")
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
@@ -95,6 +90,20 @@ pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
         });
     }
     Ok(s)
+}
+
+/// A JSON file of the bundle, if present; malformed JSON is an error naming file and line.
+fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+) -> Result<Option<T>, LiveError> {
+    let Some((n, t)) = read_opt(dir, name) else {
+        return Ok(None);
+    };
+    let v = serde_json::from_str(&t).map_err(|e| {
+        gorx_formats::FormatError::at_line(&n, e.line() as u64, format!("invalid JSON: {e}"))
+    })?;
+    Ok(Some(v))
 }
 
 fn runtime_from_dir(dir: &Path) -> Result<Option<RuntimeMemory>, LiveError> {

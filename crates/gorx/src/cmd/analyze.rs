@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // A capture bundle also keeps what has no /proc text form (cgroup chain, environment).
     let mut known = Vec::new();
     for dir in &inputs.bundles {
-        let snapshot = gorx_live::bundle::read_snapshot_dir(dir)?;
+        let snapshot = gorx_live::bundle::read_bundle_extras(dir)?;
         known.push(KnownProcess {
             dir: dir.display().to_string(),
             snapshot,
