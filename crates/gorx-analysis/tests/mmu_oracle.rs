@@ -3,7 +3,8 @@
 //! The oracle (tests/mmu_oracle/main.go) is built against a copy of Go 1.27's
 //! `src/internal/trace` (reader, gc.go, mud.go; import paths rewritten, nothing else) so
 //! it runs exactly what `go tool trace` runs; it needs no module download. It reads every
-//! v2 trace of the corpus plus the GC-heavy traces of Go's own reader tests, once, and
+//! v2 trace of the corpus, the GC-heavy traces of Go's own reader tests and a trace it
+//! writes itself (GC-heavy, GOMAXPROCS changing), once, and
 //! prints utilization series, MMU at fixed windows, worst windows (Examples) and MUD
 //! quantiles for several flag sets. gorx computes the same from a streaming read and
 //! must agree: series and window times exactly, every float within 1e-9.
@@ -57,8 +58,10 @@ fn build_oracle(go: &Path, dir: &Path) -> PathBuf {
     );
     let n = copy_trace_package(&src, dir);
     assert!(n > 10, "copied only {n} Go files from {}", src.display());
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mmu_oracle/main.go");
-    std::fs::copy(here, dir.join("main.go")).unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mmu_oracle");
+    for name in ["main.go", "gen.go"] {
+        std::fs::copy(here.join(name), dir.join(name)).unwrap();
+    }
     std::fs::write(dir.join("go.mod"), "module gorxmmuoracle\n\ngo 1.27\n").unwrap();
     let bin = dir.join("mmu-oracle");
     let out = Command::new(go)
@@ -79,9 +82,10 @@ fn build_oracle(go: &Path, dir: &Path) -> PathBuf {
     bin
 }
 
-/// The corpus's v2 traces (gorx does not read the pre-1.22 format) and the GC-heavy
-/// traces of Go's own reader tests, written out as binary.
-fn traces(go: &Path, tmp: &Path) -> Vec<PathBuf> {
+/// The corpus's v2 traces (gorx does not read the pre-1.22 format), the GC-heavy
+/// traces of Go's own reader tests written out as binary, and one GC-heavy trace with
+/// GOMAXPROCS changes written just now by the oracle binary (gen.go).
+fn traces(go: &Path, oracle: &Path, tmp: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = corpus_entries()
         .into_iter()
         .map(|(_, _, dir)| dir.join("trace.out"))
@@ -100,6 +104,18 @@ fn traces(go: &Path, tmp: &Path) -> Vec<PathBuf> {
         std::fs::write(&f, bytes).unwrap();
         files.push(f);
     }
+    let gen_trace = tmp.join("generated.trace");
+    let out = Command::new(oracle)
+        .arg("-gen")
+        .arg(&gen_trace)
+        .output()
+        .expect("run oracle -gen");
+    assert!(
+        out.status.success(),
+        "oracle -gen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    files.push(gen_trace);
     files
 }
 
@@ -160,7 +176,7 @@ fn mmu_matches_go_internal_trace() {
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
     let oracle = build_oracle(&go, &tmp);
-    let files = traces(&go, &tmp);
+    let files = traces(&go, &oracle, &tmp);
     assert!(files.len() >= 40, "only {} traces found", files.len());
 
     let out = Command::new(&oracle)

@@ -1,7 +1,7 @@
 // Oracle for gorx's MMU port (driven by ../mmu_oracle.rs): runs Go's own
 // internal/trace reader, gc.go and mud.go, copied at test time from a Go 1.27 GOROOT
 // into ./trace with only their import paths rewritten, over each trace named on the
-// command line. Prints one config line (windows, quantiles, Examples count), then one
+// command line (or, with -gen FILE, writes a GC-heavy trace: gen.go). Prints one config line (windows, quantiles, Examples count), then one
 // JSON object per (trace, flag set). Floats are strings in the shortest exact form so
 // the Rust side can measure |diff| exactly.
 package main
@@ -75,6 +75,13 @@ func num(f float64) string {
 }
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-gen" {
+		if err := generate(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	enc := json.NewEncoder(out)
