@@ -8,6 +8,11 @@
 //! heaps follow `container/heap` step for step, so results (and which worst windows are
 //! picked) match Go's; `tests/mmu_oracle.rs` checks that against Go's own code.
 //!
+//! Go's quirks are kept: a series ends where utilization last changed, so a trace whose
+//! tail sits at 0 gives a curve shorter than the trace; and with `BACKGROUND`, every
+//! "GC (...)" label counts a worker again while its stop uncounts it once, so on traces
+//! with many GC cycles the background count drifts up and utilization sinks to 0.
+//!
 //! Where Go would panic (an event on a P index outside GOMAXPROCS, a series of a single
 //! instant), this port skips the offending item instead; see [`MutatorUtilBuilder::anomalies`].
 
@@ -176,6 +181,11 @@ impl MutatorUtilBuilder {
     /// Time of the first event seen.
     pub fn first_time_ns(&self) -> Option<i64> {
         self.first_time
+    }
+
+    /// Time of the last event seen.
+    pub fn last_time_ns(&self) -> Option<i64> {
+        self.last_time
     }
 
     /// Events Go's code would have panicked on (a P outside GOMAXPROCS, an absurd
