@@ -9,9 +9,9 @@
 //! picked) match Go's; `tests/mmu_oracle.rs` checks that against Go's own code.
 //!
 //! Go's quirks are kept: a series ends where utilization last changed, so a trace whose
-//! tail sits at 0 gives a curve shorter than the trace; and with `BACKGROUND`, every
-//! "GC (...)" label counts a worker again while its stop uncounts it once, so on traces
-//! with many GC cycles the background count drifts up and utilization sinks to 0.
+//! tail sits at 0 gives a curve shorter than the trace; and with `BACKGROUND`, a
+//! "GC (dedicated|fractional)" label on a worker already counted by its start adds a
+//! count its stop does not remove, so after a few GC cycles Ps stay "in GC" for good.
 //!
 //! Where Go would panic (an event on a P index outside GOMAXPROCS, a series of a single
 //! instant), this port skips the offending item instead; see [`MutatorUtilBuilder::anomalies`].
@@ -35,8 +35,9 @@ impl UtilFlags {
     pub const SWEEP: UtilFlags = UtilFlags(8);
     /// One series per P instead of one averaged over GOMAXPROCS.
     pub const PER_PROC: UtilFlags = UtilFlags(16);
-    /// What `go tool trace`'s MMU page checks by default.
-    pub const DEFAULT: UtilFlags = UtilFlags(1 | 2 | 4 | 8);
+    /// What `go tool trace`'s MMU page checks by default: STW, background workers and
+    /// mark assist (sweep is off; Go calls it very slow).
+    pub const DEFAULT: UtilFlags = UtilFlags(1 | 2 | 4);
 
     const NAMES: [(&'static str, UtilFlags); 5] = [
         ("stw", Self::STW),

@@ -88,7 +88,7 @@ fn text_output_default_windows_and_summary_line() {
     let out = gorx(&["trace", "mmu"], &file);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("minimum mutator utilization (stw,background,assist,sweep)"));
+    assert!(text.contains("minimum mutator utilization (stw,background,assist)"));
     assert!(text.contains(" 1 ms "), "{text}");
     assert!(text.contains("whole curve"), "{text}");
     let curve = library_curve(&file, UtilFlags::DEFAULT);
@@ -102,7 +102,7 @@ fn text_output_default_windows_and_summary_line() {
     let out = gorx(&["trace", "summary"], &file);
     let text = String::from_utf8(out.stdout).unwrap();
     let want = format!(
-        "minimum mutator utilization (stw,background,assist,sweep): 10 ms {:.2}%, 100 ms {:.2}%",
+        "minimum mutator utilization (stw,background,assist): 10 ms {:.2}%, 100 ms {:.2}%",
         curve.mmu(10_000_000) * 100.0,
         curve.mmu(100_000_000) * 100.0
     );

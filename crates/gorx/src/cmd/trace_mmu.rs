@@ -11,8 +11,9 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct MmuArgs {
     /// What counts against the mutator: comma-separated stw, background, assist, sweep,
-    /// perproc (one series per P instead of the average over GOMAXPROCS).
-    #[arg(long, default_value = "stw,background,assist,sweep")]
+    /// perproc (one series per P instead of the average over GOMAXPROCS). The default is
+    /// what `go tool trace`'s MMU page checks.
+    #[arg(long, default_value = "stw,background,assist")]
     pub flags: String,
     /// Window size such as 500us, 10ms, 1s (repeatable). Default: 1ms to 1s in 1-2-5
     /// steps, then the whole trace.
@@ -211,7 +212,8 @@ pub fn run(a: &MmuArgs) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .collect();
-            let _ = writeln!(o, "  {label:>12} {:>8}   {}", pct(*mmu), ex.join(", "));
+            let line = format!("  {label:>12} {:>8}   {}", pct(*mmu), ex.join(", "));
+            let _ = writeln!(o, "{}", line.trim_end());
         }
         if end_ns < last_ns {
             let _ = writeln!(
