@@ -6,6 +6,7 @@ pub mod finding;
 pub mod gc;
 pub mod goroutines;
 pub mod memory;
+pub mod mmu;
 pub mod process;
 pub mod profiles;
 pub mod thresholds;

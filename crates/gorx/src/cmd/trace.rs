@@ -10,6 +10,9 @@ macro_rules! outln {
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[path = "trace_mmu.rs"]
+mod trace_mmu;
+
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Print every event as `go tool trace -d=parsed` does.
@@ -21,6 +24,9 @@ pub enum Command {
     /// Write a blocking profile (net, sync, syscall or sched) as a gzipped pprof proto,
     /// as `go tool trace -pprof=KIND` does.
     Pprof(PprofArgs),
+    /// Minimum mutator utilization at a set of windows, with the worst windows, as
+    /// `go tool trace`'s MMU page computes it.
+    Mmu(trace_mmu::MmuArgs),
 }
 
 #[derive(clap::Args)]
@@ -74,6 +80,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Summary(a) => summary(&a),
         Command::Export(a) => export(&a),
         Command::Pprof(a) => trace_pprof(&a),
+        Command::Mmu(a) => trace_mmu::run(&a),
     }
 }
 
@@ -216,8 +223,11 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     let mut an = TraceAnalyzer::new();
+    let mut mmu_b =
+        gorx_analysis::mmu::MutatorUtilBuilder::new(gorx_analysis::mmu::UtilFlags::DEFAULT);
     if let Err(e) = for_each_event(&mut r, &a.file, |ev| {
         an.observe(ev);
+        mmu_b.observe(ev);
         Ok(true)
     }) {
         eprintln!("gorx: {e}");
@@ -225,6 +235,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     }
     let s = an.finish();
     let findings = trace_findings(&s, &name);
+    let mmu = trace_mmu::summary_mmu(mmu_b);
     if a.json {
         let v = serde_json::json!({
             "schema": 1,
@@ -235,6 +246,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
             "sched_latency_p99_ns": s.sched_latency.quantile_ns(0.99),
             "sched_latency_p999_ns": s.sched_latency.quantile_ns(0.999),
             "findings": findings,
+            "mmu": mmu.iter().map(|(w, u)| serde_json::json!({"window_ns": w, "mmu": u})).collect::<Vec<_>>(),
         });
         let _ = writeln!(
             std::io::stdout().lock(),
@@ -289,6 +301,9 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         s.mark_assist.count,
         ms(s.sweep_ns)
     );
+    if let Some(line) = trace_mmu::summary_line(&mmu) {
+        outln!(o, "{line}");
+    }
     outln!(
         o,
         "syscalls: {} ({} blocked), total {}, max {}",
