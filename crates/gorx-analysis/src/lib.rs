@@ -11,6 +11,7 @@ pub mod profiles;
 pub mod thresholds;
 pub mod trace;
 pub mod trace_pprof;
+pub mod trace_tasks;
 
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};

@@ -21,6 +21,8 @@ pub enum Command {
     /// Write a blocking profile (net, sync, syscall or sched) as a gzipped pprof proto,
     /// as `go tool trace -pprof=KIND` does.
     Pprof(PprofArgs),
+    /// User tasks, regions and logs (runtime/trace annotations) with their durations.
+    Tasks(super::trace_tasks::TasksArgs),
 }
 
 #[derive(clap::Args)]
@@ -74,6 +76,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Summary(a) => summary(&a),
         Command::Export(a) => export(&a),
         Command::Pprof(a) => trace_pprof(&a),
+        Command::Tasks(a) => super::trace_tasks::run(&a),
     }
 }
 
@@ -357,7 +360,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
 
 /// Open a trace for streaming, the next generation decoded ahead on a thread. Failures
 /// are printed (naming the file) and give `None`: the caller exits 2.
-fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::File>> {
+pub(crate) fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::File>> {
     let f = std::fs::File::open(path)
         .map_err(|e| eprintln!("gorx: {name}: {e}"))
         .ok()?;
@@ -368,7 +371,7 @@ fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::Fil
 
 /// Feed every event to `f` until the trace ends or `f` returns `Ok(false)`, with a
 /// progress line on a terminal. Errors (the reader's, or `f`'s) come back as text.
-fn for_each_event(
+pub(crate) fn for_each_event(
     r: &mut gorx_trace::Reader<std::fs::File>,
     path: &Path,
     mut f: impl FnMut(&gorx_trace::Event) -> Result<bool, String>,
