@@ -1,0 +1,422 @@
+//! `goroutine.leak` from an execution trace: goroutines blocked through the whole trace
+//! window — blocked when tracing began (or early in it) and never woken — grouped by
+//! where they block (the first frame outside the runtime and sync plumbing) and why.
+//!
+//! A trace only shows that such goroutines did not run for the window, not for how long
+//! before it, so the finding is a warning unless the window itself is as long as the
+//! dump-based rule's minimum wait (see thresholds.rs).
+//!
+//! Go 1.23+ traces give every goroutine's stack in its status event, so goroutines that
+//! were blocked before tracing began still have a site; the reason is read from the
+//! runtime frames (status events carry none). Go 1.22 status events have no stack:
+//! such goroutines are grouped as "unknown" and the finding says so.
+
+use crate::finding::{Evidence, Finding, Severity};
+use crate::thresholds as th;
+use gorx_formats::goroutines::package_of;
+use gorx_trace::{Event, EventKind, GoState, Resource};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+
+/// Goroutines blocked through the window at the same site for the same reason.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BlockedGroup {
+    /// The first non-plumbing function of the blocking stack (None: no stack in the trace).
+    pub site: Option<String>,
+    /// Its `file:line`.
+    pub location: Option<String>,
+    /// The trace's block reason ("chan send", "select", "sync", "network", ...).
+    pub reason: String,
+    /// A finer state for advice, named as goroutine dumps name it ("sync.Mutex.Lock").
+    pub state: String,
+    pub goroutines: u64,
+    /// Up to 10 goroutine ids, ascending.
+    pub sample_ids: Vec<i64>,
+    /// Blocked since the trace start for all (no wake-up in the trace at all), or the
+    /// latest moment one of them blocked, as ns after the trace start.
+    pub blocked_since_max_ns: u64,
+}
+
+/// What the trace showed about blocked goroutines.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BlockedSummary {
+    pub window_ns: u64,
+    /// Every goroutine alive at the end of the trace.
+    pub goroutines_at_end: u64,
+    /// Largest groups first, at most [`MAX_GROUPS`].
+    pub groups: Vec<BlockedGroup>,
+}
+
+/// Groups kept in the summary (the finding only needs the large ones).
+pub const MAX_GROUPS: usize = 20;
+
+#[derive(Default)]
+struct G {
+    waiting: bool,
+    since: i64,
+    reason: String,
+    state: String,
+    site: Option<(String, String)>,
+    system: bool,
+}
+
+/// Streaming: feed every event with [`observe`](Self::observe).
+#[derive(Default)]
+pub struct LeakTracker {
+    start: Option<i64>,
+    end: i64,
+    gs: HashMap<i64, G>,
+}
+
+/// Packages whose frames are the waiting primitive, not the code that waits (as in
+/// goroutine dumps).
+fn is_plumbing(function: &str) -> bool {
+    let pkg = package_of(function);
+    pkg == "runtime"
+        || pkg == "sync"
+        || pkg == "syscall"
+        || pkg.starts_with("runtime/")
+        || pkg.starts_with("internal/")
+        || pkg.starts_with("sync/")
+}
+
+/// The trace block reason and the dump-style state a blocking stack implies (status
+/// events carry no reason). Leaf first: the innermost recognised frame decides.
+fn reason_of(funcs: &[String]) -> (&'static str, &'static str) {
+    for f in funcs {
+        let r = match f.as_str() {
+            "runtime.chansend" | "runtime.chansend1" => ("chan send", "chan send"),
+            "runtime.chanrecv" | "runtime.chanrecv1" | "runtime.chanrecv2" => {
+                ("chan receive", "chan receive")
+            }
+            "runtime.selectgo" => ("select", "select"),
+            "runtime.block" => ("forever", "select (no cases)"),
+            "internal/poll.runtime_pollWait" | "runtime.netpollblock" => ("network", "IO wait"),
+            "sync.runtime_notifyListWait" | "sync.(*Cond).Wait" => {
+                ("sync.(*Cond).Wait", "sync.Cond.Wait")
+            }
+            "sync.(*Mutex).Lock" | "internal/sync.(*Mutex).Lock" => ("sync", "sync.Mutex.Lock"),
+            "sync.(*RWMutex).Lock" | "sync.(*RWMutex).RLock" => ("sync", "sync.RWMutex.Lock"),
+            "sync.(*WaitGroup).Wait" => ("sync", "sync.WaitGroup.Wait"),
+            "time.Sleep" | "runtime.timeSleep" => ("sleep", "sleep"),
+            _ => continue,
+        };
+        return r;
+    }
+    if funcs.iter().any(|f| f.starts_with("runtime.semacquire")) {
+        return ("sync", "semacquire");
+    }
+    ("", "")
+}
+
+/// A trace block reason as goroutine dumps name the state (for the advice); block
+/// stacks in traces start above the runtime, so the reason is all there is.
+fn dump_state(reason: &str) -> &str {
+    match reason {
+        "network" => "IO wait",
+        "sync.(*Cond).Wait" => "sync.Cond.Wait",
+        "forever" => "select (no cases)",
+        r => r,
+    }
+}
+
+/// Go's `IsSystemGoroutine`: the entry function (root frame) is in the runtime.
+fn is_system(funcs: &[String]) -> bool {
+    funcs
+        .last()
+        .is_some_and(|f| f != "runtime.main" && f.starts_with("runtime."))
+}
+
+/// Block reasons the runtime uses for its own goroutines.
+fn is_system_reason(r: &str) -> bool {
+    r == "system goroutine wait" || r.starts_with("GC ") || r == "wait for debug call"
+}
+
+impl LeakTracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn observe(&mut self, ev: &Event) {
+        let t = ev.time();
+        let start = *self.start.get_or_insert(t);
+        self.end = self.end.max(t);
+        if ev.kind() != EventKind::StateTransition {
+            return;
+        }
+        let Some(st) = ev.state_transition() else {
+            return;
+        };
+        let Resource::Goroutine(id) = st.resource else {
+            return;
+        };
+        let (old, new) = st.go_states();
+        if new == GoState::NotExist {
+            self.gs.remove(&id);
+            return;
+        }
+        let g = self.gs.entry(id).or_default();
+        if new != GoState::Waiting {
+            g.waiting = false;
+            return;
+        }
+        let funcs: Vec<String> = ev
+            .frames(st.stack)
+            .iter()
+            .map(|f| String::from_utf8_lossy(f.func).into_owned())
+            .collect();
+        if old == GoState::Waiting && g.waiting {
+            // A status repeated at a generation boundary: same wait, perhaps now with
+            // the stack the first sighting lacked.
+            if g.site.is_some() || funcs.is_empty() {
+                return;
+            }
+        } else {
+            g.waiting = true;
+            // Waiting when first seen: nothing woke it since the trace began.
+            g.since = if old == GoState::Undetermined {
+                start
+            } else {
+                t
+            };
+            g.reason = String::from_utf8_lossy(st.reason).into_owned();
+            g.state = dump_state(&g.reason).to_string();
+            g.site = None;
+            g.system = is_system_reason(&g.reason);
+        }
+        if funcs.is_empty() {
+            return;
+        }
+        let (reason, state) = reason_of(&funcs);
+        if g.reason.is_empty() {
+            g.reason = reason.to_string();
+        }
+        if !state.is_empty() {
+            g.state = state.to_string();
+        }
+        g.system |= is_system(&funcs);
+        let frames = ev.frames(st.stack);
+        g.site = frames
+            .iter()
+            .find(|f| !is_plumbing(&String::from_utf8_lossy(f.func)))
+            .map(|f| {
+                (
+                    String::from_utf8_lossy(f.func).into_owned(),
+                    format!("{}:{}", String::from_utf8_lossy(f.file), f.line),
+                )
+            });
+    }
+
+    /// Goroutines blocked through the window, grouped.
+    pub fn finish(self) -> BlockedSummary {
+        let start = self.start.unwrap_or(0);
+        let window_ns = (self.end - start).max(0) as u64;
+        // Blocked "early": within this much of the trace start.
+        let early = (window_ns as f64 * th::TRACE_LEAK_BLOCKED_EARLY_SHARE) as u64;
+        type Key = (Option<(String, String)>, String, String);
+        let mut groups: BTreeMap<Key, BlockedGroup> = BTreeMap::new();
+        let mut ids: Vec<(&i64, &G)> = self.gs.iter().collect();
+        ids.sort_by_key(|(id, _)| **id);
+        for (id, g) in ids {
+            let since = (g.since - start).max(0) as u64;
+            if !g.waiting || g.system || since > early {
+                continue;
+            }
+            let reason = if g.reason.is_empty() {
+                "unknown".to_string()
+            } else {
+                g.reason.clone()
+            };
+            let b = groups
+                .entry((g.site.clone(), reason.clone(), g.state.clone()))
+                .or_insert_with(|| BlockedGroup {
+                    site: g.site.as_ref().map(|s| s.0.clone()),
+                    location: g.site.as_ref().map(|s| s.1.clone()),
+                    reason,
+                    state: g.state.clone(),
+                    ..Default::default()
+                });
+            b.goroutines += 1;
+            if b.sample_ids.len() < 10 {
+                b.sample_ids.push(*id);
+            }
+            b.blocked_since_max_ns = b.blocked_since_max_ns.max(since);
+        }
+        let mut groups: Vec<BlockedGroup> = groups.into_values().collect();
+        groups.sort_by_key(|g| std::cmp::Reverse(g.goroutines));
+        groups.truncate(MAX_GROUPS);
+        BlockedSummary {
+            window_ns,
+            goroutines_at_end: self.gs.len() as u64,
+            groups,
+        }
+    }
+}
+
+fn secs(ns: u64) -> String {
+    format!("{:.2} s", ns as f64 / 1e9)
+}
+
+/// goroutine.leak findings from the blocked groups of a trace. `source` names the trace.
+pub fn leak_findings(b: &BlockedSummary, source: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if b.window_ns < th::TRACE_LEAK_MIN_WINDOW_NS {
+        return out;
+    }
+    for g in &b.groups {
+        let n = g.goroutines as usize;
+        if n < th::TRACE_LEAK_MIN_GROUP {
+            continue;
+        }
+        // A trace proves only that they did not run for the window: critical needs a
+        // large group and a window as long as the dump rule's minimum wait.
+        let sev = if n >= th::LEAK_CRITICAL_GROUP
+            && b.window_ns >= th::LEAK_MIN_WAIT_MINUTES * 60_000_000_000
+        {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let site = g.site.clone().unwrap_or_else(|| "(unknown)".into());
+        let where_ = match &g.location {
+            Some(l) => l.clone(),
+            None => "unknown: the trace has no stack for goroutines blocked before it began \
+                      (Go 1.22 traces)"
+                .into(),
+        };
+        let mut e = Evidence::new();
+        e.insert("goroutines".into(), json!(n));
+        e.insert("total_goroutines".into(), json!(b.goroutines_at_end));
+        e.insert("state".into(), json!(g.reason));
+        e.insert("site".into(), json!(where_));
+        e.insert("from".into(), json!("execution trace"));
+        e.insert("trace_window_ns".into(), json!(b.window_ns));
+        e.insert(
+            "blocked_through_window_ns".into(),
+            json!(b.window_ns - g.blocked_since_max_ns),
+        );
+        e.insert("sample_goroutine_ids".into(), json!(g.sample_ids));
+        let advice = crate::goroutines::leak_advice(&g.state);
+        let recommendation = match &g.site {
+            Some(s) => format!(
+                "Leak suspect at {s} ({where_}): {advice}. The trace shows only that they never \
+                 ran during its {}; a goroutine dump (debug=2) shows how many minutes they have waited.",
+                secs(b.window_ns)
+            ),
+            None => format!(
+                "Take a goroutine dump (debug=2), or trace with Go 1.23 or later, to see where \
+                 they block; then: {advice}."
+            ),
+        };
+        out.push(Finding {
+            id: "goroutine.leak",
+            severity: sev,
+            title: format!(
+                "{n} goroutines blocked in \"{}\" through the whole {} trace at {site}",
+                g.reason,
+                secs(b.window_ns)
+            ),
+            evidence: e,
+            recommendation,
+            sources: vec![source.to_string()],
+            sites: g.site.iter().cloned().collect(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_testsupport::corpus_entries;
+
+    fn blocked(path: &std::path::Path) -> Option<BlockedSummary> {
+        let bytes = std::fs::read(path).ok()?;
+        // v1 traces (Go ≤ 1.21) are outside the v2 reader's scope.
+        if !bytes.starts_with(b"go 1.2") || bytes.starts_with(b"go 1.21") {
+            return None;
+        }
+        let mut r = gorx_trace::Reader::new("trace.out", &bytes[..]).unwrap();
+        let mut t = LeakTracker::new();
+        while let Some(ev) = r.read_event().unwrap() {
+            t.observe(&ev);
+        }
+        Some(t.finish())
+    }
+
+    /// The goroutine-leak patient's 2000 senders are found in every v2 trace of the
+    /// corpus, at their site where the trace has stacks; no other patient has a leak.
+    #[test]
+    fn corpus_leak_is_found_and_nothing_else() {
+        let mut leaks = 0;
+        for (ver, patient, dir) in corpus_entries() {
+            let Some(b) = blocked(&dir.join("trace.out")) else {
+                continue;
+            };
+            let f = leak_findings(&b, "trace.out");
+            if patient != "goroutine-leak" {
+                assert!(f.is_empty(), "{ver}/{patient}: {f:#?}");
+                continue;
+            }
+            leaks += 1;
+            assert_eq!(f.len(), 1, "{ver}: {f:#?}");
+            let leak = &f[0];
+            assert_eq!(leak.id, "goroutine.leak");
+            assert_eq!(
+                leak.severity,
+                Severity::Warning,
+                "a 1 s window is no minute"
+            );
+            assert_eq!(leak.evidence["from"], "execution trace");
+            let n = leak.evidence["goroutines"].as_u64().unwrap();
+            if ver == "1.22" {
+                // No stacks for goroutines blocked before the trace: one group of all,
+                // the runtime's own idle goroutines included.
+                assert!((2000..2030).contains(&n), "{ver}: {n}");
+                assert!(leak.sites.is_empty());
+            } else {
+                assert_eq!(n, 2000, "{ver}");
+                assert_eq!(leak.sites, ["main.fetchWithTimeout.func1"], "{ver}");
+                assert_eq!(leak.evidence["state"], "chan send");
+                let site = leak.evidence["site"].as_str().unwrap();
+                assert!(site.ends_with("goroutine-leak/main.go:26"), "{site}");
+            }
+        }
+        if leaks == 0 {
+            gorx_testsupport::missing_prerequisite("testdata/artifacts goroutine-leak traces");
+        }
+        assert!(leaks >= 4 || leaks == 0, "{leaks} goroutine-leak traces");
+    }
+
+    #[test]
+    fn stack_reasons() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            reason_of(&s(&[
+                "runtime.gopark",
+                "runtime.chansend",
+                "runtime.chansend1",
+                "main.f"
+            ])),
+            ("chan send", "chan send")
+        );
+        assert_eq!(
+            reason_of(&s(&[
+                "runtime.gopark",
+                "runtime.semacquire1",
+                "sync.runtime_SemacquireWaitGroup",
+                "sync.(*WaitGroup).Wait",
+                "main.f"
+            ])),
+            ("sync", "sync.WaitGroup.Wait")
+        );
+        assert!(is_system(&s(&["runtime.gopark", "runtime.bgsweep"])));
+        assert!(!is_system(&s(&[
+            "runtime.gopark",
+            "main.main",
+            "runtime.main"
+        ])));
+        assert_eq!(dump_state("network"), "IO wait");
+    }
+}
