@@ -10,6 +10,7 @@ pub mod process;
 pub mod profiles;
 pub mod thresholds;
 pub mod trace;
+pub mod trace_assist;
 pub mod trace_leak;
 pub mod trace_pprof;
 pub mod trace_tasks;

@@ -259,3 +259,15 @@ pub const TRACE_LEAK_MIN_GROUP: usize = 100;
 /// "Blocked early and never woken": the goroutine's last block began within the first
 /// tenth of the window (blocked before the trace began counts as blocked at its start).
 pub const TRACE_LEAK_BLOCKED_EARLY_SHARE: f64 = 0.10;
+/// gc.assist-heavy (from traces): assist time / (assist time + dedicated and fractional
+/// mark worker time). The pacer plans for the background workers (25% of GOMAXPROCS) to
+/// do the marking; as for gctrace, a quarter done by assists means allocating goroutines
+/// are drafted on the request path, half means the pacer has lost.
+pub const TRACE_ASSIST_WARNING_SHARE: f64 = 0.25;
+pub const TRACE_ASSIST_CRITICAL_SHARE: f64 = 0.50;
+/// ...also critical when assists take a tenth of all CPU (trace duration × GOMAXPROCS):
+/// the mutators lose that much of the machine to GC work.
+pub const TRACE_ASSIST_CPU_CRITICAL_SHARE: f64 = 0.10;
+/// Judge only traces with at least 10 ms of mark work: a single short cycle in a short
+/// trace gives a share of noise (one 40 µs assist against a 100 µs worker run).
+pub const TRACE_ASSIST_MIN_MARK_NS: u64 = 10_000_000;

@@ -144,6 +144,8 @@ pub struct TraceSummary {
     pub block_ns_by_site: BTreeMap<String, u64>,
     /// Goroutines blocked through the whole window, grouped by site (trace_leak.rs).
     pub blocked: crate::trace_leak::BlockedSummary,
+    /// Mark assists against background mark work (trace_assist.rs).
+    pub mark_work: crate::trace_assist::MarkWork,
 }
 
 impl TraceSummary {
@@ -170,6 +172,7 @@ pub struct TraceAnalyzer {
     range_start: HashMap<(String, i64), i64>,
     first: bool,
     leak: crate::trace_leak::LeakTracker,
+    assist: crate::trace_assist::AssistTracker,
 }
 
 impl Default for TraceAnalyzer {
@@ -205,11 +208,13 @@ impl TraceAnalyzer {
             range_start: HashMap::new(),
             first: true,
             leak: Default::default(),
+            assist: Default::default(),
         }
     }
 
     pub fn observe(&mut self, ev: &Event) {
         self.leak.observe(ev);
+        self.assist.observe(ev);
         let t = ev.time();
         if self.first {
             self.s.start_ns = t;
@@ -365,6 +370,7 @@ impl TraceAnalyzer {
         self.s.goroutines.sort_by_key(|g| g.id);
         self.s.heatmap = self.heat.into_iter().collect();
         self.s.blocked = self.leak.finish();
+        self.s.mark_work = self.assist.finish();
         self.s
     }
 }
@@ -591,6 +597,7 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         }
     }
     out.extend(crate::trace_leak::leak_findings(&s.blocked, source));
+    out.extend(crate::trace_assist::assist_findings(s, source));
     out
 }
 
