@@ -2,6 +2,8 @@
 // annotation with known nesting, for `gorx trace tasks` (crates/gorx/tests/trace_tasks.rs):
 //   - "early": a task begun before trace.Start and ended inside the trace (its type is
 //     not in the trace), with one region "in-early";
+//   - "pre": another such task, with a region "pre-region" begun before trace.Start and
+//     ended inside: traced only under Go ≥ 1.25, where a flight recorder runs first;
 //   - 20 "request" tasks, each: a log "route", regions "decode" and "handle" with
 //     "encode" nested in "handle", and two child goroutines that each log "fan-out" in
 //     the request's task and run a subtask "fetch" (region "fetch.io", log "fetch");
@@ -27,10 +29,16 @@ func spin(d time.Duration) {
 
 func main() {
 	ctx := context.Background()
+	stopFlight := flightRecorder()
+	preCtx, preTask := trace.NewTask(ctx, "pre")
+	preRegion := trace.StartRegion(preCtx, "pre-region")
 	early, earlyTask := trace.NewTask(ctx, "early")
+	time.Sleep(time.Millisecond)
 	if err := trace.Start(os.Stdout); err != nil {
 		panic(err)
 	}
+	preRegion.End()
+	preTask.End()
 	trace.WithRegion(early, "in-early", func() { time.Sleep(time.Millisecond) })
 	earlyTask.End()
 
@@ -86,6 +94,7 @@ func main() {
 	<-started
 	time.Sleep(2 * time.Millisecond)
 	trace.Stop()
+	stopFlight()
 	close(release)
 	longPoll.End()
 }
