@@ -273,3 +273,83 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         sites,
     }]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_trace::raw::{RawEvent, encode};
+    use gorx_trace::spec::{Version, ev};
+
+    fn e(ev: u8, args: &[u64]) -> RawEvent {
+        RawEvent {
+            ev,
+            args: args.to_vec(),
+            data: None,
+        }
+    }
+
+    fn batch(m: u64, time: u64, inner: Vec<RawEvent>) -> Vec<RawEvent> {
+        let size = encode(Version::GO126, &inner).len() - 16;
+        let mut v = vec![e(ev::EVENT_BATCH, &[1, m, time, size as u64])];
+        v.extend(inner);
+        v
+    }
+
+    /// G1 begins an assist at 1100, parks for credit at 1200, is woken at 1500, runs
+    /// again from 1600 and ends the assist at 2000: 900 ns of wall time, 500 of CPU.
+    /// G2 then runs as a dedicated mark worker from 2200 to 2500.
+    #[test]
+    fn parked_assist_time_is_not_cpu() {
+        let none = u64::MAX;
+        let mut evs = batch(
+            none,
+            0,
+            vec![
+                e(ev::SYNC, &[]),
+                e(ev::FREQUENCY, &[1_000_000_000]),
+                e(ev::CLOCK_SNAPSHOT, &[0, 0, 0, 0]),
+            ],
+        );
+        let mut strs = vec![e(ev::STRINGS, &[])];
+        for (id, s) in [(1, "GC mark assist wait for work"), (2, "GC (dedicated)")] {
+            let mut x = e(ev::STRING, &[id]);
+            x.data = Some(s.as_bytes().to_vec());
+            strs.push(x);
+        }
+        evs.extend(batch(none, 0, strs));
+        evs.extend(batch(
+            0,
+            1000,
+            vec![
+                e(ev::PROC_STATUS, &[0, 0, 1]),
+                e(ev::GO_STATUS, &[0, 1, none, 2]),
+                e(ev::GO_STATUS, &[0, 2, none, 4]),
+                e(ev::GC_MARK_ASSIST_BEGIN, &[98, 0]),
+                e(ev::GO_BLOCK, &[100, 1, 0]),
+                e(ev::GO_UNBLOCK, &[300, 1, 1, 0]),
+                e(ev::GO_START, &[100, 1, 2]),
+                e(ev::GC_MARK_ASSIST_END, &[400]),
+                e(ev::GO_STOP, &[100, 1, 0]),
+                e(ev::GO_UNBLOCK, &[50, 2, 1, 0]),
+                e(ev::GO_START, &[50, 2, 2]),
+                e(ev::GO_LABEL, &[0, 2]),
+                e(ev::GO_BLOCK, &[300, 1, 0]),
+            ],
+        ));
+        evs.push(e(ev::END_OF_GENERATION, &[]));
+        let b = encode(Version::GO126, &evs);
+        let mut r = gorx_trace::Reader::new("synthetic", &b[..]).unwrap();
+        let mut t = AssistTracker::new();
+        let mut times = Vec::new();
+        while let Some(ev) = r.read_event().unwrap() {
+            times.push(ev.time());
+            t.observe(&ev);
+        }
+        let w = t.finish();
+        assert_eq!(w.assists, 1, "{times:?}");
+        assert_eq!(w.assist_wall_ns, 900);
+        assert_eq!(w.assist_ns, 500);
+        assert_eq!(w.dedicated_ns, 300);
+        assert_eq!(w.assist_ns_by_site, [("(no user frame)".to_string(), 500)]);
+    }
+}

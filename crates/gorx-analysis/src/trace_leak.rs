@@ -389,6 +389,47 @@ mod tests {
         assert!(leaks >= 4 || leaks == 0, "{leaks} goroutine-leak traces");
     }
 
+    /// Blocked at the start or in the first tenth of the window counts; blocked later,
+    /// runnable, or a runtime goroutine does not; groups below 100 give no finding.
+    #[test]
+    fn early_blocks_count_late_ones_do_not() {
+        let mut t = LeakTracker {
+            start: Some(1_000),
+            end: 1_000 + 1_000_000_000,
+            gs: HashMap::new(),
+        };
+        let site = Some(("main.worker".to_string(), "main.go:9".to_string()));
+        let g = |since: i64, waiting: bool, system: bool| G {
+            waiting,
+            since: 1_000 + since,
+            reason: "chan receive".into(),
+            state: "chan receive".into(),
+            site: site.clone(),
+            system,
+        };
+        for i in 0..100 {
+            t.gs.insert(i, g(if i < 50 { 0 } else { 100_000_000 }, true, false));
+        }
+        t.gs.insert(100, g(100_000_001, true, false)); // blocked too late
+        t.gs.insert(101, g(0, false, false)); // runnable at the end
+        t.gs.insert(102, g(0, true, true)); // a runtime goroutine
+        let b = t.finish();
+        assert_eq!(b.goroutines_at_end, 103);
+        assert_eq!(b.groups.len(), 1);
+        assert_eq!(b.groups[0].goroutines, 100);
+        assert_eq!(b.groups[0].blocked_since_max_ns, 100_000_000);
+        let f = leak_findings(&b, "t");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence["blocked_through_window_ns"], 900_000_000);
+        assert_eq!(f[0].sites, ["main.worker"]);
+        let mut small = b.clone();
+        small.groups[0].goroutines = 99;
+        assert!(leak_findings(&small, "t").is_empty());
+        let mut short = b;
+        short.window_ns = th::TRACE_LEAK_MIN_WINDOW_NS - 1;
+        assert!(leak_findings(&short, "t").is_empty());
+    }
+
     #[test]
     fn stack_reasons() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
