@@ -44,6 +44,10 @@ pub struct BlockedSummary {
     pub window_ns: u64,
     /// Every goroutine alive at the end of the trace.
     pub goroutines_at_end: u64,
+    /// Goroutines blocked through the window, in all groups.
+    pub blocked_goroutines: u64,
+    /// Number of groups, before keeping the largest.
+    pub group_count: u64,
     /// Largest groups first, at most [`MAX_GROUPS`].
     pub groups: Vec<BlockedGroup>,
 }
@@ -245,10 +249,14 @@ impl LeakTracker {
         }
         let mut groups: Vec<BlockedGroup> = groups.into_values().collect();
         groups.sort_by_key(|g| std::cmp::Reverse(g.goroutines));
+        let blocked_goroutines = groups.iter().map(|g| g.goroutines).sum();
+        let group_count = groups.len() as u64;
         groups.truncate(MAX_GROUPS);
         BlockedSummary {
             window_ns,
             goroutines_at_end: self.gs.len() as u64,
+            blocked_goroutines,
+            group_count,
             groups,
         }
     }

@@ -292,6 +292,28 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         s.mark_assist.count,
         ms(s.sweep_ns)
     );
+    let w = &s.mark_work;
+    outln!(
+        o,
+        "GC mark work: assists {} CPU ({} wall) in {}; workers dedicated {}, fractional {}, idle {}",
+        ms(w.assist_ns),
+        ms(w.assist_wall_ns),
+        w.assists,
+        ms(w.dedicated_ns),
+        ms(w.fractional_ns),
+        ms(w.idle_ns)
+    );
+    if let Some(g) = s.blocked.groups.first() {
+        outln!(
+            o,
+            "blocked through the whole window: {} goroutines in {} groups; largest {} [{}] at {}",
+            s.blocked.blocked_goroutines,
+            s.blocked.group_count,
+            g.goroutines,
+            g.reason,
+            g.site.as_deref().unwrap_or("(no stack in the trace)")
+        );
+    }
     outln!(
         o,
         "syscalls: {} ({} blocked), total {}, max {}",
