@@ -18,6 +18,7 @@ use gorx_trace::{Event, EventKind, GoState, Resource};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Goroutines blocked through the window at the same site for the same reason.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -59,10 +60,22 @@ pub const MAX_GROUPS: usize = 20;
 struct G {
     waiting: bool,
     since: i64,
-    reason: String,
-    state: String,
-    site: Option<(String, String)>,
+    /// The block event's reason (status events have none).
+    reason: Arc<str>,
+    /// What the blocking stack says, if the trace had one.
+    stack: Option<Arc<Resolved>>,
     system: bool,
+}
+
+/// What a blocking stack says: resolved once per stack and generation, since goroutines
+/// block at the same few stacks over and over.
+#[derive(Default)]
+struct Resolved {
+    reason: &'static str,
+    state: &'static str,
+    system: bool,
+    /// (function, file:line) of the first non-plumbing frame.
+    site: Option<(String, String)>,
 }
 
 /// Streaming: feed every event with [`observe`](Self::observe).
@@ -71,6 +84,11 @@ pub struct LeakTracker {
     start: Option<i64>,
     end: i64,
     gs: HashMap<i64, G>,
+    reasons: HashMap<Vec<u8>, Arc<str>>,
+    /// Stacks resolved in the current generation (stack ids are per generation: cleared
+    /// at each generation's Sync event, and whenever the event's table changes).
+    stacks: HashMap<u64, Arc<Resolved>>,
+    stacks_table: usize,
 }
 
 /// Packages whose frames are the waiting primitive, not the code that waits (as in
@@ -146,6 +164,9 @@ impl LeakTracker {
         let t = ev.time();
         let start = *self.start.get_or_insert(t);
         self.end = self.end.max(t);
+        if ev.kind() == EventKind::Sync {
+            self.stacks.clear();
+        }
         if ev.kind() != EventKind::StateTransition {
             return;
         }
@@ -160,56 +181,78 @@ impl LeakTracker {
             self.gs.remove(&id);
             return;
         }
-        let g = self.gs.entry(id).or_default();
         if new != GoState::Waiting {
-            g.waiting = false;
+            self.gs.entry(id).or_default().waiting = false;
             return;
         }
-        let funcs: Vec<String> = ev
-            .frames(st.stack)
-            .iter()
-            .map(|f| String::from_utf8_lossy(f.func).into_owned())
-            .collect();
+        let stack = self.resolve(ev, st.stack);
+        let g = self.gs.entry(id).or_default();
         if old == GoState::Waiting && g.waiting {
             // A status repeated at a generation boundary: same wait, perhaps now with
             // the stack the first sighting lacked.
-            if g.site.is_some() || funcs.is_empty() {
-                return;
+            if g.stack.is_none() {
+                g.system |= stack.as_ref().is_some_and(|r| r.system);
+                g.stack = stack;
             }
-        } else {
-            g.waiting = true;
-            // Waiting when first seen: nothing woke it since the trace began.
-            g.since = if old == GoState::Undetermined {
-                start
-            } else {
-                t
-            };
-            g.reason = String::from_utf8_lossy(st.reason).into_owned();
-            g.state = dump_state(&g.reason).to_string();
-            g.site = None;
-            g.system = is_system_reason(&g.reason);
-        }
-        if funcs.is_empty() {
             return;
         }
-        let (reason, state) = reason_of(&funcs);
-        if g.reason.is_empty() {
-            g.reason = reason.to_string();
+        g.waiting = true;
+        // Waiting when first seen: nothing woke it since the trace began.
+        g.since = if old == GoState::Undetermined {
+            start
+        } else {
+            t
+        };
+        g.reason = match self.reasons.get(st.reason) {
+            Some(r) => r.clone(),
+            None => {
+                let r: Arc<str> = String::from_utf8_lossy(st.reason).into();
+                self.reasons.insert(st.reason.to_vec(), r.clone());
+                r
+            }
+        };
+        g.system = is_system_reason(&g.reason) || stack.as_ref().is_some_and(|r| r.system);
+        g.stack = stack;
+    }
+
+    /// The stack's reason, state, site and system-ness, cached per generation.
+    fn resolve(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Arc<Resolved>> {
+        let id = stack?;
+        let table = ev.table().map_or(0, |t| t as *const _ as usize);
+        if table != self.stacks_table {
+            self.stacks.clear();
+            self.stacks_table = table;
         }
-        if !state.is_empty() {
-            g.state = state.to_string();
+        if let Some(r) = self.stacks.get(&id) {
+            return Some(r.clone());
         }
-        g.system |= is_system(&funcs);
-        let frames = ev.frames(st.stack);
-        g.site = frames
+        let frames = ev.frames(stack);
+        if frames.is_empty() {
+            return None;
+        }
+        let funcs: Vec<String> = frames
             .iter()
-            .find(|f| !is_plumbing(&String::from_utf8_lossy(f.func)))
-            .map(|f| {
+            .map(|f| String::from_utf8_lossy(f.func).into_owned())
+            .collect();
+        let (reason, state) = reason_of(&funcs);
+        let site = frames
+            .iter()
+            .zip(&funcs)
+            .find(|(_, name)| !is_plumbing(name))
+            .map(|(f, name)| {
                 (
-                    String::from_utf8_lossy(f.func).into_owned(),
+                    name.clone(),
                     format!("{}:{}", String::from_utf8_lossy(f.file), f.line),
                 )
             });
+        let r = Arc::new(Resolved {
+            reason,
+            state,
+            system: is_system(&funcs),
+            site,
+        });
+        self.stacks.insert(id, r.clone());
+        Some(r)
     }
 
     /// Goroutines blocked through the window, grouped.
@@ -227,18 +270,27 @@ impl LeakTracker {
             if !g.waiting || g.system || since > early {
                 continue;
             }
-            let reason = if g.reason.is_empty() {
-                "unknown".to_string()
+            let r = g.stack.as_deref();
+            let reason = if !g.reason.is_empty() {
+                g.reason.to_string()
             } else {
-                g.reason.clone()
+                match r.map(|r| r.reason).filter(|x| !x.is_empty()) {
+                    Some(x) => x.to_string(),
+                    None => "unknown".to_string(),
+                }
             };
+            let state = match r.map(|r| r.state).filter(|x| !x.is_empty()) {
+                Some(x) => x.to_string(),
+                None => dump_state(&reason).to_string(),
+            };
+            let site = r.and_then(|r| r.site.clone());
             let b = groups
-                .entry((g.site.clone(), reason.clone(), g.state.clone()))
+                .entry((site.clone(), reason.clone(), state.clone()))
                 .or_insert_with(|| BlockedGroup {
-                    site: g.site.as_ref().map(|s| s.0.clone()),
-                    location: g.site.as_ref().map(|s| s.1.clone()),
+                    site: site.as_ref().map(|s| s.0.clone()),
+                    location: site.as_ref().map(|s| s.1.clone()),
                     reason,
-                    state: g.state.clone(),
+                    state,
                     ..Default::default()
                 });
             b.goroutines += 1;
@@ -404,15 +456,17 @@ mod tests {
         let mut t = LeakTracker {
             start: Some(1_000),
             end: 1_000 + 1_000_000_000,
-            gs: HashMap::new(),
+            ..Default::default()
         };
-        let site = Some(("main.worker".to_string(), "main.go:9".to_string()));
+        let stack = Arc::new(Resolved {
+            site: Some(("main.worker".to_string(), "main.go:9".to_string())),
+            ..Default::default()
+        });
         let g = |since: i64, waiting: bool, system: bool| G {
             waiting,
             since: 1_000 + since,
             reason: "chan receive".into(),
-            state: "chan receive".into(),
-            site: site.clone(),
+            stack: Some(stack.clone()),
             system,
         };
         for i in 0..100 {
