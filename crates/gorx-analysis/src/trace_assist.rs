@@ -232,7 +232,7 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         e.insert("heap_goal_bytes".into(), json!(w.heap_goal_bytes));
     }
     for (site, ns) in w.assist_ns_by_site.iter().take(th::TRACE_TOP_SITES) {
-        e.insert(format!("assist_ns:{site}"), json!(ns));
+        e.insert(format!("site:{site}:assist_cpu_ns"), json!(ns));
     }
     let sites: Vec<String> = w
         .assist_ns_by_site
