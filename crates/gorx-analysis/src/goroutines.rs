@@ -148,7 +148,7 @@ pub fn summarize(d: &Dump<'_>) -> DumpSummary {
 }
 
 /// What to change for goroutines stuck in this state.
-fn leak_advice(state: &str) -> &'static str {
+pub(crate) fn leak_advice(state: &str) -> &'static str {
     if state.starts_with("chan send") {
         "nobody receives any more: give the channel a buffer of 1 so the sender can finish after the receiver gave up (timeouts), or select on ctx.Done() next to the send"
     } else if state.starts_with("chan receive") {

@@ -11,7 +11,10 @@ pub mod process;
 pub mod profiles;
 pub mod thresholds;
 pub mod trace;
+pub mod trace_assist;
+pub mod trace_leak;
 pub mod trace_pprof;
+pub mod trace_tasks;
 
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};

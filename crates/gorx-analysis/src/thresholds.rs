@@ -246,3 +246,28 @@ pub const TRACE_CONTENTION_CRITICAL_RATIO: f64 = 10.0;
 pub const TRACE_HEATMAP_WINDOW_NS: u64 = 100_000_000;
 /// How many sites a trace finding lists.
 pub const TRACE_TOP_SITES: usize = 5;
+
+// ---- Execution traces: leaks and assists (issue 4; `trace_leak.rs`, `trace_assist.rs`) ----
+
+/// goroutine.leak (from traces): goroutines blocked through the whole window at one site.
+/// A window shorter than half a second is too short to tell a leak from a pause between
+/// requests. 100 members, as for dumps: idle worker pools are usually smaller, and a
+/// group of a hundred goroutines none of which ran for the whole capture is worth a look.
+/// Critical needs LEAK_CRITICAL_GROUP members and a window of LEAK_MIN_WAIT_MINUTES.
+pub const TRACE_LEAK_MIN_WINDOW_NS: u64 = 500_000_000;
+pub const TRACE_LEAK_MIN_GROUP: usize = 100;
+/// "Blocked early and never woken": the goroutine's last block began within the first
+/// tenth of the window (blocked before the trace began counts as blocked at its start).
+pub const TRACE_LEAK_BLOCKED_EARLY_SHARE: f64 = 0.10;
+/// gc.assist-heavy (from traces): assist time / (assist time + dedicated and fractional
+/// mark worker time). The pacer plans for the background workers (25% of GOMAXPROCS) to
+/// do the marking; as for gctrace, a quarter done by assists means allocating goroutines
+/// are drafted on the request path, half means the pacer has lost.
+pub const TRACE_ASSIST_WARNING_SHARE: f64 = 0.25;
+pub const TRACE_ASSIST_CRITICAL_SHARE: f64 = 0.50;
+/// ...also critical when assists take a tenth of all CPU (trace duration × GOMAXPROCS):
+/// the mutators lose that much of the machine to GC work.
+pub const TRACE_ASSIST_CPU_CRITICAL_SHARE: f64 = 0.10;
+/// Judge only traces with at least 10 ms of mark work: a single short cycle in a short
+/// trace gives a share of noise (one 40 µs assist against a 100 µs worker run).
+pub const TRACE_ASSIST_MIN_MARK_NS: u64 = 10_000_000;

@@ -142,6 +142,10 @@ pub struct TraceSummary {
     pub syscalls_blocked: u64,
     /// Blocked time by "reason @ site" (site: first non-runtime frame where it blocked).
     pub block_ns_by_site: BTreeMap<String, u64>,
+    /// Goroutines blocked through the whole window, grouped by site (trace_leak.rs).
+    pub blocked: crate::trace_leak::BlockedSummary,
+    /// Mark assists against background mark work (trace_assist.rs).
+    pub mark_work: crate::trace_assist::MarkWork,
 }
 
 impl TraceSummary {
@@ -167,6 +171,8 @@ pub struct TraceAnalyzer {
     heat: BTreeMap<u64, [u64; 7]>,
     range_start: HashMap<(String, i64), i64>,
     first: bool,
+    leak: crate::trace_leak::LeakTracker,
+    assist: crate::trace_assist::AssistTracker,
 }
 
 impl Default for TraceAnalyzer {
@@ -201,10 +207,14 @@ impl TraceAnalyzer {
             heat: BTreeMap::new(),
             range_start: HashMap::new(),
             first: true,
+            leak: Default::default(),
+            assist: Default::default(),
         }
     }
 
     pub fn observe(&mut self, ev: &Event) {
+        self.leak.observe(ev);
+        self.assist.observe(ev);
         let t = ev.time();
         if self.first {
             self.s.start_ns = t;
@@ -359,6 +369,8 @@ impl TraceAnalyzer {
         }
         self.s.goroutines.sort_by_key(|g| g.id);
         self.s.heatmap = self.heat.into_iter().collect();
+        self.s.blocked = self.leak.finish();
+        self.s.mark_work = self.assist.finish();
         self.s
     }
 }
@@ -584,6 +596,8 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
             });
         }
     }
+    out.extend(crate::trace_leak::leak_findings(&s.blocked, source));
+    out.extend(crate::trace_assist::assist_findings(s, source));
     out
 }
 

@@ -58,10 +58,16 @@ fn planted_trace_pathologies_are_found() {
                 ids.contains(&"contention.block".into()),
                 "{ver}/{patient}: {ids:?}"
             ),
+            "goroutine-leak" => assert!(
+                ids.contains(&"goroutine.leak".into()),
+                "{ver}/{patient}: {ids:?}"
+            ),
             "healthy" => assert!(
                 !ids.iter().any(|i| i == "sched.latency"
                     || i == "syscall.blocking"
-                    || i == "contention.block"),
+                    || i == "contention.block"
+                    || i == "goroutine.leak"
+                    || i == "gc.assist-heavy"),
                 "{ver}/{patient}: {ids:?}"
             ),
             _ => {}

@@ -8,6 +8,7 @@ pub mod inputs;
 pub mod live;
 pub mod pprof;
 pub mod trace;
+pub mod trace_tasks;
 
 use gorx_analysis::{Diagnosis, Severity};
 use std::process::ExitCode;

@@ -27,6 +27,8 @@ pub enum Command {
     /// Minimum mutator utilization at a set of windows, with the worst windows, as
     /// `go tool trace`'s MMU page computes it.
     Mmu(trace_mmu::MmuArgs),
+    /// User tasks, regions and logs (runtime/trace annotations) with their durations.
+    Tasks(super::trace_tasks::TasksArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +83,7 @@ pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Export(a) => export(&a),
         Command::Pprof(a) => trace_pprof(&a),
         Command::Mmu(a) => trace_mmu::run(&a),
+        Command::Tasks(a) => super::trace_tasks::run(&a),
     }
 }
 
@@ -304,6 +307,28 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     if let Some(line) = trace_mmu::summary_line(&mmu) {
         outln!(o, "{line}");
     }
+    let w = &s.mark_work;
+    outln!(
+        o,
+        "GC mark work: assists {} CPU ({} wall) in {}; workers dedicated {}, fractional {}, idle {}",
+        ms(w.assist_ns),
+        ms(w.assist_wall_ns),
+        w.assists,
+        ms(w.dedicated_ns),
+        ms(w.fractional_ns),
+        ms(w.idle_ns)
+    );
+    if let Some(g) = s.blocked.groups.first() {
+        outln!(
+            o,
+            "blocked through the whole window: {} goroutines in {} groups; largest {} [{}] at {}",
+            s.blocked.blocked_goroutines,
+            s.blocked.group_count,
+            g.goroutines,
+            g.reason,
+            g.site.as_deref().unwrap_or("(no stack in the trace)")
+        );
+    }
     outln!(
         o,
         "syscalls: {} ({} blocked), total {}, max {}",
@@ -372,7 +397,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
 
 /// Open a trace for streaming, the next generation decoded ahead on a thread. Failures
 /// are printed (naming the file) and give `None`: the caller exits 2.
-fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::File>> {
+pub(crate) fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::File>> {
     let f = std::fs::File::open(path)
         .map_err(|e| eprintln!("gorx: {name}: {e}"))
         .ok()?;
@@ -383,7 +408,7 @@ fn open_trace(name: &str, path: &Path) -> Option<gorx_trace::Reader<std::fs::Fil
 
 /// Feed every event to `f` until the trace ends or `f` returns `Ok(false)`, with a
 /// progress line on a terminal. Errors (the reader's, or `f`'s) come back as text.
-fn for_each_event(
+pub(crate) fn for_each_event(
     r: &mut gorx_trace::Reader<std::fs::File>,
     path: &Path,
     mut f: impl FnMut(&gorx_trace::Event) -> Result<bool, String>,

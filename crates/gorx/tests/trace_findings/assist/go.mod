@@ -1,0 +1,3 @@
+module assistheavy
+
+go 1.22

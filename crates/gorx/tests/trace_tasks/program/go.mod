@@ -1,0 +1,3 @@
+module tracetasks
+
+go 1.22
