@@ -8,7 +8,7 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
-use gorx_trace::{Event, EventKind, GoState, Resource};
+use gorx_trace::{Event, EventKind, GoId, GoState, Resource, StateTransition};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -275,13 +275,9 @@ impl TraceAnalyzer {
     }
 
     fn transition(&mut self, ev: &Event, t: i64) {
-        let Some(st) = ev.state_transition() else {
+        let Some((id, _, new, st)) = goroutine_transition(ev) else {
             return;
         };
-        let Resource::Goroutine(id) = st.resource else {
-            return;
-        };
-        let (_, new) = st.go_states();
         let site = leaf(ev, st.stack);
         let reason = String::from_utf8_lossy(st.reason).into_owned();
         let start_ns = self.s.start_ns;
@@ -392,6 +388,19 @@ fn ms(ns: u64) -> String {
 }
 
 /// Findings from a trace summary. `source` names the trace file.
+/// The goroutine state change `ev` carries, if it is one: (goroutine, from, to, the
+/// transition itself for its reason and stack).
+pub(crate) fn goroutine_transition(
+    ev: &Event,
+) -> Option<(GoId, GoState, GoState, StateTransition<'_>)> {
+    let st = ev.state_transition()?;
+    let Resource::Goroutine(id) = st.resource else {
+        return None;
+    };
+    let (old, new) = st.go_states();
+    Some((id, old, new, st))
+}
+
 pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let sources = vec![source.to_string()];
@@ -602,12 +611,13 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gorx_trace::raw::{RawEvent, encode};
     use gorx_trace::spec::{Version, ev};
 
-    fn e(ev: u8, args: &[u64]) -> RawEvent {
+    /// A raw event for hand-built test traces.
+    pub(crate) fn e(ev: u8, args: &[u64]) -> RawEvent {
         RawEvent {
             ev,
             args: args.to_vec(),
@@ -615,7 +625,8 @@ mod tests {
         }
     }
 
-    fn batch(m: u64, time: u64, inner: Vec<RawEvent>) -> Vec<RawEvent> {
+    /// A batch header for thread `m` at `time` followed by `inner`.
+    pub(crate) fn batch(m: u64, time: u64, inner: Vec<RawEvent>) -> Vec<RawEvent> {
         let size = encode(Version::GO126, &inner).len() - 16;
         let mut v = vec![e(ev::EVENT_BATCH, &[1, m, time, size as u64])];
         v.extend(inner);

@@ -13,6 +13,7 @@
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
 use crate::trace::TraceSummary;
+use crate::trace::goroutine_transition;
 use gorx_trace::{Event, EventKind, GoState, Resource};
 use serde::Serialize;
 use serde_json::json;
@@ -101,13 +102,9 @@ impl AssistTracker {
         self.end = self.end.max(t);
         match ev.kind() {
             EventKind::StateTransition => {
-                let Some(st) = ev.state_transition() else {
+                let Some((id, old, new, _)) = goroutine_transition(ev) else {
                     return;
                 };
-                let Resource::Goroutine(id) = st.resource else {
-                    return;
-                };
-                let (old, new) = st.go_states();
                 if old == new {
                     return;
                 }
@@ -277,23 +274,9 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gorx_trace::raw::{RawEvent, encode};
+    use crate::trace::tests::{batch, e};
+    use gorx_trace::raw::encode;
     use gorx_trace::spec::{Version, ev};
-
-    fn e(ev: u8, args: &[u64]) -> RawEvent {
-        RawEvent {
-            ev,
-            args: args.to_vec(),
-            data: None,
-        }
-    }
-
-    fn batch(m: u64, time: u64, inner: Vec<RawEvent>) -> Vec<RawEvent> {
-        let size = encode(Version::GO126, &inner).len() - 16;
-        let mut v = vec![e(ev::EVENT_BATCH, &[1, m, time, size as u64])];
-        v.extend(inner);
-        v
-    }
 
     /// G1 begins an assist at 1100, parks for credit at 1200, is woken at 1500, runs
     /// again from 1600 and ends the assist at 2000: 900 ns of wall time, 500 of CPU.

@@ -13,8 +13,9 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
+use crate::trace::goroutine_transition;
 use gorx_formats::goroutines::package_of;
-use gorx_trace::{Event, EventKind, GoState, Resource};
+use gorx_trace::{Event, EventKind, GoState};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
@@ -167,16 +168,9 @@ impl LeakTracker {
         if ev.kind() == EventKind::Sync {
             self.stacks.clear();
         }
-        if ev.kind() != EventKind::StateTransition {
-            return;
-        }
-        let Some(st) = ev.state_transition() else {
+        let Some((id, old, new, st)) = goroutine_transition(ev) else {
             return;
         };
-        let Resource::Goroutine(id) = st.resource else {
-            return;
-        };
-        let (old, new) = st.go_states();
         if new == GoState::NotExist {
             self.gs.remove(&id);
             return;

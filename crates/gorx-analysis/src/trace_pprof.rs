@@ -12,7 +12,8 @@
 //! the goroutine's lifetime is known; intervals of goroutines that have not run yet are
 //! held until they first run (then they cannot overlap and are dropped) or the trace ends.
 
-use gorx_trace::event::{Event, EventKind, GoId, GoState, Resource, Time};
+use crate::trace::goroutine_transition;
+use gorx_trace::event::{Event, GoId, GoState, Time};
 use std::collections::HashMap;
 
 /// Go's `pprofMaxStack`: stacks are cut (and deduplicated) at this depth.
@@ -116,16 +117,9 @@ impl TracePprof {
 
     pub fn observe(&mut self, ev: &Event) {
         self.last_ns = ev.time();
-        if ev.kind() != EventKind::StateTransition {
-            return;
-        }
-        let Some(st) = ev.state_transition() else {
+        let Some((id, old, new, st)) = goroutine_transition(ev) else {
             return;
         };
-        let Resource::Goroutine(id) = st.resource else {
-            return;
-        };
-        let (old, new) = st.go_states();
         let t = ev.time();
         self.summarize(id, old, new, st.reason, t);
 

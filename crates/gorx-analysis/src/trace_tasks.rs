@@ -25,7 +25,8 @@
 //! to [`EXACT_SAMPLES`] durations per type, then from a ≤3% histogram.
 
 use crate::trace::DurationHistogram;
-use gorx_trace::{Event, EventKind, GoState, Resource};
+use crate::trace::goroutine_transition;
+use gorx_trace::{Event, EventKind, GoState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -332,13 +333,9 @@ impl TaskAnalyzer {
                 l.in_tasks += in_task as u64;
             }
             EventKind::StateTransition => {
-                let Some(st) = ev.state_transition() else {
+                let Some((id, old, new, st)) = goroutine_transition(ev) else {
                     return;
                 };
-                let Resource::Goroutine(id) = st.resource else {
-                    return;
-                };
-                let (old, new) = st.go_states();
                 let exits = old != new
                     && (new == GoState::NotExist
                         || (new == GoState::Waiting && st.reason == b"forever"));
