@@ -3,15 +3,17 @@
 //! runtime's own accounting, open fds against the limit). This is what `gorx analyze`,
 //! `gorx demo` and capture bundles share.
 
+use crate::block_rate::{BlockInput, ProcessStart, block_findings};
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
+use crate::metrics::{self, MetricsView};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
 use crate::trace::{TraceAnalyzer, trace_findings};
 use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
 use gorx_formats::pprof::{self, legacy};
-use gorx_formats::{expvar, gctrace, goroutines as dump, procfs};
+use gorx_formats::{expvar, gctrace, goroutines as dump, procfs, prometheus};
 use std::collections::BTreeMap;
 
 /// One input: a name for messages and sources, and its bytes.
@@ -30,6 +32,11 @@ struct ProcessEvidence {
     sources: Vec<String>,
     /// Whether anything from /proc was seen; without it there is no process to judge.
     has_proc: bool,
+    /// Block profiles (source, profile, from the text form), judged together once the
+    /// bundle is read: two of them or the process start give a rate.
+    blocks: Vec<(String, pprof::Profile, bool)>,
+    /// Where `snapshot.start_time_s` came from.
+    start_source: Option<String>,
 }
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
@@ -63,6 +70,7 @@ pub fn diagnose_with(
                 snapshot: k.snapshot,
                 sources: vec![k.dir.clone()],
                 has_proc: true,
+                ..Default::default()
             };
             (k.dir, pe)
         })
@@ -81,6 +89,23 @@ pub fn diagnose_with(
         });
         let pe = processes.entry(bundle_of(a.name).to_string()).or_default();
         findings.extend(analyze_one(a, kind, pe)?);
+    }
+    for pe in processes.values() {
+        let blocks: Vec<BlockInput<'_>> = pe
+            .blocks
+            .iter()
+            .map(|(source, profile, text)| BlockInput {
+                source,
+                profile,
+                text: *text,
+            })
+            .collect();
+        let start = pe
+            .snapshot
+            .start_time_s
+            .zip(pe.start_source.as_deref())
+            .map(|(unix_s, source)| ProcessStart { unix_s, source });
+        findings.extend(block_findings(&blocks, start.as_ref()));
     }
     for pe in processes.values().filter(|pe| pe.has_proc) {
         for mut f in process::analyze(&pe.snapshot) {
@@ -135,7 +160,15 @@ fn analyze_one(
     match kind {
         ArtifactKind::PprofProto => {
             let p = pprof::parse(name, a.bytes)?;
-            out.extend(profiles::profile_findings(&p, name));
+            if profiles::ProfileKind::detect(&p) == profiles::ProfileKind::Block {
+                // An empty contention profile (often an unused mutex profile, which
+                // nothing tells from a block profile) is no evidence and no delta base.
+                if !p.samples.is_empty() {
+                    pe.blocks.push((name.to_string(), p, false));
+                }
+            } else {
+                out.extend(profiles::profile_findings(&p, name));
+            }
         }
         ArtifactKind::HeapText | ArtifactKind::CountProfileText | ArtifactKind::ContentionText => {
             match legacy::parse(name, a.bytes)? {
@@ -144,6 +177,12 @@ fn analyze_one(
                         out.extend(memory::memstats_findings(ms, name));
                         pe.snapshot.runtime = Some(RuntimeMemory::from(&**ms));
                         pe.sources.push(name.to_string());
+                    }
+                }
+                legacy::TextProfile::Contention(c) if c.kind != "mutex" => {
+                    if !c.records.is_empty() {
+                        let p = profiles::contention_text_profile(&c);
+                        pe.blocks.push((name.to_string(), p, true));
                     }
                 }
                 legacy::TextProfile::Contention(c) => {
@@ -190,12 +229,33 @@ fn analyze_one(
         }
         ArtifactKind::Expvar => {
             let vars = expvar::parse(name, a.bytes)?;
-            // heap?debug=1 carries the same MemStats; one source is enough.
-            if pe.snapshot.runtime.is_none()
-                && let Some(ms) = &vars.memstats
-            {
-                pe.snapshot.runtime = Some(RuntimeMemory::from(&ms.to_legacy()));
-                pe.sources.push(name.to_string());
+            if let Some(ms) = &vars.memstats {
+                let ms = ms.to_legacy();
+                // heap?debug=1 and /metrics say the same; merge_same_id keeps one finding.
+                out.extend(memory::memstats_findings(&ms, name));
+                if pe.snapshot.runtime.is_none() {
+                    pe.snapshot.runtime = Some(RuntimeMemory::from(&ms));
+                    pe.sources.push(name.to_string());
+                }
+            }
+        }
+        ArtifactKind::Prometheus => {
+            let view = MetricsView::from_exposition(&prometheus::parse(name, a.bytes)?);
+            out.extend(metrics::metrics_findings(&view, name));
+            if let Some(ms) = &view.memstats {
+                out.extend(memory::memstats_findings(ms, name));
+                if pe.snapshot.runtime.is_none() {
+                    pe.snapshot.runtime = Some(RuntimeMemory::from(ms));
+                    pe.sources.push(name.to_string());
+                }
+            }
+            if pe.snapshot.start_time_s.is_none() && view.start_time_s.is_some() {
+                pe.start_source = Some(format!("process_start_time_seconds in {name}"));
+            }
+            view.fill_snapshot(&mut pe.snapshot);
+            // process_* is read from the target's own /proc: process evidence.
+            if view.has_process_metrics() {
+                pe.note_proc(name);
             }
         }
         ArtifactKind::ExecutionTrace => {
@@ -207,9 +267,8 @@ fn analyze_one(
             }
             out.extend(trace_findings(&analyzer.finish(), name));
         }
-        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2),
-        // and Prometheus text, whose go_* metrics repeat what expvar already gives.
-        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Prometheus | ArtifactKind::Unknown => {}
+        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2).
+        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Unknown => {}
     }
     Ok(out)
 }
@@ -217,7 +276,9 @@ fn analyze_one(
 impl ProcessEvidence {
     fn note_proc(&mut self, source: &str) {
         self.has_proc = true;
-        self.sources.push(source.to_string());
+        if !self.sources.iter().any(|s| s == source) {
+            self.sources.push(source.to_string());
+        }
     }
 }
 

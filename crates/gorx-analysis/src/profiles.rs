@@ -449,7 +449,14 @@ pub fn profile_findings(p: &Profile, source: &str) -> Vec<Finding> {
             v
         }
         ProfileKind::Mutex => contention_finding(p, source, true).into_iter().collect(),
-        ProfileKind::Block => contention_finding(p, source, false).into_iter().collect(),
+        ProfileKind::Block => crate::block_rate::block_findings(
+            &[crate::block_rate::BlockInput {
+                source,
+                profile: p,
+                text: false,
+            }],
+            None,
+        ),
         _ => Vec::new(),
     }
 }
@@ -732,6 +739,66 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
 }
 
 fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding> {
+    let basis = DelayBasis::of_profile(p);
+    contention_finding_on(p, vec![source.to_string()], mutex, &basis, Evidence::new())
+}
+
+/// What a contention profile's delay is divided by before it meets a threshold. Go's
+/// mutex and block profiles are cumulative since profiling was enabled, so a raw total
+/// grows with uptime; a rate over a known interval does not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DelayBasis {
+    /// Delay over an interval: a delta profile's own DurationNanos (`?seconds=N`), or the
+    /// difference of two profiles of one process.
+    Interval { interval_ns: i64, how: String },
+    /// Delay since the process started (profile TimeNanos − process start).
+    Uptime { uptime_ns: i64, how: String },
+    /// Neither known: the cumulative total against the cumulative thresholds.
+    Cumulative,
+}
+
+impl DelayBasis {
+    /// The basis a single profile carries by itself.
+    pub fn of_profile(p: &Profile) -> Self {
+        if p.duration_nanos > 0 {
+            DelayBasis::Interval {
+                interval_ns: p.duration_nanos,
+                how: "delta profile: its own duration".into(),
+            }
+        } else {
+            DelayBasis::Cumulative
+        }
+    }
+    fn seconds(&self) -> Option<f64> {
+        match self {
+            DelayBasis::Interval {
+                interval_ns: ns, ..
+            }
+            | DelayBasis::Uptime { uptime_ns: ns, .. } => (*ns > 0).then(|| *ns as f64 / 1e9),
+            DelayBasis::Cumulative => None,
+        }
+    }
+    /// What the evidence says about the basis (`rate_basis`).
+    pub fn describe(&self) -> String {
+        match self {
+            DelayBasis::Interval { how, .. } => format!("rate over an interval ({how})"),
+            DelayBasis::Uptime { how, .. } => format!("rate since process start ({how})"),
+            DelayBasis::Cumulative => {
+                "cumulative total since profiling was enabled (no interval or process start known)"
+                    .into()
+            }
+        }
+    }
+}
+
+/// contention.mutex / contention.block judged on `basis`; `extra` joins the evidence.
+pub(crate) fn contention_finding_on(
+    p: &Profile,
+    sources: Vec<String>,
+    mutex: bool,
+    basis: &DelayBasis,
+    extra: Evidence,
+) -> Option<Finding> {
     let delay_idx = p.sample_type_index("delay")?;
     let count_idx = p.sample_type_index("contentions");
     let total_ns = p.total(delay_idx);
@@ -742,8 +809,7 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
     } else {
         (t::BLOCK_DELAY_WARNING_NS, t::BLOCK_DELAY_CRITICAL_NS)
     };
-    // Per second of profile when the profile is a delta (?seconds=N); else cumulative.
-    let per_sec = (p.duration_nanos > 0).then(|| total_ns as f64 / (p.duration_nanos as f64 / 1e9));
+    let per_sec = basis.seconds().map(|s| total_ns as f64 / s);
     let measure = per_sec.unwrap_or(total_ns as f64);
     let (warn, crit) = if per_sec.is_some() {
         let (w, c) = if mutex {
@@ -779,12 +845,21 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
         .take(t::PROFILE_TOP_SITES)
         .map(|r| r.site.clone())
         .collect();
-    let mut ev = Evidence::new();
+    let mut ev = extra;
     ev.insert("delay_total_ns".into(), json!(total_ns));
     ev.insert("events_count".into(), json!(events));
+    ev.insert("rate_basis".into(), json!(basis.describe()));
     if let Some(r) = per_sec {
         ev.insert("delay_ns_per_s".into(), json!(r.round() as i64));
-        ev.insert("profile_duration_ns".into(), json!(p.duration_nanos));
+        match basis {
+            DelayBasis::Interval { interval_ns, .. } => {
+                ev.insert("interval_ns".into(), json!(interval_ns));
+            }
+            DelayBasis::Uptime { uptime_ns, .. } => {
+                ev.insert("uptime_ns".into(), json!(uptime_ns));
+            }
+            DelayBasis::Cumulative => {}
+        }
     }
     ev.insert(
         "top_site_share_percent".into(),
@@ -807,11 +882,20 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
     } else {
         (
             "contention.block",
-            format!(
-                "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
-                total_ns as f64 / 1e9,
-                top_share * 100.0
-            ),
+            match per_sec {
+                Some(r) => format!(
+                    "Goroutines blocked {:.1} s per second ({:.2} s in {:.0} s), {:.0}% at {first}",
+                    r / 1e9,
+                    total_ns as f64 / 1e9,
+                    basis.seconds().unwrap_or(0.0),
+                    top_share * 100.0
+                ),
+                None => format!(
+                    "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
+                    total_ns as f64 / 1e9,
+                    top_share * 100.0
+                ),
+            },
             format!(
                 "Look at what {first} waits for (channel, select, sync.Cond, WaitGroup, Lock): give the channel a buffer or more consumers, or bound the producers. Idle workers waiting for work also show here and are harmless."
             ),
@@ -823,7 +907,7 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
         title,
         evidence: ev,
         recommendation: rec,
-        sources: vec![source.to_string()],
+        sources,
         sites: top,
     })
 }
@@ -831,7 +915,26 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
 /// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
 pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Finding> {
     // Reuse the protobuf logic on an equivalent profile.
-    let prof = profile_from_stacks(
+    let prof = contention_text_profile(p);
+    if p.kind == "mutex" {
+        contention_finding(&prof, source, true)
+            .into_iter()
+            .collect()
+    } else {
+        crate::block_rate::block_findings(
+            &[crate::block_rate::BlockInput {
+                source,
+                profile: &prof,
+                text: true,
+            }],
+            None,
+        )
+    }
+}
+
+/// A legacy contention profile as a protobuf-shaped one (contentions, delay ns).
+pub fn contention_text_profile(p: &ContentionProfile) -> Profile {
+    profile_from_stacks(
         &[("contentions", "count"), ("delay", "nanoseconds")],
         p.records.iter().map(|r| {
             (
@@ -839,10 +942,7 @@ pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Find
                 vec![r.count, p.delay_ns(r).round() as i64],
             )
         }),
-    );
-    contention_finding(&prof, source, p.kind == "mutex")
-        .into_iter()
-        .collect()
+    )
 }
 
 /// Builds a profile from stacks of function names (leaf first) and their values, one

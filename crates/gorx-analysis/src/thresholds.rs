@@ -92,8 +92,9 @@ pub const MUTEX_DELAY_CRITICAL_NS_PER_S: i64 = 1_000_000_000;
 /// contention.block: the block profile also counts idle goroutines parked in select or on
 /// a channel waiting for work (a server's accept/dispatch loop accrues one second per
 /// second of uptime), so the bar is ten idle waiters' worth over a typical capture: 100 s
-/// cumulative. Captures from long-running processes should use a delta profile
-/// (`?seconds=N`), judged per second below.
+/// cumulative. Used only when no interval is known: a delta profile (`?seconds=N`), two
+/// profiles of one process, or the process start (block_rate.rs) make it a rate, judged
+/// per second below (after known idle sites are set aside).
 pub const BLOCK_DELAY_WARNING_NS: i64 = 100_000_000_000;
 pub const BLOCK_DELAY_CRITICAL_NS: i64 = 1_000_000_000_000;
 pub const BLOCK_DELAY_WARNING_NS_PER_S: i64 = 10_000_000_000;
@@ -246,3 +247,19 @@ pub const TRACE_CONTENTION_CRITICAL_RATIO: f64 = 10.0;
 pub const TRACE_HEATMAP_WINDOW_NS: u64 = 100_000_000;
 /// How many sites a trace finding lists.
 pub const TRACE_TOP_SITES: usize = 5;
+
+// ---- Prometheus /metrics and block-profile rates (used by `metrics.rs`, `profiles.rs`) ----
+
+/// gc.long-pause from client_golang's `go_gc_duration_seconds` summary, which holds only
+/// quantiles 0, ¼, ½, ¾ and 1 of the last ≤256 pauses: the upper quartile at the gctrace
+/// P99 bars (GC_PAUSE_P99_*) is a pattern (warning / critical); one pause at
+/// GC_PAUSE_MAX_CRITICAL_NS is critical as in gctrace; a maximum at the P99 warning bar
+/// alone is one slow stop (info). Judged from the same cycle count as gctrace runs.
+pub const METRICS_GC_MIN_CYCLES: u64 = GC_MIN_CYCLES as u64;
+/// contention.block from two block profiles: they are taken as one process's cumulative
+/// counters only when no stack's delay fell by more than 1% of the older total in all
+/// (counters never fall; a restarted process starts again from zero).
+pub const BLOCK_DELTA_MAX_FALL_RATIO: f64 = 0.01;
+/// ...and taken at least a second apart: over a shorter interval one wait that happens to
+/// end inside it makes any rate.
+pub const BLOCK_DELTA_MIN_INTERVAL_NS: i64 = 1_000_000_000;
