@@ -525,16 +525,57 @@ fn alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
     None
 }
 
-fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
+/// A CPU profile with enough CPU time for shares to mean something: its time index and
+/// total.
+fn judged_cpu(p: &Profile) -> Option<(usize, i64)> {
     let idx = cpu_index(p)?;
     let total = p.total(idx);
-    if total < t::PROFILE_MIN_CPU_NS {
-        return None;
-    }
-    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
+    (total >= t::PROFILE_MIN_CPU_NS).then_some((idx, total))
+}
+
+/// One walk over a CPU profile's samples: `classify` sees each sample with its CPU time
+/// (and does its own sums); the time of the samples it returns true for is tallied by
+/// the site above the allocator ([`alloc_site`]), largest first.
+fn walk_cpu<'a>(
+    p: &'a Profile,
+    idx: usize,
+    mut classify: impl FnMut(&'a Sample, i64) -> bool,
+) -> Vec<SiteRow> {
     let mut sites: HashMap<&str, i64> = HashMap::new();
     for s in &p.samples {
-        let v = s.values[idx].saturating_abs();
+        let v = s.values.get(idx).copied().unwrap_or(0).saturating_abs();
+        if classify(s, v)
+            && let Some(site) = alloc_site(p, s)
+        {
+            sadd(sites.entry(site).or_default(), v);
+        }
+    }
+    sorted_sites(sites)
+}
+
+/// Warning from `warn`, critical from `crit`, nothing below.
+fn ladder(x: f64, warn: f64, crit: f64) -> Option<Severity> {
+    if x >= crit {
+        Some(Severity::Critical)
+    } else if x >= warn {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+/// The names of the first [`t::PROFILE_TOP_SITES`] rows.
+fn top_names(rows: &[SiteRow]) -> Vec<String> {
+    rows.iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect()
+}
+
+fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
+    let (idx, total) = judged_cpu(p)?;
+    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
+    let sites = walk_cpu(p, idx, |s, v| {
         let (mut g, mut a) = (false, false);
         for f in p.frames(s) {
             g |= is_gc_frame(f.function);
@@ -545,28 +586,19 @@ fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
         }
         if a {
             sadd(&mut alloc, v);
-            if let Some(site) = alloc_site(p, s) {
-                sadd(sites.entry(site).or_default(), v);
-            }
         }
         if g || a {
             sadd(&mut either, v);
         }
-    }
+        a
+    });
     let share = either as f64 / total as f64;
-    let severity = if share >= t::CPU_GC_SHARE_CRITICAL_RATIO {
-        Severity::Critical
-    } else if share >= t::CPU_GC_SHARE_WARNING_RATIO {
-        Severity::Warning
-    } else {
-        return None;
-    };
-    let sites = sorted_sites(sites);
-    let top: Vec<String> = sites
-        .iter()
-        .take(t::PROFILE_TOP_SITES)
-        .map(|r| r.site.clone())
-        .collect();
+    let severity = ladder(
+        share,
+        t::CPU_GC_SHARE_WARNING_RATIO,
+        t::CPU_GC_SHARE_CRITICAL_RATIO,
+    )?;
+    let top = top_names(&sites);
     let mut ev = Evidence::new();
     ev.insert("cpu_total_ns".into(), json!(total));
     ev.insert("gc_cpu_ns".into(), json!(gc));
@@ -642,16 +674,10 @@ fn is_span_refill_frame(f: &str) -> bool {
 }
 
 fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
-    let idx = cpu_index(p)?;
-    let total = p.total(idx);
-    if total < t::PROFILE_MIN_CPU_NS {
-        return None;
-    }
+    let (idx, total) = judged_cpu(p)?;
     let (mut malloc, mut locked) = (0i64, 0i64);
-    let mut sites: HashMap<&str, i64> = HashMap::new();
     let mut refill_fns: HashMap<&str, i64> = HashMap::new();
-    for s in &p.samples {
-        let v = s.values[idx].saturating_abs();
+    let sites = walk_cpu(p, idx, |s, v| {
         // Leaf first: a lock frame, then (rootward) a span refill, then mallocgc.
         let (mut lock, mut refill, mut under_malloc) = (false, None, false);
         for f in p.frames(s) {
@@ -672,11 +698,10 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
         if let (true, Some(r), true) = (lock, refill, under_malloc) {
             sadd(&mut locked, v);
             sadd(refill_fns.entry(r).or_default(), v);
-            if let Some(site) = alloc_site(p, s) {
-                sadd(sites.entry(site).or_default(), v);
-            }
+            return true;
         }
-    }
+        false
+    });
     let share_total = locked as f64 / total as f64;
     let share_malloc = if malloc > 0 {
         locked as f64 / malloc as f64
@@ -686,20 +711,13 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
     if share_malloc < t::ALLOC_CONTENTION_MIN_MALLOC_RATIO {
         return None;
     }
-    let severity = if share_total >= t::ALLOC_CONTENTION_CRITICAL_RATIO {
-        Severity::Critical
-    } else if share_total >= t::ALLOC_CONTENTION_WARNING_RATIO {
-        Severity::Warning
-    } else {
-        return None;
-    };
-    let sites = sorted_sites(sites);
+    let severity = ladder(
+        share_total,
+        t::ALLOC_CONTENTION_WARNING_RATIO,
+        t::ALLOC_CONTENTION_CRITICAL_RATIO,
+    )?;
     let refill = sorted_sites(refill_fns);
-    let top: Vec<String> = sites
-        .iter()
-        .take(t::PROFILE_TOP_SITES)
-        .map(|r| r.site.clone())
-        .collect();
+    let top = top_names(&sites);
     let mut ev = Evidence::new();
     ev.insert("cpu_total_ns".into(), json!(total));
     ev.insert("mallocgc_cpu_ns".into(), json!(malloc));
