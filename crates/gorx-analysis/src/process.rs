@@ -163,6 +163,18 @@ impl ProcessSnapshot {
     }
 }
 
+/// The ids [`analyze`] judges. A live snapshot judges them from /proc directly, so a
+/// caller that also diagnoses fetched artifacts (whose /metrics rebuild a coarser
+/// snapshot: total RSS, a bare fd count) keeps the live verdict for these.
+pub const SNAPSHOT_FINDING_IDS: &[&str] = &[
+    "fd.near-limit",
+    "memory.rss-gap",
+    "cgroup.memory-near-limit",
+    "cgroup.cpu-throttled",
+    "config.memlimit-missing",
+    "sched.gomaxprocs-mismatch",
+];
+
 /// Every process finding the snapshot supports.
 pub fn analyze(s: &ProcessSnapshot) -> Vec<Finding> {
     [

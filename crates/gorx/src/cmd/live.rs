@@ -325,7 +325,8 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
 }
 
 /// The offline analyses over the fetched artifacts (the same code `gorx analyze` runs),
-/// minus ids the live snapshot already judged.
+/// minus ids the live snapshot already judged or judges better (process ids: /metrics
+/// only rebuilds a coarser snapshot).
 fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<String>) {
     let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = f
         .bodies
@@ -341,6 +342,7 @@ fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<Str
             d.findings
                 .into_iter()
                 .filter(|x| !have.iter().any(|h| h.id == x.id))
+                .filter(|x| !gorx_analysis::process::SNAPSHOT_FINDING_IDS.contains(&x.id))
                 .collect(),
             None,
         ),
