@@ -3,7 +3,7 @@
 //! runtime's own accounting, open fds against the limit). This is what `gorx analyze`,
 //! `gorx demo` and capture bundles share.
 
-use crate::block_rate::{BlockInput, ProcessStart, block_findings};
+use crate::block_rate::{BlockInput, ProcessStart, contention_rate_findings};
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
 use crate::metrics::{self, MetricsView};
@@ -35,6 +35,8 @@ struct ProcessEvidence {
     /// Block profiles (source, profile, from the text form), judged together once the
     /// bundle is read: two of them or the process start give a rate.
     blocks: Vec<(String, pprof::Profile, bool)>,
+    /// Mutex profiles, likewise.
+    mutexes: Vec<(String, pprof::Profile, bool)>,
     /// Where `snapshot.start_time_s` came from.
     start_source: Option<String>,
 }
@@ -91,21 +93,22 @@ pub fn diagnose_with(
         findings.extend(analyze_one(a, kind, pe)?);
     }
     for pe in processes.values() {
-        let blocks: Vec<BlockInput<'_>> = pe
-            .blocks
-            .iter()
-            .map(|(source, profile, text)| BlockInput {
-                source,
-                profile,
-                text: *text,
-            })
-            .collect();
         let start = pe
             .snapshot
             .start_time_s
             .zip(pe.start_source.as_deref())
             .map(|(unix_s, source)| ProcessStart { unix_s, source });
-        findings.extend(block_findings(&blocks, start.as_ref()));
+        for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
+            let inputs: Vec<BlockInput<'_>> = profiles
+                .iter()
+                .map(|(source, profile, text)| BlockInput {
+                    source,
+                    profile,
+                    text: *text,
+                })
+                .collect();
+            findings.extend(contention_rate_findings(&inputs, start.as_ref(), mutex));
+        }
     }
     for pe in processes.values().filter(|pe| pe.has_proc) {
         for mut f in process::analyze(&pe.snapshot) {
@@ -160,11 +163,20 @@ fn analyze_one(
     match kind {
         ArtifactKind::PprofProto => {
             let p = pprof::parse(name, a.bytes)?;
-            if profiles::ProfileKind::detect(&p) == profiles::ProfileKind::Block {
+            let kind = profiles::ProfileKind::detect(&p);
+            if matches!(
+                kind,
+                profiles::ProfileKind::Block | profiles::ProfileKind::Mutex
+            ) {
                 // An empty contention profile (often an unused mutex profile, which
                 // nothing tells from a block profile) is no evidence and no delta base.
                 if !p.samples.is_empty() {
-                    pe.blocks.push((name.to_string(), p, false));
+                    let to = if kind == profiles::ProfileKind::Mutex {
+                        &mut pe.mutexes
+                    } else {
+                        &mut pe.blocks
+                    };
+                    to.push((name.to_string(), p, false));
                 }
             } else {
                 out.extend(profiles::profile_findings(&p, name));
@@ -179,14 +191,16 @@ fn analyze_one(
                         pe.sources.push(name.to_string());
                     }
                 }
-                legacy::TextProfile::Contention(c) if c.kind != "mutex" => {
+                legacy::TextProfile::Contention(c) => {
                     if !c.records.is_empty() {
                         let p = profiles::contention_text_profile(&c);
-                        pe.blocks.push((name.to_string(), p, true));
+                        let to = if c.kind == "mutex" {
+                            &mut pe.mutexes
+                        } else {
+                            &mut pe.blocks
+                        };
+                        to.push((name.to_string(), p, true));
                     }
-                }
-                legacy::TextProfile::Contention(c) => {
-                    out.extend(profiles::contention_text_findings(&c, name));
                 }
                 // Counts alone name no pathology; the debug=2 dump and the proto carry stacks.
                 legacy::TextProfile::Count(_) => {}

@@ -1,4 +1,4 @@
-//! contention.block as a rate.
+//! contention.block (and contention.mutex) as a rate.
 //!
 //! Go's block profile is cumulative since `SetBlockProfileRate`, and a goroutine's wait is
 //! recorded when it ends, idle waits included: a server's keep-alive connections or
@@ -60,6 +60,25 @@ pub struct ProcessStart<'a> {
 
 /// contention.block for the block profiles of one process (one bundle).
 pub fn block_findings(inputs: &[BlockInput<'_>], start: Option<&ProcessStart<'_>>) -> Vec<Finding> {
+    contention_rate_findings(inputs, start, false)
+}
+
+/// contention.mutex (`mutex`) or contention.block for the contention profiles of one
+/// kind of one process, each on the best basis the inputs give (see the module comment).
+/// The mutex profile is cumulative the same way; only its idle waits do not exist (a
+/// mutex wait is contention by definition).
+pub fn contention_rate_findings(
+    inputs: &[BlockInput<'_>],
+    start: Option<&ProcessStart<'_>>,
+    mutex: bool,
+) -> Vec<Finding> {
+    let judge = |p: &Profile, sources: Vec<String>, basis: &DelayBasis, ev: Evidence| {
+        if mutex {
+            contention_finding_on(p, sources, true, basis, ev)
+        } else {
+            judge_block(p, sources, basis, ev)
+        }
+    };
     let protos: Vec<&BlockInput<'_>> = inputs.iter().filter(|b| !b.text).collect();
     if protos.is_empty() {
         return inputs
@@ -126,7 +145,7 @@ pub fn block_findings(inputs: &[BlockInput<'_>], start: Option<&ProcessStart<'_>
 }
 
 /// Sets idle waits aside, then judges what is left.
-fn judge(
+fn judge_block(
     p: &Profile,
     sources: Vec<String>,
     basis: &DelayBasis,
@@ -297,6 +316,38 @@ mod tests {
             one(&p, Some(t + 5.0))[0].evidence["rate_basis"],
             f_cumulative()
         );
+    }
+
+    /// The mutex profile is cumulative the same way.
+    #[test]
+    fn mutex_delay_is_a_rate_too() {
+        let path = gorx_testsupport::repo_root()
+            .join("testdata/artifacts/1.26/mutex-contention/mutex.pb.gz");
+        let p = gorx_formats::pprof::parse("mutex", &std::fs::read(path).unwrap()).unwrap();
+        let t = p.time_nanos as f64 / 1e9;
+        let run = |uptime_s: Option<f64>| {
+            let st = uptime_s.map(|u| ProcessStart {
+                unix_s: t - u,
+                source: "metrics",
+            });
+            let input = BlockInput {
+                source: "mutex.pb.gz",
+                profile: &p,
+                text: false,
+            };
+            contention_rate_findings(&[input], st.as_ref(), true)
+        };
+        let f = run(None);
+        assert_eq!(
+            (f[0].id, f[0].severity),
+            ("contention.mutex", Severity::Critical)
+        );
+        let f = run(Some(15.0));
+        assert_eq!(f[0].id, "contention.mutex");
+        assert!(f[0].severity >= Severity::Warning);
+        assert!(f[0].evidence.contains_key("uptime_ns"));
+        // Ten days: a few ms of lock wait per second.
+        assert!(run(Some(864_000.0)).is_empty());
     }
 
     fn f_cumulative() -> serde_json::Value {

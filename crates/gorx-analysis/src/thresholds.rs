@@ -85,7 +85,8 @@ pub const ALLOC_CONTENTION_MIN_MALLOC_RATIO: f64 = 0.10;
 /// healthy services stay under 0.1 s; 32 workers on one lock reach 450 s in 15 s.)
 pub const MUTEX_DELAY_WARNING_NS: i64 = 10_000_000_000;
 pub const MUTEX_DELAY_CRITICAL_NS: i64 = 100_000_000_000;
-/// ...from a delta profile (`?seconds=N`): wait per wall second. 100 ms/s means on average
+/// ...with an interval (a delta profile `?seconds=N`, two profiles of one process, or the
+/// process start; see block_rate.rs): wait per wall second. 100 ms/s means on average
 /// a tenth of a goroutine is always waiting on locks; 1 s/s a whole one.
 pub const MUTEX_DELAY_WARNING_NS_PER_S: i64 = 100_000_000;
 pub const MUTEX_DELAY_CRITICAL_NS_PER_S: i64 = 1_000_000_000;
