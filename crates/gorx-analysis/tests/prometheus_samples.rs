@@ -166,3 +166,64 @@ fn process_start_from_metrics_makes_block_delay_a_rate() {
         "ten hours of uptime: 0.03 goroutines blocked"
     );
 }
+
+/// block-then-idle: 64 producers blocked for 3 s (block-1), then stopped; 3 s later
+/// (block-2) the cumulative profile still holds their waits. Alone, block-2's total says
+/// "contention"; beside block-1 the difference over the 3 s between them says little
+/// (22 s recorded when the stopped producers woke, about 7 goroutines: info).
+#[test]
+fn two_real_block_profiles_of_one_process() {
+    let judge = |files: &[(&str, &str)]| {
+        findings(files)
+            .into_iter()
+            .filter(|f| f.id == "contention.block")
+            .collect::<Vec<_>>()
+    };
+    let alone = judge(&[("b/block-2.pb.gz", "block-2.pb.gz")]);
+    assert_eq!(alone.len(), 1);
+    assert_eq!(alone[0].severity, Severity::Warning);
+    assert!(
+        alone[0].evidence["rate_basis"]
+            .as_str()
+            .unwrap()
+            .starts_with("cumulative")
+    );
+    for pair in [
+        [
+            ("b/block-1.pb.gz", "block-1.pb.gz"),
+            ("b/block-2.pb.gz", "block-2.pb.gz"),
+        ],
+        [
+            ("b/block-2.pb.gz", "block-2.pb.gz"),
+            ("b/block-1.pb.gz", "block-1.pb.gz"),
+        ],
+    ] {
+        let f = judge(&pair);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert!(f[0].severity < Severity::Warning, "{f:#?}");
+        let ev = &f[0].evidence;
+        let interval = ev["interval_ns"].as_i64().unwrap();
+        assert!(
+            (2_900_000_000..4_000_000_000).contains(&interval),
+            "{interval}"
+        );
+        assert_eq!(ev["base_profile"], "b/block-1.pb.gz");
+        assert_eq!(f[0].sources, vec!["b/block-2.pb.gz", "b/block-1.pb.gz"]);
+    }
+    // The process start from the same process's scrape: block-1 is ~57 goroutines
+    // blocked over its 3 s of life.
+    let f = judge(&[
+        ("c/block-1.pb.gz", "block-1.pb.gz"),
+        ("c/metrics", "block-then-idle.prom"),
+    ]);
+    assert_eq!(f[0].severity, Severity::Warning);
+    let rate = f[0].evidence["delay_ns_per_s"].as_i64().unwrap();
+    assert!((30_000_000_000..70_000_000_000).contains(&rate), "{rate}");
+    // All three: the two profiles' difference is the best basis.
+    let f = judge(&[
+        ("d/block-1.pb.gz", "block-1.pb.gz"),
+        ("d/block-2.pb.gz", "block-2.pb.gz"),
+        ("d/metrics", "block-then-idle.prom"),
+    ]);
+    assert!(f[0].evidence.contains_key("interval_ns"));
+}

@@ -4,6 +4,7 @@
 //
 //	go run . -state=healthy > ../healthy.prom
 //	go run . -state=unreturned -vars=../unreturned.vars.json > ../unreturned.prom
+//	go run . -state=block-then-idle -block-dir=.. > ../block-then-idle.prom
 package main
 
 import (
@@ -14,8 +15,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -26,7 +29,8 @@ var sink [][]byte
 
 func main() {
 	vars := flag.String("vars", "", "also write /debug/vars (expvar) of the same moment to this file")
-	state := flag.String("state", "healthy", "healthy|goroutine-leak|fd-limit|offheap|unreturned|long-pause")
+	blockDir := flag.String("block-dir", "", "block-then-idle: where to write block-1.pb.gz and block-2.pb.gz")
+	state := flag.String("state", "healthy", "healthy|goroutine-leak|fd-limit|offheap|unreturned|long-pause|block-then-idle")
 	flag.Parse()
 	var keep []any
 	switch *state {
@@ -92,6 +96,38 @@ func main() {
 		for i := 0; i < 20; i++ {
 			runtime.GC()
 		}
+	case "block-then-idle":
+		// 64 producers block on an unbuffered channel drained every 10 ms for 3 s (block
+		// profile 1), then stop; 3 s later the cumulative profile still holds their
+		// waits (block profile 2), though nothing blocks any more.
+		runtime.SetBlockProfileRate(1)
+		ch := make(chan int)
+		done := make(chan struct{})
+		for i := 0; i < 64; i++ {
+			go func() {
+				for {
+					select {
+					case ch <- i:
+					case <-done:
+						return
+					}
+				}
+			}()
+		}
+		stop := time.After(3 * time.Second)
+	drain:
+		for {
+			select {
+			case <-ch:
+				time.Sleep(10 * time.Millisecond)
+			case <-stop:
+				break drain
+			}
+		}
+		writeBlock(filepath.Join(*blockDir, "block-1.pb.gz"))
+		close(done)
+		time.Sleep(3 * time.Second)
+		writeBlock(filepath.Join(*blockDir, "block-2.pb.gz"))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown state", *state)
 		os.Exit(2)
@@ -117,6 +153,13 @@ func main() {
 		must(f.Close())
 	}
 	runtime.KeepAlive(keep)
+}
+
+func writeBlock(path string) {
+	f, err := os.Create(path)
+	must(err)
+	must(pprof.Lookup("block").WriteTo(f, 0))
+	must(f.Close())
 }
 
 //go:noinline
