@@ -315,4 +315,43 @@ go_goroutines -3\n";
         assert_eq!(s.rss_bytes(), Some(200_000_000));
         assert_eq!(s.gomemlimit_observed_bytes, Some(None));
     }
+
+    /// Absurd gauges (from a broken exporter or a fuzzer) never panic in any analysis.
+    #[test]
+    fn absurd_values_do_not_panic() {
+        let names = [
+            "go_memstats_sys_bytes",
+            "go_memstats_heap_idle_bytes",
+            "go_memstats_heap_inuse_bytes",
+            "go_memstats_stack_inuse_bytes",
+            "go_memstats_stack_sys_bytes",
+            "go_memstats_mspan_sys_bytes",
+            "go_memstats_mcache_sys_bytes",
+            "go_memstats_buck_hash_sys_bytes",
+            "go_memstats_gc_sys_bytes",
+            "go_memstats_other_sys_bytes",
+            "go_goroutines",
+            "go_gc_duration_seconds_count",
+            "go_gc_gomemlimit_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_resident_memory_bytes",
+            "process_start_time_seconds",
+        ];
+        for v in ["1.7e19", "-1", "NaN", "+Inf", "0", "1e300"] {
+            let mut text = String::from("# TYPE go_goroutines gauge\n");
+            for n in names {
+                text.push_str(&format!("{n} {v}\n"));
+            }
+            for q in ["0", "0.75", "1"] {
+                text.push_str(&format!("go_gc_duration_seconds{{quantile=\"{q}\"}} {v}\n"));
+            }
+            let a = crate::artifacts::Artifact {
+                name: "m",
+                bytes: text.as_bytes(),
+                explicit: true,
+            };
+            crate::artifacts::diagnose(&[a]).unwrap();
+        }
+    }
 }

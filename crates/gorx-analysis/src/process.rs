@@ -41,11 +41,14 @@ impl RuntimeMemory {
     }
     /// Span, cache, profiling-bucket, GC and other runtime metadata.
     pub fn metadata_bytes(&self) -> u64 {
-        self.mspan_sys_bytes
-            + self.mcache_sys_bytes
-            + self.buck_hash_sys_bytes
-            + self.gc_sys_bytes
-            + self.other_sys_bytes
+        [
+            self.mcache_sys_bytes,
+            self.buck_hash_sys_bytes,
+            self.gc_sys_bytes,
+            self.other_sys_bytes,
+        ]
+        .into_iter()
+        .fold(self.mspan_sys_bytes, u64::saturating_add)
     }
     /// Heap pages the runtime holds idle and has not yet returned to the OS.
     pub fn idle_not_released_bytes(&self) -> u64 {
