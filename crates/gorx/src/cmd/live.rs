@@ -308,7 +308,16 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
                             text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64,
                         )
                     }
-                    _ => snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text),
+                    _ => {
+                        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text);
+                        // The limit the runtime really runs with (debug.SetMemoryLimit
+                        // overrides the environment) and the process start.
+                        if let Ok(e) = gorx_formats::prometheus::parse(&url, &b) {
+                            let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
+                            snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
+                            snap.start_time_s = v.start_time_s;
+                        }
+                    }
                 }
                 f.inputs.push(InputSummary {
                     path: url.clone(),

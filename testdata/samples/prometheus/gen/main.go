@@ -29,6 +29,7 @@ var sink [][]byte
 
 func main() {
 	vars := flag.String("vars", "", "also write /debug/vars (expvar) of the same moment to this file")
+	serve := flag.Duration("serve", 0, "keep serving /metrics and /debug/vars this long after the scrape (for gorx inspect)")
 	blockDir := flag.String("block-dir", "", "block-then-idle: where to write block-1.pb.gz and block-2.pb.gz")
 	state := flag.String("state", "healthy", "healthy|goroutine-leak|fd-limit|offheap|unreturned|long-pause|block-then-idle")
 	flag.Parse()
@@ -151,6 +152,10 @@ func main() {
 		must(err)
 		fetch("/debug/vars", f)
 		must(f.Close())
+	}
+	if *serve > 0 {
+		fmt.Fprintln(os.Stderr, "serving on", ln.Addr())
+		time.Sleep(*serve)
 	}
 	runtime.KeepAlive(keep)
 }
