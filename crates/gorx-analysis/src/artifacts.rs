@@ -93,11 +93,13 @@ pub fn diagnose_with(
         findings.extend(analyze_one(a, kind, pe)?);
     }
     for pe in processes.values() {
-        let start = pe
-            .snapshot
-            .start_time_s
-            .zip(pe.start_source.as_deref())
-            .map(|(unix_s, source)| ProcessStart { unix_s, source });
+        let start = pe.snapshot.start_time_s.map(|unix_s| ProcessStart {
+            unix_s,
+            source: pe
+                .start_source
+                .as_deref()
+                .unwrap_or("the bundle's process snapshot"),
+        });
         for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
             let inputs: Vec<BlockInput<'_>> = profiles
                 .iter()
