@@ -37,6 +37,10 @@ struct ProcessEvidence {
     blocks: Vec<(String, pprof::Profile, bool)>,
     /// Mutex profiles, likewise.
     mutexes: Vec<(String, pprof::Profile, bool)>,
+    /// gctrace runs (source, runs), judged once the bundle's GOGC is known.
+    gc_logs: Vec<(String, Vec<gctrace::GcRun>)>,
+    /// `go_gc_gogc_percent` from a scrape (−1: off).
+    gogc_percent: Option<i64>,
     /// Where `snapshot.start_time_s` came from.
     start_source: Option<String>,
 }
@@ -93,6 +97,10 @@ pub fn diagnose_with(
         findings.extend(analyze_one(a, kind, pe)?);
     }
     for pe in processes.values() {
+        let opts = gc::GcOptions { gogc: pe.gogc() };
+        for (source, runs) in &pe.gc_logs {
+            findings.extend(gc::gc_findings_with(runs, source, opts));
+        }
         let start = pe.snapshot.start_time_s.map(|unix_s| ProcessStart {
             unix_s,
             source: pe
@@ -241,7 +249,9 @@ fn analyze_one(
             // Lines that only look like gctrace are tolerated: a log interleaves
             // program output, and one odd line must not hide every GC cycle.
             let trace = gctrace::parse(name, a.bytes);
-            out.extend(gc::gc_findings(&trace.runs, name));
+            // Pacing is judged against GOGC, which a scrape or the bundle's environment
+            // of the same process may tell: judged after the bundle is read.
+            pe.gc_logs.push((name.to_string(), trace.runs));
         }
         ArtifactKind::Expvar => {
             let vars = expvar::parse(name, a.bytes)?;
@@ -265,6 +275,7 @@ fn analyze_one(
                     pe.sources.push(name.to_string());
                 }
             }
+            pe.gogc_percent = pe.gogc_percent.or(view.gogc_percent);
             if pe.snapshot.start_time_s.is_none() && view.start_time_s.is_some() {
                 pe.start_source = Some(format!("process_start_time_seconds in {name}"));
             }
@@ -290,6 +301,21 @@ fn analyze_one(
 }
 
 impl ProcessEvidence {
+    /// GOGC as the process reported it (/metrics), else from its environment; `Some(0)`
+    /// is off. None when neither is known (the analyses then assume 100).
+    fn gogc(&self) -> Option<u32> {
+        if let Some(p) = self.gogc_percent {
+            return Some(u32::try_from(p.max(0)).unwrap_or(u32::MAX));
+        }
+        let v = self.snapshot.env.as_ref()?.gogc.as_deref()?.trim();
+        // The runtime reads "off" and any negative number as off.
+        if v.eq_ignore_ascii_case("off") {
+            return Some(0);
+        }
+        let n: i64 = v.parse().ok()?;
+        Some(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+    }
+
     fn note_proc(&mut self, source: &str) {
         self.has_proc = true;
         if !self.sources.iter().any(|s| s == source) {

@@ -227,3 +227,42 @@ fn two_real_block_profiles_of_one_process() {
     ]);
     assert!(f[0].evidence.contains_key("interval_ns"));
 }
+
+/// gogc20/: a GOGC=20 process (no memory limit) with its gctrace log and its scrape. The
+/// goal headroom of 20% looks like a memory limit squeezing the GC when GOGC is assumed
+/// to be 100; with the scrape's go_gc_gogc_percent (or the environment of a capture
+/// bundle) it is judged against the GOGC it really ran with.
+#[test]
+fn gogc_from_the_same_process_paces_the_gctrace_judgement() {
+    use gorx_analysis::artifacts::{KnownProcess, diagnose_with};
+    use gorx_analysis::process::ProcessSnapshot;
+    let thrash = |f: &[Finding]| f.iter().any(|f| f.id == "gc.memlimit-thrash");
+    let log_alone = findings(&[("gogc20/stderr.log", "gogc20/stderr.log")]);
+    assert!(thrash(&log_alone), "the misreading this guards against");
+    let with_scrape = findings(&[
+        ("gogc20/stderr.log", "gogc20/stderr.log"),
+        ("gogc20/metrics.prom", "gogc20/metrics.prom"),
+    ]);
+    assert!(!thrash(&with_scrape), "{with_scrape:#?}");
+    // A capture bundle's environment says the same.
+    let log = sample("gogc20/stderr.log");
+    let arts = [Artifact {
+        name: "cap/stderr.log",
+        bytes: &log,
+        explicit: true,
+    }];
+    let known = |gogc: &str| KnownProcess {
+        dir: "cap".into(),
+        snapshot: ProcessSnapshot {
+            env: Some(gorx_formats::procfs::GoEnv {
+                gogc: Some(gogc.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    };
+    let f = diagnose_with(&arts, vec![known("20")]).unwrap().findings;
+    assert!(!thrash(&f), "{f:#?}");
+    let f = diagnose_with(&arts, vec![known("100")]).unwrap().findings;
+    assert!(thrash(&f));
+}

@@ -31,7 +31,7 @@ func main() {
 	vars := flag.String("vars", "", "also write /debug/vars (expvar) of the same moment to this file")
 	serve := flag.Duration("serve", 0, "keep serving /metrics and /debug/vars this long after the scrape (for gorx inspect)")
 	blockDir := flag.String("block-dir", "", "block-then-idle: where to write block-1.pb.gz and block-2.pb.gz")
-	state := flag.String("state", "healthy", "healthy|goroutine-leak|fd-limit|offheap|unreturned|long-pause|block-then-idle")
+	state := flag.String("state", "healthy", "healthy|goroutine-leak|fd-limit|offheap|unreturned|long-pause|block-then-idle|churn")
 	flag.Parse()
 	var keep []any
 	switch *state {
@@ -97,6 +97,22 @@ func main() {
 		for i := 0; i < 20; i++ {
 			runtime.GC()
 		}
+	case "churn":
+		// A steady 48 MiB live heap with garbage churning through it for 6 s: run with
+		// GOGC=20 GODEBUG=gctrace=1 to get a log whose small goal headroom is GOGC's,
+		// not a memory limit's.
+		live := make([][]byte, 768)
+		for i := range live {
+			live[i] = make([]byte, 64<<10)
+		}
+		end := time.Now().Add(6 * time.Second)
+		for i := 0; time.Now().Before(end); i++ {
+			live[i%len(live)] = make([]byte, 64<<10)
+			if i%4 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		keep = append(keep, live)
 	case "block-then-idle":
 		// 64 producers block on an unbuffered channel drained every 10 ms for 3 s (block
 		// profile 1), then stop; 3 s later the cumulative profile still holds their
