@@ -25,15 +25,14 @@ use std::collections::HashMap;
 /// Sites where a wait is idleness by design: the standard library's own background
 /// goroutines waiting for work, and the profiler's wait while it captures.
 const IDLE_BLOCK_SITES: &[&str] = &[
-    // An idle keep-alive client connection waits here for the next request/response.
+    // An idle keep-alive client connection waits here for its next request. (readLoop's
+    // selects wait for the caller to consume a response body: not idle, not listed.)
     "net/http.(*persistConn).writeLoop",
-    "net/http.(*persistConn).readLoop",
     // net/http/pprof waits out `?seconds=N` (CPU profile, trace, delta profiles).
     "net/http/pprof.sleep",
     // database/sql's opener and cleaner wait for requests and timers for the DB's life.
     "database/sql.(*DB).connectionOpener",
     "database/sql.(*DB).connectionCleaner",
-    "database/sql.(*DB).connectionResetter",
 ];
 
 /// True for a wait that is idleness, not contention: a known idle site, or a stack
