@@ -3,15 +3,17 @@
 //! runtime's own accounting, open fds against the limit). This is what `gorx analyze`,
 //! `gorx demo` and capture bundles share.
 
+use crate::block_rate::{BlockInput, ProcessStart, contention_rate_findings};
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
+use crate::metrics::{self, MetricsView};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
 use crate::trace::{TraceAnalyzer, trace_findings};
 use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
 use gorx_formats::pprof::{self, legacy};
-use gorx_formats::{expvar, gctrace, goroutines as dump, procfs};
+use gorx_formats::{expvar, gctrace, goroutines as dump, procfs, prometheus};
 use std::collections::BTreeMap;
 
 /// One input: a name for messages and sources, and its bytes.
@@ -30,6 +32,17 @@ struct ProcessEvidence {
     sources: Vec<String>,
     /// Whether anything from /proc was seen; without it there is no process to judge.
     has_proc: bool,
+    /// Block profiles (source, profile, from the text form), judged together once the
+    /// bundle is read: two of them or the process start give a rate.
+    blocks: Vec<(String, pprof::Profile, bool)>,
+    /// Mutex profiles, likewise.
+    mutexes: Vec<(String, pprof::Profile, bool)>,
+    /// gctrace runs (source, runs), judged once the bundle's GOGC is known.
+    gc_logs: Vec<(String, Vec<gctrace::GcRun>)>,
+    /// `go_gc_gogc_percent` from a scrape (−1: off).
+    gogc_percent: Option<i64>,
+    /// Where `snapshot.start_time_s` came from.
+    start_source: Option<String>,
 }
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
@@ -63,6 +76,7 @@ pub fn diagnose_with(
                 snapshot: k.snapshot,
                 sources: vec![k.dir.clone()],
                 has_proc: true,
+                ..Default::default()
             };
             (k.dir, pe)
         })
@@ -81,6 +95,30 @@ pub fn diagnose_with(
         });
         let pe = processes.entry(bundle_of(a.name).to_string()).or_default();
         findings.extend(analyze_one(a, kind, pe)?);
+    }
+    for pe in processes.values() {
+        let opts = gc::GcOptions { gogc: pe.gogc() };
+        for (source, runs) in &pe.gc_logs {
+            findings.extend(gc::gc_findings_with(runs, source, opts));
+        }
+        let start = pe.snapshot.start_time_s.map(|unix_s| ProcessStart {
+            unix_s,
+            source: pe
+                .start_source
+                .as_deref()
+                .unwrap_or("the bundle's process snapshot"),
+        });
+        for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
+            let inputs: Vec<BlockInput<'_>> = profiles
+                .iter()
+                .map(|(source, profile, text)| BlockInput {
+                    source,
+                    profile,
+                    text: *text,
+                })
+                .collect();
+            findings.extend(contention_rate_findings(&inputs, start.as_ref(), mutex));
+        }
     }
     for pe in processes.values().filter(|pe| pe.has_proc) {
         for mut f in process::analyze(&pe.snapshot) {
@@ -135,7 +173,24 @@ fn analyze_one(
     match kind {
         ArtifactKind::PprofProto => {
             let p = pprof::parse(name, a.bytes)?;
-            out.extend(profiles::profile_findings(&p, name));
+            let kind = profiles::ProfileKind::detect(&p);
+            if matches!(
+                kind,
+                profiles::ProfileKind::Block | profiles::ProfileKind::Mutex
+            ) {
+                // An empty contention profile (often an unused mutex profile, which
+                // nothing tells from a block profile) is no evidence and no delta base.
+                if !p.samples.is_empty() {
+                    let to = if kind == profiles::ProfileKind::Mutex {
+                        &mut pe.mutexes
+                    } else {
+                        &mut pe.blocks
+                    };
+                    to.push((name.to_string(), p, false));
+                }
+            } else {
+                out.extend(profiles::profile_findings(&p, name));
+            }
         }
         ArtifactKind::HeapText | ArtifactKind::CountProfileText | ArtifactKind::ContentionText => {
             match legacy::parse(name, a.bytes)? {
@@ -147,7 +202,15 @@ fn analyze_one(
                     }
                 }
                 legacy::TextProfile::Contention(c) => {
-                    out.extend(profiles::contention_text_findings(&c, name));
+                    if !c.records.is_empty() {
+                        let p = profiles::contention_text_profile(&c);
+                        let to = if c.kind == "mutex" {
+                            &mut pe.mutexes
+                        } else {
+                            &mut pe.blocks
+                        };
+                        to.push((name.to_string(), p, true));
+                    }
                 }
                 // Counts alone name no pathology; the debug=2 dump and the proto carry stacks.
                 legacy::TextProfile::Count(_) => {}
@@ -186,16 +249,40 @@ fn analyze_one(
             // Lines that only look like gctrace are tolerated: a log interleaves
             // program output, and one odd line must not hide every GC cycle.
             let trace = gctrace::parse(name, a.bytes);
-            out.extend(gc::gc_findings(&trace.runs, name));
+            // Pacing is judged against GOGC, which a scrape or the bundle's environment
+            // of the same process may tell: judged after the bundle is read.
+            pe.gc_logs.push((name.to_string(), trace.runs));
         }
         ArtifactKind::Expvar => {
             let vars = expvar::parse(name, a.bytes)?;
-            // heap?debug=1 carries the same MemStats; one source is enough.
-            if pe.snapshot.runtime.is_none()
-                && let Some(ms) = &vars.memstats
-            {
-                pe.snapshot.runtime = Some(RuntimeMemory::from(&ms.to_legacy()));
-                pe.sources.push(name.to_string());
+            if let Some(ms) = &vars.memstats {
+                let ms = ms.to_legacy();
+                // heap?debug=1 and /metrics say the same; merge_same_id keeps one finding.
+                out.extend(memory::memstats_findings(&ms, name));
+                if pe.snapshot.runtime.is_none() {
+                    pe.snapshot.runtime = Some(RuntimeMemory::from(&ms));
+                    pe.sources.push(name.to_string());
+                }
+            }
+        }
+        ArtifactKind::Prometheus => {
+            let view = MetricsView::from_exposition(&prometheus::parse(name, a.bytes)?);
+            out.extend(metrics::metrics_findings(&view, name));
+            if let Some(ms) = &view.memstats {
+                out.extend(memory::memstats_findings(ms, name));
+                if pe.snapshot.runtime.is_none() {
+                    pe.snapshot.runtime = Some(RuntimeMemory::from(ms));
+                    pe.sources.push(name.to_string());
+                }
+            }
+            pe.gogc_percent = pe.gogc_percent.or(view.gogc_percent);
+            if pe.snapshot.start_time_s.is_none() && view.start_time_s.is_some() {
+                pe.start_source = Some(format!("process_start_time_seconds in {name}"));
+            }
+            view.fill_snapshot(&mut pe.snapshot);
+            // process_* is read from the target's own /proc: process evidence.
+            if view.has_process_metrics() {
+                pe.note_proc(name);
             }
         }
         ArtifactKind::ExecutionTrace => {
@@ -207,17 +294,33 @@ fn analyze_one(
             }
             out.extend(trace_findings(&analyzer.finish(), name));
         }
-        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2),
-        // and Prometheus text, whose go_* metrics repeat what expvar already gives.
-        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Prometheus | ArtifactKind::Unknown => {}
+        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2).
+        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Unknown => {}
     }
     Ok(out)
 }
 
 impl ProcessEvidence {
+    /// GOGC as the process reported it (/metrics), else from its environment; `Some(0)`
+    /// is off. None when neither is known (the analyses then assume 100).
+    fn gogc(&self) -> Option<u32> {
+        if let Some(p) = self.gogc_percent {
+            return Some(u32::try_from(p.max(0)).unwrap_or(u32::MAX));
+        }
+        let v = self.snapshot.env.as_ref()?.gogc.as_deref()?.trim();
+        // The runtime reads "off" and any negative number as off.
+        if v.eq_ignore_ascii_case("off") {
+            return Some(0);
+        }
+        let n: i64 = v.parse().ok()?;
+        Some(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+    }
+
     fn note_proc(&mut self, source: &str) {
         self.has_proc = true;
-        self.sources.push(source.to_string());
+        if !self.sources.iter().any(|s| s == source) {
+            self.sources.push(source.to_string());
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! Pure analyses: parsed artifacts in, findings and derived series out. No I/O.
 
 pub mod artifacts;
+pub mod block_rate;
 pub mod diagnosis;
 pub mod finding;
 pub mod gc;
 pub mod goroutines;
 pub mod memory;
+pub mod metrics;
 pub mod mmu;
 pub mod process;
 pub mod profiles;

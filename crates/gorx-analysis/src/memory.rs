@@ -36,7 +36,10 @@ pub struct MemoryAccounting {
 
 impl MemoryAccounting {
     pub fn from_memstats(m: &MemStats) -> Self {
-        let metadata = m.mspan_sys + m.mcache_sys + m.buck_hash_sys + m.gc_sys + m.other_sys;
+        // Saturating: the values come from files (expvar, /metrics) and may be absurd.
+        let metadata = [m.mcache_sys, m.buck_hash_sys, m.gc_sys, m.other_sys]
+            .into_iter()
+            .fold(m.mspan_sys, u64::saturating_add);
         Self {
             sys_bytes: m.sys,
             heap_inuse_bytes: m.heap_inuse,
@@ -104,8 +107,9 @@ pub fn memstats_findings(m: &MemStats, source: &str) -> Vec<Finding> {
             json!((share * 1000.0).round() / 10.0),
         );
         // A limit just above what is really in use makes the scavenger return the rest.
-        let limit = (m.heap_inuse + acc.stack_bytes + acc.runtime_metadata_bytes) as f64
-            * t::UNRETURNED_MEMLIMIT_HEADROOM;
+        let limit =
+            (m.heap_inuse as f64 + acc.stack_bytes as f64 + acc.runtime_metadata_bytes as f64)
+                * t::UNRETURNED_MEMLIMIT_HEADROOM;
         ev.insert("suggested_gomemlimit_bytes".into(), json!(limit as u64));
         out.push(Finding {
             id: "memory.unreturned",

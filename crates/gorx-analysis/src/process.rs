@@ -41,11 +41,14 @@ impl RuntimeMemory {
     }
     /// Span, cache, profiling-bucket, GC and other runtime metadata.
     pub fn metadata_bytes(&self) -> u64 {
-        self.mspan_sys_bytes
-            + self.mcache_sys_bytes
-            + self.buck_hash_sys_bytes
-            + self.gc_sys_bytes
-            + self.other_sys_bytes
+        [
+            self.mcache_sys_bytes,
+            self.buck_hash_sys_bytes,
+            self.gc_sys_bytes,
+            self.other_sys_bytes,
+        ]
+        .into_iter()
+        .fold(self.mspan_sys_bytes, u64::saturating_add)
     }
     /// Heap pages the runtime holds idle and has not yet returned to the OS.
     pub fn idle_not_released_bytes(&self) -> u64 {
@@ -100,6 +103,11 @@ pub struct ProcessSnapshot {
     pub runtime: Option<RuntimeMemory>,
     /// GOMAXPROCS as the process reports it (e.g. /metrics), when available.
     pub gomaxprocs_observed: Option<u32>,
+    /// The memory limit the runtime reports (`go_gc_gomemlimit_bytes`): `Some(None)` when
+    /// it reports none. Wins over the environment (debug.SetMemoryLimit overrides it).
+    pub gomemlimit_observed_bytes: Option<Option<u64>>,
+    /// Process start, Unix seconds (`process_start_time_seconds`), when known.
+    pub start_time_s: Option<f64>,
     /// The largest anonymous mappings (from /proc/PID/smaps), largest first; read by
     /// `inspect` to say where unaccounted memory lives.
     pub top_anon_mappings: Vec<gorx_formats::procfs::Mapping>,
@@ -157,6 +165,18 @@ impl ProcessSnapshot {
         Some(self.rss_anon_bytes()?.saturating_sub(rt.accounted_bytes()))
     }
 }
+
+/// The ids [`analyze`] judges. A live snapshot judges them from /proc directly, so a
+/// caller that also diagnoses fetched artifacts (whose /metrics rebuild a coarser
+/// snapshot: total RSS, a bare fd count) keeps the live verdict for these.
+pub const SNAPSHOT_FINDING_IDS: &[&str] = &[
+    "fd.near-limit",
+    "memory.rss-gap",
+    "cgroup.memory-near-limit",
+    "cgroup.cpu-throttled",
+    "config.memlimit-missing",
+    "sched.gomaxprocs-mismatch",
+];
 
 /// Every process finding the snapshot supports.
 pub fn analyze(s: &ProcessSnapshot) -> Vec<Finding> {
@@ -218,29 +238,35 @@ pub fn fd_near_limit(s: &ProcessSnapshot) -> Option<Finding> {
     for (kind, n) in &fds.by_kind {
         ev.insert(format!("fds_{}", kind.as_str()), json!(n));
     }
-    let (top_kind, top_n) = fds
+    // A bare count (process_open_fds) has no kinds.
+    let top = fds
         .by_kind
         .iter()
         .max_by_key(|(_, n)| **n)
-        .map(|(k, n)| (k.as_str(), *n))
-        .unwrap_or_default();
+        .map(|(k, n)| (k.as_str(), *n));
+    let (most, what) = match top {
+        Some((kind, n)) => (format!("; most are {kind} ({n})"), format!("{kind} fds")),
+        None => (String::new(), "the fds".to_string()),
+    };
+    let watch = if s.pid > 0 {
+        format!("`gorx watch {}`", s.pid)
+    } else {
+        "`gorx watch PID`".to_string()
+    };
     Some(finding(
         "fd.near-limit",
         severity,
         format!(
-            "{} of {} file descriptors open ({:.0}% of RLIMIT_NOFILE); most are {} ({})",
+            "{} of {} file descriptors open ({:.0}% of RLIMIT_NOFILE){most}",
             fds.total,
             limit,
             ratio * 100.0,
-            top_kind,
-            top_n
         ),
         ev,
         format!(
-            "Find what keeps {top_kind} fds open (a missing Close, resp.Body not closed, \
+            "Find what keeps {what} open (a missing Close, resp.Body not closed, \
              connections not reused); raise the soft limit (ulimit -n / LimitNOFILE) only once \
-             the count is stable. Watch it with `gorx watch {}`.",
-            s.pid
+             the count is stable. Watch it with {watch}."
         ),
         vec![s.proc_path("fd"), s.proc_path("limits")],
     ))
@@ -249,7 +275,12 @@ pub fn fd_near_limit(s: &ProcessSnapshot) -> Option<Finding> {
 /// memory.rss-gap: anonymous RSS far above what the Go runtime accounts for.
 pub fn rss_gap(s: &ProcessSnapshot) -> Option<Finding> {
     let rt = s.runtime.as_ref()?;
-    let anon = s.rss_anon_bytes()?;
+    // Total RSS (process_resident_memory_bytes) also counts file-backed pages (the
+    // binary's text), so it overstates the gap by a few MiB; the minimum absorbs that.
+    let (anon, basis) = match s.rss_anon_bytes() {
+        Some(a) => (a, "anonymous RSS"),
+        None => (s.rss_bytes()?, "RSS"),
+    };
     let accounted = rt.accounted_bytes();
     let gap = anon.saturating_sub(accounted);
     if gap < t::RSS_GAP_MIN_BYTES || anon == 0 {
@@ -264,7 +295,14 @@ pub fn rss_gap(s: &ProcessSnapshot) -> Option<Finding> {
         return None;
     };
     let mut ev = Evidence::new();
-    ev.insert("rss_anon_bytes".into(), json!(anon));
+    if basis == "RSS" {
+        ev.insert(
+            "rss_basis".into(),
+            json!("total RSS (anonymous RSS unknown; includes file-backed pages)"),
+        );
+    } else {
+        ev.insert("rss_anon_bytes".into(), json!(anon));
+    }
     if let Some(rss) = s.rss_bytes() {
         ev.insert("rss_bytes".into(), json!(rss));
     }
@@ -310,7 +348,7 @@ pub fn rss_gap(s: &ProcessSnapshot) -> Option<Finding> {
         "memory.rss-gap",
         severity,
         format!(
-            "{} of {} anonymous RSS ({:.0}%) is outside the Go runtime's accounting",
+            "{} of {} {basis} ({:.0}%) is outside the Go runtime's accounting",
             mib(gap),
             mib(anon),
             ratio * 100.0
@@ -457,8 +495,12 @@ pub fn memlimit_missing(s: &ProcessSnapshot) -> Option<Finding> {
     let chain = s.cgroup.as_ref()?;
     let lvl = chain.effective_memory_limit()?;
     let limit = lvl.max_bytes?;
-    let env = s.env.as_ref()?;
-    let current = env.gomemlimit_bytes().ok().flatten();
+    // What the runtime reports wins over the environment; either is needed to judge.
+    let current = match (s.gomemlimit_observed_bytes, s.env.as_ref()) {
+        (Some(observed), _) => observed,
+        (None, Some(env)) => env.gomemlimit_bytes().ok().flatten(),
+        (None, None) => return None,
+    };
     if current.is_some_and(|c| c < limit) {
         return None;
     }
@@ -469,8 +511,16 @@ pub fn memlimit_missing(s: &ProcessSnapshot) -> Option<Finding> {
     ev.insert("cgroup_path".into(), json!(lvl.path));
     ev.insert(
         "gomemlimit".into(),
-        json!(env.gomemlimit.clone().unwrap_or_else(|| "unset".into())),
+        json!(
+            s.env
+                .as_ref()
+                .and_then(|e| e.gomemlimit.clone())
+                .unwrap_or_else(|| "unset".into())
+        ),
     );
+    if let Some(observed) = s.gomemlimit_observed_bytes {
+        ev.insert("gomemlimit_reported_bytes".into(), json!(observed));
+    }
     ev.insert("non_go_rss_bytes".into(), json!(non_go));
     ev.insert("recommended_gomemlimit_bytes".into(), json!(rec));
     let how = if s.runtime.is_some() {
@@ -1004,6 +1054,28 @@ mod tests {
             gomemlimit: Some("2GiB".into()),
             ..Default::default()
         });
+        assert!(memlimit_missing(&s).unwrap().title.contains("not below"));
+    }
+
+    /// The limit the runtime reports (/metrics) decides, with or without the environment.
+    #[test]
+    fn memlimit_reported_by_the_runtime() {
+        let mut s = ProcessSnapshot {
+            cgroup: Some(mem_chain(1 << 30, 100 << 20)),
+            ..Default::default()
+        };
+        assert!(
+            memlimit_missing(&s).is_none(),
+            "nothing says what GOMEMLIMIT is"
+        );
+        s.gomemlimit_observed_bytes = Some(None);
+        let f = memlimit_missing(&s).unwrap();
+        assert!(f.title.contains("unset"), "{}", f.title);
+        // debug.SetMemoryLimit in code: the environment says nothing, the runtime does.
+        s.env = Some(GoEnv::default());
+        s.gomemlimit_observed_bytes = Some(Some(900 << 20));
+        assert!(memlimit_missing(&s).is_none());
+        s.gomemlimit_observed_bytes = Some(Some(2 << 30));
         assert!(memlimit_missing(&s).unwrap().title.contains("not below"));
     }
 

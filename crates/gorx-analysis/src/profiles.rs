@@ -449,7 +449,14 @@ pub fn profile_findings(p: &Profile, source: &str) -> Vec<Finding> {
             v
         }
         ProfileKind::Mutex => contention_finding(p, source, true).into_iter().collect(),
-        ProfileKind::Block => contention_finding(p, source, false).into_iter().collect(),
+        ProfileKind::Block => crate::block_rate::block_findings(
+            &[crate::block_rate::BlockInput {
+                source,
+                profile: p,
+                text: false,
+            }],
+            None,
+        ),
         _ => Vec::new(),
     }
 }
@@ -518,16 +525,57 @@ fn alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
     None
 }
 
-fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
+/// A CPU profile with enough CPU time for shares to mean something: its time index and
+/// total.
+fn judged_cpu(p: &Profile) -> Option<(usize, i64)> {
     let idx = cpu_index(p)?;
     let total = p.total(idx);
-    if total < t::PROFILE_MIN_CPU_NS {
-        return None;
-    }
-    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
+    (total >= t::PROFILE_MIN_CPU_NS).then_some((idx, total))
+}
+
+/// One walk over a CPU profile's samples: `classify` sees each sample with its CPU time
+/// (and does its own sums); the time of the samples it returns true for is tallied by
+/// the site above the allocator ([`alloc_site`]), largest first.
+fn walk_cpu<'a>(
+    p: &'a Profile,
+    idx: usize,
+    mut classify: impl FnMut(&'a Sample, i64) -> bool,
+) -> Vec<SiteRow> {
     let mut sites: HashMap<&str, i64> = HashMap::new();
     for s in &p.samples {
-        let v = s.values[idx].saturating_abs();
+        let v = s.values.get(idx).copied().unwrap_or(0).saturating_abs();
+        if classify(s, v)
+            && let Some(site) = alloc_site(p, s)
+        {
+            sadd(sites.entry(site).or_default(), v);
+        }
+    }
+    sorted_sites(sites)
+}
+
+/// Warning from `warn`, critical from `crit`, nothing below.
+fn ladder(x: f64, warn: f64, crit: f64) -> Option<Severity> {
+    if x >= crit {
+        Some(Severity::Critical)
+    } else if x >= warn {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+/// The names of the first [`t::PROFILE_TOP_SITES`] rows.
+fn top_names(rows: &[SiteRow]) -> Vec<String> {
+    rows.iter()
+        .take(t::PROFILE_TOP_SITES)
+        .map(|r| r.site.clone())
+        .collect()
+}
+
+fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
+    let (idx, total) = judged_cpu(p)?;
+    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
+    let sites = walk_cpu(p, idx, |s, v| {
         let (mut g, mut a) = (false, false);
         for f in p.frames(s) {
             g |= is_gc_frame(f.function);
@@ -538,28 +586,19 @@ fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
         }
         if a {
             sadd(&mut alloc, v);
-            if let Some(site) = alloc_site(p, s) {
-                sadd(sites.entry(site).or_default(), v);
-            }
         }
         if g || a {
             sadd(&mut either, v);
         }
-    }
+        a
+    });
     let share = either as f64 / total as f64;
-    let severity = if share >= t::CPU_GC_SHARE_CRITICAL_RATIO {
-        Severity::Critical
-    } else if share >= t::CPU_GC_SHARE_WARNING_RATIO {
-        Severity::Warning
-    } else {
-        return None;
-    };
-    let sites = sorted_sites(sites);
-    let top: Vec<String> = sites
-        .iter()
-        .take(t::PROFILE_TOP_SITES)
-        .map(|r| r.site.clone())
-        .collect();
+    let severity = ladder(
+        share,
+        t::CPU_GC_SHARE_WARNING_RATIO,
+        t::CPU_GC_SHARE_CRITICAL_RATIO,
+    )?;
+    let top = top_names(&sites);
     let mut ev = Evidence::new();
     ev.insert("cpu_total_ns".into(), json!(total));
     ev.insert("gc_cpu_ns".into(), json!(gc));
@@ -635,16 +674,10 @@ fn is_span_refill_frame(f: &str) -> bool {
 }
 
 fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
-    let idx = cpu_index(p)?;
-    let total = p.total(idx);
-    if total < t::PROFILE_MIN_CPU_NS {
-        return None;
-    }
+    let (idx, total) = judged_cpu(p)?;
     let (mut malloc, mut locked) = (0i64, 0i64);
-    let mut sites: HashMap<&str, i64> = HashMap::new();
     let mut refill_fns: HashMap<&str, i64> = HashMap::new();
-    for s in &p.samples {
-        let v = s.values[idx].saturating_abs();
+    let sites = walk_cpu(p, idx, |s, v| {
         // Leaf first: a lock frame, then (rootward) a span refill, then mallocgc.
         let (mut lock, mut refill, mut under_malloc) = (false, None, false);
         for f in p.frames(s) {
@@ -665,11 +698,10 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
         if let (true, Some(r), true) = (lock, refill, under_malloc) {
             sadd(&mut locked, v);
             sadd(refill_fns.entry(r).or_default(), v);
-            if let Some(site) = alloc_site(p, s) {
-                sadd(sites.entry(site).or_default(), v);
-            }
+            return true;
         }
-    }
+        false
+    });
     let share_total = locked as f64 / total as f64;
     let share_malloc = if malloc > 0 {
         locked as f64 / malloc as f64
@@ -679,20 +711,13 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
     if share_malloc < t::ALLOC_CONTENTION_MIN_MALLOC_RATIO {
         return None;
     }
-    let severity = if share_total >= t::ALLOC_CONTENTION_CRITICAL_RATIO {
-        Severity::Critical
-    } else if share_total >= t::ALLOC_CONTENTION_WARNING_RATIO {
-        Severity::Warning
-    } else {
-        return None;
-    };
-    let sites = sorted_sites(sites);
+    let severity = ladder(
+        share_total,
+        t::ALLOC_CONTENTION_WARNING_RATIO,
+        t::ALLOC_CONTENTION_CRITICAL_RATIO,
+    )?;
     let refill = sorted_sites(refill_fns);
-    let top: Vec<String> = sites
-        .iter()
-        .take(t::PROFILE_TOP_SITES)
-        .map(|r| r.site.clone())
-        .collect();
+    let top = top_names(&sites);
     let mut ev = Evidence::new();
     ev.insert("cpu_total_ns".into(), json!(total));
     ev.insert("mallocgc_cpu_ns".into(), json!(malloc));
@@ -732,6 +757,66 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
 }
 
 fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding> {
+    let basis = DelayBasis::of_profile(p);
+    contention_finding_on(p, vec![source.to_string()], mutex, &basis, Evidence::new())
+}
+
+/// What a contention profile's delay is divided by before it meets a threshold. Go's
+/// mutex and block profiles are cumulative since profiling was enabled, so a raw total
+/// grows with uptime; a rate over a known interval does not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DelayBasis {
+    /// Delay over an interval: a delta profile's own DurationNanos (`?seconds=N`), or the
+    /// difference of two profiles of one process.
+    Interval { interval_ns: i64, how: String },
+    /// Delay since the process started (profile TimeNanos − process start).
+    Uptime { uptime_ns: i64, how: String },
+    /// Neither known: the cumulative total against the cumulative thresholds.
+    Cumulative,
+}
+
+impl DelayBasis {
+    /// The basis a single profile carries by itself.
+    pub fn of_profile(p: &Profile) -> Self {
+        if p.duration_nanos > 0 {
+            DelayBasis::Interval {
+                interval_ns: p.duration_nanos,
+                how: "delta profile: its own duration".into(),
+            }
+        } else {
+            DelayBasis::Cumulative
+        }
+    }
+    fn seconds(&self) -> Option<f64> {
+        match self {
+            DelayBasis::Interval {
+                interval_ns: ns, ..
+            }
+            | DelayBasis::Uptime { uptime_ns: ns, .. } => (*ns > 0).then(|| *ns as f64 / 1e9),
+            DelayBasis::Cumulative => None,
+        }
+    }
+    /// What the evidence says about the basis (`rate_basis`).
+    pub fn describe(&self) -> String {
+        match self {
+            DelayBasis::Interval { how, .. } => format!("rate over an interval ({how})"),
+            DelayBasis::Uptime { how, .. } => format!("rate since process start ({how})"),
+            DelayBasis::Cumulative => {
+                "cumulative total since profiling was enabled (no interval or process start known)"
+                    .into()
+            }
+        }
+    }
+}
+
+/// contention.mutex / contention.block judged on `basis`; `extra` joins the evidence.
+pub(crate) fn contention_finding_on(
+    p: &Profile,
+    sources: Vec<String>,
+    mutex: bool,
+    basis: &DelayBasis,
+    extra: Evidence,
+) -> Option<Finding> {
     let delay_idx = p.sample_type_index("delay")?;
     let count_idx = p.sample_type_index("contentions");
     let total_ns = p.total(delay_idx);
@@ -742,8 +827,7 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
     } else {
         (t::BLOCK_DELAY_WARNING_NS, t::BLOCK_DELAY_CRITICAL_NS)
     };
-    // Per second of profile when the profile is a delta (?seconds=N); else cumulative.
-    let per_sec = (p.duration_nanos > 0).then(|| total_ns as f64 / (p.duration_nanos as f64 / 1e9));
+    let per_sec = basis.seconds().map(|s| total_ns as f64 / s);
     let measure = per_sec.unwrap_or(total_ns as f64);
     let (warn, crit) = if per_sec.is_some() {
         let (w, c) = if mutex {
@@ -779,12 +863,21 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
         .take(t::PROFILE_TOP_SITES)
         .map(|r| r.site.clone())
         .collect();
-    let mut ev = Evidence::new();
+    let mut ev = extra;
     ev.insert("delay_total_ns".into(), json!(total_ns));
     ev.insert("events_count".into(), json!(events));
+    ev.insert("rate_basis".into(), json!(basis.describe()));
     if let Some(r) = per_sec {
         ev.insert("delay_ns_per_s".into(), json!(r.round() as i64));
-        ev.insert("profile_duration_ns".into(), json!(p.duration_nanos));
+        match basis {
+            DelayBasis::Interval { interval_ns, .. } => {
+                ev.insert("interval_ns".into(), json!(interval_ns));
+            }
+            DelayBasis::Uptime { uptime_ns, .. } => {
+                ev.insert("uptime_ns".into(), json!(uptime_ns));
+            }
+            DelayBasis::Cumulative => {}
+        }
     }
     ev.insert(
         "top_site_share_percent".into(),
@@ -807,11 +900,20 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
     } else {
         (
             "contention.block",
-            format!(
-                "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
-                total_ns as f64 / 1e9,
-                top_share * 100.0
-            ),
+            match per_sec {
+                Some(r) => format!(
+                    "Goroutines blocked {:.1} s per second ({:.2} s in {:.0} s), {:.0}% at {first}",
+                    r / 1e9,
+                    total_ns as f64 / 1e9,
+                    basis.seconds().unwrap_or(0.0),
+                    top_share * 100.0
+                ),
+                None => format!(
+                    "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
+                    total_ns as f64 / 1e9,
+                    top_share * 100.0
+                ),
+            },
             format!(
                 "Look at what {first} waits for (channel, select, sync.Cond, WaitGroup, Lock): give the channel a buffer or more consumers, or bound the producers. Idle workers waiting for work also show here and are harmless."
             ),
@@ -823,7 +925,7 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
         title,
         evidence: ev,
         recommendation: rec,
-        sources: vec![source.to_string()],
+        sources,
         sites: top,
     })
 }
@@ -831,7 +933,26 @@ fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding>
 /// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
 pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Finding> {
     // Reuse the protobuf logic on an equivalent profile.
-    let prof = profile_from_stacks(
+    let prof = contention_text_profile(p);
+    if p.kind == "mutex" {
+        contention_finding(&prof, source, true)
+            .into_iter()
+            .collect()
+    } else {
+        crate::block_rate::block_findings(
+            &[crate::block_rate::BlockInput {
+                source,
+                profile: &prof,
+                text: true,
+            }],
+            None,
+        )
+    }
+}
+
+/// A legacy contention profile as a protobuf-shaped one (contentions, delay ns).
+pub fn contention_text_profile(p: &ContentionProfile) -> Profile {
+    profile_from_stacks(
         &[("contentions", "count"), ("delay", "nanoseconds")],
         p.records.iter().map(|r| {
             (
@@ -839,10 +960,7 @@ pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Find
                 vec![r.count, p.delay_ns(r).round() as i64],
             )
         }),
-    );
-    contention_finding(&prof, source, p.kind == "mutex")
-        .into_iter()
-        .collect()
+    )
 }
 
 /// Builds a profile from stacks of function names (leaf first) and their values, one

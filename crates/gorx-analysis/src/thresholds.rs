@@ -85,15 +85,17 @@ pub const ALLOC_CONTENTION_MIN_MALLOC_RATIO: f64 = 0.10;
 /// healthy services stay under 0.1 s; 32 workers on one lock reach 450 s in 15 s.)
 pub const MUTEX_DELAY_WARNING_NS: i64 = 10_000_000_000;
 pub const MUTEX_DELAY_CRITICAL_NS: i64 = 100_000_000_000;
-/// ...from a delta profile (`?seconds=N`): wait per wall second. 100 ms/s means on average
+/// ...with an interval (a delta profile `?seconds=N`, two profiles of one process, or the
+/// process start; see block_rate.rs): wait per wall second. 100 ms/s means on average
 /// a tenth of a goroutine is always waiting on locks; 1 s/s a whole one.
 pub const MUTEX_DELAY_WARNING_NS_PER_S: i64 = 100_000_000;
 pub const MUTEX_DELAY_CRITICAL_NS_PER_S: i64 = 1_000_000_000;
 /// contention.block: the block profile also counts idle goroutines parked in select or on
 /// a channel waiting for work (a server's accept/dispatch loop accrues one second per
 /// second of uptime), so the bar is ten idle waiters' worth over a typical capture: 100 s
-/// cumulative. Captures from long-running processes should use a delta profile
-/// (`?seconds=N`), judged per second below.
+/// cumulative. Used only when no interval is known: a delta profile (`?seconds=N`), two
+/// profiles of one process, or the process start (block_rate.rs) make it a rate, judged
+/// per second below (after known idle sites are set aside).
 pub const BLOCK_DELAY_WARNING_NS: i64 = 100_000_000_000;
 pub const BLOCK_DELAY_CRITICAL_NS: i64 = 1_000_000_000_000;
 pub const BLOCK_DELAY_WARNING_NS_PER_S: i64 = 10_000_000_000;
@@ -271,3 +273,19 @@ pub const TRACE_ASSIST_CPU_CRITICAL_SHARE: f64 = 0.10;
 /// Judge only traces with at least 10 ms of mark work: a single short cycle in a short
 /// trace gives a share of noise (one 40 µs assist against a 100 µs worker run).
 pub const TRACE_ASSIST_MIN_MARK_NS: u64 = 10_000_000;
+
+// ---- Prometheus /metrics and block-profile rates (used by `metrics.rs`, `profiles.rs`) ----
+
+/// gc.long-pause from client_golang's `go_gc_duration_seconds` summary, which holds only
+/// quantiles 0, ¼, ½, ¾ and 1 of the last ≤256 pauses: the upper quartile at the gctrace
+/// P99 bars (GC_PAUSE_P99_*) is a pattern (warning / critical); one pause at
+/// GC_PAUSE_MAX_CRITICAL_NS is critical as in gctrace; a maximum at the P99 warning bar
+/// alone is one slow stop (info). Judged from the same cycle count as gctrace runs.
+pub const METRICS_GC_MIN_CYCLES: u64 = GC_MIN_CYCLES as u64;
+/// contention.block from two block profiles: they are taken as one process's cumulative
+/// counters only when no stack's delay fell by more than 1% of the older total in all
+/// (counters never fall; a restarted process starts again from zero).
+pub const BLOCK_DELTA_MAX_FALL_RATIO: f64 = 0.01;
+/// ...and taken at least a second apart: over a shorter interval one wait that happens to
+/// end inside it makes any rate.
+pub const BLOCK_DELTA_MIN_INTERVAL_NS: i64 = 1_000_000_000;

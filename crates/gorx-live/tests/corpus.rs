@@ -8,14 +8,7 @@ use gorx_live::bundle::read_snapshot_dir;
 use gorx_testsupport::{corpus_entries, missing_prerequisite};
 
 /// Findings that a process snapshot alone can give.
-const PROCESS_IDS: &[&str] = &[
-    "fd.near-limit",
-    "memory.rss-gap",
-    "cgroup.memory-near-limit",
-    "cgroup.cpu-throttled",
-    "config.memlimit-missing",
-    "sched.gomaxprocs-mismatch",
-];
+const PROCESS_IDS: &[&str] = process::SNAPSHOT_FINDING_IDS;
 
 #[test]
 fn corpus_proc_snapshots_give_the_expected_process_findings() {

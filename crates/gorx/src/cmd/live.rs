@@ -308,7 +308,16 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
                             text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64,
                         )
                     }
-                    _ => snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text),
+                    _ => {
+                        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text);
+                        // The limit the runtime really runs with (debug.SetMemoryLimit
+                        // overrides the environment) and the process start.
+                        if let Ok(e) = gorx_formats::prometheus::parse(&url, &b) {
+                            let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
+                            snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
+                            snap.start_time_s = v.start_time_s;
+                        }
+                    }
                 }
                 f.inputs.push(InputSummary {
                     path: url.clone(),
@@ -325,7 +334,8 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
 }
 
 /// The offline analyses over the fetched artifacts (the same code `gorx analyze` runs),
-/// minus ids the live snapshot already judged.
+/// minus ids the live snapshot already judged or judges better (process ids: /metrics
+/// only rebuilds a coarser snapshot).
 fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<String>) {
     let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = f
         .bodies
@@ -341,6 +351,7 @@ fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<Str
             d.findings
                 .into_iter()
                 .filter(|x| !have.iter().any(|h| h.id == x.id))
+                .filter(|x| !gorx_analysis::process::SNAPSHOT_FINDING_IDS.contains(&x.id))
                 .collect(),
             None,
         ),
