@@ -198,7 +198,8 @@ fn analyze_one(
                 pe.sources.push(name.to_string());
             }
         }
-        ArtifactKind::ExecutionTrace => {
+        // v1 traces (Go 1.11–1.21) are converted to the same events by the reader.
+        ArtifactKind::ExecutionTrace | ArtifactKind::ExecutionTraceLegacy => {
             // Streamed event by event: the analyzer holds summaries, never the trace.
             let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
             let mut analyzer = TraceAnalyzer::new();
@@ -207,9 +208,9 @@ fn analyze_one(
             }
             out.extend(trace_findings(&analyzer.finish(), name));
         }
-        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2),
-        // and Prometheus text, whose go_* metrics repeat what expvar already gives.
-        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Prometheus | ArtifactKind::Unknown => {}
+        // Recognised but not read: Prometheus text, whose go_* metrics repeat what
+        // expvar already gives.
+        ArtifactKind::Prometheus | ArtifactKind::Unknown => {}
     }
     Ok(out)
 }

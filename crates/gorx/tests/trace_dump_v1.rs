@@ -33,17 +33,21 @@ fn records(out: &[u8]) -> Result<Vec<(i64, Vec<u8>)>, String> {
             }
             continue;
         }
-        let s = String::from_utf8_lossy(line);
-        let at = s.find(" Time=").ok_or("event without Time=")?;
-        let rest = &s[at + 6..];
+        let at = line
+            .windows(6)
+            .position(|w| w == b" Time=")
+            .ok_or("event without Time=")?;
+        let rest = &line[at + 6..];
         let end = rest
-            .find(|c: char| c != '-' && !c.is_ascii_digit())
+            .iter()
+            .position(|&c| c != b'-' && !c.is_ascii_digit())
             .unwrap_or(rest.len());
-        let t: i64 = rest[..end]
-            .parse()
-            .map_err(|_| format!("bad time in {s}"))?;
-        let mut text = s[..at].as_bytes().to_vec();
-        text.extend_from_slice(rest[end..].as_bytes());
+        let t: i64 = std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| format!("bad time in {}", String::from_utf8_lossy(line)))?;
+        let mut text = line[..at].to_vec();
+        text.extend_from_slice(&rest[end..]);
         recs.push((t, text));
     }
     Ok(recs)
