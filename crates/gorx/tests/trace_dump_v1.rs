@@ -323,3 +323,130 @@ fn damaged_v1_traces_are_accepted_or_rejected_as_go_does() {
         tally.go_panicked
     );
 }
+
+/// A Go 1.19 program that exercises what the corpus patients do not: CPU samples,
+/// user tasks, regions and logs, Gosched, mutexes, selects and raw syscalls.
+const PROGRAM: &str = r#"package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func burn(d time.Duration) int {
+	t := time.Now()
+	x := 0
+	for time.Since(t) < d {
+		for i := 0; i < 1000; i++ {
+			x += i * i
+		}
+	}
+	return x
+}
+
+func main() {
+	pprof.StartCPUProfile(io.Discard)
+	defer pprof.StopCPUProfile()
+	trace.Start(os.Stdout)
+	defer trace.Stop()
+	ctx, task := trace.NewTask(context.Background(), "work")
+	defer task.End()
+	trace.Log(ctx, "phase", "start \"quoted\" é\x01")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ch := make(chan int)
+	stop := time.Now().Add(600 * time.Millisecond)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			trace.WithRegion(ctx, "loop", func() {
+				var sink [][]byte
+				for time.Now().Before(stop) {
+					switch i % 5 {
+					case 0:
+						ts := syscall.Timespec{Nsec: 1_000_000}
+						syscall.Nanosleep(&ts, nil)
+					case 1:
+						mu.Lock()
+						burn(100 * time.Microsecond)
+						mu.Unlock()
+					case 2:
+						sink = append(sink, make([]byte, 64<<10))
+						if len(sink) > 40 {
+							sink = nil
+						}
+					case 3:
+						burn(500 * time.Microsecond)
+						runtime.Gosched()
+					case 4:
+						select {
+						case ch <- i:
+						case <-time.After(time.Millisecond):
+						}
+					}
+				}
+			})
+		}(i)
+	}
+	go func() {
+		for range ch {
+		}
+	}()
+	wg.Wait()
+}
+"#;
+
+#[test]
+fn fresh_go_1_19_trace_dumps_like_go_tool_trace() {
+    let Some(go127) = go_toolchain("1.27") else {
+        missing_prerequisite("Go 1.27 toolchain (go tool trace oracle)");
+        return;
+    };
+    let Some(go119) = go_toolchain("1.19") else {
+        missing_prerequisite("Go 1.19 toolchain (writes v1 traces)");
+        return;
+    };
+    let tmp = std::env::temp_dir().join(format!("gorx-trace-v1-fresh-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::write(tmp.join("main.go"), PROGRAM).unwrap();
+    std::fs::write(tmp.join("go.mod"), "module tracev1\n\ngo 1.19\n").unwrap();
+    let out = Command::new(&go119)
+        .args(["run", "."])
+        .current_dir(&tmp)
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "-mod=mod")
+        .output()
+        .expect("go run");
+    assert!(
+        out.status.success(),
+        "go 1.19 run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.starts_with(b"go 1.19 trace\x00\x00\x00"));
+    let file = tmp.join("trace-1.19.out");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let mut tally = Tally::default();
+    let res = compare(&go127, &file, &mut tally);
+    // The dump must show what this program does, or the comparison proves little.
+    let dump = String::from_utf8_lossy(&run_gorx(&file).stdout).into_owned();
+    let _ = std::fs::remove_dir_all(&tmp);
+    res.unwrap();
+    for want in [
+        "StackSample",
+        "TaskBegin",
+        "RegionBegin",
+        "Category=\"phase\"",
+        "Reason=\"runtime.Gosched\"",
+        "Running->Syscall",
+    ] {
+        assert!(dump.contains(want), "no {want} in the dump");
+    }
+}
