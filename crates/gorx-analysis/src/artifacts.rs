@@ -285,7 +285,8 @@ fn analyze_one(
                 pe.note_proc(name);
             }
         }
-        ArtifactKind::ExecutionTrace => {
+        // v1 traces (Go 1.11–1.21) are converted to the same events by the reader.
+        ArtifactKind::ExecutionTrace | ArtifactKind::ExecutionTraceLegacy => {
             // Streamed event by event: the analyzer holds summaries, never the trace.
             let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
             let mut analyzer = TraceAnalyzer::new();
@@ -294,8 +295,7 @@ fn analyze_one(
             }
             out.extend(trace_findings(&analyzer.finish(), name));
         }
-        // Recognised but not read yet: the pre-1.22 trace format (issue 4 covers v2).
-        ArtifactKind::ExecutionTraceLegacy | ArtifactKind::Unknown => {}
+        ArtifactKind::Unknown => {}
     }
     Ok(out)
 }

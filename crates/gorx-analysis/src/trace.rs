@@ -423,7 +423,11 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
             ev.insert("sched_latency_p999_ns".into(), h.quantile_ns(0.999).into());
             ev.insert("sched_latency_max_ns".into(), h.max_ns.into());
             ev.insert("samples".into(), h.count.into());
-            ev.insert("gomaxprocs".into(), s.gomaxprocs.into());
+            // 0: no GOMAXPROCS metric in the trace (v1 traces, whose start-up value
+            // Go's conversion drops).
+            if s.gomaxprocs > 0 {
+                ev.insert("gomaxprocs".into(), s.gomaxprocs.into());
+            }
             let mut gs: Vec<&GoroutineTimes> = s.goroutines.iter().collect();
             gs.sort_by_key(|g| std::cmp::Reverse(g.sched_wait_ns));
             let mut sites: Vec<String> = Vec::new();
@@ -439,10 +443,14 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
                 id: "sched.latency",
                 severity,
                 title: format!(
-                    "Runnable goroutines wait {} at P99 for a P ({} max, GOMAXPROCS={})",
+                    "Runnable goroutines wait {} at P99 for a P ({} max{})",
                     ms(p99),
                     ms(h.max_ns),
-                    s.gomaxprocs
+                    if s.gomaxprocs > 0 {
+                        format!(", GOMAXPROCS={}", s.gomaxprocs)
+                    } else {
+                        String::new()
+                    }
                 ),
                 evidence: ev,
                 recommendation:

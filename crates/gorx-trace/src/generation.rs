@@ -57,6 +57,12 @@ impl<R: BufRead> Source<R> {
             }
         }
     }
+    /// Read everything left (v1 traces are parsed whole).
+    pub fn read_rest(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let n = self.r.read_to_end(out)?;
+        self.pos += n as u64;
+        Ok(())
+    }
     pub fn peek_byte(&mut self) -> io::Result<Option<u8>> {
         loop {
             match self.r.fill_buf() {

@@ -1,5 +1,6 @@
-//! Go execution traces (format v2, written by Go 1.22 and later), read as Go's
-//! `internal/trace` reads them.
+//! Go execution traces (format v2, written by Go 1.22 and later; and format v1, Go
+//! 1.11–1.21, converted to v2 events by [`tracev1`]), read as Go's `internal/trace`
+//! reads them.
 //!
 //! [`Reader`] streams events in the order and with the timestamps, arguments and state
 //! transitions that Go's `trace.Reader` produces; [`Event`]'s `Display` (and
@@ -15,6 +16,7 @@ mod order;
 pub mod raw;
 mod reader;
 pub mod spec;
+pub mod tracev1;
 
 pub use event::{
     Event, EventKind, GoId, GoState, NO_GOROUTINE, NO_PROC, NO_TASK, NO_THREAD, ProcId, ProcState,

@@ -212,6 +212,8 @@ pub struct Reader<R: Read> {
     silent_eof: Option<u64>,
     generations: u64,
     max_gen_bytes: usize,
+    /// Set for v1 traces (Go 1.11–1.21), which are read whole and converted.
+    v1: Option<Box<crate::tracev1::V1Events>>,
 }
 
 fn header_error(name: &str, msg: impl Into<String>) -> FormatError {
@@ -279,15 +281,19 @@ impl<R: Read> Reader<R> {
         let name = name.into();
         let mut src = Source::new(BufReader::with_capacity(256 << 10, r), 0);
         let version = read_header(&name, &mut src)?;
-        if !version.is_v2() {
-            return Err(header_error(
-                &name,
-                format!(
-                    "unsupported trace version go 1.{}: the v1 format (before Go 1.22) is not read by gorx",
-                    version.0
-                ),
-            ));
-        }
+        // v1 has no generations: Go reads the rest of the input whole, parses and
+        // converts it (reader.go's `tracev1.Parse` path).
+        let v1 = if version.is_v2() {
+            None
+        } else {
+            let base = src.pos;
+            let mut data = Vec::new();
+            src.read_rest(&mut data)
+                .map_err(|e| FormatError::at_offset(&name, src.pos, e.to_string()))?;
+            Some(Box::new(crate::tracev1::V1Events::new(
+                &name, &data, base, version.0,
+            )?))
+        };
         Ok(Reader {
             name,
             feed: Feed::Inline(GenReader::new(src, version)),
@@ -307,6 +313,7 @@ impl<R: Read> Reader<R> {
             silent_eof: None,
             generations: 0,
             max_gen_bytes: 0,
+            v1,
         })
     }
 
@@ -346,6 +353,9 @@ impl<R: Read> Reader<R> {
 
     /// The next event; `Ok(None)` at the end. The stream ends at the first error.
     pub fn read_event(&mut self) -> Result<Option<Event>, FormatError> {
+        if let Some(v1) = &mut self.v1 {
+            return v1.read_event(&self.name);
+        }
         if self.done {
             return Ok(None);
         }
@@ -571,6 +581,9 @@ impl<R: Read + Send + 'static> Reader<R> {
     /// ordered. Memory stays bounded: at most two generations ahead of the one in use.
     pub fn with_prefetch(name: impl Into<String>, r: R) -> Result<Self, FormatError> {
         let mut rd = Reader::new(name, r)?;
+        if rd.v1.is_some() {
+            return Ok(rd);
+        }
         let Feed::Inline(gr) = std::mem::replace(
             &mut rd.feed,
             Feed::Thread {

@@ -11,7 +11,8 @@ use std::process::Command;
 
 fn v2_traces() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    for ver in ["1.22", "1.24", "1.26", "1.27"] {
+    // 1.19 writes v1 traces, which the reader converts to the same events.
+    for ver in ["1.19", "1.22", "1.24", "1.26", "1.27"] {
         let Ok(rd) = std::fs::read_dir(artifacts_dir().join(ver)) else {
             continue;
         };

@@ -1,6 +1,6 @@
 //! `gorx trace pprof --kind net|sync|syscall|sched FILE -o OUT` writes the profile that
 //! Go 1.27's `go tool trace -pprof=KIND FILE` writes:
-//! - for every v2 `trace.out` of the corpus and each kind, both files decode (gorx's own
+//! - for every `trace.out` of the corpus (v2, and v1 from Go 1.19) and each kind, both files decode (gorx's own
 //!   decoder: the round trip) to the same samples: per stack (function, file, line, PC of
 //!   every frame), the same contentions and delay, exactly;
 //! - `go tool pprof -top -symbolize=none` opens gorx's file and prints the same report
@@ -74,9 +74,12 @@ fn is_v2(file: &Path) -> bool {
     let Ok(b) = std::fs::read(file) else {
         return false;
     };
-    ["go 1.22 ", "go 1.23 ", "go 1.25 ", "go 1.26 ", "go 1.27 "]
-        .iter()
-        .any(|h| b.starts_with(h.as_bytes()))
+    // v1 (go 1.19) traces too: the reader converts them to the same events.
+    [
+        "go 1.19 ", "go 1.22 ", "go 1.23 ", "go 1.25 ", "go 1.26 ", "go 1.27 ",
+    ]
+    .iter()
+    .any(|h| b.starts_with(h.as_bytes()))
 }
 
 /// Compare one trace and kind; returns what differs.
