@@ -21,6 +21,9 @@ use crate::error::{FormatError, Result};
 use memchr::memmem;
 use std::io::BufRead;
 
+mod fast;
+mod scan;
+
 /// One GC cycle. Times in nanoseconds, sizes in bytes.
 ///
 /// Heap sizes are printed by the runtime in whole MiB, truncated (`x>>20`), so each
@@ -123,7 +126,7 @@ impl Builder {
     fn push(&mut self, c: GcCycle, line: u64) {
         let new_run = match self.out.runs.last().and_then(|r| r.cycles.last()) {
             None => true,
-            Some(prev) => c.n <= prev.n || c.at_ns < prev.at_ns,
+            Some(prev) => !scan::continues(prev, &c),
         };
         if new_run {
             self.out.runs.push(GcRun {
@@ -140,50 +143,41 @@ impl Builder {
 /// Parses every gctrace line in `data`. Never fails: lines that claim to be gctrace and
 /// do not parse are listed in `malformed`. `_input` is kept for symmetry with the
 /// other parsers (errors from [`GcTrace::first_error`] name it).
+///
+/// Large inputs are scanned in parallel chunks (rayon); the result does not depend on
+/// where the chunks fall.
 pub fn parse(_input: &str, data: &[u8]) -> GcTrace {
-    let mut b = Builder::default();
-    let finder = memmem::Finder::new(b"gc ");
-    // Line numbers are only needed per run and per malformed line, so they are counted
-    // lazily from the last counted position instead of for every line.
-    let mut counted_pos = 0usize;
-    let mut counted_line = 1u64;
-    let mut line_at = |pos: usize| -> u64 {
-        if pos >= counted_pos {
-            counted_line += memchr::memchr_iter(b'\n', &data[counted_pos..pos]).count() as u64;
-            counted_pos = pos;
-        }
-        counted_line
+    use rayon::prelude::*;
+    // Below this a thread hand-off costs more than it saves.
+    const MIN_CHUNK_BYTES: usize = 4 << 20;
+    let parts = (data.len() / MIN_CHUNK_BYTES).clamp(1, 4 * rayon::current_num_threads());
+    let bounds = scan::split(data, parts);
+    let chunks: Vec<scan::Chunk> = if bounds.len() == 1 {
+        vec![scan::scan_chunk(data, 0, data.len())]
+    } else {
+        bounds
+            .par_iter()
+            .map(|&(start, end)| scan::scan_chunk(data, start, end))
+            .collect()
     };
-    let mut pos = 0usize;
-    while let Some(rel) = finder.find(&data[pos..]) {
-        let at = pos + rel;
-        let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |e| at + e);
-        if claims_gctrace(data, at) {
-            match parse_at(&data[at..line_end]) {
-                Ok(mut c) => {
-                    c.offset = at as u64;
-                    let starts_run = match b.out.runs.last().and_then(|r| r.cycles.last()) {
-                        None => true,
-                        Some(prev) => c.n <= prev.n || c.at_ns < prev.at_ns,
-                    };
-                    let line = if starts_run { line_at(at) } else { 0 };
-                    b.push(c, line);
-                }
-                Err(msg) => {
-                    let line = line_at(at);
-                    b.out.malformed.push(Malformed { line, message: msg });
-                }
-            }
-            // One gctrace line per log line.
-            pos = line_end;
-        } else {
-            pos = at + 1;
-        }
-        if pos >= data.len() {
-            break;
-        }
-    }
-    b.out
+    scan::merge(chunks)
+}
+
+/// [`parse`] with the input cut into two chunks at the first line start at or after
+/// `cut`, scanned one after the other: for tests that chunk boundaries change nothing.
+#[doc(hidden)]
+pub fn parse_split_at(data: &[u8], cut: usize) -> GcTrace {
+    let cut = cut.min(data.len());
+    let mid = if cut == 0 || data[cut - 1] == b'\n' {
+        cut
+    } else {
+        memchr::memchr(b'\n', &data[cut..]).map_or(data.len(), |e| cut + e + 1)
+    };
+    let chunks = vec![
+        scan::scan_chunk(data, 0, mid),
+        scan::scan_chunk(data, mid, data.len()),
+    ];
+    scan::merge(chunks)
 }
 
 /// Streaming form of [`parse`] for inputs too large to hold in memory.
@@ -225,11 +219,8 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
 
 /// `gc <digit>` preceded by start-of-input or a non-identifier byte, followed by ` @`.
 fn claims_gctrace(data: &[u8], at: usize) -> bool {
-    if at > 0 {
-        let p = data[at - 1];
-        if p.is_ascii_alphanumeric() || p == b'_' || p == b'-' || p == b'.' {
-            return false;
-        }
+    if at > 0 && !scan::boundary_ok(data[at - 1]) {
+        return false;
     }
     let rest = &data[at + 3..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
