@@ -166,6 +166,8 @@ struct Open {
 struct KeyState {
     /// Runs still open, oldest first (a few: stale ones are closed).
     open: Vec<Open>,
+    /// `open[i].last.n`, packed: the scan for `gc N-1` reads only this.
+    open_n: Vec<u64>,
     /// The run that took the identity's previous cycle (always open).
     latest: Option<usize>,
     seq: u64,
@@ -204,9 +206,14 @@ impl Assigner {
         // fit, then the nearest in time, then the most recently grown.
         let mut best: Option<(f64, u64, u64, usize)> = None;
         let mut candidates = 0;
-        for (i, o) in ks.open.iter().enumerate() {
+        let want = c.n.wrapping_sub(1);
+        for i in 0..ks.open_n.len() {
+            if ks.open_n[i] != want {
+                continue;
+            }
+            let o = &ks.open[i];
             let t = &o.last;
-            if t.n + 1 != c.n || t.at_ns > c.at_ns {
+            if t.at_ns > c.at_ns {
                 continue;
             }
             candidates += 1;
@@ -248,6 +255,9 @@ impl Assigner {
                 {
                     ks.open.remove(i);
                 }
+                ks.open_n.clear();
+                ks.open_n.extend(ks.open.iter().map(|o| o.last.n));
+                ks.open_n.push(c.n);
                 ks.open.push(Open {
                     run: self.run_keys.len(),
                     last: c.into(),
@@ -257,6 +267,7 @@ impl Assigner {
                 (ks.open.len() - 1, true)
             }
         };
+        ks.open_n[i] = c.n;
         let o = &mut ks.open[i];
         o.last = c.into();
         o.last_seq = seq;
