@@ -22,7 +22,6 @@ use crate::error::{FormatError, Result};
 use memchr::memmem;
 use std::io::BufRead;
 
-mod fast;
 pub mod runs;
 mod scan;
 

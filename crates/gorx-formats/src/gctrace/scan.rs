@@ -7,11 +7,11 @@
 //! stored once and only a run crossing a chunk boundary is copied.
 //!
 //! Per line the cost is one SIMD `memmem` step for lines without `gc `; a gctrace line
-//! takes the fast parser ([`super::fast`]) and no allocation. Line numbers are counted
-//! only for the first cycle of a piece and for malformed lines.
+//! is parsed without allocating. Line numbers are counted only for the first cycle of a
+//! piece and for malformed lines.
 
 use super::runs::{Assigner, identity};
-use super::{GcCycle, GcRun, GcTrace, Malformed, claims_gctrace, fast, parse_fields};
+use super::{GcCycle, GcRun, GcTrace, Malformed, claims_gctrace, parse_fields};
 use memchr::memmem;
 
 /// How far back from `gc` a line's collector prefix is looked at.
@@ -59,47 +59,20 @@ pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
     let mut latest: Vec<Option<usize>> = Vec::new();
     let mut cycles_seen = 0usize;
     let mut pos = start;
-    let mut tail = [0u8; fast::WINDOW];
     while pos < end {
         let Some(rel) = finder.find(&data[pos..end]) else {
             break;
         };
         let at = pos + rel;
-        if at > 0 && !boundary_ok(data[at - 1]) {
+        if !claims_gctrace(data, at) {
             pos = at + 1;
             continue;
         }
-        // The fast parser reads a fixed window; near the end of the input the window is a
-        // zero-padded copy (zero matches nothing the parser accepts, like end of input).
-        // A line's fields stop at its newline, so what the window holds past it is
-        // never part of a parse.
-        let win: &[u8; fast::WINDOW] = match data.get(at..at + fast::WINDOW) {
-            Some(w) => w.try_into().expect("window length"),
-            None => {
-                let rest = &data[at..];
-                tail.fill(0);
-                tail[..rest.len()].copy_from_slice(rest);
-                &tail
-            }
-        };
-        let parsed = match fast::parse(win) {
-            Some((c, used)) => Ok((c, at + used)),
-            None if claims_gctrace(data, at) => {
-                let line_end = memchr::memchr(b'\n', &data[at..end]).map_or(end, |e| at + e);
-                // Lines the fast path declines (over-long numbers, very long lines) are
-                // parsed, or rejected with a message, by the checked parser.
-                parse_fields(&data[at..line_end]).map(|(c, used)| (c, at + used))
-            }
-            None => {
-                pos = at + 1;
-                continue;
-            }
-        };
+        let line_end = memchr::memchr(b'\n', &data[at..end]).map_or(end, |e| at + e);
+        let parsed = parse_fields(&data[at..line_end]).map(|(c, used)| (c, at + used));
         let fields_end = match parsed {
             Ok((mut c, fields_end)) => {
                 c.offset = at as u64;
-                let line_end =
-                    memchr::memchr(b'\n', &data[fields_end..end]).map_or(end, |e| fields_end + e);
                 let ls = if at == start || data[at - 1] == b'\n' {
                     at
                 } else {
@@ -163,7 +136,7 @@ pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
                     line: line_at(at),
                     message,
                 });
-                memchr::memchr(b'\n', &data[at..end]).map_or(end, |e| at + e)
+                line_end
             }
         };
         // One gctrace line per log line: go on after this line's newline.
