@@ -139,7 +139,7 @@ echo "wc -l: ${wc_mibs} MiB/s wall, ${wc_cpu_mibs} MiB/s CPU; gctrace: ${gc_mibs
   echo
   echo "## Goroutine dumps and gctrace logs (scripts/bench-logs.sh)"
   echo
-  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average ${load} (shared machine, so CPU-time throughput, from /proc/thread-self/schedstat, is given beside wall time); best of 5 (dump) / 3 (log) runs, input already in memory."
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average ${load} (shared machine, so CPU-time throughput, summed over all the process's threads from /proc/self/task/*/schedstat, is given beside wall time); best of 5 (dump) / 3 (log) runs, input already in memory."
   echo
   echo "| input | size | parsed | wall | throughput (wall) | throughput (CPU time) | target |"
   echo "|---|---|---|---|---|---|---|"

@@ -24,6 +24,9 @@ pub struct GcOptions {
 pub struct GcSummary {
     pub run_index: usize,
     pub first_line: u64,
+    /// The process identity of the run's lines in a merged log (pod, container, pid),
+    /// empty for bare lines; see `gorx_formats::gctrace::runs`.
+    pub source: String,
     pub cycles: usize,
     pub forced_cycles: usize,
     /// From the first cycle's start to the last cycle's start.
@@ -224,6 +227,7 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
         median_headroom: median_f64(&mut headrooms),
         gogc_assumed: gogc,
         procs,
+        source: run.source.clone(),
     }
 }
 
@@ -285,6 +289,9 @@ fn base_evidence(s: &GcSummary, runs: usize) -> Evidence {
     if runs > 1 {
         e.insert("run_index".into(), json!(s.run_index));
         e.insert("run_first_line".into(), json!(s.first_line));
+        if !s.source.is_empty() {
+            e.insert("run_source".into(), json!(s.source));
+        }
     }
     e
 }
@@ -603,6 +610,7 @@ mod tests {
         let run = GcRun {
             first_line: 1,
             cycles,
+            ..Default::default()
         };
         let f = gc_findings(std::slice::from_ref(&run), "log");
         let ids: Vec<_> = f.iter().map(|f| f.id).collect();
@@ -628,6 +636,7 @@ mod tests {
             &[GcRun {
                 first_line: 1,
                 cycles,
+                ..Default::default()
             }],
             "log",
         );
@@ -647,7 +656,8 @@ mod tests {
             gc_findings(
                 &[GcRun {
                     first_line: 1,
-                    cycles
+                    cycles,
+                    ..Default::default()
                 }],
                 "log"
             )

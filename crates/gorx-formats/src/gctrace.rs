@@ -14,12 +14,16 @@
 //! number rather than failing the whole log: logs are shared by many writers and a torn
 //! line must not hide the thousands of good ones around it.
 //!
-//! The gc counter restarting (a cycle number not above the previous one) starts a new
-//! [`GcRun`]: several processes (restarts) in one log.
+//! Several processes in one log (restarts, merged pods, interleaved lines) become
+//! separate [`GcRun`]s: by the collector identity on each line and by following each
+//! gc counter, see [`runs`].
 
 use crate::error::{FormatError, Result};
 use memchr::memmem;
 use std::io::BufRead;
+
+pub mod runs;
+mod scan;
 
 /// One GC cycle. Times in nanoseconds, sizes in bytes.
 ///
@@ -86,6 +90,10 @@ pub struct GcRun {
     /// 1-based line of the run's first cycle.
     pub first_line: u64,
     pub cycles: Vec<GcCycle>,
+    /// The process identity its lines carry in a merged log (pod/container name, CRI
+    /// stream, klog pid, JSON attributes; timestamps removed), space-separated; empty
+    /// for bare lines. See [`runs`].
+    pub source: String,
 }
 
 /// A line that looked like gctrace but did not parse.
@@ -113,77 +121,71 @@ impl GcTrace {
     }
 }
 
-/// Accumulates cycles into runs; shared by the slice and the reader entry points.
+/// Accumulates cycles into runs, one line at a time (the reader entry point; the slice
+/// entry point does the same per chunk, see `scan`).
 #[derive(Default)]
 struct Builder {
     out: GcTrace,
+    asg: runs::Assigner,
+    ident: Vec<u8>,
 }
 
 impl Builder {
-    fn push(&mut self, c: GcCycle, line: u64) {
-        let new_run = match self.out.runs.last().and_then(|r| r.cycles.last()) {
-            None => true,
-            Some(prev) => c.n <= prev.n || c.at_ns < prev.at_ns,
-        };
-        if new_run {
+    /// `prefix` and `suffix`: the line's bytes before the `gc` token and after the fields.
+    fn push(&mut self, c: GcCycle, prefix: &[u8], suffix: &[u8], line: u64) {
+        runs::identity(prefix, suffix, &mut self.ident);
+        let key = self.asg.key(&self.ident);
+        let (run, new) = self.asg.assign(key, &c);
+        if new {
             self.out.runs.push(GcRun {
                 first_line: line,
                 cycles: Vec::new(),
+                source: String::from_utf8_lossy(&self.ident).into_owned(),
             });
         }
-        if let Some(run) = self.out.runs.last_mut() {
-            run.cycles.push(c);
-        }
+        self.out.runs[run].cycles.push(c);
     }
 }
 
 /// Parses every gctrace line in `data`. Never fails: lines that claim to be gctrace and
 /// do not parse are listed in `malformed`. `_input` is kept for symmetry with the
 /// other parsers (errors from [`GcTrace::first_error`] name it).
+///
+/// Large inputs are scanned in parallel chunks (rayon); the result does not depend on
+/// where the chunks fall.
 pub fn parse(_input: &str, data: &[u8]) -> GcTrace {
-    let mut b = Builder::default();
-    let finder = memmem::Finder::new(b"gc ");
-    // Line numbers are only needed per run and per malformed line, so they are counted
-    // lazily from the last counted position instead of for every line.
-    let mut counted_pos = 0usize;
-    let mut counted_line = 1u64;
-    let mut line_at = |pos: usize| -> u64 {
-        if pos >= counted_pos {
-            counted_line += memchr::memchr_iter(b'\n', &data[counted_pos..pos]).count() as u64;
-            counted_pos = pos;
-        }
-        counted_line
+    use rayon::prelude::*;
+    // Below this a thread hand-off costs more than it saves.
+    const MIN_CHUNK_BYTES: usize = 4 << 20;
+    let parts = (data.len() / MIN_CHUNK_BYTES).clamp(1, 4 * rayon::current_num_threads());
+    let bounds = scan::split(data, parts);
+    let chunks: Vec<scan::Chunk> = if bounds.len() == 1 {
+        vec![scan::scan_chunk(data, 0, data.len())]
+    } else {
+        bounds
+            .par_iter()
+            .map(|&(start, end)| scan::scan_chunk(data, start, end))
+            .collect()
     };
-    let mut pos = 0usize;
-    while let Some(rel) = finder.find(&data[pos..]) {
-        let at = pos + rel;
-        let line_end = memchr::memchr(b'\n', &data[at..]).map_or(data.len(), |e| at + e);
-        if claims_gctrace(data, at) {
-            match parse_at(&data[at..line_end]) {
-                Ok(mut c) => {
-                    c.offset = at as u64;
-                    let starts_run = match b.out.runs.last().and_then(|r| r.cycles.last()) {
-                        None => true,
-                        Some(prev) => c.n <= prev.n || c.at_ns < prev.at_ns,
-                    };
-                    let line = if starts_run { line_at(at) } else { 0 };
-                    b.push(c, line);
-                }
-                Err(msg) => {
-                    let line = line_at(at);
-                    b.out.malformed.push(Malformed { line, message: msg });
-                }
-            }
-            // One gctrace line per log line.
-            pos = line_end;
-        } else {
-            pos = at + 1;
-        }
-        if pos >= data.len() {
-            break;
-        }
-    }
-    b.out
+    scan::merge(data, &bounds, chunks)
+}
+
+/// [`parse`] with the input cut into two chunks at the first line start at or after
+/// `cut`, scanned one after the other: for tests that chunk boundaries change nothing.
+#[doc(hidden)]
+pub fn parse_split_at(data: &[u8], cut: usize) -> GcTrace {
+    let cut = cut.min(data.len());
+    let mid = if cut == 0 || data[cut - 1] == b'\n' {
+        cut
+    } else {
+        memchr::memchr(b'\n', &data[cut..]).map_or(data.len(), |e| cut + e + 1)
+    };
+    let bounds = [(0, mid), (mid, data.len())];
+    let chunks = bounds
+        .iter()
+        .map(|&(start, end)| scan::scan_chunk(data, start, end))
+        .collect();
+    scan::merge(data, &bounds, chunks)
 }
 
 /// Streaming form of [`parse`] for inputs too large to hold in memory.
@@ -208,10 +210,17 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
         while let Some(rel) = finder.find(&buf[start..]) {
             let at = start + rel;
             if claims_gctrace(&buf, at) {
-                match parse_at(&buf[at..]) {
-                    Ok(mut c) => {
+                match parse_fields(&buf[at..]) {
+                    Ok((mut c, used)) => {
                         c.offset = line_offset + at as u64;
-                        b.push(c, line)
+                        let prefix = &buf[at.saturating_sub(scan::MAX_PREFIX)..at];
+                        let prefix = match memchr::memrchr(b'\n', prefix) {
+                            Some(i) => &prefix[i + 1..],
+                            None => prefix,
+                        };
+                        let suffix = &buf[at + used..];
+                        let suffix = suffix.strip_suffix(b"\n").unwrap_or(suffix);
+                        b.push(c, prefix, suffix, line)
                     }
                     Err(message) => b.out.malformed.push(Malformed { line, message }),
                 }
@@ -225,11 +234,8 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
 
 /// `gc <digit>` preceded by start-of-input or a non-identifier byte, followed by ` @`.
 fn claims_gctrace(data: &[u8], at: usize) -> bool {
-    if at > 0 {
-        let p = data[at - 1];
-        if p.is_ascii_alphanumeric() || p == b'_' || p == b'-' || p == b'.' {
-            return false;
-        }
+    if at > 0 && !scan::boundary_ok(data[at - 1]) {
+        return false;
     }
     let rest = &data[at + 3..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -360,6 +366,11 @@ fn mib(v: u64) -> std::result::Result<u64, String> {
 /// Parses one line starting at `gc `. Trailing bytes after the fields (a JSON `\n"`
 /// tail, another writer's output) are ignored.
 pub fn parse_at(s: &[u8]) -> std::result::Result<GcCycle, String> {
+    parse_fields(s).map(|(c, _)| c)
+}
+
+/// [`parse_at`], also returning how many bytes the fields took.
+fn parse_fields(s: &[u8]) -> std::result::Result<(GcCycle, usize), String> {
     let mut c = Cur::new(s);
     let mut g = GcCycle::default();
     c.lit("gc ")?;
@@ -412,7 +423,7 @@ pub fn parse_at(s: &[u8]) -> std::result::Result<GcCycle, String> {
         return Err("P count is 0".into());
     }
     g.forced = c.try_lit(" (forced)");
-    Ok(g)
+    Ok((g, c.i))
 }
 
 #[cfg(test)]
@@ -456,21 +467,30 @@ mod tests {
 
     #[test]
     fn prefixes_runs_and_malformed() {
+        // Each collector identity is its own process (see `runs`).
         let log = format!(
             "I1123 10:00:00 pod-a {L}\n\
+             I1123 10:00:01 pod-a {}\n\
              {{\"log\":\"{}\\n\",\"stream\":\"stderr\"}}\n\
              2024-01-01T00:00:00Z stderr F {}\n\
              blogc 5 @1s not ours\n\
              gc 16 @0.2s 2%: torn\n",
             L.replace("gc 14", "gc 15"),
             L.replace("gc 14", "gc 1"),
+            L.replace("gc 14", "gc 1"),
         );
         let t = parse("x", log.as_bytes());
-        assert_eq!(t.runs.len(), 2);
-        assert_eq!(t.runs[0].cycles.len(), 2);
-        assert_eq!(t.runs[1].first_line, 3);
+        let shape: Vec<_> = t
+            .runs
+            .iter()
+            .map(|r| (r.first_line, r.cycles.len(), r.source.as_str()))
+            .collect();
+        assert_eq!(
+            shape,
+            [(1, 2, "pod-a"), (3, 1, "stderr"), (4, 1, "stderr F")]
+        );
         assert_eq!(t.malformed.len(), 1);
-        assert_eq!(t.malformed[0].line, 5);
+        assert_eq!(t.malformed[0].line, 6);
         let r = parse_reader("x", log.as_bytes()).unwrap();
         assert_eq!(r.runs, t.runs);
         assert_eq!(r.malformed, t.malformed);

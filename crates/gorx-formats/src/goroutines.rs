@@ -362,7 +362,12 @@ pub fn parse<'a>(input: &str, data: &'a [u8]) -> Result<Dump<'a>> {
         }
         // Inside a goroutine (or the runtime stack / an ancestor).
         if let Some(rest) = line.strip_prefix("created by ") {
-            let (function, parent) = match rest.split_once(" in goroutine ") {
+            // `created by F in goroutine N`: the id is the last token (a byte search from
+            // the end; `split_once` with a string pattern builds a searcher per line).
+            let (function, parent) = match memchr::memrchr(b' ', rest.trim_end().as_bytes())
+                .map(|sp| rest.split_at(sp))
+                .and_then(|(head, id)| Some((head.strip_suffix(" in goroutine")?, id)))
+            {
                 Some((f, id)) => (f, id.trim().parse().ok()),
                 None => (rest, None),
             };

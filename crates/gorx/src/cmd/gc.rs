@@ -90,21 +90,47 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let opts = GcOptions { gogc: args.gogc };
     let summaries = gc::summaries(&trace.runs, opts);
     let findings = gc::gc_findings_with(&trace.runs, &name, opts);
+    // Each run (process) also on its own, for logs holding several.
+    let run_findings: Vec<_> = summaries
+        .iter()
+        .map(|s| gc::run_findings(s, summaries.len(), &name))
+        .collect();
     let mut out = String::new();
     if args.json {
+        let runs: Vec<serde_json::Value> = summaries
+            .iter()
+            .zip(&run_findings)
+            .map(|(s, f)| {
+                let mut v = serde_json::to_value(s)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("findings".into(), serde_json::to_value(f)?);
+                }
+                Ok(v)
+            })
+            .collect::<serde_json::Result<_>>()?;
         let v = serde_json::json!({
             "schema": 1,
             "input": name,
-            "runs": summaries,
+            "runs": runs,
             "malformed": trace.malformed.iter().map(|m| serde_json::json!({"line": m.line, "message": m.message})).collect::<Vec<_>>(),
             "findings": findings,
         });
         out = serde_json::to_string_pretty(&v)?;
         out.push('\n');
     } else {
-        for (run, s) in trace.runs.iter().zip(&summaries) {
+        for ((run, s), rf) in trace.runs.iter().zip(&summaries).zip(&run_findings) {
             if trace.runs.len() > 1 {
-                let _ = writeln!(out, "Run {} (from line {}):", s.run_index + 1, s.first_line);
+                let from = if s.source.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", s.source)
+                };
+                let _ = writeln!(
+                    out,
+                    "Run {} (from line {}{from}):",
+                    s.run_index + 1,
+                    s.first_line
+                );
             }
             let _ = writeln!(
                 out,
@@ -142,6 +168,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 s.pacing_checked_cycles,
                 s.gogc_assumed,
             );
+            if trace.runs.len() > 1 {
+                let ids: Vec<String> = rf
+                    .iter()
+                    .map(|f| format!("{} ({})", f.id, f.severity.as_str()))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "Run {} findings: {}\n",
+                    s.run_index + 1,
+                    if ids.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ids.join(", ")
+                    }
+                );
+            }
         }
         for m in trace.malformed.iter().take(10) {
             let _ = writeln!(out, "warning: {name}:{}: skipped: {}", m.line, m.message);

@@ -1,0 +1,83 @@
+//! `gorx gc` on a log merged from two pods: one labelled summary and findings per
+//! process; a single-process log keeps the plain layout.
+
+use std::process::Command;
+
+fn gorx(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn merged_pods_are_reported_per_process() {
+    let dir = gorx_testsupport::artifacts_dir().join("1.26");
+    let (Ok(a), Ok(b)) = (
+        std::fs::read_to_string(dir.join("heap-leak/stderr.log")),
+        std::fs::read_to_string(dir.join("forced-gc/stderr.log")),
+    ) else {
+        gorx_testsupport::missing_prerequisite("1.26 corpus stderr.log files");
+        return;
+    };
+    let (la, lb): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
+    let mut merged = String::new();
+    for i in 0..la.len().max(lb.len()) {
+        if let Some(l) = la.get(i) {
+            merged += &format!(
+                "2026-11-23T10:00:{:02}Z [pod/api-7f9c4d-x2k/app] {l}\n",
+                i % 60
+            );
+        }
+        if let Some(l) = lb.get(i) {
+            merged += &format!(
+                "2026-11-23T10:00:{:02}Z [pod/worker-5d8b-q8z/app] {l}\n",
+                i % 60
+            );
+        }
+    }
+    let tmp = std::env::temp_dir().join(format!("gorx-gc-cli-{}.log", std::process::id()));
+    std::fs::write(&tmp, merged).unwrap();
+    let out = gorx(&["gc", "--max-rows", "4", tmp.to_str().unwrap()]);
+    let json = gorx(&["gc", "--json", tmp.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert!(out.contains("[pod/api-7f9c4d-x2k/app]):"), "{out}");
+    assert!(out.contains("[pod/worker-5d8b-q8z/app]):"), "{out}");
+    let heap_leak_run = out
+        .lines()
+        .find(|l| l.starts_with("Run ") && l.contains("api-7f9c4d-x2k"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .to_string();
+    let findings_line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("Run {heap_leak_run} findings:")))
+        .unwrap();
+    assert!(findings_line.contains("gc.heap-growth"), "{out}");
+    assert!(!findings_line.contains("gc.forced"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        let ids: Vec<&str> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        match r["source"].as_str().unwrap() {
+            "[pod/api-7f9c4d-x2k/app]" => assert!(ids.contains(&"gc.heap-growth"), "{ids:?}"),
+            "[pod/worker-5d8b-q8z/app]" => assert!(ids.contains(&"gc.forced"), "{ids:?}"),
+            s => panic!("source {s}"),
+        }
+    }
+
+    let single = gorx(&["gc", dir.join("heap-leak/stderr.log").to_str().unwrap()]);
+    assert!(!single.contains("Run "), "{single}");
+}
