@@ -93,83 +93,8 @@ fn corpus_traces_dump_like_go_tool_trace() {
     );
 }
 
-const PROGRAM: &str = r#"package main
-
-import (
-	"context"
-	"io"
-	"os"
-	"runtime"
-	"runtime/pprof"
-	"runtime/trace"
-	"sync"
-	"syscall"
-	"time"
-)
-
-func burn(d time.Duration) int {
-	t := time.Now()
-	x := 0
-	for time.Since(t) < d {
-		for i := 0; i < 1000; i++ {
-			x += i * i
-		}
-	}
-	return x
-}
-
-func main() {
-	pprof.StartCPUProfile(io.Discard)
-	defer pprof.StopCPUProfile()
-	trace.Start(os.Stdout)
-	defer trace.Stop()
-	ctx, task := trace.NewTask(context.Background(), "work")
-	defer task.End()
-	trace.Log(ctx, "phase", "start \"quoted\" é\x01")
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ch := make(chan int)
-	stop := time.Now().Add(1200 * time.Millisecond)
-	for i := 0; i < 24; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			trace.WithRegion(ctx, "loop", func() {
-				var sink [][]byte
-				for time.Now().Before(stop) {
-					switch i % 5 {
-					case 0:
-						ts := syscall.Timespec{Nsec: 1_000_000}
-						syscall.Nanosleep(&ts, nil)
-					case 1:
-						mu.Lock()
-						burn(100 * time.Microsecond)
-						mu.Unlock()
-					case 2:
-						sink = append(sink, make([]byte, 64<<10))
-						if len(sink) > 40 {
-							sink = nil
-						}
-					case 3:
-						burn(500 * time.Microsecond)
-						runtime.Gosched()
-					case 4:
-						select {
-						case ch <- i:
-						case <-time.After(time.Millisecond):
-						}
-					}
-				}
-			})
-		}(i)
-	}
-	go func() {
-		for range ch {
-		}
-	}()
-	wg.Wait()
-}
-"#;
+/// The workload traced by each Go version (see its header).
+const PROGRAM: &str = include_str!("trace_workload/main.go");
 
 #[test]
 fn fresh_traces_from_each_go_version_dump_like_go_tool_trace() {
