@@ -8,6 +8,7 @@
 //! reader tests.
 
 pub mod event;
+mod fast;
 mod generation;
 pub mod gosort;
 pub mod goutil;

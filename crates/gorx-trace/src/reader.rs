@@ -52,8 +52,36 @@ impl BatchCursor {
     }
 }
 
-/// Go's `readTimedBaseEvent`.
+/// Go's `readTimedBaseEvent`; the common case through [`crate::fast`] tables, anything
+/// unusual (bad type, bad varint) through the original code for its exact error.
+#[inline]
 fn read_timed_base_event(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64), String> {
+    let typ = b[0];
+    let nv = crate::fast::TIMED_VARINTS[typ as usize] as usize;
+    if nv != 0 {
+        let (ts, nb) = crate::fast::uvarint_at(b, 1);
+        let mut ok = nb > 0;
+        let mut n = 1 + nb.max(0) as usize;
+        let mut i = 0;
+        while ok && i < nv - 1 {
+            let (arg, nb) = crate::fast::uvarint_at(b, n);
+            if nb <= 0 {
+                ok = false;
+                break;
+            }
+            e.args[i] = arg;
+            n += nb as usize;
+            i += 1;
+        }
+        if ok {
+            e.typ = typ;
+            return Ok((n, ts));
+        }
+    }
+    read_timed_base_event_slow(b, e)
+}
+
+fn read_timed_base_event_slow(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64), String> {
     let typ = b[0];
     let Some(sp) = spec::spec(typ) else {
         return Err(format!("found invalid event type: {typ}"));
@@ -351,7 +379,9 @@ impl<R: Read> Reader<R> {
         }
         match self.read_event_inner() {
             Ok(mut e) => {
-                if let Err(msg) = validate_table_ids(&e) {
+                if !table_ids_ok(&e)
+                    && let Err(msg) = validate_table_ids(&e)
+                {
                     self.done = true;
                     return Err(FormatError::at_offset(&self.name, self.last_offset, msg));
                 }
@@ -609,6 +639,24 @@ impl<R: Read + Send + 'static> Reader<R> {
         };
         Ok(rd)
     }
+}
+
+/// True when `validate_table_ids` would pass, decided from [`crate::fast::TABLE_ID_SLOTS`];
+/// false sends the event through `validate_table_ids` for the verdict and message.
+#[inline]
+fn table_ids_ok(e: &Event) -> bool {
+    let slots = &crate::fast::TABLE_ID_SLOTS[e.base.typ as usize];
+    if *slots == [0; 4] || e.base.typ == ev::SYNC_EVENT {
+        return true;
+    }
+    let Some(t) = e.table.as_deref() else {
+        return true;
+    };
+    let arg = |s: u8| e.base.args[s as usize - 1];
+    (slots[0] == 0 || t.stacks.contains(arg(slots[0])))
+        && (slots[1] == 0 || t.stacks.contains(arg(slots[1])))
+        && (slots[2] == 0 || t.strings.contains(arg(slots[2])))
+        && (slots[3] == 0 || t.strings.contains(arg(slots[3])))
 }
 
 /// Go's `Event.validateTableIDs`.
