@@ -52,13 +52,72 @@ pub(crate) static TABLE_ID_SLOTS: [[u8; 4]; 256] = {
     t
 };
 
-/// `binary.Uvarint` with a one-byte fast path (most trace arguments are small deltas).
+/// `binary.Uvarint` of `b[n..]` with fast paths for a one-byte value (most arguments)
+/// and for any value at least 11 bytes from the end (no bounds checks, unrolled). It
+/// agrees with [`crate::goutil::uvarint`] whenever the count is positive; callers treat
+/// any other count as an error and redo the work on the exact path.
 #[inline(always)]
 pub(crate) fn uvarint_at(b: &[u8], n: usize) -> (u64, isize) {
-    if let Some(&c) = b.get(n)
+    let rest = &b[n..];
+    if let Some(&c) = rest.first()
         && c < 0x80
     {
         return (c as u64, 1);
     }
-    crate::goutil::uvarint(&b[n..])
+    if let Some(w) = rest.first_chunk::<11>() {
+        let mut x: u64 = 0;
+        let mut i = 0;
+        while i < 10 {
+            let c = w[i];
+            if c < 0x80 {
+                if i == 9 && c > 1 {
+                    return (0, -10);
+                }
+                return (x | (c as u64) << (7 * i), i as isize + 1);
+            }
+            x |= ((c & 0x7f) as u64) << (7 * i);
+            i += 1;
+        }
+        return (0, -11);
+    }
+    crate::goutil::uvarint(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uvarint_at;
+    use crate::goutil::{append_uvarint, uvarint};
+
+    #[test]
+    fn uvarint_at_agrees_with_go_uvarint() {
+        let mut vals = vec![
+            0u64,
+            1,
+            127,
+            128,
+            300,
+            16383,
+            16384,
+            u32::MAX as u64,
+            u64::MAX,
+        ];
+        vals.extend((0..64).map(|s| 1u64 << s));
+        vals.extend((0..64).map(|s| (1u64 << s) - 1));
+        for v in vals {
+            for pad in [0usize, 1, 5, 11, 20] {
+                let mut b = vec![0xffu8; 3];
+                append_uvarint(&mut b, v);
+                b.extend(std::iter::repeat_n(0x80, pad));
+                assert_eq!(uvarint_at(&b, 3), uvarint(&b[3..]), "v={v} pad={pad}");
+            }
+        }
+        // Malformed: overlong and overflowing encodings must not count as success.
+        for b in [
+            vec![0x80u8; 12],
+            vec![0x80, 0x80],
+            [vec![0xff; 9], vec![0x02, 0, 0]].concat(),
+        ] {
+            assert!(uvarint_at(&b, 0).1 <= 0 && uvarint(&b).1 <= 0);
+        }
+    }
 }
