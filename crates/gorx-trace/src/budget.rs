@@ -8,6 +8,10 @@ use std::sync::{Condvar, Mutex};
 
 /// Room the prefetch thread always has beyond the largest generation seen so far.
 const SLACK_BYTES: usize = 4 << 20;
+/// Once blocked, the prefetch thread resumes only when this much more is free, so it is
+/// woken about once per 2 MiB freed rather than once per batch (each wake is a futex
+/// call and two context switches).
+const RESUME_BYTES: usize = 2 << 20;
 
 #[derive(Default)]
 struct State {
@@ -19,6 +23,17 @@ struct State {
     reader_waiting: bool,
     /// The reader is gone; stop throttling.
     closed: bool,
+    /// Bytes the blocked prefetch thread wants to add (0 when it is not blocked).
+    waiter_wants: usize,
+}
+
+impl State {
+    fn over(&self, n: usize, margin: usize) -> bool {
+        !self.closed
+            && !self.reader_waiting
+            && self.held_bytes > 0
+            && self.held_bytes + n + margin > self.max_gen_bytes + SLACK_BYTES
+    }
 }
 
 #[derive(Default)]
@@ -35,12 +50,12 @@ impl Budget {
     /// Prefetch thread: account `n` bytes about to be read, waiting while over budget.
     pub fn acquire(&self, n: usize) {
         let mut s = self.lock();
-        while !s.closed
-            && !s.reader_waiting
-            && s.held_bytes > 0
-            && s.held_bytes + n > s.max_gen_bytes + SLACK_BYTES
-        {
-            s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        if s.over(n, 0) {
+            s.waiter_wants = n;
+            while s.over(n, RESUME_BYTES) {
+                s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+            }
+            s.waiter_wants = 0;
         }
         s.held_bytes += n;
     }
@@ -52,8 +67,11 @@ impl Budget {
         }
         let mut s = self.lock();
         s.held_bytes = s.held_bytes.saturating_sub(n);
+        let wake = s.waiter_wants != 0 && !s.over(s.waiter_wants, RESUME_BYTES);
         drop(s);
-        self.cv.notify_all();
+        if wake {
+            self.cv.notify_all();
+        }
     }
 
     /// Reader: a generation of `n` batch bytes was installed.
