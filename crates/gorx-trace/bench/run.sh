@@ -4,6 +4,9 @@
 # same machine, same run, alternating runs. Prints a Markdown table for BENCHMARKS.md.
 #
 #   crates/gorx-trace/bench/run.sh [GO_BINARY] [BUSY_MS]
+#
+# EXPORT=1 also times `gorx trace export` on the same trace (builds the gorx binary),
+# with `go tool trace -d=parsed` (text dump to /dev/null) as the anchor.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -33,3 +36,24 @@ for i in 1 2 3; do
       'BEGIN { printf "| %d | %s | %.2f | %.2f | %.0f | %.1f | %.0f |\n", i, w, wall, u+s, rss/1024, sz/1e6/wall, ev/wall }'
   done
 done
+
+if [ "${EXPORT:-0}" = 1 ]; then
+  (cd "$root" && CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target} cargo build -q --release -p gorx)
+  gorxbin=${CARGO_TARGET_DIR:-$root/target}/release/gorx
+  echo
+  echo "| command | wall s | user+sys CPU s | peak RSS MiB | input MB/s (wall) | input MB/s (CPU) |"
+  echo "|---|---|---|---|---|---|"
+  for which in export dparsed; do
+    if [ $which = export ]; then
+      cmd=("$gorxbin" trace export -o "$work/busy.json" "$trace"); label="gorx trace export -o busy.json"
+    else
+      cmd=(sh -c "exec \"$go\" tool trace -d=parsed \"$trace\" > /dev/null"); label="go tool trace -d=parsed > /dev/null"
+    fi
+    out=$(/usr/bin/time -f "TIME %e %U %S %M" "${cmd[@]}" 2>&1 >/dev/null)
+    read -r _ wall user sys rss <<<"$(grep '^TIME' <<<"$out" | tail -1)"
+    awk -v l="$label" -v wall=$wall -v u=$user -v s=$sys -v rss=$rss -v sz=$size \
+      'BEGIN { printf "| `%s` | %.2f | %.2f | %.0f | %.1f | %.1f |\n", l, wall, u+s, rss/1024, sz/1e6/wall, sz/1e6/(u+s) }'
+  done
+  [ -f "$work/busy.json" ] && echo "(export wrote $(stat -c %s "$work/busy.json") bytes of JSON)"
+  rm -f "$work/busy.json"
+fi

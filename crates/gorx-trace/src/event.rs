@@ -50,9 +50,11 @@ impl<T> Default for DataTable<T> {
 
 impl<T> DataTable<T> {
     /// Id 0 or a present id.
+    #[inline]
     pub fn contains(&self, id: u64) -> bool {
         id == 0 || self.get(id).is_some()
     }
+    #[inline]
     pub fn get(&self, id: u64) -> Option<&T> {
         if id == 0 {
             return None;

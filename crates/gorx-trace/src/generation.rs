@@ -36,11 +36,23 @@ impl GenError {
 pub(crate) struct Source<R> {
     r: R,
     pub pos: u64,
+    /// Set when a prefetch thread reads: batch data is accounted against it.
+    pub budget: Option<std::sync::Arc<crate::budget::Budget>>,
 }
 
 impl<R: BufRead> Source<R> {
     pub fn new(r: R, pos: u64) -> Self {
-        Source { r, pos }
+        Source {
+            r,
+            pos,
+            budget: None,
+        }
+    }
+    /// The batch data in `n` bytes was freed (or handed to a table).
+    fn release(&self, n: usize) {
+        if let Some(b) = &self.budget {
+            b.release(n);
+        }
     }
     pub fn read_byte(&mut self) -> io::Result<Option<u8>> {
         loop {
@@ -229,6 +241,9 @@ pub(crate) fn read_batch<R: BufRead>(src: &mut Source<R>) -> Result<BatchRead, G
     let data = src
         .read_up_to(size as usize)
         .map_err(|e| io_err(src.pos, e))?;
+    if let Some(b) = &src.budget {
+        b.acquire(data.len());
+    }
     if data.len() as u64 != size {
         return Err(GenError::msg(
             src.pos,
@@ -289,14 +304,31 @@ impl Generation {
         !self.batch_ms.is_empty()
     }
 
-    /// Go's `processBatch`.
-    fn process_batch(&mut self, b: Batch, ver: Version) -> Result<(), GenError> {
+    /// Go's `processBatch`, releasing the budget for batch data not kept for the reader.
+    fn process_batch<R: BufRead>(
+        &mut self,
+        b: Batch,
+        ver: Version,
+        src: &Source<R>,
+    ) -> Result<(), GenError> {
+        let n = b.data.len();
+        let kept = self.process_batch_inner(b, ver)?;
+        if !kept {
+            src.release(n);
+        }
+        Ok(())
+    }
+
+    /// Go's `processBatch`; `Ok(true)` when the batch was kept as an event batch.
+    fn process_batch_inner(&mut self, b: Batch, ver: Version) -> Result<bool, GenError> {
         self.data_bytes += b.data.len();
         match b.first() {
-            Some(ev::STRINGS) => add_strings(&mut self.table.strings, &b),
-            Some(ev::STACKS) => add_stacks(&mut self.table.stacks, &mut self.table.pcs, &b),
-            Some(ev::CPU_SAMPLES) => add_cpu_samples(&mut self.cpu_samples, &b),
-            _ if b.is_sync_batch(ver) => set_sync_batch(&mut self.table, &b, ver),
+            Some(ev::STRINGS) => add_strings(&mut self.table.strings, &b).map(|()| false),
+            Some(ev::STACKS) => {
+                add_stacks(&mut self.table.stacks, &mut self.table.pcs, &b).map(|()| false)
+            }
+            Some(ev::CPU_SAMPLES) => add_cpu_samples(&mut self.cpu_samples, &b).map(|()| false),
+            _ if b.is_sync_batch(ver) => set_sync_batch(&mut self.table, &b, ver).map(|()| false),
             _ if b.exp != spec::NO_EXPERIMENT => {
                 self.table
                     .exp_batches
@@ -306,7 +338,7 @@ impl Generation {
                         thread: b.m,
                         data: b.data,
                     });
-                Ok(())
+                Ok(false)
             }
             Some(ev::END_OF_GENERATION) => Err(GenError::msg(
                 b.offset,
@@ -319,7 +351,7 @@ impl Generation {
                     self.batch_ms.len() - 1
                 });
                 self.batches[idx].push(b);
-                Ok(())
+                Ok(true)
             }
         }
     }
@@ -622,7 +654,7 @@ pub(crate) fn read_generation<R: BufRead>(
         if g.min_ts == 0 || b.time < g.min_ts {
             g.min_ts = b.time;
         }
-        g.process_batch(b, ver)?;
+        g.process_batch(b, ver, src)?;
     }
     g.finish(ver, src.pos, true)?;
     Ok(Some(g))
@@ -639,7 +671,7 @@ pub(crate) fn read_generation_with_spill<R: BufRead>(
     if let Some(sp) = spill {
         g.gen_no = sp.gen_no;
         g.min_ts = sp.batch.time;
-        g.process_batch(sp.batch, ver)?;
+        g.process_batch(sp.batch, ver, src)?;
     }
     let mut spill = None;
     let mut spill_err = None;
@@ -671,7 +703,7 @@ pub(crate) fn read_generation_with_spill<R: BufRead>(
         if g.min_ts == 0 || b.time < g.min_ts {
             g.min_ts = b.time;
         }
-        g.process_batch(b, ver)?;
+        g.process_batch(b, ver, src)?;
     }
     g.finish(ver, src.pos, true)?;
     Ok((g, spill, spill_err))

@@ -8,7 +8,9 @@
 //! `go tool trace -d=parsed` byte for byte. [`raw`] reads the text form used by Go's
 //! reader tests.
 
+mod budget;
 pub mod event;
+mod fast;
 mod generation;
 pub mod gosort;
 pub mod goutil;

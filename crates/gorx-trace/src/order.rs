@@ -213,7 +213,12 @@ pub(crate) struct Ordering {
     ver: Version,
     g_states: HashMap<GoId, GState>,
     p_states: HashMap<ProcId, PState>,
-    m_states: HashMap<ThreadId, MState>,
+    /// Thread states: `m_index` maps a thread to its slot in `m_states`. Threads are
+    /// never removed, so slots are stable and the last one used is cached (consecutive
+    /// events mostly come from the same thread).
+    m_index: HashMap<ThreadId, usize>,
+    m_states: Vec<MState>,
+    m_last: (ThreadId, usize),
     active_tasks: HashMap<TaskId, TaskState>,
     gc_seq: u64,
     gc_state: GcState,
@@ -227,7 +232,9 @@ impl Ordering {
             ver,
             g_states: HashMap::default(),
             p_states: HashMap::default(),
-            m_states: HashMap::default(),
+            m_index: HashMap::default(),
+            m_states: Vec::new(),
+            m_last: (NO_THREAD, 0),
             active_tasks: HashMap::default(),
             gc_seq: 0,
             gc_state: GcState::Undetermined,
@@ -238,11 +245,7 @@ impl Ordering {
 
     /// Live goroutines, procs and threads (for memory accounting and summaries).
     pub(crate) fn live_counts(&self) -> (usize, usize, usize) {
-        (
-            self.g_states.len(),
-            self.p_states.len(),
-            self.m_states.len(),
-        )
+        (self.g_states.len(), self.p_states.len(), self.m_index.len())
     }
 
     /// The event's name for messages, formatted only if an error is built.
@@ -274,11 +277,10 @@ impl Ordering {
             p: NO_PROC,
             m,
         };
+        let mut m_slot = usize::MAX;
         if m != NO_THREAD {
-            let ms = self.m_states.entry(m).or_insert(MState {
-                g: NO_GOROUTINE,
-                p: NO_PROC,
-            });
+            m_slot = self.m_slot_or_insert(m);
+            let ms = &self.m_states[m_slot];
             cur.p = ms.p;
             cur.g = ms.g;
         }
@@ -320,12 +322,34 @@ impl Ordering {
         if ok && m != NO_THREAD {
             // Go updates the mState pointer it fetched before dispatch; an M created by
             // a GoStatus for another thread does not affect this one.
-            if let Some(ms) = self.m_states.get_mut(&m) {
-                ms.p = new_ctx.p;
-                ms.g = new_ctx.g;
-            }
+            let ms = &mut self.m_states[m_slot];
+            ms.p = new_ctx.p;
+            ms.g = new_ctx.g;
         }
         Ok(ok)
+    }
+
+    /// The slot of thread `m`, created (no G, no P) if new: Go's `mStates[m]` lookup
+    /// with its insert of a fresh state.
+    fn m_slot_or_insert(&mut self, m: ThreadId) -> usize {
+        if self.m_last.0 == m {
+            return self.m_last.1;
+        }
+        let next = self.m_states.len();
+        let slot = *self.m_index.entry(m).or_insert(next);
+        if slot == next {
+            self.m_states.push(MState {
+                g: NO_GOROUTINE,
+                p: NO_PROC,
+            });
+        }
+        self.m_last = (m, slot);
+        slot
+    }
+
+    fn m_state_mut(&mut self, m: ThreadId) -> Option<&mut MState> {
+        let slot = *self.m_index.get(&m)?;
+        Some(&mut self.m_states[slot])
     }
 
     fn advance_proc_status(
@@ -383,7 +407,12 @@ impl Ordering {
         if status == spec::PROC_SYSCALL_ABANDONED && old == ProcState::Running {
             let mut found = false;
             // Go iterates a map here; with consistent state at most one M holds the P.
-            let mut ms: Vec<_> = self.m_states.iter().filter(|(_, s)| s.p == pid).collect();
+            let mut ms: Vec<_> = self
+                .m_index
+                .iter()
+                .map(|(m, &i)| (m, &self.m_states[i]))
+                .filter(|(_, s)| s.p == pid)
+                .collect();
             ms.sort_by_key(|(m, _)| **m);
             for (mid, s) in ms {
                 cur.m = *mid;
@@ -507,7 +536,7 @@ impl Ordering {
             self.push(evt, cur, *ev);
             return Ok((new_ctx, true));
         }
-        let Some(ms) = self.m_states.get_mut(&mid) else {
+        let Some(ms) = self.m_state_mut(mid) else {
             return Err(format!("stole proc from non-existent thread {mid}"));
         };
         if ms.p != pid {
@@ -571,7 +600,7 @@ impl Ordering {
                     }
                     new_ctx.g = gid;
                 } else {
-                    if let Some(ms) = self.m_states.get(&mid) {
+                    if let Some(ms) = self.m_state_mut(mid) {
                         if ms.g != gid {
                             return Err(format!(
                                 "inconsistent thread for syscalling goroutine {gid}: thread has goroutine {}",
@@ -580,7 +609,8 @@ impl Ordering {
                         }
                         cur.g = ms.g;
                     } else {
-                        self.m_states.insert(mid, MState { g: gid, p: NO_PROC });
+                        let slot = self.m_slot_or_insert(mid);
+                        self.m_states[slot] = MState { g: gid, p: NO_PROC };
                     }
                     cur.m = mid;
                 }

@@ -2,6 +2,7 @@
 //! time, merges its per-thread batches by timestamp under the ordering's partial-order
 //! rules, and yields events exactly as Go's `trace.Reader` does.
 
+use crate::budget::Budget;
 use crate::event::{BaseEvent, EvTable, Event, SchedCtx, ThreadId, Time};
 use crate::generation::{Batch, CpuSample, GenError, GenMsg, GenReader, Generation, Source};
 use crate::goutil::uvarint;
@@ -24,12 +25,17 @@ struct BatchCursor {
     ev: BaseEvent,
     /// File offset of `ev`.
     ev_offset: u64,
+    /// Batch data freed by `next_event` and not yet returned to the budget.
+    freed_bytes: usize,
 }
 
 impl BatchCursor {
     /// Go's `batchCursor.nextEvent`.
-    fn next_event(&mut self, batches: &[Batch], freq: f64) -> Result<bool, GenError> {
+    /// A batch is freed as soon as the cursor moves past it (memory stays near one
+    /// generation).
+    fn next_event(&mut self, batches: &mut [Batch], freq: f64) -> Result<bool, GenError> {
         while self.idx < batches.len() && batches[self.idx].data.len() == self.data_off {
+            self.freed_bytes += std::mem::take(&mut batches[self.idx].data).len();
             self.idx += 1;
             self.data_off = 0;
             self.last_ts = 0;
@@ -52,8 +58,36 @@ impl BatchCursor {
     }
 }
 
-/// Go's `readTimedBaseEvent`.
+/// Go's `readTimedBaseEvent`; the common case through [`crate::fast`] tables, anything
+/// unusual (bad type, bad varint) through the original code for its exact error.
+#[inline]
 fn read_timed_base_event(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64), String> {
+    let typ = b[0];
+    let nv = crate::fast::TIMED_VARINTS[typ as usize] as usize;
+    if nv != 0 {
+        let (ts, nb) = crate::fast::uvarint_at(b, 1);
+        let mut ok = nb > 0;
+        let mut n = 1 + nb.max(0) as usize;
+        let mut i = 0;
+        while ok && i < nv - 1 {
+            let (arg, nb) = crate::fast::uvarint_at(b, n);
+            if nb <= 0 {
+                ok = false;
+                break;
+            }
+            e.args[i] = arg;
+            n += nb as usize;
+            i += 1;
+        }
+        if ok {
+            e.typ = typ;
+            return Ok((n, ts));
+        }
+    }
+    read_timed_base_event_slow(b, e)
+}
+
+fn read_timed_base_event_slow(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64), String> {
     let typ = b[0];
     let Some(sp) = spec::spec(typ) else {
         return Err(format!("found invalid event type: {typ}"));
@@ -147,21 +181,39 @@ enum Feed<R: Read> {
         rx: Receiver<(GenMsg, u64)>,
         pos: u64,
         ended: bool,
+        budget: BudgetGuard,
     },
+}
+
+/// Closes the budget when the reader goes away, so the prefetch thread never waits on it.
+struct BudgetGuard(Arc<Budget>);
+
+impl Drop for BudgetGuard {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 impl<R: Read> Feed<R> {
     fn next_gen(&mut self) -> GenMsg {
         match self {
             Feed::Inline(g) => g.next_gen(),
-            Feed::Thread { rx, pos, ended } => {
+            Feed::Thread {
+                rx,
+                pos,
+                ended,
+                budget,
+            } => {
                 if *ended {
                     return GenMsg::V126(Err(GenError::msg(
                         *pos,
                         "internal error: read past the end",
                     )));
                 }
-                match rx.recv() {
+                budget.0.set_reader_waiting(true);
+                let got = rx.recv();
+                budget.0.set_reader_waiting(false);
+                match got {
                     Ok((m, p)) => {
                         *pos = p;
                         *ended = m.is_last();
@@ -173,6 +225,12 @@ impl<R: Read> Feed<R> {
                     }
                 }
             }
+        }
+    }
+    fn budget(&self) -> Option<&Budget> {
+        match self {
+            Feed::Inline(_) => None,
+            Feed::Thread { budget, .. } => Some(&budget.0),
         }
     }
     fn pos(&self) -> u64 {
@@ -188,6 +246,8 @@ struct CurGen {
     gen_no: u64,
     batches: Vec<Vec<Batch>>,
     table: Arc<EvTable>,
+    /// Event batch bytes accounted in the budget and not yet freed.
+    held_bytes: usize,
 }
 
 /// Reads a Go execution trace (format v2, Go 1.22+) event by event, in bounded memory:
@@ -361,7 +421,9 @@ impl<R: Read> Reader<R> {
         }
         match self.read_event_inner() {
             Ok(mut e) => {
-                if let Err(msg) = validate_table_ids(&e) {
+                if !table_ids_ok(&e)
+                    && let Err(msg) = validate_table_ids(&e)
+                {
                     self.done = true;
                     return Err(FormatError::at_offset(&self.name, self.last_offset, msg));
                 }
@@ -482,7 +544,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn try_advance(&mut self, i: usize) -> Result<bool, GenError> {
-        let g = self.gen_no.as_ref().expect("generation installed");
+        let g = self.gen_no.as_mut().expect("generation installed");
         let bc = &mut self.frontier[i];
         self.last_offset = bc.ev_offset;
         let ok = self
@@ -492,7 +554,14 @@ impl<R: Read> Reader<R> {
         if !ok {
             return Ok(false);
         }
-        let more = bc.next_event(&g.batches[bc.mi], g.table.freq)?;
+        let more = bc.next_event(&mut g.batches[bc.mi], g.table.freq)?;
+        if bc.freed_bytes != 0 {
+            g.held_bytes -= bc.freed_bytes;
+            if let Some(b) = self.feed.budget() {
+                b.release(bc.freed_bytes);
+            }
+            bc.freed_bytes = 0;
+        }
         if more {
             heap_update(&mut self.frontier, i);
         } else {
@@ -546,11 +615,19 @@ impl<R: Read> Reader<R> {
         };
         self.generations += 1;
         self.max_gen_bytes = self.max_gen_bytes.max(g.data_bytes);
+        let held_bytes = g.batches.iter().flatten().map(|b| b.data.len()).sum();
+        if let Some(b) = self.feed.budget() {
+            b.saw_generation(g.data_bytes);
+            if let Some(old) = &self.gen_no {
+                b.release(old.held_bytes);
+            }
+        }
         let table = Arc::new(g.table);
-        let cur = CurGen {
+        let mut cur = CurGen {
             gen_no: g.gen_no,
             batches: g.batches,
             table,
+            held_bytes,
         };
         self.cpu_samples = g.cpu_samples.into();
         for (mi, m) in g.batch_ms.iter().enumerate() {
@@ -562,8 +639,14 @@ impl<R: Read> Reader<R> {
                 data_off: 0,
                 ev: BaseEvent::default(),
                 ev_offset: 0,
+                freed_bytes: 0,
             };
-            if !bc.next_event(&cur.batches[mi], cur.table.freq)? {
+            let more = bc.next_event(&mut cur.batches[mi], cur.table.freq)?;
+            cur.held_bytes -= bc.freed_bytes;
+            if let Some(b) = self.feed.budget() {
+                b.release(bc.freed_bytes);
+            }
+            if !more {
                 continue;
             }
             heap_insert(&mut self.frontier, bc);
@@ -590,16 +673,19 @@ impl<R: Read + Send + 'static> Reader<R> {
                 rx: sync_channel(0).1,
                 pos: 0,
                 ended: true,
+                budget: BudgetGuard(Arc::default()),
             },
         ) else {
             unreachable!("new() reads inline");
         };
         let pos = gr.src.pos;
+        let budget = Arc::new(Budget::default());
+        let mut gr = gr;
+        gr.src.budget = Some(budget.clone());
         let (tx, rx) = sync_channel(1);
         let spawned = std::thread::Builder::new()
             .name("gorx-trace-gen".into())
             .spawn(move || {
-                let mut gr = gr;
                 loop {
                     let m = gr.next_gen();
                     let last = m.is_last();
@@ -619,9 +705,28 @@ impl<R: Read + Send + 'static> Reader<R> {
             rx,
             pos,
             ended: false,
+            budget: BudgetGuard(budget),
         };
         Ok(rd)
     }
+}
+
+/// True when `validate_table_ids` would pass, decided from [`crate::fast::TABLE_ID_SLOTS`];
+/// false sends the event through `validate_table_ids` for the verdict and message.
+#[inline]
+fn table_ids_ok(e: &Event) -> bool {
+    let slots = &crate::fast::TABLE_ID_SLOTS[e.base.typ as usize];
+    if *slots == [0; 4] || e.base.typ == ev::SYNC_EVENT {
+        return true;
+    }
+    let Some(t) = e.table.as_deref() else {
+        return true;
+    };
+    let arg = |s: u8| e.base.args[s as usize - 1];
+    (slots[0] == 0 || t.stacks.contains(arg(slots[0])))
+        && (slots[1] == 0 || t.stacks.contains(arg(slots[1])))
+        && (slots[2] == 0 || t.strings.contains(arg(slots[2])))
+        && (slots[3] == 0 || t.strings.contains(arg(slots[3])))
 }
 
 /// Go's `Event.validateTableIDs`.
