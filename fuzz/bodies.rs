@@ -17,8 +17,11 @@ use gorx_formats::{
 use gorx_report::trace_export::{ChromeExporter, ExportOptions};
 use std::hint::black_box;
 
+/// A target's body.
+pub type Body = fn(&[u8]);
+
 /// Every target by name, for the regression replay.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("trace_reader", trace_reader),
     ("trace_analysis", trace_analysis),
     ("pprof_proto", pprof_proto),
