@@ -14,6 +14,7 @@ for dir in "$@"; do
     for f in "$dir"/*; do
         [ -f "$f" ] || continue
         n=$((n + 1))
+        [ $((n % 100)) = 0 ] && echo "$n compared" >&2
         timeout 60 "$go" tool trace -d=parsed "$f" >"$tmp/want" 2>"$tmp/want.err"
         want=$?
         timeout 60 "$gorx" trace dump "$f" >"$tmp/got" 2>"$tmp/got.err"
