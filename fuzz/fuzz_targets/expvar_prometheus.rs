@@ -1,9 +1,7 @@
-//! Fuzz the expvar JSON and Prometheus text exposition parsers.
+//! Fuzz target `expvar_prometheus`: the body is `bodies::expvar_prometheus` (shared with the regression replay).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies.rs"]
+mod bodies;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = std::hint::black_box(gorx_formats::expvar::parse("fuzz", data));
-    let _ = std::hint::black_box(gorx_formats::prometheus::parse("fuzz", data));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::expvar_prometheus(data));

@@ -1,14 +1,7 @@
-//! Fuzz the goroutine dump parser (debug=2, crash and SIGQUIT output).
+//! Fuzz target `goroutine_dump`: the body is `bodies::goroutine_dump` (shared with the regression replay).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies.rs"]
+mod bodies;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(d) = gorx_formats::goroutines::parse("fuzz", data) {
-        for g in &d.goroutines {
-            for f in &g.frames {
-                let _ = std::hint::black_box(gorx_formats::goroutines::parse_args(f.args));
-            }
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::goroutine_dump(data));

@@ -1,9 +1,7 @@
-//! Fuzz the legacy `?debug=1` text profile parser (heap + MemStats, count, contention).
+//! Fuzz target `pprof_legacy`: the body is `bodies::pprof_legacy` (shared with the regression replay).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies.rs"]
+mod bodies;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = gorx_formats::pprof::legacy::looks_like(data);
-    let _ = std::hint::black_box(gorx_formats::pprof::legacy::parse("fuzz", data));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::pprof_legacy(data));

@@ -1,13 +1,7 @@
-//! Fuzz the runtime log parsers: gctrace (slice and streaming forms must agree),
-//! scavtrace, schedtrace.
+//! Fuzz target `runtime_logs`: the body is `bodies::runtime_logs` (shared with the regression replay).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies.rs"]
+mod bodies;
 
-fuzz_target!(|data: &[u8]| {
-    let t = gorx_formats::gctrace::parse("fuzz", data);
-    let r = gorx_formats::gctrace::parse_reader("fuzz", data).expect("reading a slice");
-    assert_eq!(t.runs, r.runs);
-    let _ = std::hint::black_box(gorx_formats::scavtrace::parse("fuzz", data));
-    let _ = std::hint::black_box(gorx_formats::schedtrace::parse("fuzz", data));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| bodies::runtime_logs(data));
