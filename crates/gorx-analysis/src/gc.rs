@@ -75,12 +75,18 @@ fn median_f64(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(|a, b| a.total_cmp(b));
+    // Selection, not a sort: Theil–Sen takes the median of up to 80k slopes.
     let n = v.len();
+    let (below, &mut upper, _) = v.select_nth_unstable_by(n / 2, |a, b| a.total_cmp(b));
     if n % 2 == 1 {
-        v[n / 2]
+        upper
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        let lower = below
+            .iter()
+            .copied()
+            .max_by(|a, b| a.total_cmp(b))
+            .unwrap_or(upper);
+        (lower + upper) / 2.0
     }
 }
 
@@ -585,6 +591,31 @@ mod tests {
             procs: 4,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn median_by_selection_equals_median_by_sort() {
+        // Deterministic pseudo-random lengths and values, duplicates included.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 1..200usize {
+            let mut v: Vec<f64> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 50) as f64 - 25.0
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(|a, b| a.total_cmp(b));
+            let want = if len % 2 == 1 {
+                sorted[len / 2]
+            } else {
+                (sorted[len / 2 - 1] + sorted[len / 2]) / 2.0
+            };
+            assert_eq!(median_f64(&mut v), want, "len {len}");
+        }
+        assert_eq!(median_f64(&mut []), 0.0);
     }
 
     #[test]
