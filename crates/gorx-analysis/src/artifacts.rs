@@ -37,8 +37,8 @@ struct ProcessEvidence {
     blocks: Vec<(String, pprof::Profile, bool)>,
     /// Mutex profiles, likewise.
     mutexes: Vec<(String, pprof::Profile, bool)>,
-    /// gctrace runs (source, runs), judged once the bundle's GOGC is known.
-    gc_logs: Vec<(String, Vec<gctrace::GcRun>)>,
+    /// gctrace logs (source, parsed), judged once the bundle's GOGC is known.
+    gc_logs: Vec<(String, gctrace::GcTrace)>,
     /// `go_gc_gogc_percent` from a scrape (−1: off).
     gogc_percent: Option<i64>,
     /// Where `snapshot.start_time_s` came from.
@@ -251,7 +251,7 @@ fn analyze_one(
             let trace = gctrace::parse(name, a.bytes);
             // Pacing is judged against GOGC, which a scrape or the bundle's environment
             // of the same process may tell: judged after the bundle is read.
-            pe.gc_logs.push((name.to_string(), trace.runs));
+            pe.gc_logs.push((name.to_string(), trace));
         }
         ArtifactKind::Expvar => {
             let vars = expvar::parse(name, a.bytes)?;

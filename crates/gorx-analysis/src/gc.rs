@@ -6,7 +6,7 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as t;
-use gorx_formats::gctrace::{GcCycle, GcRun};
+use gorx_formats::gctrace::{GcCycle, GcRun, GcTrace};
 use serde::Serialize;
 use serde_json::json;
 
@@ -129,22 +129,23 @@ pub fn theil_sen(points: &[(f64, f64)]) -> (f64, f64) {
 /// The goal GOGC alone would set after a cycle with this live heap (Go 1.18+ pacer:
 /// stacks and globals count toward the goal's growth).
 fn gogc_goal_bytes(prev: &GcCycle, gogc: u32) -> f64 {
-    let live = prev.heap_live_bytes as f64;
-    let roots = live + (prev.stacks_bytes.unwrap_or(0) + prev.globals_bytes.unwrap_or(0)) as f64;
+    let live = prev.heap_live_bytes() as f64;
+    let roots =
+        live + (prev.stacks_bytes().unwrap_or(0) + prev.globals_bytes().unwrap_or(0)) as f64;
     live + roots * f64::from(gogc) / 100.0
 }
 
 pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
-    let c = &run.cycles;
+    let c = run.cycles;
     let gogc = opts.gogc.unwrap_or(t::GC_DEFAULT_GOGC);
     let mut pauses: Vec<u64> = c.iter().map(GcCycle::stw_ns).collect();
     pauses.sort_unstable();
-    let forced = c.iter().filter(|x| x.forced).count();
+    let forced = c.iter().filter(|x| x.forced()).count();
     let window_ns = match (c.first(), c.last()) {
-        (Some(a), Some(b)) => b.at_ns.saturating_sub(a.at_ns),
+        (Some(a), Some(b)) => b.at_ns().saturating_sub(a.at_ns()),
         _ => 0,
     };
-    let procs = c.last().map_or(1, |x| x.procs.max(1));
+    let procs = c.last().map_or(1, |x| x.procs().max(1));
     // CPU of every cycle that starts inside the window [first.at, last.at).
     let window_cpu_ns: u64 = c[..c.len().saturating_sub(1)]
         .iter()
@@ -153,7 +154,7 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     let avg_procs = if c.len() > 1 {
         c[..c.len() - 1]
             .iter()
-            .map(|x| f64::from(x.procs))
+            .map(|x| f64::from(x.procs()))
             .sum::<f64>()
             / (c.len() - 1) as f64
     } else {
@@ -165,16 +166,16 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
         0.0
     };
     let cycles_per_min = if window_ns > 0 {
-        let unforced = c.iter().skip(1).filter(|x| !x.forced).count();
+        let unforced = c.iter().skip(1).filter(|x| !x.forced()).count();
         unforced as f64 * 60e9 / window_ns as f64
     } else {
         0.0
     };
     let gc_cpu_ns: u64 = c.iter().map(GcCycle::cpu_ns).sum();
-    let assist_ns: u64 = c.iter().map(|x| x.cpu_assist_ns).sum();
+    let assist_ns: u64 = c.iter().map(|x| x.cpu_assist_ns()).sum();
     let points: Vec<(f64, f64)> = c
         .iter()
-        .map(|x| (x.at_ns as f64 / 60e9, x.heap_live_bytes as f64))
+        .map(|x| (x.at_ns() as f64 / 60e9, x.heap_live_bytes() as f64))
         .collect();
     let (slope, tau) = theil_sen(&points);
 
@@ -184,19 +185,19 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     for w in c.windows(2) {
         let (prev, cur) = (&w[0], &w[1]);
         // A forced cycle's goal is not what the pacer would have chosen.
-        if cur.forced {
+        if cur.forced() {
             continue;
         }
         let want = gogc_goal_bytes(prev, gogc);
         if gogc == 0 || want >= t::GC_LIMIT_MIN_GOGC_GOAL_BYTES as f64 {
             checked += 1;
-            if gogc == 0 || (cur.heap_goal_bytes as f64) < want * t::GC_LIMIT_DRIVEN_GOAL_RATIO {
+            if gogc == 0 || (cur.heap_goal_bytes() as f64) < want * t::GC_LIMIT_DRIVEN_GOAL_RATIO {
                 limit_driven += 1;
             }
-            if prev.heap_live_bytes > 0 {
+            if prev.heap_live_bytes() > 0 {
                 headrooms.push(
-                    (cur.heap_goal_bytes as f64 - prev.heap_live_bytes as f64)
-                        / prev.heap_live_bytes as f64,
+                    (cur.heap_goal_bytes() as f64 - prev.heap_live_bytes() as f64)
+                        / prev.heap_live_bytes() as f64,
                 );
             }
         }
@@ -216,16 +217,16 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
             .filter(|&&p| p >= t::GC_PAUSE_P99_WARNING_NS)
             .count(),
         gc_cpu_percent,
-        runtime_gc_cpu_percent: c.last().map_or(0, |x| x.cumulative_cpu_percent),
+        runtime_gc_cpu_percent: c.last().map_or(0, |x| x.cumulative_cpu_percent()),
         assist_share: if gc_cpu_ns > 0 {
             assist_ns as f64 / gc_cpu_ns as f64
         } else {
             0.0
         },
         gc_cpu_ns,
-        live_heap_first_bytes: c.first().map_or(0, |x| x.heap_live_bytes),
-        live_heap_last_bytes: c.last().map_or(0, |x| x.heap_live_bytes),
-        live_heap_max_bytes: c.iter().map(|x| x.heap_live_bytes).max().unwrap_or(0),
+        live_heap_first_bytes: c.first().map_or(0, |x| x.heap_live_bytes()),
+        live_heap_last_bytes: c.last().map_or(0, |x| x.heap_live_bytes()),
+        live_heap_max_bytes: c.iter().map(|x| x.heap_live_bytes()).max().unwrap_or(0),
         live_heap_slope_bytes_per_min: slope,
         live_heap_tau: tau,
         limit_driven_cycles: limit_driven,
@@ -233,28 +234,29 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
         median_headroom: median_f64(&mut headrooms),
         gogc_assumed: gogc,
         procs,
-        source: run.source.clone(),
+        source: run.source.to_string(),
     }
 }
 
 /// Summaries of every run.
-pub fn summaries(runs: &[GcRun], opts: GcOptions) -> Vec<GcSummary> {
-    runs.iter()
+pub fn summaries(trace: &GcTrace, opts: GcOptions) -> Vec<GcSummary> {
+    trace
+        .runs()
         .enumerate()
-        .map(|(i, r)| summarize(r, i, opts))
+        .map(|(i, r)| summarize(&r, i, opts))
         .collect()
 }
 
 /// Findings from gctrace runs, assuming the default GOGC.
-pub fn gc_findings(runs: &[GcRun], source: &str) -> Vec<Finding> {
-    gc_findings_with(runs, source, GcOptions::default())
+pub fn gc_findings(trace: &GcTrace, source: &str) -> Vec<Finding> {
+    gc_findings_with(trace, source, GcOptions::default())
 }
 
-pub fn gc_findings_with(runs: &[GcRun], source: &str, opts: GcOptions) -> Vec<Finding> {
+pub fn gc_findings_with(trace: &GcTrace, source: &str, opts: GcOptions) -> Vec<Finding> {
     let mut best: Vec<Finding> = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        let s = summarize(run, i, opts);
-        for f in run_findings(&s, runs.len(), source) {
+    for (i, run) in trace.runs().enumerate() {
+        let s = summarize(&run, i, opts);
+        for f in run_findings(&s, trace.run_count(), source) {
             match best.iter_mut().find(|b| b.id == f.id) {
                 Some(b) if f.severity > b.severity => *b = f,
                 Some(_) => {}
@@ -573,9 +575,18 @@ fn recommended_gogc(s: &GcSummary) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gorx_formats::gctrace::GcCycleFields;
 
-    fn cycle(n: u64, at_ms: u64, live_mib: u64, goal_mib: u64) -> GcCycle {
-        GcCycle {
+    /// One run of these cycles.
+    fn trace_of(cycles: &[GcCycleFields]) -> GcTrace {
+        let packed: Vec<GcCycle> = cycles.iter().map(|c| c.try_into().unwrap()).collect();
+        let mut t = GcTrace::default();
+        t.push_run(1, "", &packed);
+        t
+    }
+
+    fn cycle(n: u64, at_ms: u64, live_mib: u64, goal_mib: u64) -> GcCycleFields {
+        GcCycleFields {
             n,
             at_ns: at_ms * 1_000_000,
             clock_sweep_term_ns: 50_000,
@@ -631,19 +642,16 @@ mod tests {
 
     #[test]
     fn growing_heap_and_forced_cycles() {
-        let cycles: Vec<GcCycle> = (0..60)
+        let cycles: Vec<GcCycleFields> = (0..60)
             .map(|i| {
                 let mut c = cycle(i + 1, i * 1000, 10 + i, 2 * (10 + i));
                 c.forced = i % 10 == 0;
                 c
             })
             .collect();
-        let run = GcRun {
-            first_line: 1,
-            cycles,
-            ..Default::default()
-        };
-        let f = gc_findings(std::slice::from_ref(&run), "log");
+        let trace = trace_of(&cycles);
+        let run = trace.run(0).unwrap();
+        let f = gc_findings(&trace, "log");
         let ids: Vec<_> = f.iter().map(|f| f.id).collect();
         assert!(ids.contains(&"gc.heap-growth"), "{ids:?}");
         assert!(ids.contains(&"gc.forced"));
@@ -656,21 +664,14 @@ mod tests {
     #[test]
     fn limit_driven_gc_is_thrash_not_growth() {
         // Live 60 MiB, goal 62 MiB every cycle, 10 cycles a second.
-        let cycles: Vec<GcCycle> = (0..200)
+        let cycles: Vec<GcCycleFields> = (0..200)
             .map(|i| {
                 let mut c = cycle(i + 1, i * 100, 60, 62);
                 c.cpu_background_ns = 150_000_000;
                 c
             })
             .collect();
-        let f = gc_findings(
-            &[GcRun {
-                first_line: 1,
-                cycles,
-                ..Default::default()
-            }],
-            "log",
-        );
+        let f = gc_findings(&trace_of(&cycles), "log");
         let ids: Vec<_> = f.iter().map(|f| f.id).collect();
         assert_eq!(ids, ["gc.memlimit-thrash"], "{f:#?}");
         assert_eq!(f[0].severity, Severity::Critical);
@@ -682,18 +683,8 @@ mod tests {
 
     #[test]
     fn quiet_run_has_no_findings() {
-        let cycles: Vec<GcCycle> = (0..30).map(|i| cycle(i + 1, i * 2000, 3, 6)).collect();
-        assert!(
-            gc_findings(
-                &[GcRun {
-                    first_line: 1,
-                    cycles,
-                    ..Default::default()
-                }],
-                "log"
-            )
-            .is_empty()
-        );
+        let cycles: Vec<GcCycleFields> = (0..30).map(|i| cycle(i + 1, i * 2000, 3, 6)).collect();
+        assert!(gc_findings(&trace_of(&cycles), "log").is_empty());
     }
 }
 
@@ -717,9 +708,9 @@ mod corpus_tests {
                 "{ver}/{patient}: {:?}",
                 trace.malformed
             );
-            let f = gc_findings(&trace.runs, "stderr.log");
+            let f = gc_findings(&trace, "stderr.log");
             let ids: Vec<&str> = f.iter().map(|f| f.id).collect();
-            for s in summaries(&trace.runs, GcOptions::default()) {
+            for s in summaries(&trace, GcOptions::default()) {
                 eprintln!("{ver}/{patient}: {s:?}");
             }
             eprintln!(

@@ -3,7 +3,7 @@
 //! findings exactly as its own log does.
 
 use gorx_analysis::gc::{self, GcOptions};
-use gorx_formats::gctrace::{self, GcCycle, GcRun};
+use gorx_formats::gctrace::{self, GcCycle, GcRun, GcTrace};
 
 fn logs() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
@@ -47,14 +47,7 @@ fn interleave(
 /// What a run says about its process: its cycles (without byte offsets, which move
 /// in a merged file) and its findings as a run of its own.
 fn verdict(r: &GcRun) -> (Vec<GcCycle>, Vec<(String, String, String)>) {
-    let cycles = r
-        .cycles
-        .iter()
-        .map(|c| GcCycle {
-            offset: 0,
-            ..c.clone()
-        })
-        .collect();
+    let cycles = r.cycles.iter().map(|c| c.with_offset(0)).collect();
     let s = gc::summarize(r, 0, GcOptions::default());
     let findings = gc::run_findings(&s, 1, "log")
         .into_iter()
@@ -63,36 +56,41 @@ fn verdict(r: &GcRun) -> (Vec<GcCycle>, Vec<(String, String, String)>) {
     (cycles, findings)
 }
 
-fn exact(name: &str, merged: &[u8], alone: &[&[GcRun]]) -> bool {
+fn exact(name: &str, merged: &[u8], alone: &[&GcTrace]) -> bool {
     let t = gctrace::parse(name, merged);
-    let mut want: Vec<_> = alone.iter().flat_map(|r| r.iter().map(verdict)).collect();
-    let mut got: Vec<_> = t.runs.iter().map(verdict).collect();
+    let mut want: Vec<_> = alone
+        .iter()
+        .flat_map(|t| t.runs().map(|r| verdict(&r)))
+        .collect();
+    let mut got: Vec<_> = t.runs().map(|r| verdict(&r)).collect();
     want.sort_by_key(|v| format!("{:?}", v.0));
     got.sort_by_key(|v| format!("{:?}", v.0));
     got == want
 }
 
-fn check(name: &str, merged: &[u8], alone: &[&[GcRun]], sources: &[&str]) {
+fn check(name: &str, merged: &[u8], alone: &[&GcTrace], sources: &[&str]) {
     let t = gctrace::parse(name, merged);
     assert!(t.malformed.is_empty(), "{name}");
-    let mut want: Vec<_> = alone.iter().flat_map(|r| r.iter().map(verdict)).collect();
-    let mut got: Vec<_> = t.runs.iter().map(verdict).collect();
+    let mut want: Vec<_> = alone
+        .iter()
+        .flat_map(|t| t.runs().map(|r| verdict(&r)))
+        .collect();
+    let mut got: Vec<_> = t.runs().map(|r| verdict(&r)).collect();
     want.sort_by_key(|v| format!("{:?}", v.0));
     got.sort_by_key(|v| format!("{:?}", v.0));
     assert_eq!(
         got.len(),
         want.len(),
         "{name}: runs {:?}",
-        t.runs
-            .iter()
-            .map(|r| (r.first_line, r.cycles.len(), &r.source))
+        t.runs()
+            .map(|r| (r.first_line, r.cycles.len(), r.source))
             .collect::<Vec<_>>()
     );
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g.0, w.0, "{name}: cycles");
         assert_eq!(g.1, w.1, "{name}: findings");
     }
-    let mut srcs: Vec<&str> = t.runs.iter().map(|r| r.source.as_str()).collect();
+    let mut srcs: Vec<&str> = t.runs().map(|r| r.source).collect();
     srcs.sort();
     srcs.dedup();
     assert_eq!(srcs, sources, "{name}");
@@ -129,19 +127,19 @@ fn two_processes_merged_line_by_line() {
                 continue;
             }
             let ((na, a), (nb, b)) = (&logs[i], &logs[j]);
-            let alone = [&parsed[i].1.runs[..], &parsed[j].1.runs[..]];
+            let alone = [&parsed[i].1, &parsed[j].1];
             // Bare lines: only the two counters tell the processes apart.
             let bare = interleave(a, &|_| String::new(), b, &|_| String::new());
             let t = gctrace::parse("bare", &bare);
-            let n_alone: usize = alone.iter().map(|r| r.len()).sum();
-            assert_eq!(t.runs.len(), n_alone, "{na} + {nb}: runs");
+            let n_alone: usize = alone.iter().map(|t| t.run_count()).sum();
+            assert_eq!(t.run_count(), n_alone, "{na} + {nb}: runs");
             assert_eq!(
                 t.cycle_count(),
                 parsed[i].1.cycle_count() + parsed[j].1.cycle_count()
             );
-            for r in &t.runs {
+            for r in t.runs() {
                 assert!(
-                    r.cycles.windows(2).all(|w| w[1].n == w[0].n + 1),
+                    r.cycles.windows(2).all(|w| w[1].n() == w[0].n() + 1),
                     "{na} + {nb}: counter gaps"
                 );
             }
@@ -213,10 +211,8 @@ fn docker_json_attrs_separate_containers() {
     };
     let (ja, jb) = (json(a, "web-1"), json(b, "web-2"));
     let merged = interleave(&ja, &|_| String::new(), &jb, &|_| String::new());
-    let alone = [
-        &gctrace::parse(na, a).runs[..],
-        &gctrace::parse(nb, b).runs[..],
-    ];
+    let (ta, tb) = (gctrace::parse(na, a), gctrace::parse(nb, b));
+    let alone = [&ta, &tb];
     check(
         "docker json",
         &merged,

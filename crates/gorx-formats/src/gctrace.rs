@@ -25,15 +25,80 @@ use std::io::BufRead;
 pub mod runs;
 mod scan;
 
-/// One GC cycle. Times in nanoseconds, sizes in bytes.
+/// One GC cycle, as its gctrace line reports it. Times in nanoseconds, sizes in bytes.
 ///
 /// Heap sizes are printed by the runtime in whole MiB, truncated (`x>>20`), so each
-/// `_bytes` value here is a lower bound within 1 MiB of the true value.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `_bytes` value is a lower bound within 1 MiB of the true value.
+///
+/// Stored packed (88 bytes, against 168 for [`GcCycleFields`]): a 1 GB log holds ~5 M
+/// cycles, and writing them to fresh memory cost more than parsing their lines. Nothing
+/// is lost: the runtime prints times with at most microsecond precision below 10 ms and
+/// in whole milliseconds above (`fmtNSAsMS`), which [`Duration32`] holds exactly. Read
+/// it through the accessors, or [`GcCycle::fields`] for a plain struct.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct GcCycle {
+    offset: u64,
+    at_ns: u64,
+    /// Clock: sweep termination, mark, mark termination; CPU: sweep termination, assist,
+    /// background mark, idle mark, mark termination.
+    times: [Duration32; 8],
+    /// At cycle start, at mark end, live (marked), goal.
+    heap_mib: [u32; 4],
+    /// [`NO_MIB`] before Go 1.18.
+    stacks_mib: u32,
+    globals_mib: u32,
+    n: u32,
+    procs: u32,
+    cumulative_cpu_percent: u32,
+    flags: u8,
+}
+
+// The point of the packing; a new field should not undo it unnoticed.
+const _: () = assert!(std::mem::size_of::<GcCycle>() == 88);
+
+/// `stacks_mib`/`globals_mib` of a line without them (Go < 1.18).
+const NO_MIB: u32 = u32::MAX;
+const FORCED: u8 = 1;
+const LEAK_CHECK: u8 = 2;
+
+/// A duration in 32 bits, exact for what gctrace prints: the top two bits pick the unit
+/// (ns, µs, ms, s), the low 30 the count. Any value below 1.07 s is stored in ns, below
+/// 17.9 min to the microsecond, below 12.4 days to the millisecond.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+struct Duration32(u32);
+
+impl Duration32 {
+    const UNITS: [u64; 4] = [1, 1_000, 1_000_000, 1_000_000_000];
+    const COUNT: u64 = 1 << 30;
+
+    #[inline(always)]
+    fn from_ns(ns: u64) -> Option<Self> {
+        if ns < Self::COUNT {
+            return Some(Duration32(ns as u32));
+        }
+        Self::from_ns_coarse(ns)
+    }
+    #[cold]
+    fn from_ns_coarse(ns: u64) -> Option<Self> {
+        (1..4u32).find_map(|tag| {
+            let unit = Self::UNITS[tag as usize];
+            (ns.is_multiple_of(unit) && ns / unit < Self::COUNT)
+                .then(|| Duration32(tag << 30 | (ns / unit) as u32))
+        })
+    }
+    #[inline(always)]
+    fn ns(self) -> u64 {
+        u64::from(self.0 & (Self::COUNT as u32 - 1)) * Self::UNITS[(self.0 >> 30) as usize]
+    }
+}
+
+/// Every field of a [`GcCycle`] as a plain struct, to read or to build one from
+/// (`GcCycle::try_from(&fields)`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GcCycleFields {
     /// Byte offset of the `gc` token in the input (line numbers cost a newline count).
     pub offset: u64,
-    /// The runtime's cycle number (`memstats.numgc`).
+    /// The runtime's cycle number (`memstats.numgc`, a uint32).
     pub n: u64,
     /// Start of the cycle (sweep termination) since process start.
     pub at_ns: u64,
@@ -50,12 +115,12 @@ pub struct GcCycle {
     pub cpu_background_ns: u64,
     pub cpu_idle_ns: u64,
     pub cpu_mark_term_ns: u64,
-    /// Heap at cycle start, at mark end, and live (marked) heap.
+    /// Heap at cycle start, at mark end, and live (marked) heap; whole MiB.
     pub heap_start_bytes: u64,
     pub heap_end_bytes: u64,
     pub heap_live_bytes: u64,
     pub heap_goal_bytes: u64,
-    /// Scannable stack and globals size (Go 1.18+).
+    /// Scannable stack and globals size (Go 1.18+); whole MiB.
     pub stacks_bytes: Option<u64>,
     pub globals_bytes: Option<u64>,
     /// GOMAXPROCS during the cycle.
@@ -68,32 +133,209 @@ pub struct GcCycle {
     pub leak_check: bool,
 }
 
+impl TryFrom<&GcCycleFields> for GcCycle {
+    type Error = String;
+
+    /// Fails for what no gctrace line can say: a counter above u32, sub-MiB heap sizes,
+    /// sizes of 4 PiB and more, times finer than the runtime prints at their magnitude.
+    fn try_from(f: &GcCycleFields) -> std::result::Result<Self, String> {
+        let mib = |b: u64| -> std::result::Result<u32, String> {
+            if !b.is_multiple_of(MIB) {
+                return Err(format!("heap size {b} is not whole MiB"));
+            }
+            u32::try_from(b / MIB)
+                .ok()
+                .filter(|&m| m != NO_MIB)
+                .ok_or_else(|| "heap size too large".to_string())
+        };
+        let time = |ns: u64| {
+            Duration32::from_ns(ns)
+                .ok_or_else(|| format!("duration {ns} ns is finer than gctrace prints"))
+        };
+        Ok(GcCycle {
+            offset: f.offset,
+            at_ns: f.at_ns,
+            times: [
+                time(f.clock_sweep_term_ns)?,
+                time(f.clock_mark_ns)?,
+                time(f.clock_mark_term_ns)?,
+                time(f.cpu_sweep_term_ns)?,
+                time(f.cpu_assist_ns)?,
+                time(f.cpu_background_ns)?,
+                time(f.cpu_idle_ns)?,
+                time(f.cpu_mark_term_ns)?,
+            ],
+            heap_mib: [
+                mib(f.heap_start_bytes)?,
+                mib(f.heap_end_bytes)?,
+                mib(f.heap_live_bytes)?,
+                mib(f.heap_goal_bytes)?,
+            ],
+            stacks_mib: f.stacks_bytes.map_or(Ok(NO_MIB), mib)?,
+            globals_mib: f.globals_bytes.map_or(Ok(NO_MIB), mib)?,
+            n: u32::try_from(f.n).map_err(|_| "cycle number too large")?,
+            procs: f.procs,
+            cumulative_cpu_percent: f.cumulative_cpu_percent,
+            flags: if f.forced { FORCED } else { 0 } | if f.leak_check { LEAK_CHECK } else { 0 },
+        })
+    }
+}
+
 impl GcCycle {
+    pub fn fields(&self) -> GcCycleFields {
+        GcCycleFields {
+            offset: self.offset,
+            n: self.n(),
+            at_ns: self.at_ns,
+            cumulative_cpu_percent: self.cumulative_cpu_percent,
+            clock_sweep_term_ns: self.clock_sweep_term_ns(),
+            clock_mark_ns: self.clock_mark_ns(),
+            clock_mark_term_ns: self.clock_mark_term_ns(),
+            cpu_sweep_term_ns: self.cpu_sweep_term_ns(),
+            cpu_assist_ns: self.cpu_assist_ns(),
+            cpu_background_ns: self.cpu_background_ns(),
+            cpu_idle_ns: self.cpu_idle_ns(),
+            cpu_mark_term_ns: self.cpu_mark_term_ns(),
+            heap_start_bytes: self.heap_start_bytes(),
+            heap_end_bytes: self.heap_end_bytes(),
+            heap_live_bytes: self.heap_live_bytes(),
+            heap_goal_bytes: self.heap_goal_bytes(),
+            stacks_bytes: self.stacks_bytes(),
+            globals_bytes: self.globals_bytes(),
+            procs: self.procs,
+            forced: self.forced(),
+            leak_check: self.leak_check(),
+        }
+    }
+    /// Byte offset of the `gc` token in the input.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// The same cycle at another offset (to compare cycles of differently wrapped logs).
+    pub fn with_offset(mut self, offset: u64) -> Self {
+        self.offset = offset;
+        self
+    }
+    /// The runtime's cycle number (`memstats.numgc`).
+    pub fn n(&self) -> u64 {
+        u64::from(self.n)
+    }
+    /// Start of the cycle (sweep termination) since process start.
+    pub fn at_ns(&self) -> u64 {
+        self.at_ns
+    }
+    /// The runtime's cumulative GC CPU share since process start, in percent.
+    pub fn cumulative_cpu_percent(&self) -> u32 {
+        self.cumulative_cpu_percent
+    }
+    /// Sweep termination, stop-the-world.
+    pub fn clock_sweep_term_ns(&self) -> u64 {
+        self.times[0].ns()
+    }
+    /// Concurrent mark, wall clock.
+    pub fn clock_mark_ns(&self) -> u64 {
+        self.times[1].ns()
+    }
+    /// Mark termination, stop-the-world.
+    pub fn clock_mark_term_ns(&self) -> u64 {
+        self.times[2].ns()
+    }
+    pub fn cpu_sweep_term_ns(&self) -> u64 {
+        self.times[3].ns()
+    }
+    /// CPU the allocating goroutines spent in mark assists.
+    pub fn cpu_assist_ns(&self) -> u64 {
+        self.times[4].ns()
+    }
+    /// CPU of the dedicated and fractional mark workers.
+    pub fn cpu_background_ns(&self) -> u64 {
+        self.times[5].ns()
+    }
+    /// CPU of idle mark workers (otherwise idle Ps).
+    pub fn cpu_idle_ns(&self) -> u64 {
+        self.times[6].ns()
+    }
+    pub fn cpu_mark_term_ns(&self) -> u64 {
+        self.times[7].ns()
+    }
+    pub fn heap_start_bytes(&self) -> u64 {
+        u64::from(self.heap_mib[0]) * MIB
+    }
+    pub fn heap_end_bytes(&self) -> u64 {
+        u64::from(self.heap_mib[1]) * MIB
+    }
+    /// Marked (live) heap at the end of the cycle.
+    pub fn heap_live_bytes(&self) -> u64 {
+        u64::from(self.heap_mib[2]) * MIB
+    }
+    pub fn heap_goal_bytes(&self) -> u64 {
+        u64::from(self.heap_mib[3]) * MIB
+    }
+    /// Scannable stacks (Go 1.18+).
+    pub fn stacks_bytes(&self) -> Option<u64> {
+        (self.stacks_mib != NO_MIB).then(|| u64::from(self.stacks_mib) * MIB)
+    }
+    /// Scannable globals (Go 1.18+).
+    pub fn globals_bytes(&self) -> Option<u64> {
+        (self.globals_mib != NO_MIB).then(|| u64::from(self.globals_mib) * MIB)
+    }
+    /// GOMAXPROCS during the cycle.
+    pub fn procs(&self) -> u32 {
+        self.procs
+    }
+    /// Started by runtime.GC() / debug.FreeOSMemory() (see [`GcCycleFields::forced`]).
+    pub fn forced(&self) -> bool {
+        self.flags & FORCED != 0
+    }
+    /// Go 1.26+: this cycle also checked for goroutine leaks.
+    pub fn leak_check(&self) -> bool {
+        self.flags & LEAK_CHECK != 0
+    }
     /// Stop-the-world time: sweep termination plus mark termination.
     pub fn stw_ns(&self) -> u64 {
-        self.clock_sweep_term_ns + self.clock_mark_term_ns
+        self.clock_sweep_term_ns() + self.clock_mark_term_ns()
     }
     /// Wall-clock duration of the whole cycle.
     pub fn wall_ns(&self) -> u64 {
-        self.clock_sweep_term_ns + self.clock_mark_ns + self.clock_mark_term_ns
+        self.clock_sweep_term_ns() + self.clock_mark_ns() + self.clock_mark_term_ns()
     }
     /// GC CPU the way the runtime counts it for its own CPU share: everything but idle
     /// mark workers (which only use otherwise idle Ps).
     pub fn cpu_ns(&self) -> u64 {
-        self.cpu_sweep_term_ns + self.cpu_assist_ns + self.cpu_background_ns + self.cpu_mark_term_ns
+        self.cpu_sweep_term_ns()
+            + self.cpu_assist_ns()
+            + self.cpu_background_ns()
+            + self.cpu_mark_term_ns()
+    }
+}
+
+impl std::fmt::Debug for GcCycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.fields().fmt(f)
     }
 }
 
 /// Consecutive cycles of one process: the counter only increases within a run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GcRun {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcRun<'a> {
     /// 1-based line of the run's first cycle.
     pub first_line: u64,
-    pub cycles: Vec<GcCycle>,
+    pub cycles: &'a [GcCycle],
     /// The process identity its lines carry in a merged log (pod/container name, CRI
     /// stream, klog pid, JSON attributes; timestamps removed), space-separated; empty
     /// for bare lines. See [`runs`].
-    pub source: String,
+    pub source: &'a str,
+}
+
+/// Where a run's cycles are in [`GcTrace`]'s storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RunSpan {
+    first_line: u64,
+    source: String,
+    /// Index into [`GcTrace::segments`], and the range there.
+    segment: usize,
+    start: usize,
+    end: usize,
 }
 
 /// A line that looked like gctrace but did not parse.
@@ -103,15 +345,53 @@ pub struct Malformed {
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Every cycle of a log, one run (process) after another, each run's cycles in log
+/// order in one slice. Storage is a few large vectors (one per scanned chunk), so
+/// equality compares runs, not how they are stored.
+#[derive(Debug, Clone, Default)]
 pub struct GcTrace {
-    pub runs: Vec<GcRun>,
+    segments: Vec<Vec<GcCycle>>,
+    spans: Vec<RunSpan>,
     pub malformed: Vec<Malformed>,
 }
 
+impl PartialEq for GcTrace {
+    fn eq(&self, other: &Self) -> bool {
+        self.runs().eq(other.runs()) && self.malformed == other.malformed
+    }
+}
+impl Eq for GcTrace {}
+
 impl GcTrace {
     pub fn cycle_count(&self) -> usize {
-        self.runs.iter().map(|r| r.cycles.len()).sum()
+        self.spans.iter().map(|s| s.end - s.start).sum()
+    }
+    pub fn run_count(&self) -> usize {
+        self.spans.len()
+    }
+    pub fn run(&self, i: usize) -> Option<GcRun<'_>> {
+        self.spans.get(i).map(|s| self.view(s))
+    }
+    pub fn runs(&self) -> impl ExactSizeIterator<Item = GcRun<'_>> + DoubleEndedIterator {
+        self.spans.iter().map(|s| self.view(s))
+    }
+    fn view<'a>(&'a self, s: &'a RunSpan) -> GcRun<'a> {
+        GcRun {
+            first_line: s.first_line,
+            cycles: &self.segments[s.segment][s.start..s.end],
+            source: &s.source,
+        }
+    }
+    /// Appends a run (to build a trace by hand, e.g. in tests).
+    pub fn push_run(&mut self, first_line: u64, source: &str, cycles: &[GcCycle]) {
+        self.spans.push(RunSpan {
+            first_line,
+            source: source.to_string(),
+            segment: self.segments.len(),
+            start: 0,
+            end: cycles.len(),
+        });
+        self.segments.push(cycles.to_vec());
     }
     /// The first malformed line as an error, for callers that want strictness.
     pub fn first_error(&self, input: &str) -> Option<FormatError> {
@@ -125,7 +405,9 @@ impl GcTrace {
 /// entry point does the same per chunk, see `scan`).
 #[derive(Default)]
 struct Builder {
-    out: GcTrace,
+    cycles: Vec<GcCycle>,
+    layout: scan::Layout,
+    malformed: Vec<Malformed>,
     asg: runs::Assigner,
     ident: Vec<u8>,
 }
@@ -137,13 +419,13 @@ impl Builder {
         let key = self.asg.key(&self.ident);
         let (run, new) = self.asg.assign(key, &c);
         if new {
-            self.out.runs.push(GcRun {
-                first_line: line,
-                cycles: Vec::new(),
-                source: String::from_utf8_lossy(&self.ident).into_owned(),
-            });
+            self.layout.new_run(line, &self.asg);
         }
-        self.out.runs[run].cycles.push(c);
+        self.layout.push(run, 1);
+        self.cycles.push(c);
+    }
+    fn finish(self) -> GcTrace {
+        self.layout.finish(vec![self.cycles], self.malformed)
     }
 }
 
@@ -154,20 +436,11 @@ impl Builder {
 /// Large inputs are scanned in parallel chunks (rayon); the result does not depend on
 /// where the chunks fall.
 pub fn parse(_input: &str, data: &[u8]) -> GcTrace {
-    use rayon::prelude::*;
     // Below this a thread hand-off costs more than it saves.
     const MIN_CHUNK_BYTES: usize = 4 << 20;
     let parts = (data.len() / MIN_CHUNK_BYTES).clamp(1, 4 * rayon::current_num_threads());
     let bounds = scan::split(data, parts);
-    let chunks: Vec<scan::Chunk> = if bounds.len() == 1 {
-        vec![scan::scan_chunk(data, 0, data.len())]
-    } else {
-        bounds
-            .par_iter()
-            .map(|&(start, end)| scan::scan_chunk(data, start, end))
-            .collect()
-    };
-    scan::merge(data, &bounds, chunks)
+    scan::scan(data, &bounds, bounds.len() > 1)
 }
 
 /// [`parse`] with the input cut into two chunks at the first line start at or after
@@ -180,12 +453,7 @@ pub fn parse_split_at(data: &[u8], cut: usize) -> GcTrace {
     } else {
         memchr::memchr(b'\n', &data[cut..]).map_or(data.len(), |e| cut + e + 1)
     };
-    let bounds = [(0, mid), (mid, data.len())];
-    let chunks = bounds
-        .iter()
-        .map(|&(start, end)| scan::scan_chunk(data, start, end))
-        .collect();
-    scan::merge(data, &bounds, chunks)
+    scan::scan(data, &[(0, mid), (mid, data.len())], false)
 }
 
 /// Streaming form of [`parse`] for inputs too large to hold in memory.
@@ -206,30 +474,30 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
         line += 1;
         let line_offset = base;
         base += n as u64;
+        // The line without its newline, as the slice parser sees it.
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         let mut start = 0;
-        while let Some(rel) = finder.find(&buf[start..]) {
+        while let Some(rel) = finder.find(&text[start..]) {
             let at = start + rel;
-            if claims_gctrace(&buf, at) {
-                match parse_fields(&buf[at..]) {
-                    Ok((mut c, used)) => {
-                        c.offset = line_offset + at as u64;
-                        let prefix = &buf[at.saturating_sub(scan::MAX_PREFIX)..at];
+            if claims_gctrace(text, at) {
+                match parse_fields(&text[at..]) {
+                    Ok((c, used)) => {
+                        let c = c.with_offset(line_offset + at as u64);
+                        let prefix = &text[at.saturating_sub(scan::MAX_PREFIX)..at];
                         let prefix = match memchr::memrchr(b'\n', prefix) {
                             Some(i) => &prefix[i + 1..],
                             None => prefix,
                         };
-                        let suffix = &buf[at + used..];
-                        let suffix = suffix.strip_suffix(b"\n").unwrap_or(suffix);
-                        b.push(c, prefix, suffix, line)
+                        b.push(c, prefix, &text[at + used..], line)
                     }
-                    Err(message) => b.out.malformed.push(Malformed { line, message }),
+                    Err(message) => b.malformed.push(Malformed { line, message }),
                 }
                 break;
             }
             start = at + 1;
         }
     }
-    Ok(b.out)
+    Ok(b.finish())
 }
 
 /// `gc <digit>` preceded by start-of-input or a non-identifier byte, followed by ` @`.
@@ -251,6 +519,18 @@ pub(crate) struct Cur<'a> {
 impl<'a> Cur<'a> {
     pub(crate) fn new(s: &'a [u8]) -> Self {
         Cur { s, i: 0 }
+    }
+    /// Milliseconds as gctrace prints them, packed.
+    #[inline(always)]
+    fn ms(&mut self) -> std::result::Result<Duration32, String> {
+        let col = self.i + 1;
+        let ns = self.decimal(6)?;
+        Duration32::from_ns(ns)
+            .ok_or_else(|| format!("duration at column {col} is finer than gctrace prints"))
+    }
+    #[inline(always)]
+    fn mib(&mut self) -> std::result::Result<u32, String> {
+        mib_u32(self.uint()?)
     }
     /// Whether `lit` comes next. A byte loop: the literals are a few bytes long, where a
     /// memcmp call costs more than the comparison (this is the gctrace hot path).
@@ -358,72 +638,89 @@ impl<'a> Cur<'a> {
 
 const MIB: u64 = 1 << 20;
 
-fn mib(v: u64) -> std::result::Result<u64, String> {
-    v.checked_mul(MIB)
-        .ok_or_else(|| "heap size too large".to_string())
-}
-
 /// Parses one line starting at `gc `. Trailing bytes after the fields (a JSON `\n"`
 /// tail, another writer's output) are ignored.
 pub fn parse_at(s: &[u8]) -> std::result::Result<GcCycle, String> {
     parse_fields(s).map(|(c, _)| c)
 }
 
-/// [`parse_at`], also returning how many bytes the fields took.
+/// [`parse_at`], also returning how many bytes the fields took. `s` may run past the
+/// line's end: a newline ends every field, and a message names the line's bytes only.
 fn parse_fields(s: &[u8]) -> std::result::Result<(GcCycle, usize), String> {
+    parse_fields_checked(s).map_err(|e| match memchr::memchr(b'\n', s) {
+        // Messages quote what follows the error: not the next line.
+        Some(end) => parse_fields_checked(&s[..end]).err().unwrap_or(e),
+        None => e,
+    })
+}
+
+/// The parser: every field checked, with a message naming what was expected, written
+/// straight into the packed cycle.
+fn parse_fields_checked(s: &[u8]) -> std::result::Result<(GcCycle, usize), String> {
     let mut c = Cur::new(s);
     let mut g = GcCycle::default();
     c.lit("gc ")?;
-    g.n = c.uint()?;
+    g.n = u32::try_from(c.uint()?).map_err(|_| "cycle number too large")?;
     c.lit(" @")?;
     g.at_ns = c.decimal(9)?;
     c.lit("s ")?;
     g.cumulative_cpu_percent = u32::try_from(c.uint()?).map_err(|_| "percentage too large")?;
     c.lit("%")?;
     if c.try_lit(" (checking for goroutine leaks)") {
-        g.leak_check = true;
+        g.flags |= LEAK_CHECK;
     }
     c.lit(": ")?;
-    g.clock_sweep_term_ns = c.decimal(6)?;
+    g.times[0] = c.ms()?;
     c.lit("+")?;
-    g.clock_mark_ns = c.decimal(6)?;
+    g.times[1] = c.ms()?;
     c.lit("+")?;
-    g.clock_mark_term_ns = c.decimal(6)?;
+    g.times[2] = c.ms()?;
     c.lit(" ms clock, ")?;
-    g.cpu_sweep_term_ns = c.decimal(6)?;
+    g.times[3] = c.ms()?;
     c.lit("+")?;
-    g.cpu_assist_ns = c.decimal(6)?;
+    g.times[4] = c.ms()?;
     c.lit("/")?;
-    g.cpu_background_ns = c.decimal(6)?;
+    g.times[5] = c.ms()?;
     c.lit("/")?;
-    g.cpu_idle_ns = c.decimal(6)?;
+    g.times[6] = c.ms()?;
     c.lit("+")?;
-    g.cpu_mark_term_ns = c.decimal(6)?;
+    g.times[7] = c.ms()?;
     c.lit(" ms cpu, ")?;
-    g.heap_start_bytes = mib(c.uint()?)?;
+    g.heap_mib[0] = c.mib()?;
     c.lit("->")?;
-    g.heap_end_bytes = mib(c.uint()?)?;
+    g.heap_mib[1] = c.mib()?;
     c.lit("->")?;
-    g.heap_live_bytes = mib(c.uint()?)?;
+    g.heap_mib[2] = c.mib()?;
     c.lit(" MB, ")?;
-    g.heap_goal_bytes = mib(c.uint()?)?;
+    g.heap_mib[3] = c.mib()?;
     c.lit(" MB goal, ")?;
     let v = c.uint()?;
     if c.try_lit(" MB stacks, ") {
-        g.stacks_bytes = Some(mib(v)?);
-        g.globals_bytes = Some(mib(c.uint()?)?);
+        g.stacks_mib = mib_u32(v)?;
+        g.globals_mib = c.mib()?;
         c.lit(" MB globals, ")?;
         g.procs = u32::try_from(c.uint()?).map_err(|_| "P count too large")?;
     } else {
         // Before Go 1.18 the P count follows the goal directly.
+        (g.stacks_mib, g.globals_mib) = (NO_MIB, NO_MIB);
         g.procs = u32::try_from(v).map_err(|_| "P count too large")?;
     }
     c.lit(" P")?;
     if g.procs == 0 {
         return Err("P count is 0".into());
     }
-    g.forced = c.try_lit(" (forced)");
+    if c.try_lit(" (forced)") {
+        g.flags |= FORCED;
+    }
     Ok((g, c.i))
+}
+
+/// A size printed in MiB, as [`GcCycle`] holds it.
+fn mib_u32(v: u64) -> std::result::Result<u32, String> {
+    u32::try_from(v)
+        .ok()
+        .filter(|&m| m != NO_MIB)
+        .ok_or_else(|| "heap size too large".to_string())
 }
 
 #[cfg(test)]
@@ -434,7 +731,7 @@ mod tests {
 
     #[test]
     fn every_field() {
-        let c = parse_at(L.as_bytes()).unwrap();
+        let c = parse_at(L.as_bytes()).unwrap().fields();
         assert_eq!(c.n, 14);
         assert_eq!(c.at_ns, 94_000_000);
         assert_eq!(c.cumulative_cpu_percent, 2);
@@ -457,12 +754,45 @@ mod tests {
 
     #[test]
     fn pre_118_line_and_leak_check() {
-        let c = parse_at(b"gc 1 @0.012s 2%: 0.026+0.39+0.10 ms clock, 0.21+0.88/0.52/0+0.84 ms cpu, 4->4->0 MB, 5 MB goal, 4 P").unwrap();
+        let c = parse_at(b"gc 1 @0.012s 2%: 0.026+0.39+0.10 ms clock, 0.21+0.88/0.52/0+0.84 ms cpu, 4->4->0 MB, 5 MB goal, 4 P").unwrap().fields();
         assert_eq!((c.procs, c.stacks_bytes, c.forced), (4, None, false));
-        let c = parse_at(b"gc 3 @1.5s 1% (checking for goroutine leaks): 10+20+0.5 ms clock, 1+2/3/4+5 ms cpu, 1->2->3 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 8 P").unwrap();
+        let c = parse_at(b"gc 3 @1.5s 1% (checking for goroutine leaks): 10+20+0.5 ms clock, 1+2/3/4+5 ms cpu, 1->2->3 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 8 P").unwrap().fields();
         assert!(c.leak_check);
         assert_eq!(c.clock_sweep_term_ns, 10_000_000);
         assert_eq!(c.at_ns, 1_500_000_000);
+    }
+
+    #[test]
+    fn durations_pack_exactly() {
+        for ns in [
+            0,
+            1,
+            999,
+            1 << 29,
+            (1 << 30) - 1,
+            1_234_567_000,
+            20_000_000_000,
+            3_600_000_000_000,
+            1_000_000 * 99_999_999,
+        ] {
+            assert_eq!(
+                Duration32::from_ns(ns).map(Duration32::ns),
+                Some(ns),
+                "{ns}"
+            );
+        }
+        // Finer than the runtime prints at that size.
+        assert_eq!(Duration32::from_ns(1_234_567_891), None);
+        let c = parse_at(b"gc 1 @0.1s 1%: 1234567+12+0.017 ms clock, 0+0/0/0+0 ms cpu, 4->4->0 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 4 P").unwrap();
+        assert_eq!(
+            (
+                c.clock_sweep_term_ns(),
+                c.clock_mark_ns(),
+                c.clock_mark_term_ns()
+            ),
+            (1_234_567_000_000, 12_000_000, 17_000)
+        );
+        assert!(parse_at(b"gc 1 @0.1s 1%: 1234567.891+12+0.017 ms clock, 0+0/0/0+0 ms cpu, 4->4->0 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 4 P").is_err());
     }
 
     #[test]
@@ -481,9 +811,8 @@ mod tests {
         );
         let t = parse("x", log.as_bytes());
         let shape: Vec<_> = t
-            .runs
-            .iter()
-            .map(|r| (r.first_line, r.cycles.len(), r.source.as_str()))
+            .runs()
+            .map(|r| (r.first_line, r.cycles.len(), r.source))
             .collect();
         assert_eq!(
             shape,
@@ -491,8 +820,6 @@ mod tests {
         );
         assert_eq!(t.malformed.len(), 1);
         assert_eq!(t.malformed[0].line, 6);
-        let r = parse_reader("x", log.as_bytes()).unwrap();
-        assert_eq!(r.runs, t.runs);
-        assert_eq!(r.malformed, t.malformed);
+        assert_eq!(parse_reader("x", log.as_bytes()).unwrap(), t);
     }
 }

@@ -31,11 +31,11 @@ fn corpus_vars_agree_with_gctrace() {
         );
         if let Ok(log) = std::fs::read(dir.join("stderr.log")) {
             let t = gctrace::parse("stderr.log", &log);
-            let last = t.runs.last().expect("gctrace in stderr.log");
+            let last = t.runs().last().expect("gctrace in stderr.log");
             // vars.json was fetched while the logged process ran: its NumGC-th cycle is in
             // the log, with the same forced flag count bound.
             assert!(
-                last.cycles.iter().any(|c| c.n == u64::from(m.num_gc)),
+                last.cycles.iter().any(|c| c.n() == u64::from(m.num_gc)),
                 "{ver}/{patient}: NumGC {} not among logged cycles 1..{}",
                 m.num_gc,
                 last.cycles.len()
@@ -43,7 +43,7 @@ fn corpus_vars_agree_with_gctrace() {
             let forced_before = last
                 .cycles
                 .iter()
-                .filter(|c| c.n <= u64::from(m.num_gc) && c.forced)
+                .filter(|c| c.n() <= u64::from(m.num_gc) && c.forced())
                 .count();
             assert!(
                 forced_before.abs_diff(m.num_forced_gc as usize) <= 1,

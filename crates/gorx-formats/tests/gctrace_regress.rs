@@ -8,7 +8,7 @@ use std::path::PathBuf;
 fn replay(name: &str, data: &[u8]) {
     let t = gctrace::parse(name, data);
     let r = gctrace::parse_reader(name, data).unwrap();
-    assert_eq!(t.runs, r.runs, "{name}: slice and reader parsers disagree");
+    assert_eq!(t, r, "{name}: slice and reader parsers disagree");
     if let Some(e) = t.first_error(name) {
         assert_eq!(e.input, name);
     }

@@ -29,10 +29,10 @@ fn cycle_counts_match_memstats_for_every_version() {
         let (numgc, forced) = memstats_oracle(&data);
         let t = gctrace::parse("log", &data);
         assert!(t.malformed.is_empty(), "go{v}: {:?}", t.malformed);
-        assert_eq!(t.runs.len(), 1, "go{v}");
-        let cycles = &t.runs[0].cycles;
+        assert_eq!(t.run_count(), 1, "go{v}");
+        let cycles = t.run(0).unwrap().cycles;
         assert_eq!(cycles.len(), numgc, "go{v} cycles vs NumGC");
-        let forced_lines = cycles.iter().filter(|c| c.forced).count();
+        let forced_lines = cycles.iter().filter(|c| c.forced()).count();
         if v == "1.19" {
             // Go 1.19 prints the line after restarting the world, so a runtime.GC() that
             // starts the next cycle at once can flip `work.userForced` first: the
@@ -43,14 +43,16 @@ fn cycle_counts_match_memstats_for_every_version() {
         }
         // Cycle numbers are consecutive from 1 and times never go backwards.
         for (i, c) in cycles.iter().enumerate() {
-            assert_eq!(c.n, i as u64 + 1);
-            assert!(c.procs >= 1 && c.stacks_bytes.is_some());
-            assert!(c.heap_live_bytes <= c.heap_end_bytes.max(c.heap_start_bytes) + (1 << 20));
+            assert_eq!(c.n(), i as u64 + 1);
+            assert!(c.procs() >= 1 && c.stacks_bytes().is_some());
+            assert!(
+                c.heap_live_bytes() <= c.heap_end_bytes().max(c.heap_start_bytes()) + (1 << 20)
+            );
         }
-        assert!(cycles.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
+        assert!(cycles.windows(2).all(|w| w[0].at_ns() <= w[1].at_ns()));
         // The streaming reader agrees with the slice parser.
         let r = gctrace::parse_reader("log", &data[..]).unwrap();
-        assert_eq!(r.runs, t.runs, "go{v} reader");
+        assert_eq!(r, t, "go{v} reader");
 
         let s = scavtrace::parse("log", &data);
         assert!(s.malformed.is_empty(), "go{v}: {:?}", s.malformed);
@@ -70,17 +72,16 @@ fn container_wrappers_give_the_same_cycles() {
     for name in ["gctrace-go1.24.docker-json.log", "gctrace-go1.24.cri.log"] {
         let t = gctrace::parse(name, &sample(name));
         assert!(t.malformed.is_empty(), "{name}: {:?}", t.malformed);
-        assert_eq!(t.runs.len(), 1);
-        let strip = |r: &gctrace::GcRun| {
-            r.cycles
+        assert_eq!(t.run_count(), 1);
+        let strip = |t: &gctrace::GcTrace| {
+            t.run(0)
+                .unwrap()
+                .cycles
                 .iter()
-                .map(|c| gctrace::GcCycle {
-                    offset: 0,
-                    ..c.clone()
-                })
+                .map(|c| c.with_offset(0))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(strip(&t.runs[0]), strip(&plain.runs[0]), "{name}");
+        assert_eq!(strip(&t), strip(&plain), "{name}");
         assert_eq!(
             scavtrace::parse(name, &sample(name)).lines.len(),
             scavtrace::parse("plain", &sample("gctrace-go1.24.log"))
@@ -94,18 +95,19 @@ fn container_wrappers_give_the_same_cycles() {
 fn a_restart_starts_a_new_run() {
     let data = sample("gctrace-restart.klog.log");
     let t = gctrace::parse("klog", &data);
-    assert_eq!(t.runs.len(), 2);
+    assert_eq!(t.run_count(), 2);
     let (a, _) = memstats_oracle(&sample("gctrace-go1.19.log"));
     let (b, _) = memstats_oracle(&sample("gctrace-go1.27.log"));
-    assert_eq!(t.runs[0].cycles.len(), a);
-    assert_eq!(t.runs[1].cycles.len(), b);
+    let (r0, r1) = (t.run(0).unwrap(), t.run(1).unwrap());
+    assert_eq!(r0.cycles.len(), a);
+    assert_eq!(r1.cycles.len(), b);
     let restart_line = String::from_utf8_lossy(&data)
         .lines()
         .position(|l| l.contains("process restarted"))
         .unwrap() as u64
         + 1;
-    assert!(t.runs[1].first_line > restart_line);
-    assert_eq!(t.runs[0].first_line, 2, "line 1 is a scav line");
+    assert!(r1.first_line > restart_line);
+    assert_eq!(r0.first_line, 2, "line 1 is a scav line");
 }
 
 #[test]
@@ -155,7 +157,7 @@ fn corpus_runtime_logs_parse_completely() {
         assert_eq!(gc.cycle_count(), at("gc "), "{ver}/{patient}");
         assert_eq!(sc.lines.len(), at("scav "), "{ver}/{patient}");
         assert_eq!(sched.snapshots.len(), at("SCHED "), "{ver}/{patient}");
-        let procs = gc.runs[0].cycles[0].procs as i64;
+        let procs = gc.run(0).unwrap().cycles[0].procs() as i64;
         for s in &sched.snapshots {
             assert_eq!(s.get("gomaxprocs"), Some(procs), "{ver}/{patient}");
             assert_eq!(s.local_runqueues.len() as i64, procs, "{ver}/{patient}");

@@ -142,14 +142,14 @@ struct Tail {
 impl From<&GcCycle> for Tail {
     fn from(c: &GcCycle) -> Self {
         Tail {
-            n: c.n,
-            at_ns: c.at_ns,
-            heap_start_bytes: c.heap_start_bytes,
-            heap_live_bytes: c.heap_live_bytes,
-            heap_goal_bytes: c.heap_goal_bytes,
-            roots_bytes: c.stacks_bytes.unwrap_or(0) + c.globals_bytes.unwrap_or(0),
-            cpu_percent: c.cumulative_cpu_percent,
-            procs: c.procs,
+            n: c.n(),
+            at_ns: c.at_ns(),
+            heap_start_bytes: c.heap_start_bytes(),
+            heap_live_bytes: c.heap_live_bytes(),
+            heap_goal_bytes: c.heap_goal_bytes(),
+            roots_bytes: c.stacks_bytes().unwrap_or(0) + c.globals_bytes().unwrap_or(0),
+            cpu_percent: c.cumulative_cpu_percent(),
+            procs: c.procs(),
         }
     }
 }
@@ -206,14 +206,14 @@ impl Assigner {
         // fit, then the nearest in time, then the most recently grown.
         let mut best: Option<(f64, u64, u64, usize)> = None;
         let mut candidates = 0;
-        let want = c.n.wrapping_sub(1);
+        let want = c.n().wrapping_sub(1);
         for i in 0..ks.open_n.len() {
             if ks.open_n[i] != want {
                 continue;
             }
             let o = &ks.open[i];
             let t = &o.last;
-            if t.at_ns > c.at_ns {
+            if t.at_ns > c.at_ns() {
                 continue;
             }
             candidates += 1;
@@ -228,7 +228,7 @@ impl Assigner {
                     *s = score_of(&ks.open[*i0]);
                 }
             }
-            let gap = c.at_ns - t.at_ns;
+            let gap = c.at_ns() - t.at_ns;
             let better = match best {
                 None => true,
                 Some((s, g, l, _)) => {
@@ -243,7 +243,7 @@ impl Assigner {
             let latest = ks.latest?;
             let i = ks.open.iter().position(|o| o.run == latest)?;
             let t = &ks.open[i].last;
-            (c.n > t.n && c.at_ns >= t.at_ns).then_some(i)
+            super::scan::continues(t.n, t.at_ns, c).then_some(i)
         });
         let (i, new) = match chosen {
             Some(i) => (i, false),
@@ -257,7 +257,7 @@ impl Assigner {
                 }
                 ks.open_n.clear();
                 ks.open_n.extend(ks.open.iter().map(|o| o.last.n));
-                ks.open_n.push(c.n);
+                ks.open_n.push(c.n());
                 ks.open.push(Open {
                     run: self.run_keys.len(),
                     last: c.into(),
@@ -267,7 +267,7 @@ impl Assigner {
                 (ks.open.len() - 1, true)
             }
         };
-        ks.open_n[i] = c.n;
+        ks.open_n[i] = c.n();
         let o = &mut ks.open[i];
         o.last = c.into();
         o.last_seq = seq;
@@ -286,17 +286,17 @@ fn fit(t: &Tail, c: &GcCycle) -> f64 {
     const MIB: f64 = (1u64 << 20) as f64;
     let ratio = |a: u64, b: u64| ((a as f64 + MIB) / (b as f64 + MIB)).ln().abs();
     let goal = (2 * t.heap_live_bytes + t.roots_bytes).max(4 << 20);
-    let mut s = ratio(c.heap_start_bytes, t.heap_start_bytes)
-        + ratio(c.heap_goal_bytes, t.heap_goal_bytes)
-        + ratio(c.heap_goal_bytes, goal)
+    let mut s = ratio(c.heap_start_bytes(), t.heap_start_bytes)
+        + ratio(c.heap_goal_bytes(), t.heap_goal_bytes)
+        + ratio(c.heap_goal_bytes(), goal)
         // The runtime's cumulative GC CPU share moves slowly.
-        + ((f64::from(c.cumulative_cpu_percent) + 1.0) / (f64::from(t.cpu_percent) + 1.0))
+        + ((f64::from(c.cumulative_cpu_percent()) + 1.0) / (f64::from(t.cpu_percent) + 1.0))
             .ln()
             .abs();
-    if c.heap_start_bytes < t.heap_live_bytes {
+    if c.heap_start_bytes() < t.heap_live_bytes {
         s += 4.0;
     }
-    if c.procs != t.procs {
+    if c.procs() != t.procs {
         s += 4.0;
     }
     s

@@ -1,51 +1,77 @@
 //! The scan behind [`super::parse`]: the input is cut into chunks at line boundaries and
-//! each chunk is scanned on its own (in parallel for large inputs) into "pieces":
-//! consecutive cycles of one identity that continue each other. The join then runs the
-//! run assignment ([`super::runs::Assigner`]) over every cycle in log order, so runs
-//! are exactly those of a sequential scan wherever the chunks fall; a piece whose
-//! cycles all land in one run is moved (or appended) whole, so cycles are normally
-//! stored once and only a run crossing a chunk boundary is copied.
+//! each chunk is scanned on its own (in parallel for large inputs) into one vector of
+//! cycles in log order, with the identity of each. The join then runs the run
+//! assignment ([`super::runs::Assigner`]) over every cycle in log order, so runs are
+//! exactly those of a sequential scan wherever the chunks fall, and [`Layout`] groups
+//! the cycles by run. In the usual log (one process, or processes one after another)
+//! log order already is run order: the chunks' vectors stay as they are and only a run
+//! crossing a chunk boundary is copied, so a cycle is normally written to memory once.
 //!
-//! Per line the cost is one SIMD `memmem` step for lines without `gc `; a gctrace line
-//! is parsed without allocating. Line numbers are counted only for the first cycle of a
-//! piece and for malformed lines.
+//! Per line the cost is one SIMD search step for lines without a claim; a gctrace line
+//! is parsed without allocating. Line numbers are counted once per chunk (SIMD) and kept
+//! only where a run can start and for malformed lines.
 
 use super::runs::{Assigner, identity};
-use super::{GcCycle, GcRun, GcTrace, Malformed, claims_gctrace, parse_fields};
-use memchr::memmem;
+use super::{GcCycle, GcTrace, Malformed, RunSpan, parse_fields};
 
 /// How far back from `gc` a line's collector prefix is looked at.
 pub(super) const MAX_PREFIX: usize = 4096;
 
-/// Consecutive cycles of one identity in one chunk, each continuing the one before
-/// (counter and clock advance): the join maps most pieces whole onto one run.
-pub(super) struct Piece {
-    /// Identity, an index into [`Chunk::identities`].
-    key: u32,
-    /// Line of the first cycle, 1-based within the chunk.
-    first_line: u64,
-    cycles: Vec<GcCycle>,
-}
-
 /// What one chunk holds, with line numbers relative to the chunk's first line.
 #[derive(Default)]
 pub(super) struct Chunk {
-    pieces: Vec<Piece>,
-    /// The piece of each cycle in log order, once pieces interleave (before that, and
-    /// when they never do, the order is piece after piece).
-    order: Option<Vec<u32>>,
+    /// Every cycle of the chunk, in log order.
+    cycles: Vec<GcCycle>,
+    /// The identity key of each cycle (an index into `identities`), run-length encoded.
+    keys: Vec<(u32, u32)>,
+    /// (offset, line) of each cycle that does not continue its identity's previous
+    /// cycle in this chunk: only there can a run start (see `runs::Assigner::assign`).
+    marks: Vec<(u64, u64)>,
     identities: Vec<Box<[u8]>>,
     malformed: Vec<Malformed>,
     /// Newlines in the chunk (the next chunk's first line is this many lines further).
     newlines: u64,
 }
 
+/// Where the gctrace claim whose ` @` ends at the `@` at `p` starts (the `gc` of
+/// `gc <digits> @`, see [`super::claims_gctrace`]), if there is one.
+#[inline(always)]
+fn claim_before(data: &[u8], p: usize) -> Option<usize> {
+    let digits_end = p.checked_sub(1).filter(|&i| data[i] == b' ')?;
+    let mut i = digits_end;
+    while i > 0 && data[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    let at = i.checked_sub(3).filter(|_| i < digits_end)?;
+    (&data[at..i] == b"gc " && (at == 0 || boundary_ok(data[at - 1]))).then_some(at)
+}
+
+/// Calls `f(at)` for each line of `data[start..end]` that claims to be gctrace, where
+/// `gc` starts; `f` returns where its line ends (its newline or `end`), and the search
+/// goes on after it. The search looks for `@` (one byte: the fastest SIMD search) and
+/// checks the claim backwards; claims never overlap, so the first `@` of a claim finds
+/// the same line's first claim as a search for `gc ` would.
+#[inline(always)]
+fn for_each_claim(data: &[u8], start: usize, end: usize, mut f: impl FnMut(usize) -> usize) {
+    let mut pos = start;
+    while let Some(rel) = memchr::memchr(b'@', &data[pos..end]) {
+        let p = pos + rel;
+        pos = match claim_before(data, p) {
+            // One gctrace line per log line: go on after this line's newline.
+            Some(at) if at >= pos => f(at) + 1,
+            _ => p + 1,
+        };
+        if pos >= end {
+            break;
+        }
+    }
+}
+
 /// Scans `data[start..end]`, where `start` is a line start and `end` a line start or the
 /// end of input. `data` is the whole input so a match can look at the byte before it.
-pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
+fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
     let mut out = Chunk::default();
     let mut asg = Assigner::default();
-    let finder = memmem::Finder::new(b"gc ");
     let mut counted_pos = start;
     let mut counted_line = 1u64;
     let mut line_at = |pos: usize| -> u64 {
@@ -56,23 +82,22 @@ pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
     let mut ident = Vec::new();
     let mut last_key: Option<(Vec<u8>, u32)> = None;
     let mut empty_key: Option<u32> = None;
-    let mut latest: Vec<Option<usize>> = Vec::new();
-    let mut cycles_seen = 0usize;
-    let mut pos = start;
-    while pos < end {
-        let Some(rel) = finder.find(&data[pos..end]) else {
-            break;
-        };
-        let at = pos + rel;
-        if !claims_gctrace(data, at) {
-            pos = at + 1;
-            continue;
-        }
-        let line_end = memchr::memchr(b'\n', &data[at..end]).map_or(end, |e| at + e);
-        let parsed = parse_fields(&data[at..line_end]).map(|(c, used)| (c, at + used));
-        let fields_end = match parsed {
-            Ok((mut c, fields_end)) => {
-                c.offset = at as u64;
+    // (n, at_ns) of each identity's latest cycle in this chunk.
+    let mut latest: Vec<Option<(u64, u64)>> = Vec::new();
+    let line_end_from =
+        |from: usize| memchr::memchr(b'\n', &data[from..end]).map_or(end, |e| from + e);
+    for_each_claim(data, start, end, |at| {
+        // The fields end at or before the line's end: parse first, then look for the
+        // newline only when it does not follow the fields (a bare line has it there).
+        match parse_fields(&data[at..]) {
+            Ok((c, used)) => {
+                let fields_end = at + used;
+                let line_end = if data.get(fields_end).is_none_or(|&b| b == b'\n') {
+                    fields_end
+                } else {
+                    line_end_from(fields_end)
+                };
+                let c = c.with_offset(at as u64);
                 let ls = if at == start || data[at - 1] == b'\n' {
                     at
                 } else {
@@ -92,43 +117,18 @@ pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
                         }
                     }
                 };
-                // A piece per identity for as long as its cycles continue each other;
-                // the join decides the runs.
                 if latest.len() <= key as usize {
                     latest.resize(key as usize + 1, None);
                 }
-                let (piece, new) = match latest[key as usize] {
-                    Some(p)
-                        if out.pieces[p]
-                            .cycles
-                            .last()
-                            .is_some_and(|prev| continues(prev, &c)) =>
-                    {
-                        (p, false)
-                    }
-                    _ => (out.pieces.len(), true),
-                };
-                latest[key as usize] = Some(piece);
-                if new {
-                    out.pieces.push(Piece {
-                        key,
-                        first_line: line_at(at),
-                        cycles: Vec::new(),
-                    });
+                let prev = latest[key as usize].replace((c.n(), c.at_ns()));
+                if !prev.is_some_and(|(n, at_ns)| continues(n, at_ns, &c)) {
+                    out.marks.push((at as u64, line_at(at)));
                 }
-                if out.order.is_none() && piece + 1 != out.pieces.len() {
-                    // Pieces interleave from here on: write out the order so far.
-                    let mut order = Vec::with_capacity(cycles_seen * 2);
-                    for (i, p) in out.pieces.iter().enumerate() {
-                        order.extend(std::iter::repeat_n(i as u32, p.cycles.len()));
-                    }
-                    out.order = Some(order);
+                match out.keys.last_mut() {
+                    Some((k, count)) if *k == key => *count += 1,
+                    _ => out.keys.push((key, 1)),
                 }
-                if let Some(o) = &mut out.order {
-                    o.push(piece as u32);
-                }
-                out.pieces[piece].cycles.push(c);
-                cycles_seen += 1;
+                out.cycles.push(c);
                 line_end
             }
             Err(message) => {
@@ -136,16 +136,30 @@ pub(super) fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
                     line: line_at(at),
                     message,
                 });
-                line_end
+                line_end_from(at)
             }
-        };
-        // One gctrace line per log line: go on after this line's newline.
-        pos = fields_end + 1;
-    }
-    line_at(end);
-    out.newlines = counted_line - 1;
+        }
+    });
+    out.newlines = line_at(end) - 1;
     out.identities = asg.names;
     out
+}
+
+/// Scans `data` cut at `bounds` (chunks in parallel when `parallel`) into a trace.
+pub(super) fn scan(data: &[u8], bounds: &[(usize, usize)], parallel: bool) -> GcTrace {
+    use rayon::prelude::*;
+    let chunks: Vec<Chunk> = if parallel {
+        bounds
+            .par_iter()
+            .map(|&(s, e)| scan_chunk(data, s, e))
+            .collect()
+    } else {
+        bounds
+            .iter()
+            .map(|&(s, e)| scan_chunk(data, s, e))
+            .collect()
+    };
+    merge(data, bounds, chunks)
 }
 
 /// The start of the line holding `at` (looking back at most [`MAX_PREFIX`] bytes, never
@@ -155,10 +169,11 @@ fn line_start(data: &[u8], start: usize, at: usize) -> usize {
     memchr::memrchr(b'\n', &data[from..at]).map_or(from, |i| from + i + 1)
 }
 
-/// Whether `c` can follow `prev` in one process (the counter and the clock advance).
+/// Whether `c` can follow a cycle `n` at `at_ns` in one process (the counter and the
+/// clock advance): the assigner's rule for extending an identity's latest run.
 #[inline]
-fn continues(prev: &GcCycle, c: &GcCycle) -> bool {
-    c.n > prev.n && c.at_ns >= prev.at_ns
+pub(super) fn continues(n: u64, at_ns: u64, c: &GcCycle) -> bool {
+    c.n() > n && c.at_ns() >= at_ns
 }
 
 /// `gc` must not continue an identifier or a word (`blogc 5 @`, `x-gc 1 @`).
@@ -181,111 +196,166 @@ pub(super) fn split(data: &[u8], parts: usize) -> Vec<(usize, usize)> {
     bounds.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
-/// Joins chunks (scanned from `bounds`) in input order.
-pub(super) fn merge(data: &[u8], bounds: &[(usize, usize)], chunks: Vec<Chunk>) -> GcTrace {
-    let mut out = GcTrace::default();
-    let mut asg = Assigner::default();
-    let mut line_base = 0u64;
-    for (ch, &(start, _)) in chunks.into_iter().zip(bounds) {
-        let keys: Vec<u32> = ch.identities.iter().map(|i| asg.key(i)).collect();
-        // The global run of every cycle, piece by piece; a piece maps to one run when
-        // all its cycles do and it starts that run or continues it from an earlier chunk.
-        let mut target: Vec<Option<usize>> = vec![None; ch.pieces.len()];
-        let mut whole = vec![true; ch.pieces.len()];
-        let mut first_new = vec![false; ch.pieces.len()];
-        let mut assign = |p: usize, c: &GcCycle, asg: &mut Assigner| {
-            let (run, new) = asg.assign(keys[ch.pieces[p].key as usize], c);
-            match target[p] {
-                None => {
-                    target[p] = Some(run);
-                    first_new[p] = new;
+/// The run of every cycle in log order (run-length encoded) and each run's first line
+/// and identity: what grouping the cycles by run needs.
+#[derive(Default)]
+pub(super) struct Layout {
+    /// (run, cycles) in log order.
+    segments: Vec<(u32, u32)>,
+    runs: Vec<(u64, String)>,
+}
+
+impl Layout {
+    /// Records a run that `asg` just created (run ids are dense, in order of creation).
+    pub(super) fn new_run(&mut self, first_line: u64, asg: &Assigner) {
+        let run = self.runs.len();
+        let name = &asg.names[asg.run_keys[run] as usize];
+        self.runs
+            .push((first_line, String::from_utf8_lossy(name).into_owned()));
+    }
+
+    /// The next `count` cycles in log order belong to `run`.
+    pub(super) fn push(&mut self, run: usize, count: u32) {
+        match self.segments.last_mut() {
+            Some((r, n)) if *r as usize == run => *n += count,
+            _ => self.segments.push((run as u32, count)),
+        }
+    }
+
+    /// The trace of `parts` (cycles in log order, in consecutive vectors) grouped by run.
+    pub(super) fn finish(self, mut parts: Vec<Vec<GcCycle>>, malformed: Vec<Malformed>) -> GcTrace {
+        // Log order is run order when each run is one segment and runs come in order.
+        let in_order = self
+            .segments
+            .iter()
+            .enumerate()
+            .all(|(i, &(run, _))| run as usize == i)
+            && self.segments.len() == self.runs.len();
+        let mut spans = Vec::with_capacity(self.runs.len());
+        if in_order {
+            // Each run where it lies; one crossing into later vectors gets their cycles
+            // appended to its first vector (it is that vector's last run).
+            let (mut part, mut at) = (0usize, 0usize);
+            for ((first_line, source), &(_, n)) in self.runs.into_iter().zip(&self.segments) {
+                let n = n as usize;
+                while part + 1 < parts.len() && at == parts[part].len() {
+                    (part, at) = (part + 1, 0);
                 }
-                Some(t) if t != run || new => whole[p] = false,
-                Some(_) => {}
-            }
-            (run, new)
-        };
-        let mut per_cycle: Vec<(usize, bool)> = Vec::new();
-        match &ch.order {
-            None => {
-                for (p, piece) in ch.pieces.iter().enumerate() {
-                    for c in &piece.cycles {
-                        per_cycle.push(assign(p, c, &mut asg));
+                let start = at;
+                let mut have = parts[part].len() - at;
+                let mut next = part + 1;
+                let mut next_at = 0;
+                while have < n {
+                    let (head, tail) = parts.split_at_mut(next);
+                    let take = (n - have).min(tail[0].len());
+                    head[part].extend_from_slice(&tail[0][..take]);
+                    have += take;
+                    next_at = take;
+                    if take == tail[0].len() {
+                        next += 1;
+                        next_at = 0;
                     }
                 }
-            }
-            Some(order) => {
-                let mut next = vec![0usize; ch.pieces.len()];
-                for &p in order {
-                    let p = p as usize;
-                    let c = &ch.pieces[p].cycles[next[p]];
-                    next[p] += 1;
-                    per_cycle.push(assign(p, c, &mut asg));
-                }
-            }
-        }
-        // Two pieces feeding one run would interleave its cycles: take them one by one.
-        let mut seen = std::collections::HashSet::new();
-        let movable = whole.iter().all(|&w| w) && target.iter().all(|t| seen.insert(*t));
-        let new_run = |out: &mut GcTrace, run: usize, line: u64, asg: &Assigner| {
-            debug_assert_eq!(run, out.runs.len());
-            out.runs.push(GcRun {
-                first_line: line,
-                cycles: Vec::new(),
-                source: String::from_utf8_lossy(&asg.names[asg.run_keys[run] as usize])
-                    .into_owned(),
-            });
-        };
-        if movable {
-            // Runs are created in order of their first cycle; pieces too.
-            for (p, mut piece) in ch.pieces.into_iter().enumerate() {
-                let run = target[p].unwrap_or(0);
-                if first_new[p] {
-                    new_run(&mut out, run, line_base + piece.first_line, &asg);
-                }
-                let dst = &mut out.runs[run].cycles;
-                if dst.is_empty() {
-                    *dst = std::mem::take(&mut piece.cycles);
+                spans.push(RunSpan {
+                    first_line,
+                    source,
+                    segment: part,
+                    start,
+                    end: start + n,
+                });
+                if next > part + 1 || next_at > 0 {
+                    // The cycles moved: go on where they came from.
+                    (part, at) = (next.min(parts.len() - 1), next_at);
+                    if next >= parts.len() {
+                        at = parts[part].len();
+                    }
                 } else {
-                    dst.append(&mut piece.cycles);
+                    at = start + n;
                 }
             }
         } else {
-            let mut cycles: Vec<std::vec::IntoIter<GcCycle>> = ch
-                .pieces
-                .into_iter()
-                .map(|p| p.cycles.into_iter())
-                .collect();
-            let order: Box<dyn Iterator<Item = usize>> = match ch.order {
-                Some(o) => Box::new(o.into_iter().map(|p| p as usize)),
-                None => Box::new(
-                    cycles
-                        .iter()
-                        .enumerate()
-                        .flat_map(|(p, it)| std::iter::repeat_n(p, it.len()))
-                        .collect::<Vec<_>>()
-                        .into_iter(),
-                ),
-            };
-            let mut counted = (start, line_base + 1);
-            for (p, (run, new)) in order.zip(per_cycle) {
-                let Some(c) = cycles[p].next() else { break };
-                if new {
-                    // Only a piece's first line was counted; count this one.
-                    let at = c.offset as usize;
-                    counted.1 += memchr::memchr_iter(b'\n', &data[counted.0..at]).count() as u64;
-                    counted.0 = at;
-                    new_run(&mut out, run, counted.1, &asg);
+            // Each segment to its run: per run, its segments' ranges in log order.
+            let mut ranges: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); self.runs.len()];
+            let (mut part, mut at) = (0usize, 0usize);
+            for &(run, n) in &self.segments {
+                let mut left = n as usize;
+                while left > 0 {
+                    while at == parts[part].len() {
+                        (part, at) = (part + 1, 0);
+                    }
+                    let take = left.min(parts[part].len() - at);
+                    ranges[run as usize].push((part, at, at + take));
+                    at += take;
+                    left -= take;
                 }
-                out.runs[run].cycles.push(c);
+            }
+            let total = parts.iter().map(Vec::len).sum();
+            let mut grouped = Vec::with_capacity(total);
+            for ((first_line, source), rs) in self.runs.into_iter().zip(&ranges) {
+                let start = grouped.len();
+                for &(p, from, to) in rs {
+                    grouped.extend_from_slice(&parts[p][from..to]);
+                }
+                spans.push(RunSpan {
+                    first_line,
+                    source,
+                    segment: 0,
+                    start,
+                    end: grouped.len(),
+                });
+            }
+            parts = vec![grouped];
+        }
+        GcTrace {
+            segments: parts,
+            spans,
+            malformed,
+        }
+    }
+}
+
+/// Joins chunks (scanned from `bounds`) in input order.
+fn merge(data: &[u8], bounds: &[(usize, usize)], chunks: Vec<Chunk>) -> GcTrace {
+    let mut asg = Assigner::default();
+    let mut layout = Layout::default();
+    let mut malformed = Vec::new();
+    let mut line_base = 0u64;
+    let mut parts = Vec::with_capacity(chunks.len());
+    for (ch, &(start, _)) in chunks.into_iter().zip(bounds) {
+        let mut next = ch.cycles.iter();
+        let keys: Vec<u32> = ch.identities.iter().map(|i| asg.key(i)).collect();
+        let mut mark = 0;
+        for &(key, count) in &ch.keys {
+            for c in next.by_ref().take(count as usize) {
+                let (run, new) = asg.assign(keys[key as usize], c);
+                if new {
+                    while mark < ch.marks.len() && ch.marks[mark].0 < c.offset() {
+                        mark += 1;
+                    }
+                    let line = match ch.marks.get(mark) {
+                        Some(&(offset, line)) if offset == c.offset() => line,
+                        // Not where the scan expected a run could start: count from the
+                        // mark before it (or the chunk start).
+                        _ => {
+                            let (from, line) = match mark.checked_sub(1) {
+                                Some(m) => (ch.marks[m].0 as usize, ch.marks[m].1),
+                                None => (start, 1),
+                            };
+                            let at = c.offset() as usize;
+                            line + memchr::memchr_iter(b'\n', &data[from..at]).count() as u64
+                        }
+                    };
+                    layout.new_run(line_base + line, &asg);
+                }
+                layout.push(run, 1);
             }
         }
-        out.malformed
-            .extend(ch.malformed.into_iter().map(|m| Malformed {
-                line: line_base + m.line,
-                ..m
-            }));
+        malformed.extend(ch.malformed.into_iter().map(|m| Malformed {
+            line: line_base + m.line,
+            ..m
+        }));
         line_base += ch.newlines;
+        parts.push(ch.cycles);
     }
-    out
+    layout.finish(parts, malformed)
 }

@@ -48,21 +48,21 @@ fn row(out: &mut String, c: &gctrace::GcCycle) {
     let _ = writeln!(
         out,
         "{:>7} {:>10.3} {:>9} {:>9} {:>6}% {:>20} {:>6} {:>3} {}",
-        c.n,
-        c.at_ns as f64 / 1e9,
+        c.n(),
+        c.at_ns() as f64 / 1e9,
         ms(c.stw_ns()),
         ms(c.wall_ns()),
         // CPU share of this cycle while it ran: GC CPU / (wall × P).
-        (100 * c.cpu_ns() / (wall * u64::from(c.procs.max(1)))).min(999),
+        (100 * c.cpu_ns() / (wall * u64::from(c.procs().max(1)))).min(999),
         format!(
             "{}→{}→{}",
-            mib(c.heap_start_bytes),
-            mib(c.heap_end_bytes),
-            mib(c.heap_live_bytes)
+            mib(c.heap_start_bytes()),
+            mib(c.heap_end_bytes()),
+            mib(c.heap_live_bytes())
         ),
-        mib(c.heap_goal_bytes),
-        c.procs,
-        if c.forced { "forced" } else { "" }
+        mib(c.heap_goal_bytes()),
+        c.procs(),
+        if c.forced() { "forced" } else { "" }
     );
 }
 
@@ -88,8 +88,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let opts = GcOptions { gogc: args.gogc };
-    let summaries = gc::summaries(&trace.runs, opts);
-    let findings = gc::gc_findings_with(&trace.runs, &name, opts);
+    let summaries = gc::summaries(&trace, opts);
+    let findings = gc::gc_findings_with(&trace, &name, opts);
     // Each run (process) also on its own, for logs holding several.
     let run_findings: Vec<_> = summaries
         .iter()
@@ -118,8 +118,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         out = serde_json::to_string_pretty(&v)?;
         out.push('\n');
     } else {
-        for ((run, s), rf) in trace.runs.iter().zip(&summaries).zip(&run_findings) {
-            if trace.runs.len() > 1 {
+        for ((run, s), rf) in trace.runs().zip(&summaries).zip(&run_findings) {
+            if trace.run_count() > 1 {
                 let from = if s.source.is_empty() {
                     String::new()
                 } else {
@@ -137,7 +137,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "{:>7} {:>10} {:>9} {:>9} {:>7} {:>20} {:>6} {:>3}",
                 "gc", "time s", "pause ms", "wall ms", "cpu", "heap→end→live MiB", "goal", "P"
             );
-            let c = &run.cycles;
+            let c = run.cycles;
             if args.max_rows == 0 || c.len() <= args.max_rows {
                 c.iter().for_each(|x| row(&mut out, x));
             } else {
@@ -168,7 +168,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 s.pacing_checked_cycles,
                 s.gogc_assumed,
             );
-            if trace.runs.len() > 1 {
+            if trace.run_count() > 1 {
                 let ids: Vec<String> = rf
                     .iter()
                     .map(|f| format!("{} ({})", f.id, f.severity.as_str()))
