@@ -253,10 +253,15 @@ pub fn gc_findings(trace: &GcTrace, source: &str) -> Vec<Finding> {
 }
 
 pub fn gc_findings_with(trace: &GcTrace, source: &str, opts: GcOptions) -> Vec<Finding> {
+    findings_of_summaries(&summaries(trace, opts), source)
+}
+
+/// The findings of runs already summarised ([`summaries`]): for each id, the most
+/// severe one across runs.
+pub fn findings_of_summaries(summaries: &[GcSummary], source: &str) -> Vec<Finding> {
     let mut best: Vec<Finding> = Vec::new();
-    for (i, run) in trace.runs().enumerate() {
-        let s = summarize(&run, i, opts);
-        for f in run_findings(&s, trace.run_count(), source) {
+    for s in summaries {
+        for f in run_findings(s, summaries.len(), source) {
             match best.iter_mut().find(|b| b.id == f.id) {
                 Some(b) if f.severity > b.severity => *b = f,
                 Some(_) => {}

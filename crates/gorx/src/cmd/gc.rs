@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let opts = GcOptions { gogc: args.gogc };
     let summaries = gc::summaries(&trace, opts);
-    let findings = gc::gc_findings_with(&trace, &name, opts);
+    let findings = gc::findings_of_summaries(&summaries, &name);
     // Each run (process) also on its own, for logs holding several.
     let run_findings: Vec<_> = summaries
         .iter()
