@@ -9,7 +9,7 @@ use crate::event::{
 use crate::goutil::FxHashMap as HashMap;
 use crate::spec::{self, EventType, Version, ev, go_status_name, proc_status_name};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::rc::Rc;
 
 type Res = Result<(SchedCtx, bool), String>;
 
@@ -165,7 +165,7 @@ enum GcState {
 }
 
 struct TaskState {
-    name: Arc<[u8]>,
+    name: Rc<[u8]>,
     parent: TaskId,
 }
 
@@ -257,7 +257,7 @@ impl Ordering {
         self.queue.pop_front()
     }
 
-    fn push(&mut self, evt: &Arc<EvTable>, ctx: SchedCtx, base: BaseEvent) {
+    fn push(&mut self, evt: &Rc<EvTable>, ctx: SchedCtx, base: BaseEvent) {
         self.queue.push_back(Event::new(evt, ctx, base));
     }
 
@@ -265,7 +265,7 @@ impl Ordering {
     pub(crate) fn advance(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         m: ThreadId,
         gen_no: u64,
     ) -> Result<bool, String> {
@@ -355,7 +355,7 @@ impl Ordering {
     fn advance_proc_status(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         mut cur: SchedCtx,
     ) -> Res {
@@ -433,7 +433,7 @@ impl Ordering {
     fn advance_proc_start(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -461,7 +461,7 @@ impl Ordering {
         Ok((new_ctx, true))
     }
 
-    fn advance_proc_stop(&mut self, ev: &mut BaseEvent, evt: &Arc<EvTable>, cur: SchedCtx) -> Res {
+    fn advance_proc_stop(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         let name = self.ev_name(ev.typ);
         let Some(state) = self.p_states.get_mut(&cur.p) else {
             return Err(format!(
@@ -492,7 +492,7 @@ impl Ordering {
     fn advance_proc_steal(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -553,7 +553,7 @@ impl Ordering {
     fn advance_go_status(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         mut cur: SchedCtx,
     ) -> Res {
@@ -624,7 +624,7 @@ impl Ordering {
     fn advance_go_create(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -678,7 +678,7 @@ impl Ordering {
     fn advance_go_stop_exec(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -705,7 +705,7 @@ impl Ordering {
     fn advance_go_start(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -736,7 +736,7 @@ impl Ordering {
     fn advance_go_unblock(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -757,7 +757,7 @@ impl Ordering {
     fn advance_go_switch(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -812,7 +812,7 @@ impl Ordering {
     fn advance_go_syscall_begin(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -839,7 +839,7 @@ impl Ordering {
     fn advance_go_syscall_end(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -864,7 +864,7 @@ impl Ordering {
     fn advance_go_syscall_end_blocked(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         if cur.p != NO_PROC {
@@ -898,7 +898,7 @@ impl Ordering {
     fn advance_go_create_syscall(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -929,7 +929,7 @@ impl Ordering {
     fn advance_go_destroy_syscall(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(
@@ -982,7 +982,7 @@ impl Ordering {
     fn advance_user_task_begin(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         let id = ev.args[0];
@@ -1001,7 +1001,7 @@ impl Ordering {
         self.active_tasks.insert(
             id,
             TaskState {
-                name: Arc::from(evt.string(name_id)),
+                name: Rc::from(evt.string(name_id)),
                 parent,
             },
         );
@@ -1013,7 +1013,7 @@ impl Ordering {
     fn advance_user_task_end(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         let id = ev.args[0];
@@ -1023,7 +1023,7 @@ impl Ordering {
             ts.name
         } else {
             ev.args[xi] = NO_TASK;
-            Arc::from(&b""[..])
+            Rc::from(&b""[..])
         };
         validate_ctx(cur, USER_GO_REQS)?;
         let mut e = Event::new(evt, cur, *ev);
@@ -1032,7 +1032,7 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn region_args(&self, ev: &BaseEvent, evt: &Arc<EvTable>) -> Result<UserRegion, String> {
+    fn region_args(&self, ev: &BaseEvent, evt: &Rc<EvTable>) -> Result<UserRegion, String> {
         let name_id = ev.args[1];
         if !evt.strings.contains(name_id) {
             return Err(format!("invalid string ID {name_id} for {} event", ev.typ));
@@ -1046,7 +1046,7 @@ impl Ordering {
     fn advance_user_region_begin(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -1065,7 +1065,7 @@ impl Ordering {
     fn advance_user_region_end(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -1096,7 +1096,7 @@ impl Ordering {
     fn advance_gc_active(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -1122,7 +1122,7 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn advance_gc_begin(&mut self, ev: &mut BaseEvent, evt: &Arc<EvTable>, cur: SchedCtx) -> Res {
+    fn advance_gc_begin(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         let seq = ev.args[0];
         if self.gc_state == GcState::Undetermined {
             self.gc_seq = seq;
@@ -1143,7 +1143,7 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn advance_gc_end(&mut self, ev: &mut BaseEvent, evt: &Arc<EvTable>, cur: SchedCtx) -> Res {
+    fn advance_gc_end(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         let seq = ev.args[0];
         if seq != self.gc_seq.wrapping_add(1) {
             return Ok((cur, false));
@@ -1161,18 +1161,13 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn advance_annotation(&mut self, ev: &mut BaseEvent, evt: &Arc<EvTable>, cur: SchedCtx) -> Res {
+    fn advance_annotation(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
         self.push(evt, cur, *ev);
         Ok((cur, true))
     }
 
-    fn advance_heap_metric(
-        &mut self,
-        ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
-        cur: SchedCtx,
-    ) -> Res {
+    fn advance_heap_metric(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         validate_ctx(
             cur,
             Reqs {
@@ -1188,7 +1183,7 @@ impl Ordering {
     fn advance_gc_sweep_begin(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(
@@ -1214,7 +1209,7 @@ impl Ordering {
     fn advance_gc_sweep_active(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -1232,7 +1227,7 @@ impl Ordering {
     fn advance_gc_sweep_end(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(
@@ -1257,7 +1252,7 @@ impl Ordering {
     fn advance_go_range_begin(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -1280,7 +1275,7 @@ impl Ordering {
     fn advance_go_range_active(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         gen_no: u64,
         cur: SchedCtx,
     ) -> Res {
@@ -1299,7 +1294,7 @@ impl Ordering {
     fn advance_go_range_end(
         &mut self,
         ev: &mut BaseEvent,
-        evt: &Arc<EvTable>,
+        evt: &Rc<EvTable>,
         cur: SchedCtx,
     ) -> Res {
         validate_ctx(cur, USER_GO_REQS)?;
@@ -1317,7 +1312,7 @@ impl Ordering {
         Ok((cur, true))
     }
 
-    fn advance_alloc_free(&mut self, ev: &mut BaseEvent, evt: &Arc<EvTable>, cur: SchedCtx) -> Res {
+    fn advance_alloc_free(&mut self, ev: &mut BaseEvent, evt: &Rc<EvTable>, cur: SchedCtx) -> Res {
         validate_ctx(
             cur,
             Reqs {

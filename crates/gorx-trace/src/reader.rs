@@ -11,6 +11,7 @@ use crate::spec::{self, Version, ev};
 use gorx_formats::FormatError;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 
@@ -113,7 +114,7 @@ fn read_timed_base_event_slow(b: &[u8], e: &mut BaseEvent) -> Result<(usize, u64
     Ok((n, ts))
 }
 
-fn heap_sift_up(h: &mut [BatchCursor], mut i: usize) -> usize {
+fn heap_sift_up(h: &mut [Box<BatchCursor>], mut i: usize) -> usize {
     while i > 0 && h[(i - 1) / 2].ev.time > h[i].ev.time {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
@@ -121,7 +122,7 @@ fn heap_sift_up(h: &mut [BatchCursor], mut i: usize) -> usize {
     i
 }
 
-fn heap_sift_down(h: &mut [BatchCursor], mut i: usize) -> usize {
+fn heap_sift_down(h: &mut [Box<BatchCursor>], mut i: usize) -> usize {
     loop {
         let m = min3(h, i, 2 * i + 1, 2 * i + 2);
         if m == i {
@@ -133,7 +134,7 @@ fn heap_sift_down(h: &mut [BatchCursor], mut i: usize) -> usize {
     i
 }
 
-fn min3(b: &[BatchCursor], i0: usize, i1: usize, i2: usize) -> usize {
+fn min3(b: &[Box<BatchCursor>], i0: usize, i1: usize, i2: usize) -> usize {
     let mut min_idx = i0;
     let mut min_t = i64::MAX;
     if i0 < b.len() {
@@ -149,20 +150,20 @@ fn min3(b: &[BatchCursor], i0: usize, i1: usize, i2: usize) -> usize {
     min_idx
 }
 
-fn heap_insert(h: &mut Vec<BatchCursor>, bc: BatchCursor) {
+fn heap_insert(h: &mut Vec<Box<BatchCursor>>, bc: Box<BatchCursor>) {
     h.push(bc);
     let n = h.len() - 1;
     heap_sift_up(h, n);
 }
 
-fn heap_update(h: &mut [BatchCursor], i: usize) {
+fn heap_update(h: &mut [Box<BatchCursor>], i: usize) {
     if heap_sift_up(h, i) != i {
         return;
     }
     heap_sift_down(h, i);
 }
 
-fn heap_remove(h: &mut Vec<BatchCursor>, mut i: usize) {
+fn heap_remove(h: &mut Vec<Box<BatchCursor>>, mut i: usize) {
     while i > 0 {
         h.swap((i - 1) / 2, i);
         i = (i - 1) / 2;
@@ -245,7 +246,7 @@ impl<R: Read> Feed<R> {
 struct CurGen {
     gen_no: u64,
     batches: Vec<Vec<Batch>>,
-    table: Arc<EvTable>,
+    table: Rc<EvTable>,
     /// Event batch bytes accounted in the budget and not yet freed.
     held_bytes: usize,
 }
@@ -258,7 +259,8 @@ pub struct Reader<R: Read> {
     version: Version,
     last_ts: Time,
     gen_no: Option<CurGen>,
-    frontier: Vec<BatchCursor>,
+    /// Boxed, as Go holds `*batchCursor`: the heap moves pointers, not 104-byte cursors.
+    frontier: Vec<Box<BatchCursor>>,
     cpu_samples: VecDeque<CpuSample>,
     order: Ordering,
     syncs: u64,
@@ -446,7 +448,7 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    fn sync_event(&mut self, table: Option<Arc<EvTable>>, t: Time) -> Event {
+    fn sync_event(&mut self, table: Option<Rc<EvTable>>, t: Time) -> Event {
         self.syncs += 1;
         Event::sync(table, t, self.syncs)
     }
@@ -622,7 +624,7 @@ impl<R: Read> Reader<R> {
                 b.release(old.held_bytes);
             }
         }
-        let table = Arc::new(g.table);
+        let table = Rc::new(g.table);
         let mut cur = CurGen {
             gen_no: g.gen_no,
             batches: g.batches,
@@ -649,7 +651,7 @@ impl<R: Read> Reader<R> {
             if !more {
                 continue;
             }
-            heap_insert(&mut self.frontier, bc);
+            heap_insert(&mut self.frontier, Box::new(bc));
         }
         let t = cur.table.mul(g.min_ts);
         let table = cur.table.clone();

@@ -15,7 +15,7 @@ use crate::event::{
 use crate::goutil::FxHashMap as HashMap;
 use crate::spec::{self, ev};
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::sync::Arc;
+use std::rc::Rc;
 
 // Strings the converter adds (block reasons, then STW kinds), in Go's order.
 const S_FOREVER: usize = 0;
@@ -75,13 +75,13 @@ pub(crate) struct Converter {
     version: u32,
     events: Vec<v1::Event>,
     pos: usize,
-    pub(crate) evt: Arc<EvTable>,
+    pub(crate) evt: Rc<EvTable>,
     pre_init: bool,
     /// Goroutines created before tracing began and not yet seen otherwise. Go keeps a
     /// map and emits them in map (random) order; gorx emits them by ascending id.
     created_pre_init: BTreeSet<u64>,
     extra: VecDeque<Event>,
-    tasks: HashMap<u64, (Arc<[u8]>, u64)>,
+    tasks: HashMap<u64, (Rc<[u8]>, u64)>,
     seen_procs: HashSet<i64>,
     pub(crate) last_ts: Time,
     proc_ms: HashMap<i64, i64>,
@@ -147,7 +147,7 @@ impl Converter {
             version: tr.version,
             events: tr.events,
             pos: 0,
-            evt: Arc::new(evt),
+            evt: Rc::new(evt),
             pre_init: true,
             created_pre_init: BTreeSet::new(),
             extra: VecDeque::new(),
@@ -215,7 +215,7 @@ impl Converter {
     fn convert_event(&mut self, oev: &v1::Event) -> Result<Conv, String> {
         let mapped_type: u8;
         let mut mapped_args: [u64; 4] = oev.args;
-        let mut task_type: Option<Arc<[u8]>> = None;
+        let mut task_type: Option<Rc<[u8]>> = None;
         let t = oev.ts;
         let p = oev.p as i64;
         match oev.typ {
@@ -385,7 +385,7 @@ impl Converter {
                     oev.args[1]
                 };
                 mapped_args = [oev.args[0], parent, oev.args[2], oev.stk_id as u64];
-                let name: Arc<[u8]> = self.evt.string(oev.args[2]).into();
+                let name: Rc<[u8]> = self.evt.string(oev.args[2]).into();
                 self.tasks.insert(oev.args[0], (name, oev.args[1]));
             }
             v1ev::USER_TASK_END => {
