@@ -19,7 +19,6 @@
 //! gc counter, see [`runs`].
 
 use crate::error::{FormatError, Result};
-use memchr::memmem;
 use std::io::BufRead;
 
 pub mod runs;
@@ -143,10 +142,7 @@ impl TryFrom<&GcCycleFields> for GcCycle {
             if !b.is_multiple_of(MIB) {
                 return Err(format!("heap size {b} is not whole MiB"));
             }
-            u32::try_from(b / MIB)
-                .ok()
-                .filter(|&m| m != NO_MIB)
-                .ok_or_else(|| "heap size too large".to_string())
+            mib_u32(b / MIB)
         };
         let time = |ns: u64| {
             Duration32::from_ns(ns)
@@ -421,7 +417,7 @@ impl Builder {
         if new {
             self.layout.new_run(line, &self.asg);
         }
-        self.layout.push(run, 1);
+        self.layout.push(run);
         self.cycles.push(c);
     }
     fn finish(self) -> GcTrace {
@@ -462,7 +458,6 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
     let mut buf = Vec::with_capacity(4096);
     let mut line = 0u64;
     let mut base = 0u64;
-    let finder = memmem::Finder::new(b"gc ");
     loop {
         buf.clear();
         let n = r
@@ -474,40 +469,21 @@ pub fn parse_reader<R: BufRead>(input: &str, mut r: R) -> Result<GcTrace> {
         line += 1;
         let line_offset = base;
         base += n as u64;
-        // The line without its newline, as the slice parser sees it.
+        // The line without its newline, as the slice parser sees it; its first claim.
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        let mut start = 0;
-        while let Some(rel) = finder.find(&text[start..]) {
-            let at = start + rel;
-            if claims_gctrace(text, at) {
-                match parse_fields(&text[at..]) {
-                    Ok((c, used)) => {
-                        let c = c.with_offset(line_offset + at as u64);
-                        let prefix = &text[at.saturating_sub(scan::MAX_PREFIX)..at];
-                        let prefix = match memchr::memrchr(b'\n', prefix) {
-                            Some(i) => &prefix[i + 1..],
-                            None => prefix,
-                        };
-                        b.push(c, prefix, &text[at + used..], line)
-                    }
-                    Err(message) => b.malformed.push(Malformed { line, message }),
+        scan::for_each_claim(text, 0, text.len(), |at| {
+            match parse_fields(&text[at..]) {
+                Ok((c, used)) => {
+                    let c = c.with_offset(line_offset + at as u64);
+                    let prefix = &text[at.saturating_sub(scan::MAX_PREFIX)..at];
+                    b.push(c, prefix, &text[at + used..], line)
                 }
-                break;
+                Err(message) => b.malformed.push(Malformed { line, message }),
             }
-            start = at + 1;
-        }
+            text.len()
+        });
     }
     Ok(b.finish())
-}
-
-/// `gc <digit>` preceded by start-of-input or a non-identifier byte, followed by ` @`.
-fn claims_gctrace(data: &[u8], at: usize) -> bool {
-    if at > 0 && !scan::boundary_ok(data[at - 1]) {
-        return false;
-    }
-    let rest = &data[at + 3..];
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    digits > 0 && rest[digits..].starts_with(b" @")
 }
 
 /// A byte cursor with the few primitives the runtime's print format needs.

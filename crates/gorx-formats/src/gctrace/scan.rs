@@ -34,7 +34,7 @@ pub(super) struct Chunk {
 }
 
 /// Where the gctrace claim whose ` @` ends at the `@` at `p` starts (the `gc` of
-/// `gc <digits> @`, see [`super::claims_gctrace`]), if there is one.
+/// `gc <digits> @` at a word boundary, see the module doc of [`super`]), if there is one.
 #[inline(always)]
 fn claim_before(data: &[u8], p: usize) -> Option<usize> {
     let digits_end = p.checked_sub(1).filter(|&i| data[i] == b' ')?;
@@ -52,7 +52,12 @@ fn claim_before(data: &[u8], p: usize) -> Option<usize> {
 /// checks the claim backwards; claims never overlap, so the first `@` of a claim finds
 /// the same line's first claim as a search for `gc ` would.
 #[inline(always)]
-fn for_each_claim(data: &[u8], start: usize, end: usize, mut f: impl FnMut(usize) -> usize) {
+pub(super) fn for_each_claim(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(usize) -> usize,
+) {
     let mut pos = start;
     while let Some(rel) = memchr::memchr(b'@', &data[pos..end]) {
         let p = pos + rel;
@@ -214,11 +219,11 @@ impl Layout {
             .push((first_line, String::from_utf8_lossy(name).into_owned()));
     }
 
-    /// The next `count` cycles in log order belong to `run`.
-    pub(super) fn push(&mut self, run: usize, count: u32) {
+    /// The next cycle in log order belongs to `run`.
+    pub(super) fn push(&mut self, run: usize) {
         match self.segments.last_mut() {
-            Some((r, n)) if *r as usize == run => *n += count,
-            _ => self.segments.push((run as u32, count)),
+            Some((r, n)) if *r as usize == run => *n += 1,
+            _ => self.segments.push((run as u32, 1)),
         }
     }
 
@@ -347,7 +352,7 @@ fn merge(data: &[u8], bounds: &[(usize, usize)], chunks: Vec<Chunk>) -> GcTrace 
                     };
                     layout.new_run(line_base + line, &asg);
                 }
-                layout.push(run, 1);
+                layout.push(run);
             }
         }
         malformed.extend(ch.malformed.into_iter().map(|m| Malformed {
