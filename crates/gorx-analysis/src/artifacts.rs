@@ -290,8 +290,8 @@ fn analyze_one(
             // Streamed event by event: the analyzer holds summaries, never the trace.
             let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
             let mut analyzer = TraceAnalyzer::new();
-            while let Some(ev) = reader.read_event()? {
-                analyzer.observe(&ev);
+            while let Some(ev) = reader.next_event()? {
+                analyzer.observe(ev);
             }
             out.extend(trace_findings(&analyzer.finish(), name));
         }

@@ -11,7 +11,7 @@ fn main() {
     });
     let mut n: u64 = 0;
     loop {
-        match r.read_event() {
+        match r.next_event() {
             Ok(Some(_)) => n += 1,
             Ok(None) => break,
             Err(e) => {

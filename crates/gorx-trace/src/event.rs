@@ -437,6 +437,10 @@ pub struct Event {
 }
 
 impl Event {
+    /// What a spent slot of the ordering's queue holds.
+    pub(crate) fn spent() -> Event {
+        Event::sync(None, 0, 0)
+    }
     pub(crate) fn new(table: &Rc<EvTable>, ctx: SchedCtx, base: BaseEvent) -> Event {
         Event {
             table: Some(table.clone()),

@@ -24,7 +24,9 @@ fn read_all(bytes: &[u8]) -> (Vec<u8>, Option<String>) {
         Err(e) => return (out, Some(e.message)),
     };
     loop {
-        match r.read_event() {
+        // Lent events: the path `gorx trace` takes (robustness.rs holds it equal to
+        // `read_event`).
+        match r.next_event() {
             Ok(Some(ev)) => {
                 ev.write_go_string(&mut out);
                 out.push(b'\n');

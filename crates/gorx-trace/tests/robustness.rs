@@ -177,13 +177,26 @@ fn random_mutations_never_panic() {
 
 /// Everything a reader yields, as text (events and the final error).
 fn dump_with(r: Result<Reader<impl std::io::Read>, gorx_formats::FormatError>) -> Vec<u8> {
+    dump_via(r, false)
+}
+
+/// [`dump_with`], taking the events as moved (`read_event`) or lent (`next_event`).
+fn dump_via(
+    r: Result<Reader<impl std::io::Read>, gorx_formats::FormatError>,
+    lent: bool,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut r = match r {
         Ok(r) => r,
         Err(e) => return e.to_string().into_bytes(),
     };
     loop {
-        match r.read_event() {
+        let next = if lent {
+            r.next_event().map(|e| e.cloned())
+        } else {
+            r.read_event()
+        };
+        match next {
             Ok(Some(ev)) => {
                 ev.write_go_string(&mut out);
                 out.push(b'\n');
@@ -198,7 +211,7 @@ fn dump_with(r: Result<Reader<impl std::io::Read>, gorx_formats::FormatError>) -
 }
 
 #[test]
-fn prefetching_reader_yields_the_same_as_inline() {
+fn prefetching_and_lending_readers_yield_the_same_as_inline() {
     let base = sample_trace();
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     for i in 0..2_000 {
@@ -215,7 +228,9 @@ fn prefetching_reader_yields_the_same_as_inline() {
             }
         }
         let inline = dump_with(Reader::new("t", &b[..]));
+        let lent = dump_via(Reader::new("t", &b[..]), true);
         let pre = dump_with(Reader::with_prefetch("t", std::io::Cursor::new(b)));
         assert_eq!(inline, pre, "mutation {i}");
+        assert_eq!(inline, lent, "mutation {i}: next_event");
     }
 }

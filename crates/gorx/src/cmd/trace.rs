@@ -415,8 +415,8 @@ pub(crate) fn for_each_event(
 ) -> Result<(), String> {
     let mut progress = Progress::new(path);
     let mut n_events: u64 = 0;
-    while let Some(ev) = r.read_event().map_err(|e| e.to_string())? {
-        if !f(&ev)? {
+    while let Some(ev) = r.next_event().map_err(|e| e.to_string())? {
+        if !f(ev)? {
             break;
         }
         n_events += 1;
