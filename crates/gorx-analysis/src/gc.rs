@@ -238,12 +238,13 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     }
 }
 
-/// Summaries of every run.
+/// Summaries of every run, in run order. Runs are summarised in parallel (rayon): a
+/// restart-heavy log holds tens of thousands of runs, each with its Theil–Sen fit.
 pub fn summaries(trace: &GcTrace, opts: GcOptions) -> Vec<GcSummary> {
-    trace
-        .runs()
-        .enumerate()
-        .map(|(i, r)| summarize(&r, i, opts))
+    use rayon::prelude::*;
+    (0..trace.run_count())
+        .into_par_iter()
+        .filter_map(|i| Some(summarize(&trace.run(i)?, i, opts)))
         .collect()
 }
 
