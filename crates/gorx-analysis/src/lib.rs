@@ -15,6 +15,7 @@ pub mod thresholds;
 pub mod trace;
 pub mod trace_assist;
 pub mod trace_leak;
+mod trace_names;
 pub mod trace_pprof;
 pub mod trace_tasks;
 

@@ -16,9 +16,9 @@
 //! Where Go would panic (an event on a P index outside GOMAXPROCS, a series of a single
 //! instant), this port skips the offending item instead; see [`MutatorUtilBuilder::anomalies`].
 
+use gorx_trace::goutil::{FxHashMap as HashMap, FxHashSet as HashSet};
 use gorx_trace::{Event, EventKind, GoId, GoState, NO_GOROUTINE, Resource};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
 
 /// What counts against mutator utilization (Go's `UtilFlags`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,9 +164,9 @@ impl MutatorUtilBuilder {
             out: Vec::new(),
             stw: 0,
             ps: Vec::new(),
-            in_gc: HashSet::new(),
-            states: HashMap::new(),
-            bg_mark: HashSet::new(),
+            in_gc: HashSet::default(),
+            states: HashMap::default(),
+            bg_mark: HashSet::default(),
             procs: Vec::new(),
             n_sync: 0,
             first_time: None,

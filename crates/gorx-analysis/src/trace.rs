@@ -8,9 +8,11 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
+use gorx_trace::goutil::FxHashMap;
 use gorx_trace::{Event, EventKind, GoId, GoState, Resource, StateTransition};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// Log-linear histogram of durations: 32 sub-buckets per power of two (≤ 3% error),
 /// exact count, sum and max. Memory is fixed however many samples arrive.
@@ -154,22 +156,81 @@ impl TraceSummary {
     }
 }
 
+/// An interned name, hashed and compared by address: interning makes that the same as
+/// comparing the text, without reading it (FxHash over a 40-byte site is 40 multiplies).
+#[derive(Clone)]
+struct Interned(Rc<str>);
+
+impl PartialEq for Interned {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for Interned {}
+impl std::hash::Hash for Interned {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (Rc::as_ptr(&self.0) as *const u8 as usize).hash(h)
+    }
+}
+
+/// One goroutine's open state. Names are interned (`Rc<str>`): a busy trace has ~10 M
+/// transitions and few distinct reasons and sites, so nothing is allocated per event.
 #[derive(Default)]
 struct GState {
     state: Option<GoState>,
     since: i64,
-    reason: String,
-    syscall_site: String,
-    block_site: String,
+    reason: Rc<str>,
+    syscall_site: Rc<str>,
+    /// Empty unless waiting with a stack.
+    block_site: Rc<str>,
+    /// Leaf of the last stack seen ([`GoroutineTimes::site`]).
+    site: Option<Rc<str>>,
+    /// Blocked time by reason ([`GoroutineTimes::block_ns`]), a few entries.
+    block_ns: Vec<(Rc<str>, u64)>,
     times: GoroutineTimes,
+}
+
+impl GState {
+    fn add_block(&mut self, d: u64) {
+        match self.block_ns.iter_mut().find(|(r, _)| *r == self.reason) {
+            Some((_, ns)) => *ns += d,
+            None => self.block_ns.push((self.reason.clone(), d)),
+        }
+    }
+
+    /// The goroutine's times, as the summary reports them.
+    fn into_times(self) -> GoroutineTimes {
+        let mut t = self.times;
+        for (reason, ns) in self.block_ns {
+            *t.block_ns.entry(reason.to_string()).or_default() += ns;
+        }
+        if let Some(site) = self.site {
+            t.site = site.to_string();
+        }
+        t
+    }
 }
 
 /// Streaming analysis: feed every event with [`observe`](Self::observe).
 pub struct TraceAnalyzer {
     s: TraceSummary,
-    gs: HashMap<i64, GState>,
+    gs: FxHashMap<i64, GState>,
     heat: BTreeMap<u64, [u64; 7]>,
+    /// The heat-map window being counted (consecutive samples mostly share one).
+    heat_window: Option<(u64, [u64; 7])>,
     range_start: HashMap<(String, i64), i64>,
+    reasons: crate::trace_names::Names,
+    /// [`leaf`] of each stack of the current generation (stack ids are per generation:
+    /// cleared at each Sync event and whenever the event's table changes).
+    sites: FxHashMap<u64, Option<Rc<str>>>,
+    sites_table: usize,
+    /// Interned site names (the same function over generations is one `Rc`).
+    site_names: FxHashMap<String, Rc<str>>,
+    /// "(unknown)", the syscall site of a syscall without a stack, and "", interned.
+    unknown_site: Rc<str>,
+    no_site: Rc<str>,
+    syscall_ns_by_site: FxHashMap<Interned, u64>,
+    block_ns_by_site: FxHashMap<(Interned, Interned), u64>,
     first: bool,
     leak: crate::trace_leak::LeakTracker,
     assist: crate::trace_assist::AssistTracker,
@@ -203,9 +264,18 @@ impl TraceAnalyzer {
                 heatmap_window_ns: th::TRACE_HEATMAP_WINDOW_NS,
                 ..Default::default()
             },
-            gs: HashMap::new(),
+            gs: FxHashMap::default(),
             heat: BTreeMap::new(),
+            heat_window: None,
             range_start: HashMap::new(),
+            reasons: Default::default(),
+            sites: FxHashMap::default(),
+            sites_table: 0,
+            site_names: FxHashMap::default(),
+            unknown_site: Rc::from("(unknown)"),
+            no_site: Rc::from(""),
+            syscall_ns_by_site: FxHashMap::default(),
+            block_ns_by_site: FxHashMap::default(),
             first: true,
             leak: Default::default(),
             assist: Default::default(),
@@ -213,8 +283,10 @@ impl TraceAnalyzer {
     }
 
     pub fn observe(&mut self, ev: &Event) {
-        self.leak.observe(ev);
-        self.assist.observe(ev);
+        // Worked out once for the three analyses.
+        let tr = goroutine_transition(ev);
+        self.leak.observe_transition(ev, tr.clone());
+        self.assist.observe_transition(ev, tr.clone());
         let t = ev.time();
         if self.first {
             self.s.start_ns = t;
@@ -222,8 +294,16 @@ impl TraceAnalyzer {
         }
         self.s.end_ns = self.s.end_ns.max(t);
         self.s.events += 1;
+        if ev.kind() == EventKind::Sync {
+            self.sites.clear();
+            self.reasons.new_generation();
+        }
         match ev.kind() {
-            EventKind::StateTransition => self.transition(ev, t),
+            EventKind::StateTransition => {
+                if let Some(tr) = tr {
+                    self.transition(ev, t, tr)
+                }
+            }
             EventKind::Metric => {
                 if let Some(("/sched/gomaxprocs:threads", v)) = ev.metric() {
                     self.s.gomaxprocs = v;
@@ -274,13 +354,59 @@ impl TraceAnalyzer {
         }
     }
 
-    fn transition(&mut self, ev: &Event, t: i64) {
-        let Some((id, _, new, st)) = goroutine_transition(ev) else {
-            return;
-        };
-        let site = leaf(ev, st.stack);
-        let reason = String::from_utf8_lossy(st.reason).into_owned();
-        let start_ns = self.s.start_ns;
+    /// [`leaf`] of the stack, cached per generation and interned.
+    fn site(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Rc<str>> {
+        let id = stack?;
+        let table = ev.table().map_or(0, |t| t as *const _ as usize);
+        if table != self.sites_table {
+            self.sites.clear();
+            self.sites_table = table;
+        }
+        if let Some(s) = self.sites.get(&id) {
+            return s.clone();
+        }
+        let site = leaf(ev, stack).map(|name| {
+            self.site_names
+                .entry(name)
+                .or_insert_with_key(|name| Rc::from(name.as_str()))
+                .clone()
+        });
+        self.sites.insert(id, site.clone());
+        site
+    }
+
+    /// The heat-map count of a scheduling latency `d` ending at `t`.
+    fn heat_record(&mut self, t: i64, d: u64) {
+        let w = ((t - self.s.start_ns).max(0) as u64) / self.s.heatmap_window_ns
+            * self.s.heatmap_window_ns;
+        let b = HEATMAP_LATENCY_EDGES_NS
+            .iter()
+            .position(|e| d < *e)
+            .unwrap_or(6);
+        match &mut self.heat_window {
+            Some((cur, counts)) if *cur == w => counts[b] += 1,
+            open => {
+                if let Some((cur, counts)) = open.take() {
+                    Self::heat_flush(&mut self.heat, cur, counts);
+                }
+                let mut counts = [0; 7];
+                counts[b] = 1;
+                *open = Some((w, counts));
+            }
+        }
+    }
+
+    fn heat_flush(heat: &mut BTreeMap<u64, [u64; 7]>, w: u64, counts: [u64; 7]) {
+        let cell = heat.entry(w).or_insert([0; 7]);
+        for (c, n) in cell.iter_mut().zip(counts) {
+            *c += n;
+        }
+    }
+
+    fn transition(&mut self, ev: &Event, t: i64, (id, _, new, st): GoTransition<'_>) {
+        let site = self.site(ev, st.stack);
+        let reason = self.reasons.get(ev.table(), st.reason);
+        let mut latency = None;
         let g = self.gs.entry(id).or_default();
         g.times.id = id;
         if let Some(old) = g.state {
@@ -290,23 +416,15 @@ impl TraceAnalyzer {
                 GoState::Runnable => {
                     g.times.sched_wait_ns += d;
                     if new == GoState::Running {
-                        self.s.sched_latency.record(d);
-                        let w = ((t - start_ns).max(0) as u64) / self.s.heatmap_window_ns
-                            * self.s.heatmap_window_ns;
-                        let b = HEATMAP_LATENCY_EDGES_NS
-                            .iter()
-                            .position(|e| d < *e)
-                            .unwrap_or(6);
-                        self.heat.entry(w).or_insert([0; 7])[b] += 1;
+                        latency = Some(d);
                     }
                 }
                 GoState::Waiting => {
-                    *g.times.block_ns.entry(g.reason.clone()).or_default() += d;
+                    g.add_block(d);
                     if !g.block_site.is_empty() {
                         *self
-                            .s
                             .block_ns_by_site
-                            .entry(format!("{} @ {}", g.reason, g.block_site))
+                            .entry((Interned(g.reason.clone()), Interned(g.block_site.clone())))
                             .or_default() += d;
                     }
                 }
@@ -314,9 +432,8 @@ impl TraceAnalyzer {
                     g.times.syscall_ns += d;
                     self.s.syscalls.record(d);
                     *self
-                        .s
                         .syscall_ns_by_site
-                        .entry(g.syscall_site.clone())
+                        .entry(Interned(g.syscall_site.clone()))
                         .or_default() += d;
                     if new == GoState::Runnable {
                         self.s.syscalls_blocked += 1;
@@ -326,16 +443,15 @@ impl TraceAnalyzer {
             }
         }
         if new == GoState::Syscall {
-            g.syscall_site = site.clone().unwrap_or_else(|| "(unknown)".into());
+            g.syscall_site = site.clone().unwrap_or_else(|| self.unknown_site.clone());
         }
         // Only a block with its own stack names where the goroutine waits.
-        g.block_site = if new == GoState::Waiting {
-            site.clone().unwrap_or_default()
-        } else {
-            String::new()
+        g.block_site = match (&site, new) {
+            (Some(s), GoState::Waiting) => s.clone(),
+            _ => self.no_site.clone(),
         };
-        if let Some(s) = site {
-            g.times.site = s;
+        if site.is_some() {
+            g.site = site;
         }
         g.state = Some(new);
         g.since = t;
@@ -343,7 +459,11 @@ impl TraceAnalyzer {
         if new == GoState::NotExist
             && let Some(g) = self.gs.remove(&id)
         {
-            self.s.goroutines.push(g.times);
+            self.s.goroutines.push(g.into_times());
+        }
+        if let Some(d) = latency {
+            self.s.sched_latency.record(d);
+            self.heat_record(t, d);
         }
     }
 
@@ -356,15 +476,33 @@ impl TraceAnalyzer {
                 match old {
                     GoState::Running => g.times.exec_ns += d,
                     GoState::Runnable => g.times.sched_wait_ns += d,
-                    GoState::Waiting => *g.times.block_ns.entry(g.reason.clone()).or_default() += d,
+                    GoState::Waiting => g.add_block(d),
                     GoState::Syscall => g.times.syscall_ns += d,
                     _ => {}
                 }
             }
-            self.s.goroutines.push(g.times);
+            self.s.goroutines.push(g.into_times());
         }
         self.s.goroutines.sort_by_key(|g| g.id);
+        if let Some((w, counts)) = self.heat_window.take() {
+            Self::heat_flush(&mut self.heat, w, counts);
+        }
         self.s.heatmap = self.heat.into_iter().collect();
+        // Keys are by address, which interning makes one per text.
+        for (Interned(site), ns) in self.syscall_ns_by_site {
+            *self
+                .s
+                .syscall_ns_by_site
+                .entry(site.to_string())
+                .or_default() += ns;
+        }
+        for ((Interned(reason), Interned(site)), ns) in self.block_ns_by_site {
+            *self
+                .s
+                .block_ns_by_site
+                .entry(format!("{reason} @ {site}"))
+                .or_default() += ns;
+        }
         self.s.blocked = self.leak.finish();
         self.s.mark_work = self.assist.finish();
         self.s
@@ -390,9 +528,10 @@ fn ms(ns: u64) -> String {
 /// Findings from a trace summary. `source` names the trace file.
 /// The goroutine state change `ev` carries, if it is one: (goroutine, from, to, the
 /// transition itself for its reason and stack).
-pub(crate) fn goroutine_transition(
-    ev: &Event,
-) -> Option<(GoId, GoState, GoState, StateTransition<'_>)> {
+/// A goroutine's state change: (id, old, new, the transition).
+pub(crate) type GoTransition<'a> = (GoId, GoState, GoState, StateTransition<'a>);
+
+pub(crate) fn goroutine_transition(ev: &Event) -> Option<GoTransition<'_>> {
     let st = ev.state_transition()?;
     let Resource::Goroutine(id) = st.resource else {
         return None;

@@ -13,7 +13,8 @@
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
 use crate::trace::TraceSummary;
-use crate::trace::goroutine_transition;
+use crate::trace::{GoTransition, goroutine_transition};
+use gorx_trace::goutil::FxHashMap;
 use gorx_trace::{Event, EventKind, GoState, Resource};
 use serde::Serialize;
 use serde_json::json;
@@ -52,9 +53,9 @@ enum Mode {
 pub struct AssistTracker {
     end: i64,
     /// Running goroutines: since when, and the mark worker mode if labelled one.
-    running: HashMap<i64, (i64, Option<Mode>)>,
+    running: FxHashMap<i64, (i64, Option<Mode>)>,
     /// Goroutines inside an assist: since when, the allocating site, CPU time so far.
-    open: HashMap<i64, (i64, String, u64)>,
+    open: FxHashMap<i64, (i64, String, u64)>,
     by_site: HashMap<String, u64>,
     w: MarkWork,
 }
@@ -98,11 +99,16 @@ impl AssistTracker {
     }
 
     pub fn observe(&mut self, ev: &Event) {
+        self.observe_transition(ev, goroutine_transition(ev));
+    }
+
+    /// [`Self::observe`] with the event's goroutine transition already worked out.
+    pub(crate) fn observe_transition(&mut self, ev: &Event, tr: Option<GoTransition<'_>>) {
         let t = ev.time();
         self.end = self.end.max(t);
         match ev.kind() {
             EventKind::StateTransition => {
-                let Some((id, old, new, _)) = goroutine_transition(ev) else {
+                let Some((id, old, new, _)) = tr else {
                     return;
                 };
                 if old == new {

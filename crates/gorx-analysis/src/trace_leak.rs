@@ -13,13 +13,14 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as th;
-use crate::trace::goroutine_transition;
+use crate::trace::{GoTransition, goroutine_transition};
 use gorx_formats::goroutines::package_of;
+use gorx_trace::goutil::FxHashMap;
 use gorx_trace::{Event, EventKind, GoState};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Goroutines blocked through the window at the same site for the same reason.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -62,9 +63,9 @@ struct G {
     waiting: bool,
     since: i64,
     /// The block event's reason (status events have none).
-    reason: Arc<str>,
+    reason: Rc<str>,
     /// What the blocking stack says, if the trace had one.
-    stack: Option<Arc<Resolved>>,
+    stack: Option<Rc<Resolved>>,
     system: bool,
 }
 
@@ -84,11 +85,11 @@ struct Resolved {
 pub struct LeakTracker {
     start: Option<i64>,
     end: i64,
-    gs: HashMap<i64, G>,
-    reasons: HashMap<Vec<u8>, Arc<str>>,
+    gs: FxHashMap<i64, G>,
+    reasons: crate::trace_names::Names,
     /// Stacks resolved in the current generation (stack ids are per generation: cleared
     /// at each generation's Sync event, and whenever the event's table changes).
-    stacks: HashMap<u64, Arc<Resolved>>,
+    stacks: FxHashMap<u64, Rc<Resolved>>,
     stacks_table: usize,
 }
 
@@ -162,13 +163,19 @@ impl LeakTracker {
     }
 
     pub fn observe(&mut self, ev: &Event) {
+        self.observe_transition(ev, goroutine_transition(ev));
+    }
+
+    /// [`Self::observe`] with the event's goroutine transition already worked out.
+    pub(crate) fn observe_transition(&mut self, ev: &Event, tr: Option<GoTransition<'_>>) {
         let t = ev.time();
         let start = *self.start.get_or_insert(t);
         self.end = self.end.max(t);
         if ev.kind() == EventKind::Sync {
             self.stacks.clear();
+            self.reasons.new_generation();
         }
-        let Some((id, old, new, st)) = goroutine_transition(ev) else {
+        let Some((id, old, new, st)) = tr else {
             return;
         };
         if new == GoState::NotExist {
@@ -197,20 +204,13 @@ impl LeakTracker {
         } else {
             t
         };
-        g.reason = match self.reasons.get(st.reason) {
-            Some(r) => r.clone(),
-            None => {
-                let r: Arc<str> = String::from_utf8_lossy(st.reason).into();
-                self.reasons.insert(st.reason.to_vec(), r.clone());
-                r
-            }
-        };
+        g.reason = self.reasons.get(ev.table(), st.reason);
         g.system = is_system_reason(&g.reason) || stack.as_ref().is_some_and(|r| r.system);
         g.stack = stack;
     }
 
     /// The stack's reason, state, site and system-ness, cached per generation.
-    fn resolve(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Arc<Resolved>> {
+    fn resolve(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Rc<Resolved>> {
         let id = stack?;
         let table = ev.table().map_or(0, |t| t as *const _ as usize);
         if table != self.stacks_table {
@@ -239,7 +239,7 @@ impl LeakTracker {
                     format!("{}:{}", String::from_utf8_lossy(f.file), f.line),
                 )
             });
-        let r = Arc::new(Resolved {
+        let r = Rc::new(Resolved {
             reason,
             state,
             system: is_system(&funcs),
@@ -452,7 +452,7 @@ mod tests {
             end: 1_000 + 1_000_000_000,
             ..Default::default()
         };
-        let stack = Arc::new(Resolved {
+        let stack = Rc::new(Resolved {
             site: Some(("main.worker".to_string(), "main.go:9".to_string())),
             ..Default::default()
         });
