@@ -34,20 +34,38 @@ pub const TARGETS: &[(&str, Body)] = &[
 ];
 
 /// The trace reader returns events or an error, and every event it returns can be
-/// printed (a stronger property than Go's FuzzReader, which skips the getters).
+/// printed (a stronger property than Go's FuzzReader, which skips the getters). Events
+/// moved out (`read_event`) and lent (`next_event`) are the same, and so is the end.
 pub fn trace_reader(data: &[u8]) {
-    let Ok(mut r) = gorx_trace::Reader::new("fuzz", data) else {
+    let (Ok(mut r), Ok(mut lending)) = (
+        gorx_trace::Reader::new("fuzz", data),
+        gorx_trace::Reader::new("fuzz", data),
+    ) else {
         return;
     };
-    let mut line = Vec::new();
+    let (mut line, mut lent_line) = (Vec::new(), Vec::new());
     // Each event consumes input or ends the stream; bound the loop anyway.
     for _ in 0..1_000_000 {
-        match r.read_event() {
-            Ok(Some(ev)) => {
+        let moved = r.read_event();
+        let lent = lending.next_event();
+        match (moved, lent) {
+            (Ok(Some(ev)), Ok(Some(lent))) => {
                 line.clear();
                 ev.write_go_string(&mut line);
+                lent_line.clear();
+                lent.write_go_string(&mut lent_line);
+                assert_eq!(line, lent_line, "read_event and next_event differ");
             }
-            Ok(None) | Err(_) => break,
+            (Ok(None), Ok(None)) => break,
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string(), "different errors");
+                break;
+            }
+            (a, b) => panic!(
+                "read_event gave {:?}, next_event {:?}",
+                a.map(|e| e.is_some()),
+                b.map(|e| e.is_some())
+            ),
         }
     }
 }
@@ -70,16 +88,16 @@ pub fn trace_analysis(data: &[u8]) {
     .map(TracePprof::new)
     .collect();
     let mut export = ChromeExporter::new(Vec::new(), ExportOptions::default()).unwrap();
-    // The commands stop at the first error, as here.
+    // The commands stop at the first error, as here, and read lent events.
     for _ in 0..1_000_000 {
-        let Ok(Some(ev)) = r.read_event() else {
+        let Ok(Some(ev)) = r.next_event() else {
             break;
         };
-        analyzer.observe(&ev);
+        analyzer.observe(ev);
         for p in &mut profiles {
-            p.observe(&ev);
+            p.observe(ev);
         }
-        export.observe(&ev).unwrap();
+        export.observe(ev).unwrap();
     }
     black_box(trace_findings(&analyzer.finish(), "fuzz"));
     for p in profiles {
