@@ -151,20 +151,61 @@ fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
 }
 
 /// Scans `data` cut at `bounds` (chunks in parallel when `parallel`) into a trace.
+///
+/// In parallel, each thread takes the next chunk in input order, and whoever completes
+/// the chunk the join needs next joins it (and any later ones already done): the join,
+/// which must go in input order, runs while other chunks are still being scanned instead
+/// of after all of them.
 pub(super) fn scan(data: &[u8], bounds: &[(usize, usize)], parallel: bool) -> GcTrace {
-    use rayon::prelude::*;
-    let chunks: Vec<Chunk> = if parallel {
-        bounds
-            .par_iter()
-            .map(|&(s, e)| scan_chunk(data, s, e))
-            .collect()
-    } else {
-        bounds
-            .iter()
-            .map(|&(s, e)| scan_chunk(data, s, e))
-            .collect()
-    };
-    merge(data, bounds, chunks)
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    if !parallel {
+        let mut join = Joiner::default();
+        for &(s, e) in bounds {
+            join.push(data, s, scan_chunk(data, s, e));
+        }
+        return join.finish();
+    }
+    struct Shared {
+        join: Joiner,
+        /// Scanned chunks the join has not reached.
+        ready: Vec<Option<Chunk>>,
+    }
+    let shared = Mutex::new(Shared {
+        join: Joiner::default(),
+        ready: bounds.iter().map(|_| None).collect(),
+    });
+    let next_chunk = AtomicUsize::new(0);
+    rayon::scope(|scope| {
+        for _ in 0..rayon::current_num_threads().min(bounds.len()) {
+            scope.spawn(|_| {
+                loop {
+                    let i = next_chunk.fetch_add(1, Relaxed);
+                    let Some(&(start, end)) = bounds.get(i) else {
+                        break;
+                    };
+                    let chunk = scan_chunk(data, start, end);
+                    // A poisoned lock means another chunk's thread panicked; rayon
+                    // re-raises that panic when the scope ends.
+                    let Ok(mut sh) = shared.lock() else {
+                        break;
+                    };
+                    sh.ready[i] = Some(chunk);
+                    loop {
+                        let at = sh.join.chunks;
+                        let Some(chunk) = sh.ready.get_mut(at).and_then(Option::take) else {
+                            break;
+                        };
+                        sh.join.push(data, bounds[at].0, chunk);
+                    }
+                }
+            });
+        }
+    });
+    match shared.into_inner() {
+        Ok(sh) => sh.join.finish(),
+        Err(p) => p.into_inner().join.finish(),
+    }
 }
 
 /// The start of the line holding `at` (looking back at most [`MAX_PREFIX`] bytes, never
@@ -319,20 +360,27 @@ impl Layout {
     }
 }
 
-/// Joins chunks (scanned from `bounds`) in input order.
-fn merge(data: &[u8], bounds: &[(usize, usize)], chunks: Vec<Chunk>) -> GcTrace {
-    let mut asg = Assigner::default();
-    let mut layout = Layout::default();
-    let mut malformed = Vec::new();
-    let mut line_base = 0u64;
-    let mut parts = Vec::with_capacity(chunks.len());
-    for (ch, &(start, _)) in chunks.into_iter().zip(bounds) {
+/// Joins scanned chunks, fed in input order: assigns every cycle to its run.
+#[derive(Default)]
+struct Joiner {
+    asg: Assigner,
+    layout: Layout,
+    malformed: Vec<Malformed>,
+    line_base: u64,
+    parts: Vec<Vec<GcCycle>>,
+    /// Chunks joined so far.
+    chunks: usize,
+}
+
+impl Joiner {
+    /// Joins the next chunk, scanned from `start`.
+    fn push(&mut self, data: &[u8], start: usize, ch: Chunk) {
         let mut next = ch.cycles.iter();
-        let keys: Vec<u32> = ch.identities.iter().map(|i| asg.key(i)).collect();
+        let keys: Vec<u32> = ch.identities.iter().map(|i| self.asg.key(i)).collect();
         let mut mark = 0;
         for &(key, count) in &ch.keys {
             for c in next.by_ref().take(count as usize) {
-                let (run, new) = asg.assign(keys[key as usize], c);
+                let (run, new) = self.asg.assign(keys[key as usize], c);
                 if new {
                     while mark < ch.marks.len() && ch.marks[mark].0 < c.offset() {
                         mark += 1;
@@ -350,17 +398,23 @@ fn merge(data: &[u8], bounds: &[(usize, usize)], chunks: Vec<Chunk>) -> GcTrace 
                             line + memchr::memchr_iter(b'\n', &data[from..at]).count() as u64
                         }
                     };
-                    layout.new_run(line_base + line, &asg);
+                    self.layout.new_run(self.line_base + line, &self.asg);
                 }
-                layout.push(run);
+                self.layout.push(run);
             }
         }
-        malformed.extend(ch.malformed.into_iter().map(|m| Malformed {
-            line: line_base + m.line,
-            ..m
-        }));
-        line_base += ch.newlines;
-        parts.push(ch.cycles);
+        let base = self.line_base;
+        self.malformed
+            .extend(ch.malformed.into_iter().map(|m| Malformed {
+                line: base + m.line,
+                ..m
+            }));
+        self.line_base += ch.newlines;
+        self.parts.push(ch.cycles);
+        self.chunks += 1;
     }
-    layout.finish(parts, malformed)
+
+    fn finish(self) -> GcTrace {
+        self.layout.finish(self.parts, self.malformed)
+    }
 }
