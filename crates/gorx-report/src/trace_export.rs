@@ -8,6 +8,7 @@
 //! Only per-goroutine open state is kept, never the events themselves.
 
 use gorx_trace::event::{Event, EventKind, GoId, GoState, ProcId, Resource, StackRef, Time};
+use gorx_trace::goutil::{FxHashMap, FxHashSet};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 
@@ -74,9 +75,9 @@ pub struct ChromeExporter<W: Write> {
     opts: ExportOptions,
     first: Option<Time>,
     last: Time,
-    gs: HashMap<GoId, GState>,
+    gs: FxHashMap<GoId, GState>,
     ranges: HashMap<(String, i64), Time>,
-    named: HashSet<i64>,
+    named: FxHashSet<i64>,
     wrote_any: bool,
     stats: ExportStats,
 }
@@ -100,7 +101,68 @@ fn user_func(ev: &Event, stack: StackRef) -> Option<String> {
 /// Nanoseconds as microseconds with exactly three decimals (exact, no float rounding).
 fn write_us(w: &mut impl Write, ns: i64) -> io::Result<()> {
     let ns = ns.max(0);
-    write!(w, "{}.{:03}", ns / 1000, ns % 1000)
+    write_int(w, ns / 1000)?;
+    let frac = ns % 1000;
+    let digit = |d: i64| b'0' + d as u8;
+    w.write_all(&[
+        b'.',
+        digit(frac / 100),
+        digit(frac / 10 % 10),
+        digit(frac % 10),
+    ])
+}
+
+/// `v` in decimal, as `{}` prints it, without the formatting machinery (which was a
+/// quarter of an export's time: a slice has five numbers).
+fn write_int(w: &mut impl Write, v: i64) -> io::Result<()> {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        w.write_all(b"-")?;
+    }
+    w.write_all(&buf[i..])
+}
+
+/// The body of a slice's `args` object.
+enum Args<'a> {
+    /// Already JSON (without braces).
+    Text(&'a str),
+    Goid(GoId),
+    /// A running slice: its goroutine, P, and why it ended (a JSON string).
+    Running {
+        goid: GoId,
+        p: ProcId,
+        end: &'a str,
+    },
+}
+
+impl Args<'_> {
+    fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        match *self {
+            Args::Text(t) => w.write_all(t.as_bytes()),
+            Args::Goid(g) => {
+                w.write_all(b"\"goid\":")?;
+                write_int(w, g)
+            }
+            Args::Running { goid, p, end } => {
+                w.write_all(b"\"goid\":")?;
+                write_int(w, goid)?;
+                w.write_all(b",\"p\":")?;
+                write_int(w, p)?;
+                w.write_all(b",\"end\":")?;
+                w.write_all(end.as_bytes())
+            }
+        }
+    }
 }
 
 fn write_json_str(w: &mut impl Write, s: &str) -> io::Result<()> {
@@ -115,9 +177,9 @@ impl<W: Write> ChromeExporter<W> {
             opts,
             first: None,
             last: 0,
-            gs: HashMap::new(),
+            gs: FxHashMap::default(),
             ranges: HashMap::new(),
-            named: HashSet::new(),
+            named: FxHashSet::default(),
             wrote_any: false,
             stats: ExportStats::default(),
         };
@@ -221,23 +283,26 @@ impl<W: Write> ChromeExporter<W> {
         name: &str,
         start: Time,
         end: Time,
-        args: &str,
+        args: Args<'_>,
     ) -> io::Result<bool> {
         let Some((s, e)) = self.clip(start, end) else {
             return Ok(false);
         };
         self.name_track(tid)?;
         self.sep()?;
-        write!(
-            self.w,
-            "{{\"ph\":\"X\",\"pid\":1,\"tid\":{tid},\"cat\":\"{cat}\",\"name\":"
-        )?;
+        self.w.write_all(b"{\"ph\":\"X\",\"pid\":1,\"tid\":")?;
+        write_int(&mut self.w, tid)?;
+        self.w.write_all(b",\"cat\":\"")?;
+        self.w.write_all(cat.as_bytes())?;
+        self.w.write_all(b"\",\"name\":")?;
         write_json_str(&mut self.w, name)?;
         self.w.write_all(b",\"ts\":")?;
         write_us(&mut self.w, s)?;
         self.w.write_all(b",\"dur\":")?;
         write_us(&mut self.w, e - s)?;
-        write!(self.w, ",\"args\":{{{args}}}}}")?;
+        self.w.write_all(b",\"args\":{")?;
+        args.write(&mut self.w)?;
+        self.w.write_all(b"}}")?;
         Ok(true)
     }
 
@@ -292,7 +357,14 @@ impl<W: Write> ChromeExporter<W> {
                 };
                 if self.wanted(g) {
                     let args = format!("\"goid\":{g},\"task\":{task}");
-                    self.slice(tid_g_regions(g), "region", &name, start, t, &args)?;
+                    self.slice(
+                        tid_g_regions(g),
+                        "region",
+                        &name,
+                        start,
+                        t,
+                        Args::Text(&args),
+                    )?;
                 }
                 Ok(())
             }
@@ -364,8 +436,7 @@ impl<W: Write> ChromeExporter<W> {
                 if let Some(since) = since
                     && self.wanted(g)
                 {
-                    let args = format!("\"goid\":{g}");
-                    self.slice(tid_g(g), "gc", &name, since, t, &args)?;
+                    self.slice(tid_g(g), "gc", &name, since, t, Args::Goid(g))?;
                 }
             }
             return Ok(());
@@ -385,7 +456,7 @@ impl<W: Write> ChromeExporter<W> {
             }
             _ => (TID_GC, String::new()),
         };
-        self.slice(tid, "gc", &name, start, t, &args)?;
+        self.slice(tid, "gc", &name, start, t, Args::Text(&args))?;
         Ok(())
     }
 
@@ -398,18 +469,12 @@ impl<W: Write> ChromeExporter<W> {
         };
         let (old, new) = st.go_states();
         let p = ev.proc();
-        let reason = String::from_utf8_lossy(st.reason).into_owned();
-        let func = user_func(ev, st.stack);
         let g = self.gs.entry(id).or_default();
         if g.func.is_none() {
-            g.func = func;
+            g.func = user_func(ev, st.stack);
         }
         let prev = g.state;
         let (since, gp) = (g.since, g.p);
-        let name = match &g.func {
-            Some(f) => format!("G{id} {f}"),
-            None => format!("G{id}"),
-        };
         let prev_reason = std::mem::take(&mut g.reason);
         // A GoStatus at a generation boundary repeats the current state: keep the span.
         let changed = prev != Some(new) || old != new;
@@ -418,11 +483,18 @@ impl<W: Write> ChromeExporter<W> {
             g.since = t;
             g.p = p;
             if new == GoState::Waiting {
-                g.reason = reason.clone();
+                g.reason = String::from_utf8_lossy(st.reason).into_owned();
             }
         } else {
             g.reason = prev_reason.clone();
         }
+        let name = match prev {
+            Some(GoState::Running) if changed => match &g.func {
+                Some(f) => format!("G{id} {f}"),
+                None => format!("G{id}"),
+            },
+            _ => String::new(),
+        };
         if new == GoState::NotExist {
             self.gs.remove(&id);
         }
@@ -431,8 +503,13 @@ impl<W: Write> ChromeExporter<W> {
         }
         match prev {
             Some(GoState::Running) => {
-                let args = format!("\"goid\":{id},\"p\":{gp},\"end\":{}", json_string(&reason));
-                if self.slice(tid_p(gp), "running", &name, since, t, &args)? {
+                let end = json_string(&String::from_utf8_lossy(st.reason));
+                let args = Args::Running {
+                    goid: id,
+                    p: gp,
+                    end: &end,
+                };
+                if self.slice(tid_p(gp), "running", &name, since, t, args)? {
                     self.stats.running_slices += 1;
                 }
             }
@@ -442,12 +519,10 @@ impl<W: Write> ChromeExporter<W> {
                 } else {
                     format!("blocked: {prev_reason}")
                 };
-                let args = format!("\"goid\":{id}");
-                self.slice(tid_g(id), "blocked", &n, since, t, &args)?;
+                self.slice(tid_g(id), "blocked", &n, since, t, Args::Goid(id))?;
             }
             Some(GoState::Syscall) => {
-                let args = format!("\"goid\":{id}");
-                self.slice(tid_g(id), "syscall", "syscall", since, t, &args)?;
+                self.slice(tid_g(id), "syscall", "syscall", since, t, Args::Goid(id))?;
             }
             _ => {}
         }
@@ -467,11 +542,14 @@ impl<W: Write> ChromeExporter<W> {
                 Some(f) => format!("G{id} {f}"),
                 None => format!("G{id}"),
             };
-            let args = format!("\"goid\":{id}");
             match g.state {
                 Some(GoState::Running) => {
-                    let args = format!("\"goid\":{id},\"p\":{},\"end\":\"trace end\"", g.p);
-                    if self.slice(tid_p(g.p), "running", &name, g.since, end, &args)? {
+                    let args = Args::Running {
+                        goid: id,
+                        p: g.p,
+                        end: "\"trace end\"",
+                    };
+                    if self.slice(tid_p(g.p), "running", &name, g.since, end, args)? {
                         self.stats.running_slices += 1;
                     }
                 }
@@ -481,10 +559,17 @@ impl<W: Write> ChromeExporter<W> {
                     } else {
                         format!("blocked: {}", g.reason)
                     };
-                    self.slice(tid_g(id), "blocked", &n, g.since, end, &args)?;
+                    self.slice(tid_g(id), "blocked", &n, g.since, end, Args::Goid(id))?;
                 }
                 Some(GoState::Syscall) => {
-                    self.slice(tid_g(id), "syscall", "syscall", g.since, end, &args)?;
+                    self.slice(
+                        tid_g(id),
+                        "syscall",
+                        "syscall",
+                        g.since,
+                        end,
+                        Args::Goid(id),
+                    )?;
                 }
                 _ => {}
             }
@@ -499,7 +584,7 @@ impl<W: Write> ChromeExporter<W> {
             } else {
                 TID_GC
             };
-            self.slice(tid, "gc", &name, start, end, "")?;
+            self.slice(tid, "gc", &name, start, end, Args::Text(""))?;
         }
         self.w.write_all(b"\n]}\n")?;
         self.stats.span_ns = end - self.first.unwrap_or(end);
@@ -521,6 +606,36 @@ fn scope_key(r: Resource) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbers_print_as_fmt_prints_them() {
+        for v in [
+            0i64,
+            1,
+            -1,
+            9,
+            10,
+            999,
+            1000,
+            123456789,
+            i64::MAX,
+            i64::MIN,
+            -4200,
+        ] {
+            let mut out = Vec::new();
+            super::write_int(&mut out, v).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        for ns in [0i64, 1, 999, 1000, 14_848, 162_688, 1_000_001, -5, i64::MAX] {
+            let mut out = Vec::new();
+            super::write_us(&mut out, ns).unwrap();
+            let n = ns.max(0);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{}.{:03}", n / 1000, n % 1000)
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
