@@ -13,7 +13,9 @@
 //! held until they first run (then they cannot overlap and are dropped) or the trace ends.
 
 use crate::trace::goroutine_transition;
+use gorx_trace::EventKind;
 use gorx_trace::event::{Event, GoId, GoState, Time};
+use gorx_trace::goutil::FxHashMap;
 use std::collections::HashMap;
 
 /// Go's `pprofMaxStack`: stacks are cut (and deduplicated) at this depth.
@@ -49,7 +51,13 @@ impl PprofKind {
         }
     }
     fn tracks(self, reason: &[u8]) -> bool {
-        let has = |n: &[u8]| reason.windows(n.len()).any(|w| w == n);
+        // A byte loop: slice equality calls memcmp per window, which was most of a
+        // `sync` profile's time.
+        let has = |n: &[u8]| {
+            reason
+                .windows(n.len())
+                .any(|w| w.iter().zip(n).all(|(a, b)| a == b))
+        };
         match self {
             PprofKind::Net => reason == b"network",
             PprofKind::Sync => has(b"chan") || has(b"sync") || has(b"select"),
@@ -94,11 +102,16 @@ pub struct TracePprof {
     kind: PprofKind,
     records: Vec<StackRecord>,
     by_pcs: HashMap<Vec<u64>, usize>,
+    /// `record_for` of each stack id of the current generation (ids are per generation:
+    /// cleared at each Sync event and whenever the event's table changes), so a stack's
+    /// PCs are hashed once per generation, not once per event.
+    by_stack: FxHashMap<u64, (usize, usize)>,
+    by_stack_table: usize,
     /// Goroutines being tracked: when they entered the state, and the record of its stack.
-    tracking: HashMap<GoId, (Time, usize, usize)>,
-    lives: HashMap<GoId, Life>,
+    tracking: FxHashMap<GoId, (Time, usize, usize)>,
+    lives: FxHashMap<GoId, Life>,
     /// Intervals (record, from, to) whose clipping waits for the goroutine's lifetime.
-    pending: HashMap<GoId, Vec<(usize, usize, Time, Time)>>,
+    pending: FxHashMap<GoId, Vec<(usize, usize, Time, Time)>>,
     last_ns: Time,
 }
 
@@ -108,15 +121,20 @@ impl TracePprof {
             kind,
             records: Vec::new(),
             by_pcs: HashMap::new(),
-            tracking: HashMap::new(),
-            lives: HashMap::new(),
-            pending: HashMap::new(),
+            by_stack: FxHashMap::default(),
+            by_stack_table: 0,
+            tracking: FxHashMap::default(),
+            lives: FxHashMap::default(),
+            pending: FxHashMap::default(),
             last_ns: 0,
         }
     }
 
     pub fn observe(&mut self, ev: &Event) {
         self.last_ns = ev.time();
+        if ev.kind() == EventKind::Sync {
+            self.by_stack.clear();
+        }
         let Some((id, old, new, st)) = goroutine_transition(ev) else {
             return;
         };
@@ -183,6 +201,27 @@ impl TracePprof {
 
     /// The record for the stack of `ev` itself (Go's `Event.Stack()`), by its PCs.
     fn record_for(&mut self, ev: &Event) -> (usize, usize) {
+        let table = ev.table().map_or(0, |t| t as *const _ as usize);
+        if table != self.by_stack_table {
+            self.by_stack.clear();
+            self.by_stack_table = table;
+        }
+        // Once a stack id was seen, its record already holds frames at least as long as
+        // this stack's (frames only grow), so the result is the same.
+        let stack = ev.stack();
+        if let Some(id) = stack
+            && let Some(&known) = self.by_stack.get(&id)
+        {
+            return known;
+        }
+        let found = self.record_for_pcs(ev);
+        if let Some(id) = stack {
+            self.by_stack.insert(id, found);
+        }
+        found
+    }
+
+    fn record_for_pcs(&mut self, ev: &Event) -> (usize, usize) {
         let pcs: &[u64] = match (ev.stack(), ev.table()) {
             (Some(id), Some(t)) => t.stack_pcs(id),
             _ => &[],
