@@ -623,18 +623,26 @@ pub fn parse_at(s: &[u8]) -> std::result::Result<GcCycle, String> {
 /// [`parse_at`], also returning how many bytes the fields took. `s` may run past the
 /// line's end: a newline ends every field, and a message names the line's bytes only.
 fn parse_fields(s: &[u8]) -> std::result::Result<(GcCycle, usize), String> {
-    parse_fields_checked(s).map_err(|e| match memchr::memchr(b'\n', s) {
+    let mut g = GcCycle::default();
+    parse_fields_into(s, &mut g).map(|used| (g, used))
+}
+
+/// [`parse_fields`] into `g` (which must be `GcCycle::default()`), returning how many
+/// bytes the fields took; `g` is unspecified after an error.
+fn parse_fields_into(s: &[u8], g: &mut GcCycle) -> std::result::Result<usize, String> {
+    parse_fields_checked(s, g).map_err(|e| match memchr::memchr(b'\n', s) {
         // Messages quote what follows the error: not the next line.
-        Some(end) => parse_fields_checked(&s[..end]).err().unwrap_or(e),
+        Some(end) => parse_fields_checked(&s[..end], &mut GcCycle::default())
+            .err()
+            .unwrap_or(e),
         None => e,
     })
 }
 
 /// The parser: every field checked, with a message naming what was expected, written
 /// straight into the packed cycle.
-fn parse_fields_checked(s: &[u8]) -> std::result::Result<(GcCycle, usize), String> {
+fn parse_fields_checked(s: &[u8], g: &mut GcCycle) -> std::result::Result<usize, String> {
     let mut c = Cur::new(s);
-    let mut g = GcCycle::default();
     c.lit("gc ")?;
     g.n = u32::try_from(c.uint()?).map_err(|_| "cycle number too large")?;
     c.lit(" @")?;
@@ -688,7 +696,7 @@ fn parse_fields_checked(s: &[u8]) -> std::result::Result<(GcCycle, usize), Strin
     if c.try_lit(" (forced)") {
         g.flags |= FORCED;
     }
-    Ok((g, c.i))
+    Ok(c.i)
 }
 
 /// A size printed in MiB, as [`GcCycle`] holds it.
