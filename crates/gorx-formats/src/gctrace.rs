@@ -606,9 +606,16 @@ impl<'a> Cur<'a> {
             1_000_000_000,
         ];
         let scale = POW10[scale_digits as usize];
-        int.checked_mul(scale)
-            .and_then(|v| v.checked_add(frac * POW10[(scale_digits - digits) as usize]))
-            .ok_or_else(|| format!("number too large at column {col}"))
+        let frac = frac * POW10[(scale_digits - digits) as usize];
+        // No closures: in this hot path LLVM left the `and_then` one out of line
+        // (9% of a parse).
+        match int.checked_mul(scale) {
+            Some(v) => match v.checked_add(frac) {
+                Some(v) => Ok(v),
+                None => Err(too_large(col)),
+            },
+            None => Err(too_large(col)),
+        }
     }
 }
 
@@ -700,11 +707,24 @@ fn parse_fields_checked(s: &[u8], g: &mut GcCycle) -> std::result::Result<usize,
 }
 
 /// A size printed in MiB, as [`GcCycle`] holds it.
+#[inline]
 fn mib_u32(v: u64) -> std::result::Result<u32, String> {
-    u32::try_from(v)
-        .ok()
-        .filter(|&m| m != NO_MIB)
-        .ok_or_else(|| "heap size too large".to_string())
+    match u32::try_from(v) {
+        Ok(m) if m != NO_MIB => Ok(m),
+        _ => Err(heap_too_large()),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn heap_too_large() -> String {
+    "heap size too large".to_string()
+}
+
+#[cold]
+#[inline(never)]
+fn too_large(col: usize) -> String {
+    format!("number too large at column {col}")
 }
 
 #[cfg(test)]
