@@ -222,8 +222,7 @@ pub struct TraceAnalyzer {
     reasons: crate::trace_names::Names,
     /// [`leaf`] of each stack of the current generation (stack ids are per generation:
     /// cleared at each Sync event and whenever the event's table changes).
-    sites: FxHashMap<u64, Option<Rc<str>>>,
-    sites_table: usize,
+    sites: crate::trace_names::PerGeneration<u64, Option<Rc<str>>>,
     /// Interned site names (the same function over generations is one `Rc`).
     site_names: FxHashMap<String, Rc<str>>,
     /// "(unknown)", the syscall site of a syscall without a stack, and "", interned.
@@ -269,8 +268,7 @@ impl TraceAnalyzer {
             heat_window: None,
             range_start: HashMap::new(),
             reasons: Default::default(),
-            sites: FxHashMap::default(),
-            sites_table: 0,
+            sites: Default::default(),
             site_names: FxHashMap::default(),
             unknown_site: Rc::from("(unknown)"),
             no_site: Rc::from(""),
@@ -295,7 +293,7 @@ impl TraceAnalyzer {
         self.s.end_ns = self.s.end_ns.max(t);
         self.s.events += 1;
         if ev.kind() == EventKind::Sync {
-            self.sites.clear();
+            self.sites.new_generation();
             self.reasons.new_generation();
         }
         match ev.kind() {
@@ -357,12 +355,7 @@ impl TraceAnalyzer {
     /// [`leaf`] of the stack, cached per generation and interned.
     fn site(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Rc<str>> {
         let id = stack?;
-        let table = ev.table().map_or(0, |t| t as *const _ as usize);
-        if table != self.sites_table {
-            self.sites.clear();
-            self.sites_table = table;
-        }
-        if let Some(s) = self.sites.get(&id) {
+        if let Some(s) = self.sites.of(ev.table()).get(&id) {
             return s.clone();
         }
         let site = leaf(ev, stack).map(|name| {
@@ -371,7 +364,7 @@ impl TraceAnalyzer {
                 .or_insert_with_key(|name| Rc::from(name.as_str()))
                 .clone()
         });
-        self.sites.insert(id, site.clone());
+        self.sites.of(ev.table()).insert(id, site.clone());
         site
     }
 

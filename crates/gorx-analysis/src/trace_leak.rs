@@ -89,8 +89,7 @@ pub struct LeakTracker {
     reasons: crate::trace_names::Names,
     /// Stacks resolved in the current generation (stack ids are per generation: cleared
     /// at each generation's Sync event, and whenever the event's table changes).
-    stacks: FxHashMap<u64, Rc<Resolved>>,
-    stacks_table: usize,
+    stacks: crate::trace_names::PerGeneration<u64, Rc<Resolved>>,
 }
 
 /// Packages whose frames are the waiting primitive, not the code that waits (as in
@@ -172,7 +171,7 @@ impl LeakTracker {
         let start = *self.start.get_or_insert(t);
         self.end = self.end.max(t);
         if ev.kind() == EventKind::Sync {
-            self.stacks.clear();
+            self.stacks.new_generation();
             self.reasons.new_generation();
         }
         let Some((id, old, new, st)) = tr else {
@@ -212,12 +211,7 @@ impl LeakTracker {
     /// The stack's reason, state, site and system-ness, cached per generation.
     fn resolve(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Rc<Resolved>> {
         let id = stack?;
-        let table = ev.table().map_or(0, |t| t as *const _ as usize);
-        if table != self.stacks_table {
-            self.stacks.clear();
-            self.stacks_table = table;
-        }
-        if let Some(r) = self.stacks.get(&id) {
+        if let Some(r) = self.stacks.of(ev.table()).get(&id) {
             return Some(r.clone());
         }
         let frames = ev.frames(stack);
@@ -245,7 +239,7 @@ impl LeakTracker {
             system: is_system(&funcs),
             site,
         });
-        self.stacks.insert(id, r.clone());
+        self.stacks.of(ev.table()).insert(id, r.clone());
         Some(r)
     }
 

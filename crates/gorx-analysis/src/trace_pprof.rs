@@ -105,8 +105,7 @@ pub struct TracePprof {
     /// `record_for` of each stack id of the current generation (ids are per generation:
     /// cleared at each Sync event and whenever the event's table changes), so a stack's
     /// PCs are hashed once per generation, not once per event.
-    by_stack: FxHashMap<u64, (usize, usize)>,
-    by_stack_table: usize,
+    by_stack: crate::trace_names::PerGeneration<u64, (usize, usize)>,
     /// Goroutines being tracked: when they entered the state, and the record of its stack.
     tracking: FxHashMap<GoId, (Time, usize, usize)>,
     lives: FxHashMap<GoId, Life>,
@@ -121,8 +120,7 @@ impl TracePprof {
             kind,
             records: Vec::new(),
             by_pcs: HashMap::new(),
-            by_stack: FxHashMap::default(),
-            by_stack_table: 0,
+            by_stack: Default::default(),
             tracking: FxHashMap::default(),
             lives: FxHashMap::default(),
             pending: FxHashMap::default(),
@@ -133,7 +131,7 @@ impl TracePprof {
     pub fn observe(&mut self, ev: &Event) {
         self.last_ns = ev.time();
         if ev.kind() == EventKind::Sync {
-            self.by_stack.clear();
+            self.by_stack.new_generation();
         }
         let Some((id, old, new, st)) = goroutine_transition(ev) else {
             return;
@@ -201,22 +199,17 @@ impl TracePprof {
 
     /// The record for the stack of `ev` itself (Go's `Event.Stack()`), by its PCs.
     fn record_for(&mut self, ev: &Event) -> (usize, usize) {
-        let table = ev.table().map_or(0, |t| t as *const _ as usize);
-        if table != self.by_stack_table {
-            self.by_stack.clear();
-            self.by_stack_table = table;
-        }
         // Once a stack id was seen, its record already holds frames at least as long as
         // this stack's (frames only grow), so the result is the same.
         let stack = ev.stack();
         if let Some(id) = stack
-            && let Some(&known) = self.by_stack.get(&id)
+            && let Some(&known) = self.by_stack.of(ev.table()).get(&id)
         {
             return known;
         }
         let found = self.record_for_pcs(ev);
         if let Some(id) = stack {
-            self.by_stack.insert(id, found);
+            self.by_stack.of(ev.table()).insert(id, found);
         }
         found
     }

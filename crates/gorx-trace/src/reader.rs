@@ -422,11 +422,7 @@ impl<R: Read> Reader<R> {
 
     /// The next event; `Ok(None)` at the end. The stream ends at the first error.
     pub fn read_event(&mut self) -> Result<Option<Event>, FormatError> {
-        if self.returned_front {
-            // `next_event` lent the front event; it is consumed now.
-            self.returned_front = false;
-            self.order.queue.drop_front();
-        }
+        self.consume_lent();
         Ok(if self.prepare_front()? {
             self.order.queue.pop_front()
         } else {
@@ -440,15 +436,20 @@ impl<R: Read> Reader<R> {
     /// times per event (with the in-place queue: -19% time on a busy trace, see
     /// BENCHMARKS.md).
     pub fn next_event(&mut self) -> Result<Option<&Event>, FormatError> {
-        if self.returned_front {
-            self.returned_front = false;
-            self.order.queue.drop_front();
-        }
+        self.consume_lent();
         if !self.prepare_front()? {
             return Ok(None);
         }
         self.returned_front = true;
         Ok(self.order.queue.front())
+    }
+
+    /// The event `next_event` lent last is consumed now.
+    fn consume_lent(&mut self) {
+        if self.returned_front {
+            self.returned_front = false;
+            self.order.queue.drop_front();
+        }
     }
 
     /// Puts the next event, checked as Go's `ReadEvent` checks it, at the front of the

@@ -208,10 +208,9 @@ pub(super) fn scan(data: &[u8], bounds: &[(usize, usize)], parallel: bool) -> Gc
             });
         }
     });
-    match shared.into_inner() {
-        Ok(sh) => sh.join.finish(),
-        Err(p) => p.into_inner().join.finish(),
-    }
+    // Poisoned only if a thread panicked, and then the scope has re-raised that panic.
+    let sh = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    sh.join.finish()
 }
 
 /// The start of the line holding `at` (looking back at most [`MAX_PREFIX`] bytes, never
