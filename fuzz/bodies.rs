@@ -149,12 +149,16 @@ pub fn goroutine_dump(data: &[u8]) {
     }
 }
 
-/// The runtime log parsers: gctrace (slice and streaming forms must agree), scavtrace,
-/// schedtrace, and the GC analysis of what parsed.
+/// The runtime log parsers: gctrace (slice, chunked and streaming forms must agree),
+/// scavtrace, schedtrace, and the GC analysis of what parsed.
 pub fn runtime_logs(data: &[u8]) {
     let t = gctrace::parse("fuzz", data);
     let r = gctrace::parse_reader("fuzz", data).expect("reading a slice");
     assert_eq!(t, r);
+    // Chunk boundaries change nothing (runs crossing them, line numbers after them).
+    for cut in [data.len() / 3, data.len() / 2] {
+        assert_eq!(gctrace::parse_split_at(data, cut), t);
+    }
     black_box(gc::gc_findings(&t, "fuzz"));
     black_box(scavtrace::parse("fuzz", data));
     black_box(schedtrace::parse("fuzz", data));

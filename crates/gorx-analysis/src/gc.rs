@@ -147,13 +147,14 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     };
     let procs = c.last().map_or(1, |x| x.procs().max(1));
     // CPU of every cycle that starts inside the window [first.at, last.at).
-    let window_cpu_ns: u64 = c[..c.len().saturating_sub(1)]
+    let window_cpu_ns: u64 = c
         .iter()
+        .take(c.len().saturating_sub(1))
         .map(GcCycle::cpu_ns)
         .sum();
     let avg_procs = if c.len() > 1 {
-        c[..c.len() - 1]
-            .iter()
+        c.iter()
+            .take(c.len() - 1)
             .map(|x| f64::from(x.procs()))
             .sum::<f64>()
             / (c.len() - 1) as f64
@@ -182,8 +183,7 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     let mut limit_driven = 0;
     let mut checked = 0;
     let mut headrooms = Vec::new();
-    for w in c.windows(2) {
-        let (prev, cur) = (&w[0], &w[1]);
+    for (prev, cur) in c.pairs() {
         // A forced cycle's goal is not what the pacer would have chosen.
         if cur.forced() {
             continue;

@@ -139,7 +139,7 @@ fn two_processes_merged_line_by_line() {
             );
             for r in t.runs() {
                 assert!(
-                    r.cycles.windows(2).all(|w| w[1].n() == w[0].n() + 1),
+                    r.cycles.pairs().all(|(a, b)| b.n() == a.n() + 1),
                     "{na} + {nb}: counter gaps"
                 );
             }

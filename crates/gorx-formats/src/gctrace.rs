@@ -316,11 +316,95 @@ impl std::fmt::Debug for GcCycle {
 pub struct GcRun<'a> {
     /// 1-based line of the run's first cycle.
     pub first_line: u64,
-    pub cycles: &'a [GcCycle],
+    pub cycles: Cycles<'a>,
     /// The process identity its lines carry in a merged log (pod/container name, CRI
     /// stream, klog pid, JSON attributes; timestamps removed), space-separated; empty
     /// for bare lines. See [`runs`].
     pub source: &'a str,
+}
+
+/// A run's cycles in log order. A run that crosses the scan's chunk boundaries stays in
+/// the pieces the scan wrote it to (copying the one run of a 1 GB single-process log
+/// into one vector took about as long as parsing it), so this is a sequence of slices.
+#[derive(Clone, Copy)]
+pub struct Cycles<'a> {
+    segments: &'a [Vec<GcCycle>],
+    pieces: &'a [Piece],
+    len: usize,
+}
+
+/// One slice of a run: `segments[segment][start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    segment: usize,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Cycles<'a> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The run's storage in log order: one slice unless the run crossed chunks.
+    pub fn slices(&self) -> impl DoubleEndedIterator<Item = &'a [GcCycle]> + Clone + 'a {
+        let segments = self.segments;
+        self.pieces
+            .iter()
+            .map(move |p| &segments[p.segment][p.start..p.end])
+    }
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &'a GcCycle> + Clone + 'a {
+        self.slices().flatten()
+    }
+    pub fn first(&self) -> Option<&'a GcCycle> {
+        self.slices().next().and_then(<[GcCycle]>::first)
+    }
+    pub fn last(&self) -> Option<&'a GcCycle> {
+        self.slices().next_back().and_then(<[GcCycle]>::last)
+    }
+    pub fn get(&self, mut i: usize) -> Option<&'a GcCycle> {
+        for s in self.slices() {
+            if i < s.len() {
+                return Some(&s[i]);
+            }
+            i -= s.len();
+        }
+        None
+    }
+    /// Each cycle with the one before it, `(prev, cur)`: a slice's `windows(2)`.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'a GcCycle, &'a GcCycle)> + 'a {
+        self.iter().zip(self.iter().skip(1))
+    }
+    pub fn to_vec(&self) -> Vec<GcCycle> {
+        let mut v = Vec::with_capacity(self.len);
+        self.slices().for_each(|s| v.extend_from_slice(s));
+        v
+    }
+}
+
+impl std::ops::Index<usize> for Cycles<'_> {
+    type Output = GcCycle;
+    fn index(&self, i: usize) -> &GcCycle {
+        match self.get(i) {
+            Some(c) => c,
+            None => panic!("cycle {i} of a run of {}", self.len),
+        }
+    }
+}
+
+impl PartialEq for Cycles<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+impl Eq for Cycles<'_> {}
+
+impl std::fmt::Debug for Cycles<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Where a run's cycles are in [`GcTrace`]'s storage.
@@ -328,10 +412,9 @@ pub struct GcRun<'a> {
 struct RunSpan {
     first_line: u64,
     source: String,
-    /// Index into [`GcTrace::segments`], and the range there.
-    segment: usize,
-    start: usize,
-    end: usize,
+    /// Range of [`GcTrace::pieces`].
+    pieces: std::ops::Range<usize>,
+    len: usize,
 }
 
 /// A line that looked like gctrace but did not parse.
@@ -342,11 +425,12 @@ pub struct Malformed {
 }
 
 /// Every cycle of a log, one run (process) after another, each run's cycles in log
-/// order in one slice. Storage is a few large vectors (one per scanned chunk), so
-/// equality compares runs, not how they are stored.
+/// order. Storage is a few large vectors (one per scanned chunk), so equality compares
+/// runs, not how they are stored.
 #[derive(Debug, Clone, Default)]
 pub struct GcTrace {
     segments: Vec<Vec<GcCycle>>,
+    pieces: Vec<Piece>,
     spans: Vec<RunSpan>,
     pub malformed: Vec<Malformed>,
 }
@@ -360,7 +444,7 @@ impl Eq for GcTrace {}
 
 impl GcTrace {
     pub fn cycle_count(&self) -> usize {
-        self.spans.iter().map(|s| s.end - s.start).sum()
+        self.spans.iter().map(|s| s.len).sum()
     }
     pub fn run_count(&self) -> usize {
         self.spans.len()
@@ -374,18 +458,26 @@ impl GcTrace {
     fn view<'a>(&'a self, s: &'a RunSpan) -> GcRun<'a> {
         GcRun {
             first_line: s.first_line,
-            cycles: &self.segments[s.segment][s.start..s.end],
+            cycles: Cycles {
+                segments: &self.segments,
+                pieces: &self.pieces[s.pieces.clone()],
+                len: s.len,
+            },
             source: &s.source,
         }
     }
     /// Appends a run (to build a trace by hand, e.g. in tests).
     pub fn push_run(&mut self, first_line: u64, source: &str, cycles: &[GcCycle]) {
-        self.spans.push(RunSpan {
-            first_line,
-            source: source.to_string(),
+        self.pieces.push(Piece {
             segment: self.segments.len(),
             start: 0,
             end: cycles.len(),
+        });
+        self.spans.push(RunSpan {
+            first_line,
+            source: source.to_string(),
+            pieces: self.pieces.len() - 1..self.pieces.len(),
+            len: cycles.len(),
         });
         self.segments.push(cycles.to_vec());
     }

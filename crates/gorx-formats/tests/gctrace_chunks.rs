@@ -129,7 +129,21 @@ fn one_run_across_many_chunks() {
     assert_eq!(t.run_count(), 1);
     assert_eq!(t.cycle_count() as u64, n);
     let run = t.run(0).unwrap();
-    assert!(run.cycles.windows(2).all(|w| w[1].n() == w[0].n() + 1));
+    assert!(run.cycles.pairs().all(|(a, b)| b.n() == a.n() + 1));
+    // The run crosses chunks and stays in their pieces; every accessor sees one sequence.
+    assert!(run.cycles.slices().count() > 1);
+    let all = run.cycles.to_vec();
+    assert_eq!(all.len(), run.cycles.len());
+    assert!(all.iter().eq(run.cycles.iter()));
+    assert!(all.iter().rev().eq(run.cycles.iter().rev()));
+    assert_eq!(run.cycles.first(), all.first());
+    assert_eq!(run.cycles.last(), all.last());
+    for i in [0, 1, all.len() / 3, all.len() / 2, all.len() - 1] {
+        assert_eq!(run.cycles.get(i), Some(&all[i]));
+        assert_eq!(run.cycles[i], all[i]);
+    }
+    assert_eq!(run.cycles.get(all.len()), None);
+    assert_eq!(run.cycles.pairs().count(), all.len() - 1);
     assert_eq!(t, sequential(&data));
     assert_eq!(t, gctrace::parse_reader("one", &data[..]).unwrap());
 }

@@ -49,7 +49,7 @@ fn cycle_counts_match_memstats_for_every_version() {
                 c.heap_live_bytes() <= c.heap_end_bytes().max(c.heap_start_bytes()) + (1 << 20)
             );
         }
-        assert!(cycles.windows(2).all(|w| w[0].at_ns() <= w[1].at_ns()));
+        assert!(cycles.pairs().all(|(a, b)| a.at_ns() <= b.at_ns()));
         // The streaming reader agrees with the slice parser.
         let r = gctrace::parse_reader("log", &data[..]).unwrap();
         assert_eq!(r, t, "go{v} reader");

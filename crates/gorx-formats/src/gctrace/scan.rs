@@ -4,15 +4,16 @@
 //! assignment ([`super::runs::Assigner`]) over every cycle in log order, so runs are
 //! exactly those of a sequential scan wherever the chunks fall, and [`Layout`] groups
 //! the cycles by run. In the usual log (one process, or processes one after another)
-//! log order already is run order: the chunks' vectors stay as they are and only a run
-//! crossing a chunk boundary is copied, so a cycle is normally written to memory once.
+//! log order already is run order: the chunks' vectors stay as they are, a run crossing
+//! chunk boundaries is a run of several pieces, and a cycle is written to memory once.
+//! Only interleaved processes are copied together by run.
 //!
 //! Per line the cost is one SIMD search step for lines without a claim; a gctrace line
-//! is parsed without allocating. Line numbers are counted once per chunk (SIMD) and kept
-//! only where a run can start and for malformed lines.
+//! is parsed without allocating. Lines are counted (SIMD) only as far as a line number
+//! is needed: where a run can start and for malformed lines.
 
 use super::runs::{Assigner, identity};
-use super::{GcCycle, GcTrace, Malformed, RunSpan, parse_fields_into};
+use super::{GcCycle, GcTrace, Malformed, Piece, RunSpan, parse_fields_into};
 
 /// How far back from `gc` a line's collector prefix is looked at.
 pub(super) const MAX_PREFIX: usize = 4096;
@@ -29,8 +30,11 @@ pub(super) struct Chunk {
     marks: Vec<(u64, u64)>,
     identities: Vec<Box<[u8]>>,
     malformed: Vec<Malformed>,
-    /// Newlines in the chunk (the next chunk's first line is this many lines further).
-    newlines: u64,
+    /// How far the scan counted lines: (position, its line). The rest of the chunk is
+    /// counted only if a later chunk needs a line number (counting every newline was 8%
+    /// of the parse of a single-process log, which needs one line number).
+    counted: (usize, u64),
+    end: usize,
 }
 
 /// Where the gctrace claim whose ` @` ends at the `@` at `p` starts (the `gc` of
@@ -156,7 +160,8 @@ fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
             }
         }
     });
-    out.newlines = line_at(end) - 1;
+    out.counted = (counted_pos, counted_line);
+    out.end = end;
     if out.cycles.len() < out.cycles.capacity() / 8 {
         out.cycles.shrink_to_fit();
     }
@@ -282,8 +287,32 @@ impl Layout {
     }
 
     /// The trace of `parts` (cycles in log order, in consecutive vectors) grouped by run.
-    pub(super) fn finish(self, mut parts: Vec<Vec<GcCycle>>, malformed: Vec<Malformed>) -> GcTrace {
-        // Log order is run order when each run is one segment and runs come in order.
+    pub(super) fn finish(self, parts: Vec<Vec<GcCycle>>, malformed: Vec<Malformed>) -> GcTrace {
+        // Each segment's place in `parts`, in log order (one per chunk it crosses).
+        let mut placed: Vec<(u32, Piece)> = Vec::with_capacity(self.segments.len() + parts.len());
+        let (mut part, mut at) = (0usize, 0usize);
+        for &(run, n) in &self.segments {
+            let mut left = n as usize;
+            while left > 0 {
+                while at == parts[part].len() {
+                    (part, at) = (part + 1, 0);
+                }
+                let take = left.min(parts[part].len() - at);
+                placed.push((
+                    run,
+                    Piece {
+                        segment: part,
+                        start: at,
+                        end: at + take,
+                    },
+                ));
+                at += take;
+                left -= take;
+            }
+        }
+        // Log order is run order when each run is one segment and runs come in order:
+        // then every run stays where the scan wrote it, a run crossing chunks as several
+        // pieces. Otherwise (processes interleaved) each run is copied together.
         let in_order = self
             .segments
             .iter()
@@ -292,81 +321,57 @@ impl Layout {
             && self.segments.len() == self.runs.len();
         let mut spans = Vec::with_capacity(self.runs.len());
         if in_order {
-            // Each run where it lies; one crossing into later vectors gets their cycles
-            // appended to its first vector (it is that vector's last run).
-            let (mut part, mut at) = (0usize, 0usize);
-            for ((first_line, source), &(_, n)) in self.runs.into_iter().zip(&self.segments) {
-                let n = n as usize;
-                while part + 1 < parts.len() && at == parts[part].len() {
-                    (part, at) = (part + 1, 0);
-                }
-                let start = at;
-                let mut have = parts[part].len() - at;
-                let mut next = part + 1;
-                let mut next_at = 0;
-                while have < n {
-                    let (head, tail) = parts.split_at_mut(next);
-                    let take = (n - have).min(tail[0].len());
-                    head[part].extend_from_slice(&tail[0][..take]);
-                    have += take;
-                    next_at = take;
-                    if take == tail[0].len() {
-                        next += 1;
-                        next_at = 0;
-                    }
+            let mut next = 0;
+            for (run, (first_line, source)) in self.runs.into_iter().enumerate() {
+                let first = next;
+                while next < placed.len() && placed[next].0 as usize == run {
+                    next += 1;
                 }
                 spans.push(RunSpan {
                     first_line,
                     source,
-                    segment: part,
-                    start,
-                    end: start + n,
-                });
-                if next > part + 1 || next_at > 0 {
-                    // The cycles moved: go on where they came from.
-                    (part, at) = (next.min(parts.len() - 1), next_at);
-                    if next >= parts.len() {
-                        at = parts[part].len();
-                    }
-                } else {
-                    at = start + n;
-                }
-            }
-        } else {
-            // Each segment to its run: per run, its segments' ranges in log order.
-            let mut ranges: Vec<Vec<(usize, usize, usize)>> = vec![Vec::new(); self.runs.len()];
-            let (mut part, mut at) = (0usize, 0usize);
-            for &(run, n) in &self.segments {
-                let mut left = n as usize;
-                while left > 0 {
-                    while at == parts[part].len() {
-                        (part, at) = (part + 1, 0);
-                    }
-                    let take = left.min(parts[part].len() - at);
-                    ranges[run as usize].push((part, at, at + take));
-                    at += take;
-                    left -= take;
-                }
-            }
-            let total = parts.iter().map(Vec::len).sum();
-            let mut grouped = Vec::with_capacity(total);
-            for ((first_line, source), rs) in self.runs.into_iter().zip(&ranges) {
-                let start = grouped.len();
-                for &(p, from, to) in rs {
-                    grouped.extend_from_slice(&parts[p][from..to]);
-                }
-                spans.push(RunSpan {
-                    first_line,
-                    source,
-                    segment: 0,
-                    start,
-                    end: grouped.len(),
+                    pieces: first..next,
+                    len: placed[first..next]
+                        .iter()
+                        .map(|(_, p)| p.end - p.start)
+                        .sum(),
                 });
             }
-            parts = vec![grouped];
+            let pieces = placed.into_iter().map(|(_, p)| p).collect();
+            return GcTrace {
+                segments: parts,
+                pieces,
+                spans,
+                malformed,
+            };
+        }
+        let mut by_run: Vec<Vec<Piece>> = vec![Vec::new(); self.runs.len()];
+        for (run, p) in placed {
+            by_run[run as usize].push(p);
+        }
+        let total = parts.iter().map(Vec::len).sum();
+        let mut grouped = Vec::with_capacity(total);
+        let mut pieces = Vec::with_capacity(self.runs.len());
+        for (i, ((first_line, source), ps)) in self.runs.into_iter().zip(&by_run).enumerate() {
+            let start = grouped.len();
+            for p in ps {
+                grouped.extend_from_slice(&parts[p.segment][p.start..p.end]);
+            }
+            pieces.push(Piece {
+                segment: 0,
+                start,
+                end: grouped.len(),
+            });
+            spans.push(RunSpan {
+                first_line,
+                source,
+                pieces: i..i + 1,
+                len: grouped.len() - start,
+            });
         }
         GcTrace {
-            segments: parts,
+            segments: vec![grouped],
+            pieces,
             spans,
             malformed,
         }
@@ -379,13 +384,24 @@ struct Joiner {
     asg: Assigner,
     layout: Layout,
     malformed: Vec<Malformed>,
+    /// Lines before the first chunk in `uncounted` (0 for the first chunk).
     line_base: u64,
+    /// Joined chunks whose lines are not all counted: their `counted` and end.
+    uncounted: Vec<((usize, u64), usize)>,
     parts: Vec<Vec<GcCycle>>,
     /// Chunks joined so far.
     chunks: usize,
 }
 
 impl Joiner {
+    /// Lines before the chunk being joined: counts what the earlier chunks left.
+    fn base(&mut self, data: &[u8]) -> u64 {
+        for ((pos, line), end) in self.uncounted.drain(..) {
+            self.line_base += line - 1 + memchr::memchr_iter(b'\n', &data[pos..end]).count() as u64;
+        }
+        self.line_base
+    }
+
     /// Joins the next chunk, scanned from `start`.
     fn push(&mut self, data: &[u8], start: usize, ch: Chunk) {
         let mut next = ch.cycles.iter();
@@ -411,18 +427,21 @@ impl Joiner {
                             line + memchr::memchr_iter(b'\n', &data[from..at]).count() as u64
                         }
                     };
-                    self.layout.new_run(self.line_base + line, &self.asg);
+                    let base = self.base(data);
+                    self.layout.new_run(base + line, &self.asg);
                 }
                 self.layout.push(run);
             }
         }
-        let base = self.line_base;
-        self.malformed
-            .extend(ch.malformed.into_iter().map(|m| Malformed {
-                line: base + m.line,
-                ..m
-            }));
-        self.line_base += ch.newlines;
+        if !ch.malformed.is_empty() {
+            let base = self.base(data);
+            self.malformed
+                .extend(ch.malformed.into_iter().map(|m| Malformed {
+                    line: base + m.line,
+                    ..m
+                }));
+        }
+        self.uncounted.push((ch.counted, ch.end));
         self.parts.push(ch.cycles);
         self.chunks += 1;
     }

@@ -142,9 +142,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 c.iter().for_each(|x| row(&mut out, x));
             } else {
                 let half = args.max_rows / 2;
-                c[..half].iter().for_each(|x| row(&mut out, x));
+                c.iter().take(half).for_each(|x| row(&mut out, x));
                 let _ = writeln!(out, "    ... {} cycles ...", c.len() - 2 * half);
-                c[c.len() - half..].iter().for_each(|x| row(&mut out, x));
+                c.iter().skip(c.len() - half).for_each(|x| row(&mut out, x));
             }
             let _ = writeln!(
                 out,
