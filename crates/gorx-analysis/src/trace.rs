@@ -231,7 +231,8 @@ pub struct TraceAnalyzer {
     syscall_ns_by_site: FxHashMap<Interned, u64>,
     block_ns_by_site: FxHashMap<(Interned, Interned), u64>,
     first: bool,
-    leak: crate::trace_leak::LeakTracker,
+    /// None when the caller runs the leak tracker itself ([`TraceAnalyzer::without_blocked`]).
+    leak: Option<crate::trace_leak::LeakTracker>,
     assist: crate::trace_assist::AssistTracker,
 }
 
@@ -275,15 +276,27 @@ impl TraceAnalyzer {
             syscall_ns_by_site: FxHashMap::default(),
             block_ns_by_site: FxHashMap::default(),
             first: true,
-            leak: Default::default(),
+            leak: Some(Default::default()),
             assist: Default::default(),
+        }
+    }
+
+    /// An analyzer without the blocked-goroutine tracker, for a caller that runs
+    /// [`crate::trace_leak::LeakTracker`] over the same events elsewhere (on another
+    /// thread, with a reader of its own) and sets [`TraceSummary::blocked`] itself.
+    pub fn without_blocked() -> Self {
+        TraceAnalyzer {
+            leak: None,
+            ..Self::new()
         }
     }
 
     pub fn observe(&mut self, ev: &Event) {
         // Worked out once for the three analyses.
         let tr = goroutine_transition(ev);
-        self.leak.observe_transition(ev, tr.clone());
+        if let Some(leak) = &mut self.leak {
+            leak.observe_transition(ev, tr.clone());
+        }
         self.assist.observe_transition(ev, tr.clone());
         let t = ev.time();
         if self.first {
@@ -496,7 +509,9 @@ impl TraceAnalyzer {
                 .entry(format!("{reason} @ {site}"))
                 .or_default() += ns;
         }
-        self.s.blocked = self.leak.finish();
+        if let Some(leak) = self.leak {
+            self.s.blocked = leak.finish();
+        }
         self.s.mark_work = self.assist.finish();
         self.s
     }

@@ -70,3 +70,74 @@ fn planted_trace_pathologies_are_found() {
     }
     eprintln!("{checked} corpus traces summarized");
 }
+
+/// A regular file is read by two readers on two threads (the MMU and blocked goroutines
+/// on the second); anything else once. Both give the same report, text and JSON, and the
+/// goroutine-leak patient's blocked groups come out of the second reader.
+#[test]
+fn two_readers_report_what_one_reader_does() {
+    let dir = tempfile_dir();
+    let mut checked = 0;
+    for (ver, patient, d) in corpus_entries() {
+        let f = d.join("trace.out");
+        if !f.is_file() || !matches!(patient.as_str(), "goroutine-leak" | "sched-latency") {
+            continue;
+        }
+        for json in [false, true] {
+            let args: &[&str] = if json {
+                &["trace", "summary", "--json"]
+            } else {
+                &["trace", "summary"]
+            };
+            let from_file = Command::new(env!("CARGO_BIN_EXE_gorx"))
+                .args(args)
+                .arg(&f)
+                .output()
+                .expect("run gorx");
+            // A FIFO is not a regular file: the one-reader path.
+            let fifo = dir.join(format!("{ver}-{patient}.fifo"));
+            let _ = std::fs::remove_file(&fifo);
+            let ok = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+            assert!(ok.success());
+            let writer = {
+                let (f, fifo) = (f.clone(), fifo.clone());
+                std::thread::spawn(move || std::fs::write(&fifo, std::fs::read(&f).unwrap()))
+            };
+            let from_fifo = Command::new(env!("CARGO_BIN_EXE_gorx"))
+                .args(args)
+                .arg(&fifo)
+                .output()
+                .expect("run gorx");
+            writer.join().unwrap().unwrap();
+            assert!(from_file.status.success() && from_fifo.status.success());
+            // The report names its input; the rest must match.
+            let name_file = f.display().to_string();
+            let name_fifo = fifo.display().to_string();
+            let a = String::from_utf8(from_file.stdout).unwrap();
+            let b = String::from_utf8(from_fifo.stdout).unwrap();
+            assert_eq!(
+                a.replace(&name_file, "TRACE"),
+                b.replace(&name_fifo, "TRACE"),
+                "{ver}/{patient} json={json}"
+            );
+            if json && patient == "goroutine-leak" {
+                let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+                assert!(
+                    v["summary"]["blocked"]["blocked_goroutines"]
+                        .as_u64()
+                        .unwrap()
+                        > 0
+                );
+            }
+        }
+        checked += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked >= 2, "{checked}");
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gorx-trace-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

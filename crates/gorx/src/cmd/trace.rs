@@ -225,20 +225,65 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     let Some(mut r) = open_trace(&name, &a.file) else {
         return Ok(ExitCode::from(super::EXIT_ERROR));
     };
-    let mut an = TraceAnalyzer::new();
-    let mut mmu_b =
-        gorx_analysis::mmu::MutatorUtilBuilder::new(gorx_analysis::mmu::UtilFlags::DEFAULT);
-    if let Err(e) = for_each_event(&mut r, &a.file, |ev| {
-        an.observe(ev);
-        mmu_b.observe(ev);
-        Ok(true)
-    }) {
-        eprintln!("gorx: {e}");
-        return Ok(ExitCode::from(super::EXIT_ERROR));
+    use gorx_analysis::mmu::{MutatorUtilBuilder, UtilFlags};
+    use gorx_analysis::trace_leak::{BlockedSummary, LeakTracker};
+    // The MMU and the blocked-goroutine tracker run on a second reader of the same file,
+    // on a thread of their own: reading is about a third of the work, so two readers
+    // finish sooner on two cores than one doing everything (BENCHMARKS.md). A pipe or
+    // other non-file is read once.
+    let parallel = std::fs::metadata(&a.file).is_ok_and(|m| m.is_file());
+    let mut an = if parallel {
+        TraceAnalyzer::without_blocked()
+    } else {
+        TraceAnalyzer::new()
+    };
+    let mut mmu_b = (!parallel).then(|| MutatorUtilBuilder::new(UtilFlags::DEFAULT));
+    type SecondPass = Result<(Vec<(i64, f64)>, Option<BlockedSummary>), String>;
+    let (read, second) = std::thread::scope(|scope| {
+        let second = parallel.then(|| {
+            scope.spawn(|| -> SecondPass {
+                let f = std::fs::File::open(&a.file).map_err(|e| format!("{name}: {e}"))?;
+                let mut r = gorx_trace::Reader::with_prefetch(name.as_str(), f)
+                    .map_err(|e| e.to_string())?;
+                let mut b = MutatorUtilBuilder::new(UtilFlags::DEFAULT);
+                let mut leak = LeakTracker::new();
+                while let Some(ev) = r.next_event().map_err(|e| e.to_string())? {
+                    b.observe(ev);
+                    leak.observe(ev);
+                }
+                Ok((trace_mmu::summary_mmu(b), Some(leak.finish())))
+            })
+        });
+        let read = for_each_event(&mut r, &a.file, |ev| {
+            an.observe(ev);
+            if let Some(b) = &mut mmu_b {
+                b.observe(ev);
+            }
+            Ok(true)
+        });
+        let second: SecondPass = match second {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err("the second reader's thread panicked".into())),
+            None => Ok((
+                mmu_b.take().map(trace_mmu::summary_mmu).unwrap_or_default(),
+                None,
+            )),
+        };
+        (read, second)
+    });
+    let (mmu, blocked) = match read.and(second) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("gorx: {e}");
+            return Ok(ExitCode::from(super::EXIT_ERROR));
+        }
+    };
+    let mut s = an.finish();
+    if let Some(b) = blocked {
+        s.blocked = b;
     }
-    let s = an.finish();
     let findings = trace_findings(&s, &name);
-    let mmu = trace_mmu::summary_mmu(mmu_b);
     if a.json {
         let v = serde_json::json!({
             "schema": 1,
