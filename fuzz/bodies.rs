@@ -6,7 +6,7 @@
 
 use gorx_analysis::artifacts::{Artifact, diagnose};
 use gorx_analysis::process::{self, ProcessSnapshot};
-use gorx_analysis::trace::{TraceAnalyzer, trace_findings};
+use gorx_analysis::trace::{SideTrackers, Sides, TraceAnalyzer, trace_findings};
 use gorx_analysis::trace_pprof::{PprofKind, TracePprof, build_pprof};
 use gorx_analysis::{gc, goroutines as dump_analysis, profiles};
 use gorx_formats::cgroup::{self, CgroupChain, CpuLevel, MemoryLevel};
@@ -78,6 +78,9 @@ pub fn trace_analysis(data: &[u8]) {
         return;
     };
     let mut analyzer = TraceAnalyzer::new();
+    // The split `gorx analyze` and `gorx trace summary` run on two readers.
+    let mut split = TraceAnalyzer::leaving_out(Sides::ALL);
+    let mut side = SideTrackers::new(Sides::ALL);
     let mut profiles: Vec<TracePprof> = [
         PprofKind::Net,
         PprofKind::Sync,
@@ -94,12 +97,22 @@ pub fn trace_analysis(data: &[u8]) {
             break;
         };
         analyzer.observe(ev);
+        split.observe(ev);
+        side.observe(ev);
         for p in &mut profiles {
             p.observe(ev);
         }
         export.observe(ev).unwrap();
     }
-    black_box(trace_findings(&analyzer.finish(), "fuzz"));
+    let whole = analyzer.finish();
+    let mut parts = split.finish();
+    side.finish().finish_into(&mut parts);
+    assert_eq!(
+        serde_json::to_string(&whole).unwrap(),
+        serde_json::to_string(&parts).unwrap(),
+        "the split analyzer and side trackers differ from the whole analyzer"
+    );
+    black_box(trace_findings(&whole, "fuzz"));
     for p in profiles {
         let proto = build_pprof(&p.finish());
         if let Err(e) = pprof::parse("fuzz", &proto) {

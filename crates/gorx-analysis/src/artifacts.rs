@@ -8,7 +8,7 @@ use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
 use crate::metrics::{self, MetricsView};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
-use crate::trace::{TraceAnalyzer, trace_findings};
+use crate::trace::{Sides, TraceAnalyzer, trace_findings};
 use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
@@ -287,13 +287,35 @@ fn analyze_one(
         }
         // v1 traces (Go 1.11–1.21) are converted to the same events by the reader.
         ArtifactKind::ExecutionTrace | ArtifactKind::ExecutionTraceLegacy => {
-            // Streamed event by event: the analyzer holds summaries, never the trace.
-            let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-            let mut analyzer = TraceAnalyzer::new();
-            while let Some(ev) = reader.next_event()? {
-                analyzer.observe(ev);
+            // Streamed event by event: the analyzer holds summaries, never the trace. Its
+            // side trackers run on a second reader of the same bytes, on a thread of their
+            // own (two readers finish sooner on two cores than one doing everything).
+            let (main, side) = std::thread::scope(|scope| {
+                let side = scope.spawn(|| {
+                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                    let mut side = crate::trace::SideTrackers::new(Sides::ALL);
+                    while let Some(ev) = reader.next_event()? {
+                        side.observe(ev);
+                    }
+                    Ok::<_, FormatError>(side.finish())
+                });
+                let main = (|| {
+                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                    let mut analyzer = TraceAnalyzer::leaving_out(Sides::ALL);
+                    while let Some(ev) = reader.next_event()? {
+                        analyzer.observe(ev);
+                    }
+                    Ok::<_, FormatError>(analyzer.finish())
+                })();
+                (main, side.join())
+            });
+            let mut summary = main?;
+            match side {
+                Ok(side) => side?.finish_into(&mut summary),
+                // The tracker's panic, raised here as it would have been in one pass.
+                Err(p) => std::panic::resume_unwind(p),
             }
-            out.extend(trace_findings(&analyzer.finish(), name));
+            out.extend(trace_findings(&summary, name));
         }
         ArtifactKind::Unknown => {}
     }

@@ -231,9 +231,80 @@ pub struct TraceAnalyzer {
     syscall_ns_by_site: FxHashMap<Interned, u64>,
     block_ns_by_site: FxHashMap<(Interned, Interned), u64>,
     first: bool,
-    /// None when the caller runs the leak tracker itself ([`TraceAnalyzer::without_blocked`]).
+    /// The side trackers this analyzer runs (all unless [`TraceAnalyzer::leaving_out`]).
+    side: SideTrackers,
+}
+
+/// Which of [`TraceAnalyzer`]'s side trackers: blocked goroutines, mark assists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sides {
+    pub blocked: bool,
+    pub assist: bool,
+}
+
+impl Sides {
+    pub const ALL: Sides = Sides {
+        blocked: true,
+        assist: true,
+    };
+    pub const NONE: Sides = Sides {
+        blocked: false,
+        assist: false,
+    };
+}
+
+/// Some of [`TraceAnalyzer`]'s trackers on their own: a caller can run them over a
+/// second reader of the same trace on another thread (a third of the work is reading,
+/// so two readers finish sooner on two cores than one doing everything), leave them out
+/// of the analyzer ([`TraceAnalyzer::leaving_out`]) and put their results in its summary
+/// ([`SideSummary::finish_into`]).
+pub struct SideTrackers {
     leak: Option<crate::trace_leak::LeakTracker>,
-    assist: crate::trace_assist::AssistTracker,
+    assist: Option<crate::trace_assist::AssistTracker>,
+}
+
+/// What [`SideTrackers`] found, to move to the thread that holds the summary.
+pub struct SideSummary {
+    blocked: Option<crate::trace_leak::BlockedSummary>,
+    mark_work: Option<crate::trace_assist::MarkWork>,
+}
+
+impl SideTrackers {
+    pub fn new(sides: Sides) -> Self {
+        SideTrackers {
+            leak: sides.blocked.then(Default::default),
+            assist: sides.assist.then(Default::default),
+        }
+    }
+    pub fn observe(&mut self, ev: &Event) {
+        self.observe_transition(ev, goroutine_transition(ev));
+    }
+    fn observe_transition(&mut self, ev: &Event, tr: Option<GoTransition<'_>>) {
+        if let Some(l) = &mut self.leak {
+            l.observe_transition(ev, tr.clone());
+        }
+        if let Some(a) = &mut self.assist {
+            a.observe_transition(ev, tr);
+        }
+    }
+    pub fn finish(self) -> SideSummary {
+        SideSummary {
+            blocked: self.leak.map(|l| l.finish()),
+            mark_work: self.assist.map(|a| a.finish()),
+        }
+    }
+}
+
+impl SideSummary {
+    /// Puts the trackers' results in the summary of an analyzer that left them out.
+    pub fn finish_into(self, s: &mut TraceSummary) {
+        if let Some(b) = self.blocked {
+            s.blocked = b;
+        }
+        if let Some(m) = self.mark_work {
+            s.mark_work = m;
+        }
+    }
 }
 
 impl Default for TraceAnalyzer {
@@ -276,17 +347,18 @@ impl TraceAnalyzer {
             syscall_ns_by_site: FxHashMap::default(),
             block_ns_by_site: FxHashMap::default(),
             first: true,
-            leak: Some(Default::default()),
-            assist: Default::default(),
+            side: SideTrackers::new(Sides::ALL),
         }
     }
 
-    /// An analyzer without the blocked-goroutine tracker, for a caller that runs
-    /// [`crate::trace_leak::LeakTracker`] over the same events elsewhere (on another
-    /// thread, with a reader of its own) and sets [`TraceSummary::blocked`] itself.
-    pub fn without_blocked() -> Self {
+    /// An analyzer without the side trackers in `sides`, for a caller that runs them
+    /// over the same events elsewhere and puts their results in the summary.
+    pub fn leaving_out(sides: Sides) -> Self {
         TraceAnalyzer {
-            leak: None,
+            side: SideTrackers::new(Sides {
+                blocked: !sides.blocked,
+                assist: !sides.assist,
+            }),
             ..Self::new()
         }
     }
@@ -294,10 +366,7 @@ impl TraceAnalyzer {
     pub fn observe(&mut self, ev: &Event) {
         // Worked out once for the three analyses.
         let tr = goroutine_transition(ev);
-        if let Some(leak) = &mut self.leak {
-            leak.observe_transition(ev, tr.clone());
-        }
-        self.assist.observe_transition(ev, tr.clone());
+        self.side.observe_transition(ev, tr.clone());
         let t = ev.time();
         if self.first {
             self.s.start_ns = t;
@@ -509,10 +578,7 @@ impl TraceAnalyzer {
                 .entry(format!("{reason} @ {site}"))
                 .or_default() += ns;
         }
-        if let Some(leak) = self.leak {
-            self.s.blocked = leak.finish();
-        }
-        self.s.mark_work = self.assist.finish();
+        self.side.finish().finish_into(&mut self.s);
         self.s
     }
 }

@@ -226,19 +226,23 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(super::EXIT_ERROR));
     };
     use gorx_analysis::mmu::{MutatorUtilBuilder, UtilFlags};
-    use gorx_analysis::trace_leak::{BlockedSummary, LeakTracker};
-    // The MMU and the blocked-goroutine tracker run on a second reader of the same file,
-    // on a thread of their own: reading is about a third of the work, so two readers
-    // finish sooner on two cores than one doing everything (BENCHMARKS.md). A pipe or
-    // other non-file is read once.
+    use gorx_analysis::trace::{SideSummary, SideTrackers, Sides};
+    // The MMU and the blocked-goroutine tracker run on a second reader of the same file, on a thread of their own: reading is about a third of the
+    // work, so two readers finish sooner on two cores than one doing everything
+    // (BENCHMARKS.md). A pipe or other non-file is read once.
     let parallel = std::fs::metadata(&a.file).is_ok_and(|m| m.is_file());
     let mut an = if parallel {
-        TraceAnalyzer::without_blocked()
+        TraceAnalyzer::leaving_out(SECOND)
     } else {
         TraceAnalyzer::new()
     };
     let mut mmu_b = (!parallel).then(|| MutatorUtilBuilder::new(UtilFlags::DEFAULT));
-    type SecondPass = Result<(Vec<(i64, f64)>, Option<BlockedSummary>), String>;
+    // What balances the two threads here (the mark-assist tracker too: 10% slower).
+    const SECOND: Sides = Sides {
+        blocked: true,
+        assist: false,
+    };
+    type SecondPass = Result<(Vec<(i64, f64)>, Option<SideSummary>), String>;
     let (read, second) = std::thread::scope(|scope| {
         let second = parallel.then(|| {
             scope.spawn(|| -> SecondPass {
@@ -246,12 +250,12 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
                 let mut r = gorx_trace::Reader::with_prefetch(name.as_str(), f)
                     .map_err(|e| e.to_string())?;
                 let mut b = MutatorUtilBuilder::new(UtilFlags::DEFAULT);
-                let mut leak = LeakTracker::new();
+                let mut side = SideTrackers::new(SECOND);
                 while let Some(ev) = r.next_event().map_err(|e| e.to_string())? {
                     b.observe(ev);
-                    leak.observe(ev);
+                    side.observe(ev);
                 }
-                Ok((trace_mmu::summary_mmu(b), Some(leak.finish())))
+                Ok((trace_mmu::summary_mmu(b), Some(side.finish())))
             })
         });
         let read = for_each_event(&mut r, &a.file, |ev| {
@@ -272,7 +276,7 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         };
         (read, second)
     });
-    let (mmu, blocked) = match read.and(second) {
+    let (mmu, side) = match read.and(second) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("gorx: {e}");
@@ -280,8 +284,8 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut s = an.finish();
-    if let Some(b) = blocked {
-        s.blocked = b;
+    if let Some(side) = side {
+        side.finish_into(&mut s);
     }
     let findings = trace_findings(&s, &name);
     if a.json {
