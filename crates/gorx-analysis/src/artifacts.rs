@@ -290,31 +290,26 @@ fn analyze_one(
             // Streamed event by event: the analyzer holds summaries, never the trace. Its
             // side trackers run on a second reader of the same bytes, on a thread of their
             // own (two readers finish sooner on two cores than one doing everything).
-            let (main, side) = std::thread::scope(|scope| {
-                let side = scope.spawn(|| {
-                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-                    let mut side = crate::trace::SideTrackers::new(Sides::ALL);
-                    while let Some(ev) = reader.next_event()? {
-                        side.observe(ev);
-                    }
-                    Ok::<_, FormatError>(side.finish())
-                });
-                let main = (|| {
+            let (main, side) = crate::trace::beside(
+                || {
                     let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
                     let mut analyzer = TraceAnalyzer::leaving_out(Sides::ALL);
                     while let Some(ev) = reader.next_event()? {
                         analyzer.observe(ev);
                     }
                     Ok::<_, FormatError>(analyzer.finish())
-                })();
-                (main, side.join())
-            });
+                },
+                || {
+                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                    let mut side = crate::trace::SideTrackers::new(Sides::ALL);
+                    while let Some(ev) = reader.next_event()? {
+                        side.observe(ev);
+                    }
+                    Ok::<_, FormatError>(side.finish())
+                },
+            );
             let mut summary = main?;
-            match side {
-                Ok(side) => side?.finish_into(&mut summary),
-                // The tracker's panic, raised here as it would have been in one pass.
-                Err(p) => std::panic::resume_unwind(p),
-            }
+            side?.finish_into(&mut summary);
             out.extend(trace_findings(&summary, name));
         }
         ArtifactKind::Unknown => {}

@@ -94,17 +94,23 @@ fn median_f64(v: &mut [f64]) -> f64 {
 /// At most this many points go into [`theil_sen`] (80k pairs).
 const THEIL_SEN_MAX_POINTS: usize = 400;
 
+/// The index of the `k`th point [`theil_sen`] keeps of `n`: all of a short series, else
+/// [`THEIL_SEN_MAX_POINTS`] evenly spaced (strictly increasing in `k`).
+fn theil_sen_sample(k: usize, n: usize) -> usize {
+    if n > THEIL_SEN_MAX_POINTS {
+        k * (n - 1) / (THEIL_SEN_MAX_POINTS - 1)
+    } else {
+        k
+    }
+}
+
 /// Theil–Sen slope (median of pairwise slopes) and Kendall's tau of `(x, y)` points.
 /// Long runs are subsampled evenly to at most [`THEIL_SEN_MAX_POINTS`].
 pub fn theil_sen(points: &[(f64, f64)]) -> (f64, f64) {
-    const MAX_POINTS: usize = THEIL_SEN_MAX_POINTS;
-    let pts: Vec<(f64, f64)> = if points.len() > MAX_POINTS {
-        (0..MAX_POINTS)
-            .map(|i| points[i * (points.len() - 1) / (MAX_POINTS - 1)])
-            .collect()
-    } else {
-        points.to_vec()
-    };
+    let n = points.len();
+    let pts: Vec<(f64, f64)> = (0..n.min(THEIL_SEN_MAX_POINTS))
+        .map(|k| points[theil_sen_sample(k, n)])
+        .collect();
     let mut slopes = Vec::with_capacity(pts.len() * pts.len() / 2);
     let (mut concordant, mut discordant, mut pairs) = (0i64, 0i64, 0i64);
     for i in 0..pts.len() {
@@ -157,15 +163,8 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     let mut window_cpu_ns = 0u64;
     let mut procs_sum = 0f64;
     let mut live_max = 0u64;
-    // Theil–Sen's points: every cycle of a short run, else evenly spaced samples.
+    // Only the points Theil–Sen keeps (it keeps all of these).
     let mut points: Vec<(f64, f64)> = Vec::with_capacity(n.min(THEIL_SEN_MAX_POINTS));
-    let sample = |k: usize| {
-        if n > THEIL_SEN_MAX_POINTS {
-            k * (n - 1) / (THEIL_SEN_MAX_POINTS - 1)
-        } else {
-            k
-        }
-    };
     let mut limit_driven = 0;
     let mut checked = 0;
     let mut headrooms = Vec::new();
@@ -185,7 +184,7 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
             procs_sum += f64::from(x.procs());
         }
         live_max = live_max.max(x.heap_live_bytes());
-        if points.len() < THEIL_SEN_MAX_POINTS && i == sample(points.len()) {
+        if points.len() < THEIL_SEN_MAX_POINTS && i == theil_sen_sample(points.len(), n) {
             points.push((x.at_ns() as f64 / 60e9, x.heap_live_bytes() as f64));
         }
         // A forced cycle's goal is not what the pacer would have chosen.

@@ -247,10 +247,6 @@ impl Sides {
         blocked: true,
         assist: true,
     };
-    pub const NONE: Sides = Sides {
-        blocked: false,
-        assist: false,
-    };
 }
 
 /// Some of [`TraceAnalyzer`]'s trackers on their own: a caller can run them over a
@@ -305,6 +301,20 @@ impl SideSummary {
             s.mark_work = m;
         }
     }
+}
+
+/// Runs `second` on a thread of its own while `main` runs here (the two-reader split of
+/// [`SideTrackers`]; `main` need not be `Send`). A panic in `second` is raised here, as
+/// it would have been in one pass.
+pub fn beside<A, B: Send>(main: impl FnOnce() -> A, second: impl FnOnce() -> B + Send) -> (A, B) {
+    std::thread::scope(|scope| {
+        let second = scope.spawn(second);
+        let a = main();
+        let b = second
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (a, b)
+    })
 }
 
 impl Default for TraceAnalyzer {

@@ -34,7 +34,6 @@ pub(super) struct Chunk {
     /// counted only if a later chunk needs a line number (counting every newline was 8%
     /// of the parse of a single-process log, which needs one line number).
     counted: (usize, u64),
-    end: usize,
 }
 
 /// Where the gctrace claim whose ` @` ends at the `@` at `p` starts (the `gc` of
@@ -187,7 +186,6 @@ fn scan_chunk(data: &[u8], start: usize, end: usize) -> Chunk {
         }
     });
     out.counted = (counted_pos, counted_line);
-    out.end = end;
     if out.cycles.len() < out.cycles.capacity() / 8 {
         out.cycles.shrink_to_fit();
     }
@@ -207,7 +205,7 @@ pub(super) fn scan(data: &[u8], bounds: &[(usize, usize)], parallel: bool) -> Gc
     if !parallel {
         let mut join = Joiner::default();
         for &(s, e) in bounds {
-            join.push(data, s, scan_chunk(data, s, e));
+            join.push(data, (s, e), scan_chunk(data, s, e));
         }
         return join.finish();
     }
@@ -237,11 +235,11 @@ pub(super) fn scan(data: &[u8], bounds: &[(usize, usize)], parallel: bool) -> Gc
                     };
                     sh.ready[i] = Some(chunk);
                     loop {
-                        let at = sh.join.chunks;
+                        let at = sh.join.parts.len();
                         let Some(chunk) = sh.ready.get_mut(at).and_then(Option::take) else {
                             break;
                         };
-                        sh.join.push(data, bounds[at].0, chunk);
+                        sh.join.push(data, bounds[at], chunk);
                     }
                 }
             });
@@ -414,9 +412,8 @@ struct Joiner {
     line_base: u64,
     /// Joined chunks whose lines are not all counted: their `counted` and end.
     uncounted: Vec<((usize, u64), usize)>,
+    /// Each joined chunk's cycles (one per chunk, so also how many were joined).
     parts: Vec<Vec<GcCycle>>,
-    /// Chunks joined so far.
-    chunks: usize,
 }
 
 impl Joiner {
@@ -428,8 +425,8 @@ impl Joiner {
         self.line_base
     }
 
-    /// Joins the next chunk, scanned from `start`.
-    fn push(&mut self, data: &[u8], start: usize, ch: Chunk) {
+    /// Joins the next chunk, scanned from `data[start..end]`.
+    fn push(&mut self, data: &[u8], (start, end): (usize, usize), ch: Chunk) {
         let mut next = ch.cycles.iter();
         let keys: Vec<u32> = ch.identities.iter().map(|i| self.asg.key(i)).collect();
         let mut mark = 0;
@@ -467,9 +464,8 @@ impl Joiner {
                     ..m
                 }));
         }
-        self.uncounted.push((ch.counted, ch.end));
+        self.uncounted.push((ch.counted, end));
         self.parts.push(ch.cycles);
-        self.chunks += 1;
     }
 
     fn finish(self) -> GcTrace {

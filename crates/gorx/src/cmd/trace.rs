@@ -220,62 +220,59 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// Read the whole trace through the streaming analyses and print what they found.
 fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
-    use gorx_analysis::trace::{TraceAnalyzer, trace_findings};
+    use gorx_analysis::mmu::{MutatorUtilBuilder, UtilFlags};
+    use gorx_analysis::trace::{
+        SideSummary, SideTrackers, Sides, TraceAnalyzer, beside, trace_findings,
+    };
     let name = a.file.display().to_string();
     let Some(mut r) = open_trace(&name, &a.file) else {
         return Ok(ExitCode::from(super::EXIT_ERROR));
     };
-    use gorx_analysis::mmu::{MutatorUtilBuilder, UtilFlags};
-    use gorx_analysis::trace::{SideSummary, SideTrackers, Sides};
-    // The MMU and the blocked-goroutine tracker run on a second reader of the same file, on a thread of their own: reading is about a third of the
-    // work, so two readers finish sooner on two cores than one doing everything
-    // (BENCHMARKS.md). A pipe or other non-file is read once.
+    // The MMU and the blocked-goroutine tracker run on a second reader of the same file,
+    // on a thread of their own: reading is about a third of the work, so two readers
+    // finish sooner on two cores than one doing everything (BENCHMARKS.md). A pipe or
+    // other non-file is read once.
     let parallel = std::fs::metadata(&a.file).is_ok_and(|m| m.is_file());
+    // What balances the two threads here (the mark-assist tracker too: 10% slower).
+    const SECOND: Sides = Sides {
+        blocked: true,
+        assist: false,
+    };
     let mut an = if parallel {
         TraceAnalyzer::leaving_out(SECOND)
     } else {
         TraceAnalyzer::new()
     };
     let mut mmu_b = (!parallel).then(|| MutatorUtilBuilder::new(UtilFlags::DEFAULT));
-    // What balances the two threads here (the mark-assist tracker too: 10% slower).
-    const SECOND: Sides = Sides {
-        blocked: true,
-        assist: false,
-    };
-    type SecondPass = Result<(Vec<(i64, f64)>, Option<SideSummary>), String>;
-    let (read, second) = std::thread::scope(|scope| {
-        let second = parallel.then(|| {
-            scope.spawn(|| -> SecondPass {
-                let f = std::fs::File::open(&a.file).map_err(|e| format!("{name}: {e}"))?;
-                let mut r = gorx_trace::Reader::with_prefetch(name.as_str(), f)
-                    .map_err(|e| e.to_string())?;
-                let mut b = MutatorUtilBuilder::new(UtilFlags::DEFAULT);
-                let mut side = SideTrackers::new(SECOND);
-                while let Some(ev) = r.next_event().map_err(|e| e.to_string())? {
-                    b.observe(ev);
-                    side.observe(ev);
-                }
-                Ok((trace_mmu::summary_mmu(b), Some(side.finish())))
-            })
-        });
-        let read = for_each_event(&mut r, &a.file, |ev| {
+    let mut main = || {
+        for_each_event(&mut r, &a.file, |ev| {
             an.observe(ev);
             if let Some(b) = &mut mmu_b {
                 b.observe(ev);
             }
             Ok(true)
-        });
-        let second: SecondPass = match second {
-            Some(h) => h
-                .join()
-                .unwrap_or_else(|_| Err("the second reader's thread panicked".into())),
-            None => Ok((
-                mmu_b.take().map(trace_mmu::summary_mmu).unwrap_or_default(),
-                None,
-            )),
-        };
-        (read, second)
-    });
+        })
+    };
+    type SecondPass = Result<(Vec<(i64, f64)>, Option<SideSummary>), String>;
+    let second_pass = || -> SecondPass {
+        let f = std::fs::File::open(&a.file).map_err(|e| format!("{name}: {e}"))?;
+        let mut r =
+            gorx_trace::Reader::with_prefetch(name.as_str(), f).map_err(|e| e.to_string())?;
+        let mut b = MutatorUtilBuilder::new(UtilFlags::DEFAULT);
+        let mut side = SideTrackers::new(SECOND);
+        while let Some(ev) = r.next_event().map_err(|e| e.to_string())? {
+            b.observe(ev);
+            side.observe(ev);
+        }
+        Ok((trace_mmu::summary_mmu(b), Some(side.finish())))
+    };
+    let (read, second) = if parallel {
+        beside(main, second_pass)
+    } else {
+        let read = main();
+        let mmu = mmu_b.take().map(trace_mmu::summary_mmu).unwrap_or_default();
+        (read, Ok((mmu, None)))
+    };
     let (mmu, side) = match read.and(second) {
         Ok(v) => v,
         Err(e) => {
