@@ -287,29 +287,40 @@ fn analyze_one(
         }
         // v1 traces (Go 1.11–1.21) are converted to the same events by the reader.
         ArtifactKind::ExecutionTrace | ArtifactKind::ExecutionTraceLegacy => {
-            // Streamed event by event: the analyzer holds summaries, never the trace. Its
-            // side trackers run on a second reader of the same bytes, on a thread of their
-            // own (two readers finish sooner on two cores than one doing everything).
-            let (main, side) = crate::trace::beside(
-                || {
-                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-                    let mut analyzer = TraceAnalyzer::leaving_out(Sides::ALL);
-                    while let Some(ev) = reader.next_event()? {
-                        analyzer.observe(ev);
-                    }
-                    Ok::<_, FormatError>(analyzer.finish())
-                },
-                || {
-                    let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-                    let mut side = crate::trace::SideTrackers::new(Sides::ALL);
-                    while let Some(ev) = reader.next_event()? {
-                        side.observe(ev);
-                    }
-                    Ok::<_, FormatError>(side.finish())
-                },
-            );
-            let mut summary = main?;
-            side?.finish_into(&mut summary);
+            // Streamed event by event: the analyzer holds summaries, never the trace. With
+            // a second core, its side trackers run on a second reader of the same bytes,
+            // on a thread of their own (two readers finish sooner on two cores than one
+            // doing everything; on one core they only cost more).
+            let summary = if crate::trace::second_core() {
+                let (main, side) = crate::trace::beside(
+                    || {
+                        let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                        let mut analyzer = TraceAnalyzer::leaving_out(Sides::ALL);
+                        while let Some(ev) = reader.next_event()? {
+                            analyzer.observe(ev);
+                        }
+                        Ok::<_, FormatError>(analyzer.finish())
+                    },
+                    || {
+                        let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                        let mut side = crate::trace::SideTrackers::new(Sides::ALL);
+                        while let Some(ev) = reader.next_event()? {
+                            side.observe(ev);
+                        }
+                        Ok::<_, FormatError>(side.finish())
+                    },
+                );
+                let mut summary = main?;
+                side?.finish_into(&mut summary);
+                summary
+            } else {
+                let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                let mut analyzer = TraceAnalyzer::new();
+                while let Some(ev) = reader.next_event()? {
+                    analyzer.observe(ev);
+                }
+                analyzer.finish()
+            };
             out.extend(trace_findings(&summary, name));
         }
         ArtifactKind::Unknown => {}

@@ -303,6 +303,13 @@ impl SideSummary {
     }
 }
 
+/// Whether a second reader on a thread of its own can pay off: this process may run on
+/// two cores or more (its CPU affinity and cgroup CPU quota, as the standard library
+/// reads them). On one core the second reader only adds its decoding to the same core.
+pub fn second_core() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 /// Runs `second` on a thread of its own while `main` runs here (the two-reader split of
 /// [`SideTrackers`]; `main` need not be `Send`). A panic in `second` is raised here, as
 /// it would have been in one pass.

@@ -141,3 +141,55 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// On one core (`taskset -c 0`) a trace is read once, by one reader doing everything:
+/// `trace summary` and `analyze` report what the two-reader split does on two cores, the
+/// goroutine-leak patient's finding included (its blocked groups come from the side
+/// trackers).
+#[test]
+fn one_core_reports_what_two_do() {
+    let ok = Command::new("taskset")
+        .args(["-c", "0", "nproc"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success() && o.stdout == b"1\n");
+    if ok.is_none() {
+        return gorx_testsupport::missing_prerequisite("taskset pinning to one CPU");
+    }
+    let two_cores = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    if !two_cores {
+        return gorx_testsupport::missing_prerequisite("a second CPU for the two-reader split");
+    }
+    let mut checked = 0;
+    for (ver, patient, d) in corpus_entries() {
+        let f = d.join("trace.out");
+        if !f.is_file() || !matches!(patient.as_str(), "goroutine-leak" | "sched-latency") {
+            continue;
+        }
+        for args in [
+            &["trace", "summary", "--json"][..],
+            &["trace", "summary"],
+            &["analyze", "--json"],
+        ] {
+            let run = |pinned: bool| {
+                let mut c = if pinned {
+                    let mut c = Command::new("taskset");
+                    c.args(["-c", "0"]).arg(env!("CARGO_BIN_EXE_gorx"));
+                    c
+                } else {
+                    Command::new(env!("CARGO_BIN_EXE_gorx"))
+                };
+                let out = c.args(args).arg(&f).output().expect("run gorx");
+                assert!(out.status.success(), "{ver}/{patient} {args:?}");
+                String::from_utf8(out.stdout).unwrap()
+            };
+            let (two, one) = (run(false), run(true));
+            assert_eq!(two, one, "{ver}/{patient} {args:?}");
+            if args[0] == "analyze" && patient == "goroutine-leak" {
+                assert!(one.contains("\"goroutine.leak\""), "{ver}: {one}");
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked}");
+}

@@ -222,7 +222,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<ExitCode> {
 fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     use gorx_analysis::mmu::{MutatorUtilBuilder, UtilFlags};
     use gorx_analysis::trace::{
-        SideSummary, SideTrackers, Sides, TraceAnalyzer, beside, trace_findings,
+        SideSummary, SideTrackers, Sides, TraceAnalyzer, beside, second_core, trace_findings,
     };
     let name = a.file.display().to_string();
     let Some(mut r) = open_trace(&name, &a.file) else {
@@ -231,8 +231,8 @@ fn summary(a: &SummaryArgs) -> anyhow::Result<ExitCode> {
     // The MMU and the blocked-goroutine tracker run on a second reader of the same file,
     // on a thread of their own: reading is about a third of the work, so two readers
     // finish sooner on two cores than one doing everything (BENCHMARKS.md). A pipe or
-    // other non-file is read once.
-    let parallel = std::fs::metadata(&a.file).is_ok_and(|m| m.is_file());
+    // other non-file is read once, and so is everything on a single core.
+    let parallel = second_core() && std::fs::metadata(&a.file).is_ok_and(|m| m.is_file());
     // What balances the two threads here (the mark-assist tracker too: 10% slower).
     const SECOND: Sides = Sides {
         blocked: true,
