@@ -182,7 +182,7 @@ pub fn expvar_prometheus(data: &[u8]) {
     if let Ok(v) = expvar::parse("fuzz", data)
         && let Some(ms) = &v.memstats
     {
-        black_box((ms.recent_pauses_ns(), ms.to_legacy()));
+        black_box(ms.recent_pauses_ns());
     }
     if let Ok(e) = prometheus::parse("fuzz", data) {
         for f in &e.families {

@@ -255,8 +255,7 @@ fn analyze_one(
         }
         ArtifactKind::Expvar => {
             let vars = expvar::parse(name, a.bytes)?;
-            if let Some(ms) = &vars.memstats {
-                let ms = ms.to_legacy();
+            if let Some(ms) = vars.memstats {
                 // heap?debug=1 and /metrics say the same; merge_same_id keeps one finding.
                 out.extend(memory::memstats_findings(&ms, name));
                 if pe.snapshot.runtime.is_none() {

@@ -9,7 +9,7 @@
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as t;
-use gorx_formats::pprof::legacy::MemStats;
+use gorx_formats::memstats::MemStats;
 use serde::Serialize;
 use serde_json::json;
 

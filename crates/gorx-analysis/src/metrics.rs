@@ -10,7 +10,7 @@
 use crate::finding::{Evidence, Finding, Severity};
 use crate::process::ProcessSnapshot;
 use crate::thresholds as t;
-use gorx_formats::pprof::legacy::MemStats;
+use gorx_formats::memstats::MemStats;
 use gorx_formats::procfs::{FdBreakdown, Status};
 use gorx_formats::prometheus::Exposition;
 use serde_json::json;

@@ -8,7 +8,7 @@
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as t;
 use gorx_formats::cgroup::CgroupChain;
-use gorx_formats::pprof::legacy::MemStats;
+use gorx_formats::memstats::MemStats;
 use gorx_formats::procfs::{FdBreakdown, GoEnv, SmapsRollup, Status};
 use serde::Serialize;
 use serde_json::json;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod expvar;
 pub mod gctrace;
 pub mod goroutines;
+pub mod memstats;
 pub mod pprof;
 pub mod procfs;
 pub mod prometheus;

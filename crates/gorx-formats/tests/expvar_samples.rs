@@ -23,19 +23,13 @@ fn corpus_vars_agree_with_gctrace() {
         assert!(m.num_gc > 0 && m.heap_alloc > 0 && m.sys >= m.heap_sys);
         assert_eq!(m.pause_ns.len(), 256);
         assert!(m.recent_pauses_ns().len() == (m.num_gc as usize).min(256));
-        // The legacy form the MemStats analyses take carries the same numbers.
-        let l = m.to_legacy();
-        assert_eq!(
-            (l.num_gc, l.heap_inuse),
-            (u64::from(m.num_gc), m.heap_inuse)
-        );
         if let Ok(log) = std::fs::read(dir.join("stderr.log")) {
             let t = gctrace::parse("stderr.log", &log);
             let last = t.runs().last().expect("gctrace in stderr.log");
             // vars.json was fetched while the logged process ran: its NumGC-th cycle is in
             // the log, with the same forced flag count bound.
             assert!(
-                last.cycles.iter().any(|c| c.n() == u64::from(m.num_gc)),
+                last.cycles.iter().any(|c| c.n() == m.num_gc),
                 "{ver}/{patient}: NumGC {} not among logged cycles 1..{}",
                 m.num_gc,
                 last.cycles.len()
@@ -43,11 +37,11 @@ fn corpus_vars_agree_with_gctrace() {
             let forced_before = last
                 .cycles
                 .iter()
-                .filter(|c| c.n() <= u64::from(m.num_gc) && c.forced())
+                .filter(|c| c.n() <= m.num_gc && c.forced())
                 .count();
             assert!(
-                forced_before.abs_diff(m.num_forced_gc as usize) <= 1,
-                "{ver}/{patient}: forced {forced_before} in log vs NumForcedGC {}",
+                forced_before.abs_diff(m.num_forced_gc.expect("NumForcedGC") as usize) <= 1,
+                "{ver}/{patient}: forced {forced_before} in log vs NumForcedGC {:?}",
                 m.num_forced_gc
             );
         }

@@ -106,7 +106,7 @@ pub fn memstats_from_vars(input: &str, vars: &str) -> Result<RuntimeMemory, Live
     let m = v.memstats.ok_or_else(|| {
         gorx_formats::FormatError::whole(input, "no \"memstats\" object (expvar not imported?)")
     })?;
-    Ok(RuntimeMemory::from(&m.to_legacy()))
+    Ok(RuntimeMemory::from(&m))
 }
 
 /// `runtime.MemStats` from the `# runtime.MemStats` trailer of `heap?debug=1`.

@@ -11,6 +11,7 @@
 //! Errors carry the 1-based line number.
 
 use crate::FormatError;
+use crate::memstats::MemStats;
 
 /// One symbolized frame line: `#\t0x4b6f8a\tmain.allocLeaf+0x2a\t/src/main.go:17`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,45 +60,6 @@ pub struct HeapRecord {
     pub alloc_objects: i64,
     pub alloc_bytes: i64,
     pub stack: Stack,
-}
-
-/// `runtime.MemStats` as printed after a debug=1 heap profile. Fields the writing Go
-/// version did not print stay 0 (or `None` where 0 would be misleading).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MemStats {
-    pub alloc: u64,
-    pub total_alloc: u64,
-    pub sys: u64,
-    pub lookups: u64,
-    pub mallocs: u64,
-    pub frees: u64,
-    pub heap_alloc: u64,
-    pub heap_sys: u64,
-    pub heap_idle: u64,
-    pub heap_inuse: u64,
-    pub heap_released: u64,
-    pub heap_objects: u64,
-    pub stack_inuse: u64,
-    pub stack_sys: u64,
-    pub mspan_inuse: u64,
-    pub mspan_sys: u64,
-    pub mcache_inuse: u64,
-    pub mcache_sys: u64,
-    pub buck_hash_sys: u64,
-    pub gc_sys: u64,
-    pub other_sys: u64,
-    pub next_gc: u64,
-    /// Unix nanoseconds of the last GC end (0: never).
-    pub last_gc: u64,
-    /// Circular buffer of recent pause durations (ns), as printed (256 entries).
-    pub pause_ns: Vec<u64>,
-    pub pause_end: Vec<u64>,
-    pub num_gc: u64,
-    pub num_forced_gc: Option<u64>,
-    pub gc_cpu_fraction: Option<f64>,
-    pub debug_gc: Option<bool>,
-    /// Peak RSS in bytes (Go ≥1.15 on Linux prints it).
-    pub max_rss: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
