@@ -69,8 +69,9 @@ impl MemStats {
         if self.pause_ns.len() != 256 {
             return Vec::new();
         }
-        let n = usize::try_from(self.num_gc).unwrap_or(usize::MAX).min(256);
-        let last = ((self.num_gc + 255) % 256) as usize;
+        let n = self.num_gc.min(256) as usize;
+        // NumGC is any u64 a document claims: reduce it before adding.
+        let last = ((self.num_gc % 256 + 255) % 256) as usize;
         (0..n)
             .map(|k| self.pause_ns[(last + 256 - (n - 1 - k)) % 256])
             .collect()
