@@ -290,16 +290,16 @@ fn analyze_one(
             // a second core, its side trackers run on a second reader of the same bytes,
             // on a thread of their own (two readers finish sooner on two cores than one
             // doing everything; on one core they only cost more).
+            let read = |mut analyzer: TraceAnalyzer| {
+                let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
+                while let Some(ev) = reader.next_event()? {
+                    analyzer.observe(ev);
+                }
+                Ok::<_, FormatError>(analyzer.finish())
+            };
             let summary = if crate::trace::second_core() {
                 let (main, side) = crate::trace::beside(
-                    || {
-                        let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-                        let mut analyzer = TraceAnalyzer::leaving_out(Sides::ALL);
-                        while let Some(ev) = reader.next_event()? {
-                            analyzer.observe(ev);
-                        }
-                        Ok::<_, FormatError>(analyzer.finish())
-                    },
+                    || read(TraceAnalyzer::leaving_out(Sides::ALL)),
                     || {
                         let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
                         let mut side = crate::trace::SideTrackers::new(Sides::ALL);
@@ -313,12 +313,7 @@ fn analyze_one(
                 side?.finish_into(&mut summary);
                 summary
             } else {
-                let mut reader = gorx_trace::Reader::new(name, a.bytes)?;
-                let mut analyzer = TraceAnalyzer::new();
-                while let Some(ev) = reader.next_event()? {
-                    analyzer.observe(ev);
-                }
-                analyzer.finish()
+                read(TraceAnalyzer::new())?
             };
             out.extend(trace_findings(&summary, name));
         }
