@@ -1,11 +1,15 @@
-//! Diagnosing a set of artifacts: recognise each by content, parse it, run the analyses
-//! it supports, then the analyses that need several artifacts together (RSS against the
-//! runtime's own accounting, open fds against the limit). This is what `gorx analyze`,
+//! Diagnosing a set of artifacts, in two stages. *Observe*: recognise each artifact by
+//! content, parse it, and file what it says under the process it belongs to (its bundle
+//! directory): single-artifact verdicts, profiles and logs kept for the joins. *Judge*:
+//! one judgement per process over all of its observations (judge.rs, and here the rules
+//! that need the bundle's pacing, rates or /proc snapshot), so a verdict uses every
+//! source at hand and several processes never mix. This is what `gorx analyze`,
 //! `gorx demo` and capture bundles share.
 
 use crate::block_rate::{BlockInput, ProcessStart, contention_rate_findings};
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
+use crate::judge::{self, HeapObservation, Observations};
 use crate::metrics::{self, MetricsView};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
 use crate::trace::{Sides, TraceAnalyzer, trace_findings};
@@ -43,6 +47,8 @@ struct ProcessEvidence {
     gogc_percent: Option<i64>,
     /// Where `snapshot.start_time_s` came from.
     start_source: Option<String>,
+    /// Single-artifact verdicts and what the joins need (judge.rs).
+    observed: Observations,
 }
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
@@ -68,7 +74,6 @@ pub fn diagnose_with(
     known: Vec<KnownProcess>,
 ) -> Result<Diagnosis, FormatError> {
     let mut inputs = Vec::new();
-    let mut findings = Vec::new();
     let mut processes: BTreeMap<String, ProcessEvidence> = known
         .into_iter()
         .map(|k| {
@@ -94,33 +99,51 @@ pub fn diagnose_with(
             kind: kind.as_str().to_string(),
         });
         let pe = processes.entry(bundle_of(a.name).to_string()).or_default();
-        findings.extend(analyze_one(a, kind, pe)?);
+        observe(a, kind, pe)?;
     }
-    for pe in processes.values() {
-        let opts = gc::GcOptions { gogc: pe.gogc() };
-        for (source, runs) in &pe.gc_logs {
-            findings.extend(gc::gc_findings_with(runs, source, opts));
+    let judged = processes.len();
+    let mut findings = Vec::new();
+    for (dir, pe) in processes {
+        let mut found = judge_process(pe);
+        if judged > 1 {
+            // Several processes: each finding says whose it is.
+            let who = if dir.is_empty() { "." } else { dir.as_str() };
+            for f in &mut found {
+                f.title = format!("{who}: {}", f.title);
+            }
         }
-        let start = pe.snapshot.start_time_s.map(|unix_s| ProcessStart {
-            unix_s,
-            source: pe
-                .start_source
-                .as_deref()
-                .unwrap_or("the bundle's process snapshot"),
-        });
-        for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
-            let inputs: Vec<BlockInput<'_>> = profiles
-                .iter()
-                .map(|(source, profile, text)| BlockInput {
-                    source,
-                    profile,
-                    text: *text,
-                })
-                .collect();
-            findings.extend(contention_rate_findings(&inputs, start.as_ref(), mutex));
-        }
+        findings.extend(found);
     }
-    for pe in processes.values().filter(|pe| pe.has_proc) {
+    Ok(Diagnosis::new(inputs, findings))
+}
+
+/// The judgement of one process: the rules that need the bundle's pacing, rates and
+/// /proc snapshot, then the joins over every observation (judge.rs).
+fn judge_process(mut pe: ProcessEvidence) -> Vec<Finding> {
+    let mut findings = std::mem::take(&mut pe.observed.findings);
+    let opts = gc::GcOptions { gogc: pe.gogc() };
+    for (source, runs) in &pe.gc_logs {
+        findings.extend(gc::gc_findings_with(runs, source, opts));
+    }
+    let start = pe.snapshot.start_time_s.map(|unix_s| ProcessStart {
+        unix_s,
+        source: pe
+            .start_source
+            .as_deref()
+            .unwrap_or("the bundle's process snapshot"),
+    });
+    for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
+        let inputs: Vec<BlockInput<'_>> = profiles
+            .iter()
+            .map(|(source, profile, text)| BlockInput {
+                source,
+                profile,
+                text: *text,
+            })
+            .collect();
+        findings.extend(contention_rate_findings(&inputs, start.as_ref(), mutex));
+    }
+    if pe.has_proc {
         for mut f in process::analyze(&pe.snapshot) {
             // The snapshot names /proc/PID paths of a process that may be gone;
             // name the files it was rebuilt from instead.
@@ -128,7 +151,8 @@ pub fn diagnose_with(
             findings.push(f);
         }
     }
-    Ok(Diagnosis::new(inputs, merge_same_id(findings)))
+    pe.observed.findings = findings;
+    judge::judge(pe.observed)
 }
 
 /// The bundle an artifact belongs to: its directory, with a trailing `proc` stripped.
@@ -163,11 +187,12 @@ fn text<'a>(a: &Artifact<'a>) -> Result<&'a str, FormatError> {
     })
 }
 
-fn analyze_one(
+/// Files what one artifact says under its process.
+fn observe(
     a: &Artifact<'_>,
     kind: ArtifactKind,
     pe: &mut ProcessEvidence,
-) -> Result<Vec<Finding>, FormatError> {
+) -> Result<(), FormatError> {
     let name = a.name;
     let mut out = Vec::new();
     match kind {
@@ -190,6 +215,15 @@ fn analyze_one(
                 }
             } else {
                 out.extend(profiles::profile_findings(&p, name));
+                if matches!(
+                    kind,
+                    profiles::ProfileKind::Heap | profiles::ProfileKind::Allocs
+                ) {
+                    pe.observed.heaps.push(HeapObservation {
+                        source: name.to_string(),
+                        profile: p,
+                    });
+                }
             }
         }
         ArtifactKind::HeapText | ArtifactKind::CountProfileText | ArtifactKind::ContentionText => {
@@ -199,6 +233,12 @@ fn analyze_one(
                         out.extend(memory::memstats_findings(ms, name));
                         pe.snapshot.runtime = Some(RuntimeMemory::from(&**ms));
                         pe.sources.push(name.to_string());
+                    }
+                    if !h.records.is_empty() {
+                        pe.observed.heaps.push(HeapObservation {
+                            source: name.to_string(),
+                            profile: judge::heap_text_profile(&h),
+                        });
                     }
                 }
                 legacy::TextProfile::Contention(c) => {
@@ -244,6 +284,7 @@ fn analyze_one(
                 &dump::parse(name, a.bytes)?,
                 name,
             ));
+            pe.observed.dumps.push(name.to_string());
         }
         ArtifactKind::RuntimeLog => {
             // Lines that only look like gctrace are tolerated: a log interleaves
@@ -319,7 +360,8 @@ fn analyze_one(
         }
         ArtifactKind::Unknown => {}
     }
-    Ok(out)
+    pe.observed.findings.extend(out);
+    Ok(())
 }
 
 impl ProcessEvidence {
@@ -346,34 +388,6 @@ impl ProcessEvidence {
     }
 }
 
-/// Several artifacts often say the same thing (the mutex profile as proto and as text;
-/// a goroutine dump and the goroutine profile). Keep one finding per id: the most
-/// severe, with every source that supports it.
-fn merge_same_id(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut merged: Vec<Finding> = Vec::new();
-    for f in findings {
-        match merged.iter_mut().find(|m| m.id == f.id) {
-            Some(m) => {
-                let sources: Vec<String> = f
-                    .sources
-                    .iter()
-                    .filter(|s| !m.sources.contains(s))
-                    .cloned()
-                    .collect();
-                if f.severity > m.severity {
-                    let mut all = f.sources.clone();
-                    all.extend(m.sources.iter().filter(|s| !f.sources.contains(s)).cloned());
-                    *m = Finding { sources: all, ..f };
-                } else {
-                    m.sources.extend(sources);
-                }
-            }
-            None => merged.push(f),
-        }
-    }
-    merged
-}
-
 /// True when any finding is at or above `level`.
 pub fn reaches(d: &Diagnosis, level: Severity) -> bool {
     d.max_severity().is_some_and(|s| s >= level)
@@ -381,7 +395,44 @@ pub fn reaches(d: &Diagnosis, level: Severity) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::bundle_of;
+    use super::{Artifact, bundle_of, diagnose};
+
+    /// Two processes' captures read together keep their own findings (before the
+    /// per-process judgement, one merged finding hid the second process).
+    #[test]
+    fn two_processes_are_judged_apart() {
+        let root = gorx_testsupport::repo_root();
+        let leak =
+            std::fs::read(root.join("testdata/artifacts/1.26/goroutine-leak/goroutine.debug2.txt"))
+                .unwrap();
+        let one = |name| Artifact {
+            name,
+            bytes: &leak,
+            explicit: true,
+        };
+        let alone = diagnose(&[one("a/goroutine.debug2.txt")]).unwrap();
+        let together =
+            diagnose(&[one("a/goroutine.debug2.txt"), one("b/goroutine.debug2.txt")]).unwrap();
+        let count = |d: &crate::Diagnosis| {
+            d.findings
+                .iter()
+                .filter(|f| f.id == "goroutine.leak")
+                .count()
+        };
+        assert_eq!(count(&alone), 1);
+        assert_eq!(count(&together), 2);
+        let titles: Vec<&str> = together
+            .findings
+            .iter()
+            .filter(|f| f.id == "goroutine.leak")
+            .map(|f| f.title.as_str())
+            .collect();
+        assert!(
+            titles[0].starts_with("a: ") && titles[1].starts_with("b: "),
+            "{titles:?}"
+        );
+        assert!(!alone.findings[0].title.starts_with("a: "));
+    }
 
     #[test]
     fn proc_files_belong_to_their_bundle() {

@@ -289,3 +289,15 @@ pub const BLOCK_DELTA_MAX_FALL_RATIO: f64 = 0.01;
 /// ...and taken at least a second apart: over a shorter interval one wait that happens to
 /// end inside it makes any rate.
 pub const BLOCK_DELTA_MIN_INTERVAL_NS: i64 = 1_000_000_000;
+
+// ---- The per-process judgement (judge.rs) ----
+
+/// Two heap profiles of one process are diffed to name a growing site only when at least
+/// this far apart: seconds apart, their difference is sampling noise, not growth.
+pub const HEAP_DIFF_MIN_INTERVAL_NS: i64 = 30_000_000_000;
+/// A long pause names an allocation site when one site makes at least half of the bytes
+/// allocated: then that site, not the workload as a whole, drives the collector.
+pub const PAUSE_ALLOC_HOTSPOT_MIN_SHARE: f64 = 0.50;
+/// Objects this large (1 MiB) are zeroed in long stretches when allocated; the advice
+/// says so from here on.
+pub const PAUSE_LARGE_OBJECT_BYTES: i64 = 1 << 20;
