@@ -62,6 +62,9 @@ pub struct KnownProcess {
     /// The bundle directory as the artifacts' names spell it.
     pub dir: String,
     pub snapshot: ProcessSnapshot,
+    /// The findings that made `gorx watch` take the bundle (its `findings.json`): judged
+    /// with the artifacts, so `analyze BUNDLE` says why the bundle exists.
+    pub trigger: Vec<Finding>,
 }
 
 /// [`diagnose`], starting from snapshots already known for some bundle directories.
@@ -77,12 +80,13 @@ pub fn diagnose_with(
     let mut processes: BTreeMap<String, ProcessEvidence> = known
         .into_iter()
         .map(|k| {
-            let pe = ProcessEvidence {
+            let mut pe = ProcessEvidence {
                 snapshot: k.snapshot,
                 sources: vec![k.dir.clone()],
                 has_proc: true,
                 ..Default::default()
             };
+            pe.observed.findings = k.trigger;
             (k.dir, pe)
         })
         .collect();

@@ -260,6 +260,7 @@ fn gogc_from_the_same_process_paces_the_gctrace_judgement() {
             }),
             ..Default::default()
         },
+        trigger: Vec::new(),
     };
     let f = diagnose_with(&arts, vec![known("20")]).unwrap().findings;
     assert!(!thrash(&f), "{f:#?}");

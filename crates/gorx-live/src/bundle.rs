@@ -92,6 +92,52 @@ pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
     Ok(s)
 }
 
+/// The findings that made `gorx watch` take the bundle: the ids its `series.json` (or
+/// MANIFEST.json) names as the trigger, as `findings.json` recorded them, with the series
+/// file among their sources. Empty for bundles not taken by a trigger.
+pub fn read_trigger_findings(dir: &Path) -> Result<Vec<gorx_analysis::Finding>, LiveError> {
+    let ids = |v: Option<serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v["trigger"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let mut trigger = ids(read_json(dir, "series.json")?);
+    if trigger.is_empty() {
+        trigger = ids(read_json(dir, "MANIFEST.json")?);
+    }
+    if trigger.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(recorded) = read_json::<serde_json::Value>(dir, "findings.json")? else {
+        return Ok(Vec::new());
+    };
+    let series = dir.join("series.json").display().to_string();
+    Ok(recorded["findings"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| {
+            f["id"]
+                .as_str()
+                .is_some_and(|id| trigger.iter().any(|t| t == id))
+        })
+        .filter_map(gorx_analysis::Finding::from_json)
+        .map(|mut f| {
+            f.evidence.insert(
+                "captured_by".into(),
+                serde_json::json!("gorx watch trigger"),
+            );
+            if !f.sources.contains(&series) {
+                f.sources.push(series.clone());
+            }
+            f
+        })
+        .collect())
+}
+
 /// A JSON file of the bundle, if present; malformed JSON is an error naming file and line.
 fn read_json<T: serde::de::DeserializeOwned>(
     dir: &Path,

@@ -56,3 +56,68 @@ fn a_bundle_with_vars_and_metrics_reports_each_finding_once() {
     assert!(sources.iter().any(|s| s.ends_with("metrics.txt")));
     assert!(sources.iter().any(|s| s.ends_with("vars.json")));
 }
+
+/// A bundle `gorx watch` took on a trigger says why it exists: `analyze BUNDLE` reports
+/// the trigger findings (from findings.json, named by series.json) with the artifacts'.
+#[test]
+fn a_triggered_bundle_reports_its_trigger() {
+    let healthy = repo_root().join("testdata/artifacts/1.26/healthy");
+    let dir = std::env::temp_dir().join(format!("gorx-analyze-trigger-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    for f in [
+        "proc/status",
+        "proc/limits",
+        "proc/smaps_rollup",
+        "proc/fd.txt",
+    ] {
+        std::fs::copy(healthy.join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.join("snapshot.json"),
+        r#"{"pid": 4242, "command": "caddy"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("series.json"),
+        r#"{"interval_ms": 1000, "samples": [], "trigger": ["fd.leak"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("findings.json"),
+        r#"{"schema": 1, "inputs": [], "findings": [
+            {"id": "fd.leak", "severity": "warning", "title": "Open fds rose 12 → 245 in 15 s",
+             "evidence": {"fds_first": 12, "fds_last": 245}, "recommendation": "Find the opener.",
+             "sources": ["/proc/4242/fd"], "sites": []},
+            {"id": "memory.unreturned", "severity": "info", "title": "not a trigger",
+             "evidence": {}, "recommendation": "", "sources": [], "sites": []}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(["analyze", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    let leak = findings
+        .iter()
+        .find(|f| f["id"] == "fd.leak")
+        .unwrap_or_else(|| panic!("no trigger finding in {findings:#?}"));
+    assert_eq!(leak["evidence"]["fds_last"], 245);
+    assert_eq!(leak["evidence"]["captured_by"], "gorx watch trigger");
+    assert!(
+        leak["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().ends_with("series.json"))
+    );
+    // Only the trigger's ids come back from findings.json.
+    assert!(!findings.iter().any(|f| f["title"] == "not a trigger"));
+}

@@ -37,6 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         known.push(KnownProcess {
             dir: dir.display().to_string(),
             snapshot,
+            trigger: gorx_live::bundle::read_trigger_findings(dir)?,
         });
     }
     let diagnosis = diagnose_with(&artifacts, known)?;
