@@ -301,3 +301,9 @@ pub const PAUSE_ALLOC_HOTSPOT_MIN_SHARE: f64 = 0.50;
 /// Objects this large (1 MiB) are zeroed in long stretches when allocated; the advice
 /// says so from here on.
 pub const PAUSE_LARGE_OBJECT_BYTES: i64 = 1 << 20;
+
+// ---- The GC health score (score.rs) ----
+
+/// A percentile over fewer samples than this is the maximum in disguise (P99 of 8 is the
+/// largest of 8): shown and judged as "max of N".
+pub const PERCENTILE_MIN_SAMPLES: usize = 20;

@@ -29,6 +29,8 @@ enum Command {
     /// Work with pprof profiles: top tables and flame graphs.
     #[command(subcommand)]
     Pprof(cmd::pprof::Command),
+    /// Score GC health 0-100 from gctrace logs or /metrics; --min gates a rollout.
+    Score(cmd::score::Args),
     /// Work with Go execution traces.
     #[command(subcommand)]
     Trace(cmd::trace::Command),
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Gc(a) => cmd::gc::run(a),
         Command::Goroutines(a) => cmd::goroutines::run(a),
         Command::Pprof(c) => cmd::pprof::run(c),
+        Command::Score(a) => cmd::score::run(a),
         Command::Trace(c) => cmd::trace::run(c),
         Command::Ps(a) => cmd::live::ps(a),
         Command::Inspect(a) => cmd::live::inspect(a),
