@@ -10,6 +10,7 @@ pub mod pprof;
 pub mod score;
 pub mod trace;
 pub mod trace_tasks;
+pub mod tune;
 
 use gorx_analysis::{Diagnosis, Severity};
 use std::process::ExitCode;

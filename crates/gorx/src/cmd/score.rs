@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 /// `512MiB`, `1GiB`, `300MB`, or plain bytes.
-fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);
