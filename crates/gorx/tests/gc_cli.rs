@@ -137,3 +137,21 @@ fn a_log_without_cycles_is_no_gc_yet_and_binary_is_an_error() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Six cycles: the summary gives the maximum of 6, not a "P99" (the old line said P99).
+#[test]
+fn few_cycles_summary_is_a_max_of_n() {
+    let mut log = String::new();
+    for i in 1..=6 {
+        log += &format!(
+            "gc {i} @{i}.000s 0%: 0.010+1.0+{}.0 ms clock, 0.02+0/0.5/1.0+0.01 ms cpu, 4->4->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P\n",
+            i
+        );
+    }
+    let tmp = std::env::temp_dir().join(format!("gorx-gc-few-{}.log", std::process::id()));
+    std::fs::write(&tmp, log).unwrap();
+    let out = gorx(&["gc", tmp.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert!(out.contains("pause max 6.0 ms of 6"), "{out}");
+    assert!(!out.contains("P99"), "{out}");
+}

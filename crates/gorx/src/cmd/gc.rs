@@ -188,14 +188,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             let _ = writeln!(
                 out,
-                "\n{} cycles ({} forced) over {:.1} s: {:.1} cycles/min; pause P50 {} ms, P99 {} ms, max {} ms; GC CPU {:.1}% (runtime: {}%), assists {:.0}% of it; live heap {} → {} MiB (max {}, trend {:+.2} MiB/min, tau {:.2}); {} of {} cycles paced below the GOGC={} goal\n",
+                "\n{} cycles ({} forced) over {:.1} s: {:.1} cycles/min; pause {}; GC CPU {:.1}% (runtime: {}%), assists {:.0}% of it; live heap {} → {} MiB (max {}, trend {:+.2} MiB/min, tau {:.2}); {} of {} cycles paced below the GOGC={} goal\n",
                 s.cycles,
                 s.forced_cycles,
                 s.window_ns as f64 / 1e9,
                 s.cycles_per_min,
-                ms(s.pause_p50_ns),
-                ms(s.pause_p99_ns),
-                ms(s.pause_max_ns),
+                // Over fewer than PAUSE_PERCENTILE_MIN_SAMPLES pauses a P99 is the maximum.
+                if s.cycles >= gorx_analysis::thresholds::PAUSE_PERCENTILE_MIN_SAMPLES {
+                    format!(
+                        "P50 {} ms, P99 {} ms, max {} ms",
+                        ms(s.pause_p50_ns),
+                        ms(s.pause_p99_ns),
+                        ms(s.pause_max_ns)
+                    )
+                } else {
+                    format!(
+                        "max {} ms of {} (P50 {} ms)",
+                        ms(s.pause_max_ns),
+                        s.cycles,
+                        ms(s.pause_p50_ns)
+                    )
+                },
                 s.gc_cpu_percent,
                 s.runtime_gc_cpu_percent,
                 100.0 * s.assist_share,
