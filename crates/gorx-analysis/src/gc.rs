@@ -689,7 +689,8 @@ enum HeapRise {
     LevellingOff,
     /// Steady, but the whole window lies in start-up with too few cycles to tell.
     StartUp,
-    /// Steady over many cycles, but still in start-up: a suspect, never critical.
+    /// Steady over many cycles or by a large amount, but still in start-up: a suspect,
+    /// never critical.
     StartUpSustained,
     /// Steady after start-up.
     Sustained,
@@ -736,7 +737,8 @@ fn heap_growth_finding(s: &GcSummary, runs: usize, source: &str) -> Option<Findi
     let rise = if h1 > 0.0 && h2 <= t::GC_HEAP_WARMUP_DECEL_RATIO * h1 {
         HeapRise::LevellingOff
     } else if startup {
-        if s.cycles >= t::GC_HEAP_STARTUP_LEAK_MIN_CYCLES
+        if (s.cycles >= t::GC_HEAP_STARTUP_LEAK_MIN_CYCLES
+            || growth >= t::GC_HEAP_STARTUP_LEAK_MIN_BYTES as f64)
             && s.live_heap_tau >= t::GC_HEAP_STARTUP_LEAK_MIN_TAU
         {
             HeapRise::StartUpSustained
@@ -845,7 +847,8 @@ fn heap_growth_finding(s: &GcSummary, runs: usize, source: &str) -> Option<Findi
 /// gc.assist-heavy. The cycles of the first GC_ASSIST_WARMUP_UPTIME_NS run against the
 /// 4 MiB minimum goal while the program loads its state: the pacer has no history and
 /// drafts allocating goroutines, which is start-up, not request-path latency. The share is
-/// judged on the cycles after it; assists only there are info at most.
+/// judged on the cycles after it; assists only there are info at most. Assists must also
+/// cost GC_ASSIST_MIN_CPU_PERCENT of the CPU capacity to be a finding at all.
 fn assist_finding(s: &GcSummary, runs: usize, source: &str) -> Option<Finding> {
     let heavy = |cycles: usize, cpu: u64, assist: u64| {
         cycles >= t::GC_MIN_CYCLES
@@ -882,6 +885,10 @@ fn assist_finding(s: &GcSummary, runs: usize, source: &str) -> Option<Finding> {
         recommended_gogc(s)
     );
     if heavy(steady_cycles, steady_cpu, steady_assist) {
+        // A large share of almost no GC work drafts nobody for long.
+        if s.gc_cpu_percent * steady_share < t::GC_ASSIST_MIN_CPU_PERCENT {
+            return None;
+        }
         let sev = if steady_share >= t::GC_ASSIST_CRITICAL_SHARE {
             Severity::Critical
         } else {
@@ -1131,6 +1138,18 @@ mod tests {
         assert_eq!(heap_growth(&f).unwrap().severity, Severity::Critical);
     }
 
+    /// A steady rise of 64 MiB or more inside start-up, even over few cycles (objects piling
+    /// up behind a blocked finalizer: 1 → 128 MiB in 24 s): a warning, never critical.
+    #[test]
+    fn large_steady_start_up_growth_is_a_warning() {
+        let cycles: Vec<GcCycleFields> = (0..17)
+            .map(|i| cycle(i + 1, 500 + i * 1400, 1 + i * 8, 2 * (1 + i * 8) + 4))
+            .collect();
+        let f = gc_findings(&trace_of(&cycles), "log");
+        let g = heap_growth(&f).expect("gc.heap-growth");
+        assert_eq!(g.severity, Severity::Warning, "{g:#?}");
+    }
+
     /// Sustained growth over many cycles inside start-up (the heap-leak patients): a
     /// warning, never critical.
     #[test]
@@ -1156,6 +1175,23 @@ mod tests {
         let g = heap_growth(&f).expect("gc.heap-growth");
         assert_eq!(g.severity, Severity::Info, "{g:#?}");
         assert!(g.title.contains("warm-up"), "{}", g.title);
+        // Its assists are 26% of a GC that uses 0.2% of the CPU: no finding (main warned).
+        assert!(f.iter().all(|f| f.severity == Severity::Info), "{f:#?}");
+    }
+
+    /// A quarter of almost no GC work is not mutator latency: no gc.assist-heavy.
+    #[test]
+    fn cheap_assists_are_not_a_finding() {
+        let cycles: Vec<GcCycleFields> = (0..40)
+            .map(|i| {
+                let mut c = cycle(i + 1, 5_000 + i * 2000, 3, 6);
+                c.cpu_assist_ns = 1_000_000;
+                c.cpu_background_ns = 1_000_000;
+                c
+            })
+            .collect();
+        let f = gc_findings(&trace_of(&cycles), "log");
+        assert!(f.iter().all(|f| f.id != "gc.assist-heavy"), "{f:#?}");
     }
 
     /// Eight cycles: "P99" would be the max; the title says "max of 8".
@@ -1208,8 +1244,8 @@ mod tests {
         let busy: Vec<GcCycleFields> = cycles
             .iter()
             .map(|c| GcCycleFields {
-                cpu_assist_ns: 8_000_000,
-                cpu_background_ns: 2_000_000,
+                cpu_assist_ns: 160_000_000,
+                cpu_background_ns: 40_000_000,
                 ..c.clone()
             })
             .collect();

@@ -316,6 +316,10 @@ pub const GC_HEAP_WARMUP_DECEL_RATIO: f64 = 0.35;
 /// while the retained part kept its pace; fewer cycles are too little to tell a cache
 /// still filling from a leak (info, "re-check later").
 pub const GC_HEAP_STARTUP_LEAK_MIN_CYCLES: usize = 100;
+/// ...or the steady trend adds at least 64 MiB within start-up (the amount worth
+/// explaining elsewhere too: RSS_GAP_MIN_BYTES, UNRETURNED_MIN_BYTES); prometheus 2.42's
+/// start-up adds 9–16 MiB and levels off.
+pub const GC_HEAP_STARTUP_LEAK_MIN_BYTES: u64 = 64 << 20;
 /// ...and the trend must be this consistent (Kendall's tau).
 pub const GC_HEAP_STARTUP_LEAK_MIN_TAU: f64 = 0.8;
 
@@ -323,3 +327,8 @@ pub const GC_HEAP_STARTUP_LEAK_MIN_TAU: f64 = 0.8;
 /// minimum goal while the program loads its state; assists there are the pacer's normal
 /// start-up, not mutator latency in service. Judged on the cycles after it.
 pub const GC_ASSIST_WARMUP_UPTIME_NS: u64 = 1_000_000_000;
+/// ...and assists (GC CPU share × assist share) must take at least 1% of the CPU capacity
+/// (window × GOMAXPROCS): a quarter of the GC work of a process whose GC uses 0.2% of its
+/// CPU drafts goroutines for microseconds per cycle. The memlimit-thrash patients' assists
+/// take 7–13%; the finalizer-blocked patient's and an idle caddy's about 0.0%.
+pub const GC_ASSIST_MIN_CPU_PERCENT: f64 = 1.0;
