@@ -206,7 +206,7 @@ pub fn inputs_of_run(
             b.heap_live_bytes().abs_diff(a.heap_live_bytes()) as f64 / a.heap_live_bytes() as f64
         })
         .collect();
-    let oscillation = (swings.len() >= t::PERCENTILE_MIN_SAMPLES).then(|| {
+    let oscillation = (swings.len() >= t::PAUSE_PERCENTILE_MIN_SAMPLES).then(|| {
         swings.sort_by(f64::total_cmp);
         swings[((swings.len() - 1) as f64 * 0.9).round() as usize]
     });
@@ -215,7 +215,7 @@ pub fn inputs_of_run(
     ScoreInputs {
         gc_cpu_percent: windowed.then_some(s.gc_cpu_percent),
         pause_ns: (s.cycles > 0).then(|| {
-            if s.cycles < t::PERCENTILE_MIN_SAMPLES {
+            if s.cycles < t::PAUSE_PERCENTILE_MIN_SAMPLES {
                 (s.pause_max_ns, format!("max of {} pauses", s.cycles))
             } else {
                 (s.pause_p99_ns, format!("P99 of {} pauses", s.cycles))

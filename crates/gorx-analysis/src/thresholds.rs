@@ -302,8 +302,45 @@ pub const PAUSE_ALLOC_HOTSPOT_MIN_SHARE: f64 = 0.50;
 /// says so from here on.
 pub const PAUSE_LARGE_OBJECT_BYTES: i64 = 1 << 20;
 
-// ---- The GC health score (score.rs) ----
+// ---- GC verdicts calibrated on real servers (branch `gc`, issue 13; `gc.rs`, `memory.rs`,
+// `metrics.rs`) ----
 
-/// A percentile over fewer samples than this is the maximum in disguise (P99 of 8 is the
-/// largest of 8): shown and judged as "max of N".
-pub const PERCENTILE_MIN_SAMPLES: usize = 20;
+/// gc.long-pause, every source (gctrace, MemStats `PauseNs`, /metrics, execution traces):
+/// one table, GC_PAUSE_P99_WARNING_NS / GC_PAUSE_P99_CRITICAL_NS / GC_PAUSE_MAX_CRITICAL_NS
+/// above. A percentile needs this many pauses: over fewer, "P99" is the maximum and is
+/// shown as "max of N" (nearest rank over 19 samples is the largest).
+pub const PAUSE_PERCENTILE_MIN_SAMPLES: usize = 20;
+/// With a percentile, a warning needs at least this many pauses at the warning bar: one
+/// slow stop on a busy machine is not a pattern.
+pub const PAUSE_WARNING_MIN_LONG: usize = 2;
+
+/// gc.heap-growth warm-up: a run whose last cycle is within this uptime (gctrace's `@` is
+/// seconds since process start) lies in start-up: caches, TSDB heads, connection pools and
+/// write buffers fill there. Five minutes covers the start-up of the Debian servers we
+/// measured (prometheus 2.42's head levels off in about 3 min).
+pub const GC_HEAP_STARTUP_UPTIME_NS: u64 = 300_000_000_000;
+/// Growth that decelerates is warm-up: the second half of the window's Theil–Sen slope
+/// is at most this share of the first half's (a cache filling towards its size slows
+/// down; a leak keeps its pace, the heap-leak patients hold 0.7–1.3).
+pub const GC_HEAP_WARMUP_DECEL_RATIO: f64 = 0.35;
+/// Sustained growth inside start-up is a warning (never critical) only with this many
+/// cycles: by then the process has allocated and collected its live heap many times over
+/// while the retained part kept its pace; fewer cycles are too little to tell a cache
+/// still filling from a leak (info, "re-check later").
+pub const GC_HEAP_STARTUP_LEAK_MIN_CYCLES: usize = 100;
+/// ...or the steady trend adds at least 64 MiB within start-up (the amount worth
+/// explaining elsewhere too: RSS_GAP_MIN_BYTES, UNRETURNED_MIN_BYTES); prometheus 2.42's
+/// start-up adds 9–16 MiB and levels off.
+pub const GC_HEAP_STARTUP_LEAK_MIN_BYTES: u64 = 64 << 20;
+/// ...and the trend must be this consistent (Kendall's tau).
+pub const GC_HEAP_STARTUP_LEAK_MIN_TAU: f64 = 0.8;
+
+/// gc.assist-heavy warm-up: cycles that start within this uptime run against the 4 MiB
+/// minimum goal while the program loads its state; assists there are the pacer's normal
+/// start-up, not mutator latency in service. Judged on the cycles after it.
+pub const GC_ASSIST_WARMUP_UPTIME_NS: u64 = 1_000_000_000;
+/// ...and assists (GC CPU share × assist share) must take at least 1% of the CPU capacity
+/// (window × GOMAXPROCS): a quarter of the GC work of a process whose GC uses 0.2% of its
+/// CPU drafts goroutines for microseconds per cycle. The memlimit-thrash patients' assists
+/// take 7–13%; the finalizer-blocked patient's and an idle caddy's about 0.0%.
+pub const GC_ASSIST_MIN_CPU_PERCENT: f64 = 1.0;
