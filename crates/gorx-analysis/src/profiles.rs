@@ -865,7 +865,29 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
 
 fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding> {
     let basis = DelayBasis::of_profile(p);
-    contention_finding_on(p, vec![source.to_string()], mutex, &basis, Evidence::new())
+    let role = if mutex {
+        ContentionRole::MutexProfile
+    } else {
+        ContentionRole::BlockedSends
+    };
+    contention_finding_on(p, vec![source.to_string()], role, &basis, Evidence::new())
+}
+
+/// What the waits handed to [`contention_finding_on`] are: it sets the finding id, the
+/// thresholds, the severity cap and the wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentionRole {
+    /// A mutex profile: delay attributed to the unlocker's stack (contention.mutex).
+    MutexProfile,
+    /// Block-profile waits in sync.Mutex/RWMutex Lock: lock contention seen from the
+    /// waiters (contention.mutex, on the mutex thresholds).
+    BlockedLocks,
+    /// Block-profile waits of senders on channels, and waits of no known primitive:
+    /// backpressure (contention.block).
+    BlockedSends,
+    /// Block-profile waits in WaitGroup.Wait, Cond.Wait, errgroup.Wait: a caller waiting
+    /// for work it started. Info at most (contention.block).
+    ForkJoin,
 }
 
 /// What a contention profile's delay is divided by before it meets a threshold. Go's
@@ -920,10 +942,14 @@ impl DelayBasis {
 pub(crate) fn contention_finding_on(
     p: &Profile,
     sources: Vec<String>,
-    mutex: bool,
+    role: ContentionRole,
     basis: &DelayBasis,
     extra: Evidence,
 ) -> Option<Finding> {
+    let mutex = matches!(
+        role,
+        ContentionRole::MutexProfile | ContentionRole::BlockedLocks
+    );
     let delay_idx = p.sample_type_index("delay")?;
     let count_idx = p.sample_type_index("contentions");
     let total_ns = p.total(delay_idx);
@@ -956,7 +982,15 @@ pub(crate) fn contention_finding_on(
         .first()
         .map(|r| r.value as f64 / total_ns.max(1) as f64)
         .unwrap_or(0.0);
-    let severity = if measure >= crit {
+    let severity = if role == ContentionRole::ForkJoin {
+        // Fork-join waits last as long as the work they wait for: worth a mention only
+        // when they would have crossed the warning bar, and never more than info.
+        if total_ns > 0 && measure >= warn {
+            Severity::Info
+        } else {
+            return None;
+        }
+    } else if measure >= crit {
         Severity::Critical
     } else if measure >= warn {
         Severity::Warning
@@ -992,39 +1026,53 @@ pub(crate) fn contention_finding_on(
     );
     ev.insert("top_sites".into(), sites_json(&sites, total_ns, "delay_ns"));
     let first = top.first().cloned().unwrap_or_else(|| "<no stack>".into());
-    let (id, title, rec) = if mutex {
-        (
+    // "X s in total" or "X s per second (X s in N s)".
+    let amount = match per_sec {
+        Some(r) => format!(
+            "{:.1} s per second ({:.2} s in {:.0} s)",
+            r / 1e9,
+            total_ns as f64 / 1e9,
+            basis.seconds().unwrap_or(0.0)
+        ),
+        None => format!("{:.2} s in total", total_ns as f64 / 1e9),
+    };
+    let share = top_share * 100.0;
+    let (id, title, rec) = match role {
+        ContentionRole::MutexProfile => (
             "contention.mutex",
             format!(
-                "Mutex wait {:.2} s in total, {:.0}% released at {first}",
+                "Mutex wait {:.2} s in total, {share:.0}% released at {first}",
                 total_ns as f64 / 1e9,
-                top_share * 100.0
             ),
             format!(
                 "Shorten the critical section at {first}: move I/O and allocation out of the lock, shard the lock or the data it guards, or use sync.RWMutex/atomics for read-mostly state."
             ),
-        )
-    } else {
-        (
-            "contention.block",
-            match per_sec {
-                Some(r) => format!(
-                    "Goroutines blocked {:.1} s per second ({:.2} s in {:.0} s), {:.0}% at {first}",
-                    r / 1e9,
-                    total_ns as f64 / 1e9,
-                    basis.seconds().unwrap_or(0.0),
-                    top_share * 100.0
-                ),
-                None => format!(
-                    "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
-                    total_ns as f64 / 1e9,
-                    top_share * 100.0
-                ),
-            },
+        ),
+        ContentionRole::BlockedLocks => (
+            "contention.mutex",
             format!(
-                "Look at what {first} waits for (channel, select, sync.Cond, WaitGroup, Lock): give the channel a buffer or more consumers, or bound the producers. Idle workers waiting for work also show here and are harmless."
+                "Goroutines waited {amount} to acquire a sync.Mutex/RWMutex (block profile), {share:.0}% at {first}"
             ),
-        )
+            format!(
+                "Lock contention at {first}: shorten the critical section (move I/O and allocation out of the lock), shard the lock or the data it guards, or use sync.RWMutex/atomics for read-mostly state."
+            ),
+        ),
+        ContentionRole::BlockedSends => (
+            "contention.block",
+            format!("Goroutines blocked sending on channels {amount}, {share:.0}% at {first}"),
+            format!(
+                "Backpressure: the senders at {first} wait for their receivers. The consumer is too slow or the buffer too small: add consumers, batch, give the channel a buffer sized to the burst, or bound the producers upstream."
+            ),
+        ),
+        ContentionRole::ForkJoin => (
+            "contention.block",
+            format!(
+                "Fork-join waits (WaitGroup/Cond/errgroup) {amount}, {share:.0}% at {first}: callers waiting for work they started"
+            ),
+            format!(
+                "Not contention: {first} waits for the goroutines it started, as long as the slowest of them. If that latency matters, profile what those goroutines do (CPU profile, trace)."
+            ),
+        ),
     };
     Some(Finding {
         id,
