@@ -888,6 +888,9 @@ pub enum ContentionRole {
     /// Block-profile waits in WaitGroup.Wait, Cond.Wait, errgroup.Wait: a caller waiting
     /// for work it started. Info at most (contention.block).
     ForkJoin,
+    /// Block-profile waits in select: idle loops waiting for work, or producers selecting
+    /// on a send; the profile cannot tell which. Info at most (contention.block).
+    Select,
 }
 
 /// What a contention profile's delay is divided by before it meets a threshold. Go's
@@ -990,12 +993,18 @@ pub(crate) fn contention_finding_on(
         } else {
             return None;
         }
-    } else if measure >= crit {
-        Severity::Critical
-    } else if measure >= warn {
-        Severity::Warning
     } else if total_ns > 0 && measure >= warn / 4.0 {
-        Severity::Info
+        if role == ContentionRole::Select {
+            // Mostly loops waiting for work; the profile cannot show the producers that
+            // select on a send apart from them: info at most.
+            Severity::Info
+        } else if measure >= crit {
+            Severity::Critical
+        } else if measure >= warn {
+            Severity::Warning
+        } else {
+            Severity::Info
+        }
     } else {
         return None;
     };
@@ -1071,6 +1080,15 @@ pub(crate) fn contention_finding_on(
             ),
             format!(
                 "Not contention: {first} waits for the goroutines it started, as long as the slowest of them. If that latency matters, profile what those goroutines do (CPU profile, trace)."
+            ),
+        ),
+        ContentionRole::Select => (
+            "contention.block",
+            format!(
+                "Goroutines waited in select {amount}, {share:.0}% at {first}: loops waiting for work, or producers selecting on a send"
+            ),
+            format!(
+                "Usually idle: a service loop or worker pool parked in select until work arrives. If {first} selects on a send (case ch <- v), it is backpressure instead: the receiver is too slow. A goroutine dump shows how many goroutines wait there and since when."
             ),
         ),
     };
