@@ -11,6 +11,13 @@
 //! - [`text_profile_findings`]`(t, source)`: from the legacy `?debug=1` text forms (heap
 //!   MemStats trailer → memory findings; mutex/block → contention findings).
 //! - [`heap_sites`]/[`site_table`]: top in-use and allocating sites, for reports.
+//! - Joins for other evidence of the same process (issue 13): [`alloc_hotspot`] (top
+//!   allocating site by alloc_space, its share and typical object size, beside long GC
+//!   pauses), [`top_inuse_site`] / [`top_inuse_growth_site`] (the site holding or growing
+//!   the in-use heap, beside gc.heap-growth), [`profiling_off_finding`] with
+//!   [`is_profiling_off`] / [`contention_kind`] (an empty mutex/block profile says so);
+//!   the block and mutex profiles of one process are judged together by
+//!   [`crate::block_rate::contention_findings`].
 //!
 //! A "site" is the first frame, from the leaf, that is not in the runtime or sync
 //! packages: the user code that allocated, locked or blocked.
@@ -409,6 +416,172 @@ pub fn heap_sites(p: &Profile) -> Option<HeapSites> {
         inuse: site_table(p, inuse),
         alloc_bytes_total: p.total(alloc),
         alloc: site_table(p, alloc),
+    })
+}
+
+/// The site of a sample for joining with other evidence: the first frame from the leaf
+/// that is user code (outside the runtime and the standard library), else [`site_of`].
+pub fn user_site_of<'a>(p: &'a Profile, s: &'a Sample) -> &'a str {
+    p.frames(s)
+        .map(|f| f.function)
+        .find(|f| !is_runtime_frame(f) && !is_stdlib_frame(f))
+        .unwrap_or_else(|| site_of(p, s))
+}
+
+/// The site that allocates most bytes in a heap or allocs profile (`alloc_space`, counted
+/// since the program started), for joining with long GC pauses or a high GC share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocHotspot {
+    /// First user frame of the allocating stacks ([`user_site_of`]).
+    pub site: String,
+    pub alloc_bytes: i64,
+    pub alloc_objects: i64,
+    /// All bytes the profile says were allocated.
+    pub total_alloc_bytes: i64,
+    /// `alloc_bytes / total_alloc_bytes`, 0..=1.
+    pub share: f64,
+    /// `alloc_bytes / alloc_objects`: the typical object the site allocates (a 12.5 MB
+    /// slice per call is another matter than many 64-byte structs).
+    pub typical_object_bytes: Option<i64>,
+}
+
+impl AllocHotspot {
+    /// Evidence fields for a finding that names this site.
+    pub fn evidence(&self) -> serde_json::Value {
+        json!({
+            "site": self.site,
+            "alloc_bytes": self.alloc_bytes,
+            "alloc_objects": self.alloc_objects,
+            "total_alloc_bytes": self.total_alloc_bytes,
+            "share_percent": pct(self.share, 1.0),
+            "typical_object_bytes": self.typical_object_bytes,
+        })
+    }
+}
+
+/// The top allocating site of a heap/allocs profile by `alloc_space`, `None` when the
+/// profile has no allocation sample types or allocated nothing.
+pub fn alloc_hotspot(p: &Profile) -> Option<AllocHotspot> {
+    let space = p.sample_type_index("alloc_space")?;
+    let objects = p.sample_type_index("alloc_objects");
+    let mut by_site: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut total = 0i64;
+    for s in &p.samples {
+        let b = s.values.get(space).copied().unwrap_or(0).max(0);
+        if b == 0 {
+            continue;
+        }
+        sadd(&mut total, b);
+        let e = by_site.entry(user_site_of(p, s)).or_default();
+        sadd(&mut e.0, b);
+        let n = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
+        sadd(&mut e.1, n.max(0));
+    }
+    let (site, (bytes, objs)) = by_site
+        .into_iter()
+        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))?;
+    Some(AllocHotspot {
+        site: site.to_string(),
+        alloc_bytes: bytes,
+        alloc_objects: objs,
+        total_alloc_bytes: total,
+        share: bytes as f64 / total.max(1) as f64,
+        typical_object_bytes: (objs > 0).then(|| bytes / objs),
+    })
+}
+
+/// The site holding most in-use bytes of a heap profile, or growing most between two heap
+/// profiles of one process, for joining with `gc.heap-growth` from gctrace or /metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InuseSite {
+    /// First user frame of the stacks that allocated the bytes ([`user_site_of`]).
+    pub site: String,
+    /// In-use bytes at the site (one profile) or their growth (two).
+    pub bytes: i64,
+    /// All in-use bytes of the profile (one profile) or their net growth (two).
+    pub total_bytes: i64,
+    /// `bytes / total_bytes`, 0..=1 (may exceed 1 with two profiles when other sites
+    /// shrank).
+    pub share: f64,
+    /// Two profiles: the newer one's time minus the base's, when both carry one.
+    pub interval_ns: Option<i64>,
+}
+
+impl InuseSite {
+    /// Evidence fields for a finding that names this site.
+    pub fn evidence(&self) -> serde_json::Value {
+        let mut v = json!({
+            "site": self.site,
+            "bytes": self.bytes,
+            "total_bytes": self.total_bytes,
+            "share_percent": pct(self.share, 1.0),
+        });
+        if let Some(i) = self.interval_ns {
+            v["interval_ns"] = json!(i);
+        }
+        v
+    }
+}
+
+fn inuse_by_user_site(p: &Profile, idx: usize) -> HashMap<&str, i64> {
+    let mut m: HashMap<&str, i64> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values.get(idx).copied().unwrap_or(0);
+        if v != 0 {
+            sadd(m.entry(user_site_of(p, s)).or_default(), v);
+        }
+    }
+    m
+}
+
+/// The top in-use site of one heap profile (`inuse_space`: live bytes as of the last GC),
+/// `None` without in-use data.
+pub fn top_inuse_site(p: &Profile) -> Option<InuseSite> {
+    let idx = p.sample_type_index("inuse_space")?;
+    let m = inuse_by_user_site(p, idx);
+    let total = m.values().fold(0i64, |a, v| a.saturating_add(*v));
+    let (site, bytes) = m
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))?;
+    Some(InuseSite {
+        site: site.to_string(),
+        bytes,
+        total_bytes: total,
+        share: bytes as f64 / total.max(1) as f64,
+        interval_ns: None,
+    })
+}
+
+/// The site whose in-use bytes grew most from `base` to `new` (two heap profiles of one
+/// process), with its share of the net growth; `None` when nothing grew.
+pub fn top_inuse_growth_site(new: &Profile, base: &Profile) -> Option<InuseSite> {
+    let ni = new.sample_type_index("inuse_space")?;
+    let bi = base.sample_type_index("inuse_space")?;
+    let mut m: HashMap<String, i64> = HashMap::new();
+    for (k, v) in inuse_by_user_site(new, ni) {
+        sadd(m.entry(k.to_string()).or_default(), v);
+    }
+    for (k, v) in inuse_by_user_site(base, bi) {
+        sadd(m.entry(k.to_string()).or_default(), v.saturating_neg());
+    }
+    let net = m.values().fold(0i64, |a, v| a.saturating_add(*v));
+    let (site, bytes) = m
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+    let interval = (new.time_nanos > base.time_nanos && base.time_nanos > 0)
+        .then(|| new.time_nanos - base.time_nanos);
+    Some(InuseSite {
+        site,
+        bytes,
+        total_bytes: net,
+        share: if net > 0 {
+            bytes as f64 / net as f64
+        } else {
+            1.0
+        },
+        interval_ns: interval,
     })
 }
 
@@ -1103,6 +1276,84 @@ pub(crate) fn contention_finding_on(
     })
 }
 
+/// True when a contention profile carries no evidence: no samples, or no delay at all
+/// (`runtime.SetMutexProfileFraction(0)` / `SetBlockProfileRate(0)`, Go's defaults).
+pub fn is_profiling_off(p: &Profile) -> bool {
+    match p.sample_type_index("delay") {
+        Some(d) => p
+            .samples
+            .iter()
+            .all(|s| s.values.get(d).copied().unwrap_or(0) == 0),
+        None => p.samples.is_empty(),
+    }
+}
+
+/// Mutex or block, for a contention profile: from its stacks when it has samples
+/// ([`ProfileKind::detect`]), else from its file name (an empty mutex profile looks like
+/// an empty block profile); `None` when neither tells.
+pub fn contention_kind(p: &Profile, name: &str) -> Option<ProfileKind> {
+    let k = ProfileKind::detect(p);
+    if !matches!(k, ProfileKind::Mutex | ProfileKind::Block) {
+        return None;
+    }
+    if !p.samples.is_empty() {
+        return Some(k);
+    }
+    let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    if base.contains("mutex") {
+        Some(ProfileKind::Mutex)
+    } else if base.contains("block") {
+        Some(ProfileKind::Block)
+    } else {
+        None
+    }
+}
+
+/// Info that a mutex (`kind` = [`ProfileKind::Mutex`]) or block profile (any other kind)
+/// has profiling off, so `analyze` says there is no contention evidence instead of
+/// "nothing looks wrong". Emit it when [`is_profiling_off`] holds for every profile of
+/// that kind of one process.
+pub fn profiling_off_finding(kind: ProfileKind, source: &str) -> Finding {
+    let (id, what, knob, value) = if kind == ProfileKind::Mutex {
+        (
+            "contention.mutex",
+            "mutex",
+            "runtime.SetMutexProfileFraction",
+            "(e.g. 100: one contention event in 100)",
+        )
+    } else {
+        (
+            "contention.block",
+            "block",
+            "runtime.SetBlockProfileRate",
+            "(e.g. 10000: one wait per 10 µs of blocking, cheap enough for production)",
+        )
+    };
+    let mut ev = Evidence::new();
+    ev.insert("profile".into(), json!(what));
+    ev.insert("samples".into(), json!(0));
+    ev.insert(
+        "meaning".into(),
+        json!(format!(
+            "the {what} profile recorded nothing: its rate is 0 (Go's default) or nothing waited since it was set"
+        )),
+    );
+    Finding {
+        id,
+        severity: Severity::Info,
+        title: format!(
+            "{} profiling is off (rate 0): no contention evidence",
+            if what == "mutex" { "Mutex" } else { "Block" }
+        ),
+        evidence: ev,
+        recommendation: format!(
+            "To see {what} contention, call {knob} with a positive rate {value} in the program, then capture the profile again."
+        ),
+        sources: vec![source.to_string()],
+        sites: Vec::new(),
+    }
+}
+
 /// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
 pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Finding> {
     // Reuse the protobuf logic on an equivalent profile.
@@ -1741,5 +1992,132 @@ mod tests {
         assert!(!is_stdlib_frame("main.main"));
         assert!(!is_stdlib_frame("github.com/x/y.(*T).F"));
         assert!(!is_stdlib_frame("go.etcd.io/etcd/v3/a.b"));
+    }
+
+    const HEAP: &[(&str, &str)] = &[
+        ("alloc_objects", "count"),
+        ("alloc_space", "bytes"),
+        ("inuse_objects", "count"),
+        ("inuse_space", "bytes"),
+    ];
+
+    /// Issue 13: the allocating site to name beside long GC pauses (field: one function
+    /// making 84% of allocated bytes in 12.5 MB slices), and the in-use site beside
+    /// gc.heap-growth, by the first user frame (not bytes.growSlice).
+    #[test]
+    fn alloc_hotspot_and_inuse_sites() {
+        let mb = 1i64 << 20;
+        let p = profile_from_stacks(
+            HEAP,
+            [
+                (
+                    vec![
+                        "runtime.makeslice",
+                        "bytes.growSlice",
+                        "bytes.(*Buffer).grow",
+                        "example.com/ingest.(*Batch).encode",
+                        "main.main",
+                    ],
+                    vec![40, 500 * mb, 1, 12 * mb],
+                ),
+                (
+                    vec!["runtime.newobject", "example.com/ingest.(*Cache).put"],
+                    vec![1_000_000, 90 * mb, 800_000, 80 * mb],
+                ),
+                (
+                    vec!["runtime.malg", "runtime.newproc1"],
+                    vec![10, 5 * mb, 10, 5 * mb],
+                ),
+            ],
+        );
+        let h = alloc_hotspot(&p).unwrap();
+        assert_eq!(h.site, "example.com/ingest.(*Batch).encode");
+        assert_eq!(h.total_alloc_bytes, 595 * mb);
+        assert!((h.share - 500.0 / 595.0).abs() < 1e-9);
+        assert_eq!(
+            h.typical_object_bytes,
+            Some(500 * mb / 40),
+            "12.5 MiB slices"
+        );
+        assert_eq!(h.evidence()["share_percent"], json!(84.0));
+        let u = top_inuse_site(&p).unwrap();
+        assert_eq!(u.site, "example.com/ingest.(*Cache).put");
+        assert_eq!(u.total_bytes, 97 * mb);
+        // Two profiles: the site that grew, with its share of the growth.
+        let mut base = p.clone();
+        base.samples[1].values[3] = 20 * mb;
+        base.samples[0].values[3] = 14 * mb;
+        base.time_nanos = 1;
+        let mut new = p.clone();
+        new.time_nanos = 61;
+        let g = top_inuse_growth_site(&new, &base).unwrap();
+        assert_eq!(g.site, "example.com/ingest.(*Cache).put");
+        assert_eq!((g.bytes, g.total_bytes), (60 * mb, 58 * mb));
+        assert_eq!(g.interval_ns, Some(60));
+        assert!(top_inuse_growth_site(&base, &new).is_some_and(|g| g.bytes == 2 * mb));
+        assert!(top_inuse_growth_site(&p, &p).is_none());
+        // Not a heap profile.
+        assert!(alloc_hotspot(&cpu(&[(&["main.f"], 10)])).is_none());
+        assert!(top_inuse_site(&cpu(&[(&["main.f"], 10)])).is_none());
+    }
+
+    #[test]
+    fn corpus_heap_sites_are_named() {
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            let read = |n: &str| {
+                let d = std::fs::read(dir.join(n)).ok()?;
+                gorx_formats::pprof::parse(n, &d).ok()
+            };
+            if patient == "heap-leak"
+                && let Some(p) = read("heap.pb.gz")
+            {
+                let u = top_inuse_site(&p).unwrap();
+                assert_eq!(u.site, "main.handle", "{ver}");
+                assert!(u.share > 0.9, "{ver}: {u:?}");
+            }
+            if patient == "memlimit-thrash"
+                && let Some(p) = read("allocs.pb.gz")
+            {
+                let h = alloc_hotspot(&p).unwrap();
+                assert_eq!(h.site, "main.main.func1", "{ver}");
+                assert!(
+                    h.share > 0.99 && h.typical_object_bytes.unwrap() > 0,
+                    "{ver}: {h:?}"
+                );
+            }
+        }
+    }
+
+    /// Issue 13: a mutex/block profile with profiling off says so (info), and its kind is
+    /// taken from the name when the empty stacks cannot tell.
+    #[test]
+    fn profiling_off_is_info() {
+        let empty = profile_from_stacks(&[("contentions", "count"), ("delay", "nanoseconds")], []);
+        assert!(is_profiling_off(&empty));
+        assert_eq!(
+            contention_kind(&empty, "cap/mutex.pb.gz"),
+            Some(ProfileKind::Mutex)
+        );
+        assert_eq!(
+            contention_kind(&empty, "cap/block.pb.gz"),
+            Some(ProfileKind::Block)
+        );
+        assert_eq!(contention_kind(&empty, "cap/x.pb.gz"), None);
+        let f = profiling_off_finding(ProfileKind::Mutex, "cap/mutex.pb.gz");
+        assert_eq!((f.id, f.severity), ("contention.mutex", Severity::Info));
+        assert!(f.title.contains("profiling is off"), "{}", f.title);
+        assert!(f.recommendation.contains("SetMutexProfileFraction"));
+        let f = profiling_off_finding(ProfileKind::Block, "cap/block.pb.gz");
+        assert_eq!(f.id, "contention.block");
+        assert!(f.recommendation.contains("SetBlockProfileRate"));
+        let some = profile_from_stacks(
+            &[("contentions", "count"), ("delay", "nanoseconds")],
+            [(vec!["sync.(*Mutex).Unlock", "main.f"], vec![1, 5])],
+        );
+        assert!(!is_profiling_off(&some));
+        assert_eq!(
+            contention_kind(&some, "cap/block.pb.gz"),
+            Some(ProfileKind::Mutex)
+        );
     }
 }
