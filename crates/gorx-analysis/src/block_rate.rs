@@ -389,7 +389,7 @@ pub fn contention_findings(
     let (mut mx, mut out): (Vec<Finding>, Vec<Finding>) =
         all.into_iter().partition(|f| f.id == "contention.mutex");
     if mx.len() > 1 {
-        mx.sort_by(|a, b| b.severity.cmp(&a.severity));
+        mx.sort_by_key(|f| std::cmp::Reverse(f.severity));
         let mut it = mx.into_iter();
         let mut base = it.next().expect("two or more");
         let mut also = Vec::new();

@@ -311,3 +311,11 @@ pub const CPU_ALLOC_WARNING_RATIO: f64 = 0.50;
 /// default 100 Hz): with fewer, Poisson noise (±1/sqrt(n), over 30% below 10) decides
 /// the ranking; the field cases named sites with 1–3 samples.
 pub const CPU_GC_SITE_MIN_SAMPLES: i64 = 10;
+// contention.block / contention.mutex from block profiles (block_rate.rs): since issue
+// 13 each wait is classified by the primitive it blocked in, and the bars above apply by
+// class: BLOCK_DELAY_* to channel sends and waits of no known primitive; MUTEX_DELAY_*
+// to waits in sync.Mutex/RWMutex Lock (the same goroutine-seconds of lock wait a mutex
+// profile measures); channel receives are idle and set aside; select waits (idle loops or
+// producers selecting on a send, which the profile cannot tell apart) and fork-join
+// waits (WaitGroup/Cond/errgroup) are info at most. No new constants: the classes reuse
+// these bars.
