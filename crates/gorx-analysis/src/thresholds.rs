@@ -60,11 +60,7 @@ pub const TREND_MIN_SAMPLES: usize = 5;
 /// How many sites a profile finding lists in its evidence and `sites`.
 pub const PROFILE_TOP_SITES: usize = 5;
 
-/// cpu.gc-share: share of CPU profile time with GC work (mark workers, assists, sweeping)
-/// or allocation (mallocgc) on the stack. A healthy service spends 5–15%; a quarter means
-/// GC tuning or fewer allocations pays off; half means the program mostly manages memory.
-pub const CPU_GC_SHARE_WARNING_RATIO: f64 = 0.25;
-pub const CPU_GC_SHARE_CRITICAL_RATIO: f64 = 0.50;
+/// cpu.gc-share thresholds: see the `profiles` section at the end (issue 13).
 /// Shares of an almost idle profile are noise (two samples of twenty); judge only profiles
 /// with at least half a second of CPU (50 samples at the default 100 Hz). Also used as the
 /// floor for alloc.contention.
@@ -344,3 +340,37 @@ pub const GC_ASSIST_WARMUP_UPTIME_NS: u64 = 1_000_000_000;
 /// CPU drafts goroutines for microseconds per cycle. The memlimit-thrash patients' assists
 /// take 7–13%; the finalizer-blocked patient's and an idle caddy's about 0.0%.
 pub const GC_ASSIST_MIN_CPU_PERCENT: f64 = 1.0;
+
+// ---- branch `profiles` (issue 13; used by `profiles.rs` and `block_rate.rs`) ----
+
+/// cpu.gc-share is judged only when the process burns at least this many cores in the CPU
+/// profile's window (CPU time / profile duration). A share of an almost idle process is
+/// a share of nothing: on real servers (etcd at 0.28 cores, prometheus at 0.17) a third
+/// of "GC and allocation" was under a tenth of a core, nothing GOGC could buy back. A
+/// quarter core is where half of it going to GC (an eighth of a core) starts to be worth
+/// tuning; the planted memlimit-thrash patient burns 0.4 cores, 80% of it in GC.
+pub const CPU_GC_SHARE_MIN_CORES: f64 = 0.25;
+/// cpu.gc-share from GC work alone (mark workers, assists, sweeping, mark termination) as
+/// a share of the profile's CPU. Services spend 5–10% of their CPU in the collector (the
+/// field cases: 7% and 11%); a fifth is where raising GOGC or setting GOMEMLIMIT pays off
+/// visibly, two fifths means the program mostly collects garbage.
+pub const CPU_GC_WORK_WARNING_RATIO: f64 = 0.20;
+pub const CPU_GC_WORK_CRITICAL_RATIO: f64 = 0.40;
+/// Allocation (mallocgc and below, assists excluded) as a share of CPU. 10–25% is common
+/// in Go servers that decode and encode; from a quarter the allocating sites are worth
+/// naming (info), from a half the program mostly allocates (warning). GOGC does not cut
+/// this cost, so it never drives a GC warning.
+pub const CPU_ALLOC_INFO_RATIO: f64 = 0.25;
+pub const CPU_ALLOC_WARNING_RATIO: f64 = 0.50;
+/// An allocating site is named only with at least this many CPU samples (100 ms at the
+/// default 100 Hz): with fewer, Poisson noise (±1/sqrt(n), over 30% below 10) decides
+/// the ranking; the field cases named sites with 1–3 samples.
+pub const CPU_GC_SITE_MIN_SAMPLES: i64 = 10;
+// contention.block / contention.mutex from block profiles (block_rate.rs): since issue
+// 13 each wait is classified by the primitive it blocked in, and the bars above apply by
+// class: BLOCK_DELAY_* to channel sends and waits of no known primitive; MUTEX_DELAY_*
+// to waits in sync.Mutex/RWMutex Lock (the same goroutine-seconds of lock wait a mutex
+// profile measures); channel receives are idle and set aside; select waits (idle loops or
+// producers selecting on a send, which the profile cannot tell apart) and fork-join
+// waits (WaitGroup/Cond/errgroup) are info at most. No new constants: the classes reuse
+// these bars.
