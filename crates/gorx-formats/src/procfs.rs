@@ -542,6 +542,10 @@ pub struct FdBreakdown {
     /// Socket inodes (to match against /proc/net/tcp).
     #[serde(skip)]
     pub socket_inodes: Vec<u64>,
+    /// Damaged lines of a saved listing that were skipped, each with its line number and
+    /// why (e.g. an fd that closed while `ls` listed it: `18 -> `).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_lines: Vec<String>,
 }
 
 impl FdBreakdown {
@@ -565,29 +569,54 @@ impl FdBreakdown {
 
 /// Parse an fd listing saved as text: lines `N -> target`, as `ls -l /proc/PID/fd`
 /// prints them (anything before the fd number is ignored) or as gorx writes them.
+///
+/// A damaged line (no target, because the fd closed while it was listed: `18 -> `; no
+/// fd number) is skipped and named in [`FdBreakdown::skipped_lines`]: one racy line must
+/// not lose the whole listing. Only a text in which no line is an fd listing is an error.
 pub fn parse_fd_listing(input: &str, text: &str) -> Result<FdBreakdown> {
     let mut out = FdBreakdown::default();
+    let mut first_error: Option<FormatError> = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end();
         if line.is_empty() || line.starts_with("total ") {
             continue;
         }
-        let Some((left, target)) = line.split_once(" -> ") else {
-            return Err(FormatError::at_line(
-                input,
-                i as u64 + 1,
-                format!("expected 'N -> target', got {line:?}"),
-            ));
+        let n = i as u64 + 1;
+        let mut skip = |why: String| {
+            out.skipped_lines
+                .push(format!("{input}:{n}: {why}; line skipped"));
+            if first_error.is_none() {
+                first_error = Some(FormatError::at_line(input, n, why));
+            }
+        };
+        // `18 -> ` trims to `18 ->`: the link vanished between readdir and readlink.
+        let (left, target) = match line.split_once(" -> ") {
+            Some((l, t)) => (l, t.trim()),
+            None => match line.strip_suffix(" ->") {
+                Some(l) => (l, ""),
+                None => {
+                    skip(format!("expected 'N -> target', got {line:?}"));
+                    continue;
+                }
+            },
         };
         let fd = left.split_whitespace().next_back().unwrap_or("");
         if fd.parse::<u32>().is_err() {
-            return Err(FormatError::at_line(
-                input,
-                i as u64 + 1,
-                format!("fd number {fd:?} is not a number"),
+            skip(format!("fd number {fd:?} is not a number"));
+            continue;
+        }
+        if target.is_empty() {
+            skip(format!(
+                "fd {fd} has no target (closed while it was listed)"
             ));
+            continue;
         }
         out.add(target);
+    }
+    if out.total == 0
+        && let Some(e) = first_error
+    {
+        return Err(e);
     }
     Ok(out)
 }
@@ -882,6 +911,25 @@ mod tests {
         assert_eq!(b.count(FdKind::AnonInode), 1);
         assert_eq!(b.socket_inodes, vec![1062]);
         let e = parse_fd_listing("fd.txt", "x -> y\n").unwrap_err();
+        assert!(e.to_string().starts_with("fd.txt:1:"), "{e}");
+    }
+
+    /// An fd closed while the listing was written (`18 -> `) costs one line, not the
+    /// whole capture.
+    #[test]
+    fn fd_listing_skips_a_damaged_line() {
+        let t = "0 -> /dev/null\n1 -> pipe:[5]\n18 -> \n19 -> socket:[77]\nbogus\n";
+        let b = parse_fd_listing("proc/fd.txt", t).unwrap();
+        assert_eq!(b.total, 3);
+        assert_eq!(b.socket_inodes, vec![77]);
+        assert_eq!(b.skipped_lines.len(), 2, "{:?}", b.skipped_lines);
+        assert!(
+            b.skipped_lines[0].starts_with("proc/fd.txt:3: fd 18 has no target"),
+            "{:?}",
+            b.skipped_lines
+        );
+        // Nothing but damage: still an error, naming the first bad line.
+        let e = parse_fd_listing("fd.txt", "18 -> \n").unwrap_err();
         assert!(e.to_string().starts_with("fd.txt:1:"), "{e}");
     }
 

@@ -54,7 +54,9 @@ pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
         }
     }
     if let Some((n, t)) = read_opt(dir, "proc/fd.txt") {
-        s.fds = Some(procfs::parse_fd_listing(&n, &t)?);
+        let fds = procfs::parse_fd_listing(&n, &t)?;
+        s.missing.extend(fds.skipped_lines.iter().cloned());
+        s.fds = Some(fds);
     }
     // MemStats: the heap profile's trailer and expvar are taken at nearly the same moment;
     // prefer the heap trailer, as `inspect` does.
