@@ -570,6 +570,25 @@ pub fn memlimit_missing(s: &ProcessSnapshot) -> Option<Finding> {
 pub struct GomaxprocsPrediction {
     pub value: u32,
     pub reason: String,
+    /// True when the process reported the value itself (/metrics, expvar); false when
+    /// it is predicted from the environment, the Go version and the cgroup, which the
+    /// program can override with `runtime.GOMAXPROCS(n)`.
+    pub observed: bool,
+}
+
+impl GomaxprocsPrediction {
+    /// `4 (observed: reported by the process)` or `2 predicted (from …; not observed)`.
+    pub fn describe(&self) -> String {
+        if self.observed {
+            format!("{} (observed: {})", self.value, self.reason)
+        } else {
+            format!(
+                "{} predicted from {} (not observed: the program may set it itself with \
+                 runtime.GOMAXPROCS; /metrics go_sched_gomaxprocs_threads would show it)",
+                self.value, self.reason
+            )
+        }
+    }
 }
 
 /// What GOMAXPROCS the process runs with, following the runtime's rules: an explicit
@@ -581,12 +600,14 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
         return Some(GomaxprocsPrediction {
             value: n,
             reason: "reported by the process".into(),
+            observed: true,
         });
     }
     if let Some(n) = s.env.as_ref().and_then(|e| e.gomaxprocs_value()) {
         return Some(GomaxprocsPrediction {
             value: n,
-            reason: "GOMAXPROCS environment variable".into(),
+            reason: "the GOMAXPROCS environment variable".into(),
+            observed: false,
         });
     }
     let cpus = s
@@ -615,12 +636,14 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
                     reason: format!(
                         "Go ≥ 1.25 default: leaf cgroup CPU limit {limit:.2} rounded up (min 2)"
                     ),
+                    observed: false,
                 });
             }
         }
         return Some(GomaxprocsPrediction {
             value: cpus,
             reason: "Go ≥ 1.25 default: CPUs allowed (no tighter leaf cgroup limit)".into(),
+            observed: false,
         });
     }
     Some(GomaxprocsPrediction {
@@ -630,6 +653,7 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
         } else {
             "Go < 1.25 default: CPUs allowed, cgroup ignored".into()
         },
+        observed: false,
     })
 }
 
@@ -653,6 +677,7 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
     let mut ev = Evidence::new();
     ev.insert("gomaxprocs".into(), json!(pred.value));
     ev.insert("gomaxprocs_source".into(), json!(pred.reason));
+    ev.insert("gomaxprocs_observed".into(), json!(pred.observed));
     ev.insert("cpu_limit_cpus".into(), json!(limit));
     ev.insert("cpu_limit_cgroup_path".into(), json!(lvl.path));
     if let Some(v) = &s.go_version {
@@ -669,8 +694,11 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
         "sched.gomaxprocs-mismatch",
         Severity::Warning,
         format!(
-            "GOMAXPROCS {} exceeds the CPU quota of {:.2} CPUs on {}",
-            pred.value, limit, lvl.path
+            "GOMAXPROCS {}{} exceeds the CPU quota of {:.2} CPUs on {}",
+            pred.value,
+            if pred.observed { "" } else { " (predicted)" },
+            limit,
+            lvl.path
         ),
         ev,
         format!(
@@ -680,6 +708,84 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
             quota_procs.max(2)
         ),
         vec![s.proc_path("environ"), "cgroup cpu controller".to_string()],
+    ))
+}
+
+/// gc.heap-growth from a watch window: the heap in use after each GC (the lowest value
+/// of each slice of the window) rises from slice to slice, by enough, over enough GC
+/// cycles, and not levelling off. Needs the runtime fields (any source).
+pub fn heap_trend(w: &[Sample], src: &dyn Fn() -> Vec<String>) -> Option<Finding> {
+    let v: Vec<(u64, u64, Option<u64>, Option<u64>)> = w
+        .iter()
+        .filter_map(|s| Some((s.t_ms, s.heap_inuse_bytes?, s.num_gc, s.next_gc_bytes)))
+        .collect();
+    if v.len() < t::TREND_MIN_SAMPLES.max(t::HEAP_TREND_SEGMENTS * 2) {
+        return None;
+    }
+    let (t0, t1) = (v[0].0, v[v.len() - 1].0);
+    let secs = t1.saturating_sub(t0) as f64 / 1000.0;
+    if secs < t::HEAP_TREND_MIN_WINDOW_S {
+        return None;
+    }
+    let cycles = match (v[0].2, v[v.len() - 1].2) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => return None,
+    };
+    if cycles < t::HEAP_TREND_MIN_GC_CYCLES {
+        return None;
+    }
+    let n = t::HEAP_TREND_SEGMENTS;
+    let span = t1 - t0;
+    let mut floors = vec![u64::MAX; n];
+    for &(tm, inuse, _, _) in &v {
+        let k = (((tm - t0) as u128 * n as u128) / (span as u128 + 1)) as usize;
+        floors[k.min(n - 1)] = floors[k.min(n - 1)].min(inuse);
+    }
+    if floors.contains(&u64::MAX) || floors.windows(2).any(|p| p[1] <= p[0]) {
+        return None;
+    }
+    let (first, last) = (floors[0], floors[n - 1]);
+    let growth = last - first;
+    if growth < t::HEAP_TREND_MIN_GROWTH_BYTES
+        || (growth as f64) < first as f64 * t::HEAP_TREND_MIN_GROWTH_RATIO
+    {
+        return None;
+    }
+    let late = last - floors[n / 2 - 1].min(last);
+    if (late as f64) < growth as f64 * t::HEAP_TREND_MIN_LATE_SHARE {
+        return None;
+    }
+    let rate = growth as f64 / secs;
+    let mut ev = Evidence::new();
+    ev.insert("heap_inuse_floor_start_bytes".into(), json!(first));
+    ev.insert("heap_inuse_floor_end_bytes".into(), json!(last));
+    ev.insert("heap_inuse_floors_bytes".into(), json!(floors));
+    ev.insert("growth_bytes_per_s".into(), json!(rate.round() as u64));
+    ev.insert("gc_cycles".into(), json!(cycles));
+    ev.insert("window_s".into(), json!(secs));
+    if let (Some(a), Some(b)) = (v[0].3, v[v.len() - 1].3) {
+        ev.insert("next_gc_start_bytes".into(), json!(a));
+        ev.insert("next_gc_end_bytes".into(), json!(b));
+    }
+    if let Some(s) = w.iter().rev().find_map(|s| s.runtime_source) {
+        ev.insert("runtime_source".into(), json!(s));
+    }
+    Some(finding(
+        "gc.heap-growth",
+        Severity::Warning,
+        format!(
+            "Go heap in use after GC kept rising: {} → {} in {secs:.0} s ({:.2} MiB/s over {cycles} GC cycles)",
+            mib(first),
+            mib(last),
+            rate / (1u64 << 20) as f64
+        ),
+        ev,
+        "A leak suspect: something keeps references alive. The capture holds two heap \
+         profiles (heap.base.pb.gz from the window's start, heap.pb.gz at the trigger); \
+         their in-use difference names the growing site (`gorx pprof top --base \
+         heap.base.pb.gz heap.pb.gz`). Look for caches and maps without eviction."
+            .into(),
+        src(),
     ))
 }
 
@@ -694,6 +800,15 @@ pub struct Sample {
     pub threads: Option<u64>,
     pub goroutines: Option<u64>,
     pub heap_inuse_bytes: Option<u64>,
+    /// `HeapAlloc`: bytes of live and not-yet-swept objects.
+    pub heap_alloc_bytes: Option<u64>,
+    /// `NextGC`: the heap goal, proportional to the heap marked live at the last GC.
+    pub next_gc_bytes: Option<u64>,
+    /// `NumGC`: completed GC cycles.
+    pub num_gc: Option<u64>,
+    /// Where the runtime fields came from: `expvar`, `heap?debug=1` or `metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_source: Option<&'static str>,
     pub nr_periods: Option<u64>,
     pub nr_throttled: Option<u64>,
     /// `runtime.MemStats.GCCPUFraction`: GC CPU over available CPU (GOMAXPROCS × wall)
@@ -870,6 +985,7 @@ pub fn trend_findings(pid: u32, w: &[Sample], nofile_soft: Option<u64>) -> Vec<F
             }
         }
     }
+    out.extend(heap_trend(w, &src));
     // Throttling onset: the last steps of the window, not the counters since boot.
     let th: Vec<(u64, u64)> = w
         .iter()
@@ -1244,6 +1360,50 @@ mod tests {
             ..Default::default()
         });
         assert!(trend_findings(1, &q, None).is_empty());
+    }
+
+    /// A sawtooth heap (GC every 2 s) whose troughs follow `floor(t)`.
+    fn sawtooth(secs: u64, floor: impl Fn(f64) -> f64) -> Vec<Sample> {
+        (0..=secs)
+            .map(|i| {
+                let base = floor(i as f64) as u64;
+                Sample {
+                    t_ms: i * 1000,
+                    heap_inuse_bytes: Some(base + if i % 2 == 0 { 0 } else { 6 << 20 }),
+                    num_gc: Some(i / 2),
+                    next_gc_bytes: Some(base * 2),
+                    runtime_source: Some("metrics"),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn heap_growth_trigger_needs_a_sustained_rise() {
+        let mib = |m: f64| m * (1u64 << 20) as f64;
+        // 24 → 66 MiB over 60 s, steadily: a leak.
+        let leak = sawtooth(60, |t| mib(24.0 + 0.7 * t));
+        let f = trend_findings(1, &leak, None);
+        let g = f.iter().find(|f| f.id == "gc.heap-growth").expect("leak");
+        assert_eq!(g.severity, Severity::Warning);
+        assert_eq!(g.evidence["runtime_source"], json!("metrics"));
+        assert!(g.title.contains("24 MiB → 56 MiB"), "{}", g.title);
+        // The same rise in the first quarter, then flat: warm-up, not a leak.
+        let warm = sawtooth(60, |t| mib(24.0 + 42.0 * (t / 15.0).min(1.0)));
+        assert!(heap_trend(&warm, &Vec::new).is_none());
+        // Flat with noise.
+        let flat = sawtooth(60, |t| mib(40.0 + (t % 3.0)));
+        assert!(heap_trend(&flat, &Vec::new).is_none());
+        // No GC in the window: garbage piling up between collections says nothing.
+        let mut nogc = leak.clone();
+        nogc.iter_mut().for_each(|s| s.num_gc = Some(7));
+        assert!(heap_trend(&nogc, &Vec::new).is_none());
+        // Too short a window.
+        assert!(heap_trend(&leak[..20], &Vec::new).is_none());
+        // Small absolute growth (2 → 5 MiB).
+        let small = sawtooth(60, |t| mib(2.0 + 0.05 * t));
+        assert!(heap_trend(&small, &Vec::new).is_none());
     }
 
     #[test]

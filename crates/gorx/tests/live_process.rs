@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// One program, several planted pathologies chosen by argv[1]. It serves net/http/pprof
 /// and expvar on a loopback port, prints "listening ADDR", develops the pathology, prints
 /// "ready", and exits by itself after 120 s whatever happens.
-const PATIENT_GO: &str = r#"
+const PATIENT_GO: &str = r##"
 package main
 
 import (
@@ -23,13 +23,56 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	_ "net/http/pprof"
+	"net/http/pprof"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
 
 var keep []interface{}
+
+// sessions is the heapleak mode's cache that never evicts.
+var sessions = map[int][]byte{}
+
+// rememberSession keeps every session forever: the growing in-use site.
+func rememberSession(i int) { sessions[i] = make([]byte, 64<<10) }
+
+// promMux serves what a client_golang server serves: net/http/pprof and /metrics (the
+// Go collector's go_memstats_* and friends), and no /debug/vars.
+func promMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		g := func(name string, v float64) {
+			fmt.Fprintf(w, "# TYPE %s gauge\n%s %g\n", name, name, v)
+		}
+		fmt.Fprintf(w, "# TYPE go_gc_duration_seconds summary\n")
+		fmt.Fprintf(w, "go_gc_duration_seconds{quantile=\"1\"} %g\n", float64(ms.PauseNs[(ms.NumGC+255)%256])/1e9)
+		fmt.Fprintf(w, "go_gc_duration_seconds_sum %g\ngo_gc_duration_seconds_count %d\n", float64(ms.PauseTotalNs)/1e9, ms.NumGC)
+		g("go_goroutines", float64(runtime.NumGoroutine()))
+		g("go_sched_gomaxprocs_threads", float64(runtime.GOMAXPROCS(0)))
+		g("go_memstats_sys_bytes", float64(ms.Sys))
+		g("go_memstats_heap_alloc_bytes", float64(ms.HeapAlloc))
+		g("go_memstats_heap_sys_bytes", float64(ms.HeapSys))
+		g("go_memstats_heap_idle_bytes", float64(ms.HeapIdle))
+		g("go_memstats_heap_inuse_bytes", float64(ms.HeapInuse))
+		g("go_memstats_heap_released_bytes", float64(ms.HeapReleased))
+		g("go_memstats_stack_inuse_bytes", float64(ms.StackInuse))
+		g("go_memstats_stack_sys_bytes", float64(ms.StackSys))
+		g("go_memstats_mspan_sys_bytes", float64(ms.MSpanSys))
+		g("go_memstats_mcache_sys_bytes", float64(ms.MCacheSys))
+		g("go_memstats_buck_hash_sys_bytes", float64(ms.BuckHashSys))
+		g("go_memstats_gc_sys_bytes", float64(ms.GCSys))
+		g("go_memstats_other_sys_bytes", float64(ms.OtherSys))
+		g("go_memstats_next_gc_bytes", float64(ms.NextGC))
+	})
+	return m
+}
 
 // leakyHandler waits for a reply nobody sends.
 func leakyHandler(reply chan int) { <-reply }
@@ -40,10 +83,31 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	go http.Serve(ln, nil)
+	if os.Getenv("GORX_PATIENT_PROM") == "1" {
+		go http.Serve(ln, promMux())
+	} else {
+		go http.Serve(ln, nil)
+	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	switch os.Args[1] {
 	case "healthy":
+	case "heapleak":
+		// About 1.3 MiB more live heap every second, kept by rememberSession, beside
+		// garbage that keeps the collector cycling every second or so.
+		go func() {
+			for i := 0; ; i++ {
+				rememberSession(i)
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+		go func() {
+			var sink []byte
+			for {
+				sink = make([]byte, 256<<10)
+				_ = sink
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
 	case "fdleak":
 		var rl syscall.Rlimit
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
@@ -133,7 +197,7 @@ func main() {
 	fmt.Println("ready")
 	select {}
 }
-"#;
+"##;
 
 fn fnv1a(b: &[u8]) -> u64 {
     b.iter().fold(0xcbf29ce484222325u64, |h, &c| {
@@ -200,6 +264,8 @@ fn patient_binary() -> Option<&'static Built> {
 /// A running patient; killed and reaped on drop.
 struct Patient {
     child: Child,
+    /// `127.0.0.1:PORT` it serves on.
+    addr: String,
 }
 
 impl Patient {
@@ -251,13 +317,20 @@ fn start(bin: &Path, mode: &str, nofile: Option<u32>, env: &[(&str, &str)]) -> P
             }
         }
     });
-    let patient = Patient { child };
+    let mut patient = Patient {
+        child,
+        addr: String::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) if l == "ready" => return patient,
-            Ok(_) => continue,
+            Ok(l) => {
+                if let Some(a) = l.strip_prefix("listening ") {
+                    patient.addr = a.to_string();
+                }
+            }
             Err(e) => panic!("patient {mode} did not become ready: {e}"),
         }
     }
@@ -873,4 +946,210 @@ fn watch_sees_gc_cpu_in_the_window() {
     );
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("[gc.high-cpu]"), "{stdout}");
+}
+
+// ---- endpoints: URL forms, failures, servers without /debug/vars ----
+
+/// `--pprof` accepts the index URL, the base URL and host:port; each reaches the runtime
+/// (the index URL used to become `…/debug/pprof/debug/pprof/heap?debug=1`, a 404, and an
+/// empty report).
+#[test]
+fn pprof_url_forms_all_reach_the_runtime() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[]);
+    let pid = p.pid().to_string();
+    for form in [
+        format!("http://{}/debug/pprof/", p.addr),
+        format!("http://{}", p.addr),
+        p.addr.clone(),
+    ] {
+        let v = gorx(&["inspect", &pid, "--pprof", &form, "--json"]);
+        assert!(
+            v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+            "{form}: no runtime data: {}",
+            v["process"]["endpoint_errors"]
+        );
+        let inputs: Vec<&str> = v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["path"].as_str())
+            .collect();
+        let heap = format!("http://{}/debug/pprof/heap?debug=1", p.addr);
+        assert!(inputs.contains(&heap.as_str()), "{form}: {inputs:?}");
+        assert_eq!(v["process"]["endpoint_errors"], serde_json::json!([]));
+    }
+}
+
+/// A loopback HTTP server answering every request with `status` and `body`, until the
+/// test ends (the thread is detached; the port is the test's own).
+fn canned_server(status: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut c in ln.incoming().flatten() {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// An endpoint that fails is an error (exit 2) naming the URL and the HTTP status, never
+/// "No findings" with exit 0.
+#[test]
+fn pprof_endpoint_that_404s_exits_2_naming_url_and_status() {
+    let addr = canned_server("404 Not Found", "404 page not found\n");
+    let me = std::process::id().to_string();
+    let url = format!("http://{addr}/debug/pprof/");
+    let (code, stdout, stderr) =
+        run_gorx(&["inspect", &me, "--pprof", &url], Duration::from_secs(30));
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stdout.contains("No findings"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("http://{addr}/debug/pprof/")) && stderr.contains("404"),
+        "{stderr}"
+    );
+    // watch with the same URL: the same error, before any sampling.
+    let (code, _, stderr) = run_gorx(
+        &["watch", &me, "--pprof", &url, "--duration", "2s", "--plain"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+/// A client_golang-style server (pprof and /metrics, no /debug/vars): discovery finds
+/// both, `inspect` reads MemStats and GOMAXPROCS (observed) from what is served, and
+/// `watch` shows heap_inuse on every sample, naming its source.
+#[test]
+fn server_without_debug_vars_is_not_blind() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[("GORX_PATIENT_PROM", "1")]);
+    let pid = p.pid().to_string();
+    let v = inspect(p.pid());
+    assert!(
+        v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+        "{}",
+        v["process"]
+    );
+    assert_eq!(
+        v["process"]["gomaxprocs"]["observed"], true,
+        "{}",
+        v["process"]
+    );
+    let (code, stdout, stderr) = run_gorx(
+        &["inspect", &pid, "--no-discover", "--pprof", &p.addr],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("GOMAXPROCS") && stdout.contains("(observed"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "300ms",
+            "--duration",
+            "2s",
+            "--plain",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let samples: Vec<&str> = stdout.lines().filter(|l| l.contains(" rss=")).collect();
+    assert!(samples.len() >= 3, "{stdout}");
+    for l in samples {
+        assert!(!l.contains("heap_inuse=?"), "{l}");
+        assert!(
+            l.contains("heap_inuse=") && l.contains("[heap?debug=1]"),
+            "{l}"
+        );
+    }
+}
+
+/// A heap leak on a server without /debug/vars is a watch trigger: the bundle holds two
+/// heap profiles at least 30 s apart, /metrics, and the trigger's own record, and the
+/// trigger names the growing site from the profiles' in-use difference.
+#[test]
+fn watch_captures_a_heap_leak_and_names_the_site() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "heapleak", None, &[("GORX_PATIENT_PROM", "1")]);
+    let out = std::env::temp_dir().join(format!("gorx-watch-heap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let pid = p.pid().to_string();
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "500ms",
+            "--window",
+            "40s",
+            "--out",
+            out.to_str().unwrap(),
+            "--cooldown",
+            "10m",
+            "--cpu-seconds",
+            "0",
+            "--trace-seconds",
+            "0",
+            "--duration",
+            "45s",
+            "--plain",
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[gc.heap-growth]"), "{stdout}");
+    let bundle = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .unwrap_or_else(|| panic!("no bundle: {stdout}"));
+    for f in [
+        "heap.base.pb.gz",
+        "heap.pb.gz",
+        "metrics.txt",
+        "trigger.json",
+    ] {
+        assert!(bundle.join(f).exists(), "{f} missing in {bundle:?}");
+    }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let hp = manifest["heap_profiles"].as_array().unwrap();
+    let gap =
+        hp[1]["taken_at_unix_s"].as_u64().unwrap() - hp[0]["taken_at_unix_s"].as_u64().unwrap();
+    assert!(gap >= 30, "heap profiles {gap} s apart: {manifest}");
+    let trig: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("trigger.json")).unwrap())
+            .unwrap();
+    let g = finding(&trig, "gc.heap-growth").unwrap_or_else(|| panic!("{trig}"));
+    assert!(
+        g["sites"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("rememberSession"),
+        "{g}"
+    );
+    assert!(trig["window"]["samples"].as_array().unwrap().len() >= 20);
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -264,60 +264,74 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
 
 /// What the runtime endpoints gave, for the report's inputs and the snapshot.
 struct Fetched {
+    endpoints: http::Endpoints,
     inputs: Vec<InputSummary>,
     /// (url, body) of every endpoint that answered, for the offline analyses.
     bodies: Vec<(String, Vec<u8>)>,
     goroutines: Option<u64>,
+    /// Which endpoint the MemStats in the snapshot came from.
+    runtime_from: Option<(http::RuntimeSource, String)>,
     notes: Vec<String>,
 }
 
-fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
+/// Fetch what the endpoints serve. MemStats: the heap profile's trailer (it carries
+/// PauseNs/PauseEnd and is taken with the profile), else expvar, else /metrics.
+fn fetch_runtime(e: &http::Endpoints, snap: &mut ProcessSnapshot) -> Fetched {
+    use http::RuntimeSource as Src;
     let t = Duration::from_secs(5);
-    let base = base.trim_end_matches('/');
     let mut f = Fetched {
+        endpoints: e.clone(),
         inputs: Vec::new(),
         bodies: Vec::new(),
         goroutines: None,
+        runtime_from: None,
         notes: Vec::new(),
     };
-    let endpoints = [
-        ("/debug/pprof/heap?debug=1", "pprof-heap-debug1"),
-        ("/debug/vars", "expvar"),
-        ("/debug/pprof/goroutine?debug=2", "goroutine-dump"),
-        ("/metrics", "prometheus"),
-    ];
-    for (path, kind) in endpoints {
-        let url = format!("{base}{path}");
+    let mut urls: Vec<(String, &str)> = Vec::new();
+    if let Some(b) = &e.pprof {
+        urls.push((format!("{b}/debug/pprof/heap?debug=1"), "pprof-heap-debug1"));
+    }
+    if let Some(u) = &e.vars {
+        urls.push((u.clone(), "expvar"));
+    }
+    if let Some(b) = &e.pprof {
+        urls.push((
+            format!("{b}/debug/pprof/goroutine?debug=2"),
+            "goroutine-dump",
+        ));
+    }
+    if let Some(u) = &e.metrics {
+        urls.push((u.clone(), "prometheus"));
+    }
+    let mut readings = Vec::new();
+    for (url, kind) in urls {
         match http::get_bytes(&url, t) {
             Ok(b) => {
-                let text = String::from_utf8_lossy(&b);
-                match kind {
-                    "pprof-heap-debug1" => match http::memstats_from_heap_debug1(&url, &text) {
-                        Ok(m) => snap.runtime = Some(m),
+                let src = match kind {
+                    "pprof-heap-debug1" => Some(Src::HeapTrailer),
+                    "expvar" => Some(Src::Expvar),
+                    "prometheus" => Some(Src::Metrics),
+                    _ => None,
+                };
+                if let Some(src) = src {
+                    match http::parse_runtime(src, &url, b.clone()) {
+                        Ok(r) => readings.push(r),
                         Err(e) => f.notes.push(e.to_string()),
-                    },
-                    "expvar" => {
-                        if snap.runtime.is_none()
-                            && let Ok(m) = http::memstats_from_vars(&url, &text)
-                        {
-                            snap.runtime = Some(m);
-                        }
                     }
-                    "goroutine-dump" => {
-                        f.goroutines = Some(
-                            text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64,
-                        )
-                    }
-                    _ => {
-                        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text);
-                        // The limit the runtime really runs with (debug.SetMemoryLimit
-                        // overrides the environment) and the process start.
-                        if let Ok(e) = gorx_formats::prometheus::parse(&url, &b) {
-                            let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
-                            snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
-                            snap.start_time_s = v.start_time_s;
-                        }
-                    }
+                }
+                if kind == "goroutine-dump" {
+                    let text = String::from_utf8_lossy(&b);
+                    f.goroutines =
+                        Some(text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
+                }
+                if kind == "prometheus"
+                    && let Ok(x) = gorx_formats::prometheus::parse(&url, &b)
+                {
+                    // The limit the runtime really runs with (debug.SetMemoryLimit
+                    // overrides the environment) and the process start.
+                    let v = gorx_analysis::metrics::MetricsView::from_exposition(&x);
+                    snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
+                    snap.start_time_s = v.start_time_s;
                 }
                 f.inputs.push(InputSummary {
                     path: url.clone(),
@@ -325,10 +339,21 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
                 });
                 f.bodies.push((url, b));
             }
-            // /metrics is optional (only with a Prometheus client); say nothing when absent.
-            Err(_) if kind == "prometheus" => {}
             Err(e) => f.notes.push(e.to_string()),
         }
+    }
+    for src in [Src::HeapTrailer, Src::Expvar, Src::Metrics] {
+        if let Some(r) = readings.iter().find(|r| r.source == src) {
+            snap.runtime = Some(r.memory.clone());
+            f.runtime_from = Some((src, r.url.clone()));
+            break;
+        }
+    }
+    if snap.gomaxprocs_observed.is_none() {
+        snap.gomaxprocs_observed = readings.iter().find_map(|r| r.gomaxprocs);
+    }
+    if f.goroutines.is_none() {
+        f.goroutines = readings.iter().find_map(|r| r.goroutines);
     }
     f
 }
@@ -396,14 +421,18 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    let base = args.pprof.clone().or_else(|| {
-        if args.no_discover {
-            None
-        } else {
-            snap.fds.as_ref().and_then(|f| http::discover_pprof(pid, f))
-        }
-    });
-    let fetched = base.as_deref().map(|b| fetch_runtime(b, &mut snap));
+    // An explicit URL that serves nothing is an error naming each URL and its status,
+    // never an empty report.
+    let endpoints = match &args.pprof {
+        Some(u) => http::probe_base(u)?,
+        None if args.no_discover => http::Endpoints::default(),
+        None => snap
+            .fds
+            .as_ref()
+            .map(|f| http::discover(pid, f))
+            .unwrap_or_default(),
+    };
+    let fetched = (!endpoints.is_empty()).then(|| fetch_runtime(&endpoints, &mut snap));
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
@@ -433,10 +462,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(super::exit_for(&diag, fail_on));
     }
-    print!(
-        "{}",
-        render_snapshot(&snap, go.as_ref(), base.as_deref(), fetched.as_ref())
-    );
+    print!("{}", render_snapshot(&snap, go.as_ref(), fetched.as_ref()));
     print!("{}", gorx_report::render_text(&diag));
     Ok(super::exit_for(&diag, fail_on))
 }
@@ -452,7 +478,6 @@ fn version(v: Option<gorx_formats::cgroup::CgroupVersion>) -> &'static str {
 fn render_snapshot(
     s: &ProcessSnapshot,
     go: Option<&GoBinary>,
-    base: Option<&str>,
     fetched: Option<&Fetched>,
 ) -> String {
     use std::fmt::Write;
@@ -513,7 +538,7 @@ fn render_snapshot(
         );
     }
     if let Some(p) = process::predicted_gomaxprocs(s) {
-        let _ = writeln!(o, "  GOMAXPROCS {} ({})", p.value, p.reason);
+        let _ = writeln!(o, "  GOMAXPROCS {}", p.describe());
     }
     if let Some(c) = &s.cgroup {
         for l in &c.memory {
@@ -540,8 +565,12 @@ fn render_snapshot(
             );
         }
     }
-    match (base, &s.runtime) {
-        (Some(b), Some(r)) => {
+    let from = fetched.and_then(|f| f.runtime_from.as_ref());
+    match (fetched, &s.runtime) {
+        (Some(_), Some(r)) => {
+            let b = from
+                .map(|(src, url)| format!("{} {url}", src.as_str()))
+                .unwrap_or_default();
             let _ = writeln!(
                 o,
                 "  runtime ({b}): Sys {}  heap in use {}  idle not released {}  released {}  stacks {}  metadata {}  unaccounted anon RSS {}",
@@ -554,14 +583,20 @@ fn render_snapshot(
                 opt_mib(s.unaccounted_bytes())
             );
         }
-        (Some(b), None) => {
-            let _ = writeln!(o, "  runtime ({b}): MemStats not available");
+        (Some(f), None) => {
+            let _ = writeln!(
+                o,
+                "  runtime ({}): MemStats not available",
+                f.endpoints.describe()
+            );
         }
         (None, _) => o.push_str(
-            "  runtime: no pprof endpoint found (pass --pprof URL); RSS cannot be reconciled\n",
+            "  runtime: no pprof, /debug/vars or /metrics endpoint found (pass --pprof URL); \
+             RSS cannot be reconciled\n",
         ),
     }
     if let Some(f) = fetched {
+        let _ = writeln!(o, "  endpoints: {}", f.endpoints.describe());
         if let Some(g) = f.goroutines {
             let _ = writeln!(o, "  goroutines: {g}");
         }
@@ -661,13 +696,17 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
         Event::Started {
             pid,
             command,
-            pprof,
+            endpoints,
         } => vec![format!(
             "watching pid {pid} ({command}); runtime endpoints: {}",
-            pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
+            if endpoints.is_empty() {
+                "none found (only /proc and cgroup are sampled)"
+            } else {
+                endpoints
+            }
         )],
         Event::Sample(s) => vec![format!(
-            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{}",
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{} [{}]",
             s.t_ms as f64 / 1000.0,
             opt_mib(s.rss_bytes),
             opt_mib(s.rss_anon_bytes),
@@ -680,6 +719,7 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
                 .unwrap_or("-".into()),
             opt_num(s.nr_throttled),
             opt_num(s.nr_periods),
+            s.runtime_source.unwrap_or("runtime: none"),
         )],
         Event::Anomaly(fs) => fs
             .iter()
@@ -714,7 +754,7 @@ mod tui {
     const KEEP: usize = 600;
     const SERIES: [&str; 6] = [
         "RSS (MiB)",
-        "Go heap in use (MiB)",
+        "Go heap in use (MiB",
         "goroutines",
         "open fds",
         "threads",
@@ -725,6 +765,8 @@ mod tui {
         term: ratatui::DefaultTerminal,
         series: [VecDeque<u64>; 6],
         last_throttled: Option<u64>,
+        /// Where the heap series is read from (shown in its title).
+        heap_source: &'static str,
         title: String,
         current: String,
         log: Vec<String>,
@@ -736,6 +778,7 @@ mod tui {
                 term: ratatui::init(),
                 series: Default::default(),
                 last_throttled: None,
+                heap_source: "none",
                 title: String::new(),
                 current: String::new(),
                 log: Vec::new(),
@@ -752,6 +795,9 @@ mod tui {
                         self.last_throttled = Some(t);
                         d
                     });
+                    if let Some(src) = s.runtime_source {
+                        self.heap_source = src;
+                    }
                     let vals = [
                         mib(s.rss_bytes),
                         mib(s.heap_inuse_bytes),
@@ -799,6 +845,7 @@ mod tui {
                 title,
                 current,
                 log,
+                heap_source,
                 ..
             } = self;
             let _ = term.draw(|f| {
@@ -820,6 +867,11 @@ mod tui {
                         .copied()
                         .collect();
                     let now = data.last().copied().unwrap_or(0);
+                    let name = if i == 1 {
+                        format!("{name}, from {heap_source})")
+                    } else {
+                        name.to_string()
+                    };
                     f.render_widget(
                         Sparkline::default()
                             .block(Block::bordered().title(format!("{name}: {now}")))
