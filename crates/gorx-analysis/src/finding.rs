@@ -66,4 +66,5 @@ pub const FINDING_IDS: &[&str] = &[
     "syscall.blocking",
     "cpu.gc-share",
     "alloc.contention",
+    "sched.cpu-starved",
 ];

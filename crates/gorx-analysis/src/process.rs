@@ -108,6 +108,16 @@ pub struct ProcessSnapshot {
     pub gomemlimit_observed_bytes: Option<Option<u64>>,
     /// Process start, Unix seconds (`process_start_time_seconds`), when known.
     pub start_time_s: Option<f64>,
+    /// The host's CPU pressure (`/proc/pressure/cpu`); None on kernels without PSI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_cpu_pressure: Option<gorx_formats::procfs::CpuPressure>,
+    /// The host's load averages (`/proc/loadavg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_loadavg: Option<gorx_formats::procfs::LoadAvg>,
+    /// Time on CPU and waiting on a run queue, summed over the process's threads
+    /// (`/proc/PID/task/*/schedstat`, cumulative since each thread started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedstat: Option<gorx_formats::procfs::SchedStat>,
     /// The largest anonymous mappings (from /proc/PID/smaps), largest first; read by
     /// `inspect` to say where unaccounted memory lives.
     pub top_anon_mappings: Vec<gorx_formats::procfs::Mapping>,
@@ -176,6 +186,7 @@ pub const SNAPSHOT_FINDING_IDS: &[&str] = &[
     "cgroup.cpu-throttled",
     "config.memlimit-missing",
     "sched.gomaxprocs-mismatch",
+    "sched.cpu-starved",
 ];
 
 /// Every process finding the snapshot supports.
@@ -187,6 +198,7 @@ pub fn analyze(s: &ProcessSnapshot) -> Vec<Finding> {
         cgroup_cpu_throttled(s),
         memlimit_missing(s),
         gomaxprocs_mismatch(s),
+        cpu_starved(s),
     ]
     .into_iter()
     .flatten()
@@ -787,6 +799,336 @@ pub fn heap_trend(w: &[Sample], src: &dyn Fn() -> Vec<String>) -> Option<Finding
             .into(),
         src(),
     ))
+}
+
+/// What competes for the CPU the process's threads need, with the numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuCause {
+    /// The cgroup ran out of its CFS quota and was throttled.
+    CgroupThrottled,
+    /// The host's CPUs are saturated by other work (PSI, load average).
+    HostSaturated,
+    /// GOMAXPROCS above the quota: throttling waiting to happen (none recorded yet).
+    GomaxprocsAboveQuota,
+    /// None of the outside causes shows in the numbers.
+    NoneOutside,
+}
+
+/// The competing explanations for "the process was not on a CPU when it needed one"
+/// (long stop-the-world phases, scheduling latency, run-queue waits), each with its
+/// numbers, and the one the numbers support.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuContention {
+    pub cause: CpuCause,
+    pub runq_wait_share: Option<f64>,
+    pub runq_wait_ns: Option<u64>,
+    pub thread_cpu_ns: Option<u64>,
+    pub host_pressure_some_avg10: Option<f64>,
+    pub host_pressure_some_avg60: Option<f64>,
+    pub load1: Option<f64>,
+    pub host_cpus: Option<u32>,
+    pub nr_throttled: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub quota_cpus: Option<f64>,
+    pub gomaxprocs: Option<u32>,
+    pub gomaxprocs_observed: bool,
+}
+
+impl CpuContention {
+    fn throttled_ratio(&self) -> Option<f64> {
+        let p = self.nr_periods?;
+        (p >= t::CGROUP_THROTTLED_MIN_PERIODS)
+            .then(|| self.nr_throttled.unwrap_or(0) as f64 / p as f64)
+    }
+
+    /// The numbers, as one sentence fragment each.
+    pub fn facts(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let (Some(sh), Some(w)) = (self.runq_wait_share, self.runq_wait_ns) {
+            v.push(format!(
+                "the process's threads waited {:.0}% of their run time on a run queue ({:.1} s)",
+                sh * 100.0,
+                w as f64 / 1e9
+            ));
+        }
+        if let Some(a) = self.host_pressure_some_avg10 {
+            v.push(format!(
+                "host CPU pressure (/proc/pressure/cpu some) avg10 {a:.0}%, avg60 {:.0}%",
+                self.host_pressure_some_avg60.unwrap_or(0.0)
+            ));
+        }
+        if let (Some(l), Some(c)) = (self.load1, self.host_cpus) {
+            v.push(format!("load average {l:.1} on {c} CPUs"));
+        }
+        match (self.quota_cpus, self.nr_periods) {
+            (Some(q), _) => v.push(format!(
+                "CFS quota {q:.2} CPUs, throttled in {} of {} periods",
+                self.nr_throttled.unwrap_or(0),
+                self.nr_periods.unwrap_or(0)
+            )),
+            (None, _) => v.push(format!(
+                "no CPU quota, throttled {}/{} periods",
+                self.nr_throttled.unwrap_or(0),
+                self.nr_periods.unwrap_or(0)
+            )),
+        }
+        if let Some(g) = self.gomaxprocs {
+            v.push(format!(
+                "GOMAXPROCS {g}{}",
+                if self.gomaxprocs_observed {
+                    ""
+                } else {
+                    " (predicted)"
+                }
+            ));
+        }
+        v
+    }
+
+    /// What to do, for the cause the numbers support.
+    pub fn advice(&self) -> String {
+        let facts = self.facts().join("; ");
+        match self.cause {
+            CpuCause::CgroupThrottled => format!(
+                "The numbers point to CFS throttling ({facts}). Set GOMAXPROCS to the quota \
+                 (GOMAXPROCS={}), cut CPU use, or raise the CPU limit.",
+                self.quota_cpus
+                    .map(|q| (q.ceil() as u32).max(1))
+                    .unwrap_or(1)
+            ),
+            CpuCause::HostSaturated => format!(
+                "The numbers point to host CPU saturation, not to this process's settings \
+                 ({facts}). Reduce or move the other load on the host, give the service more \
+                 CPUs or a CPU reservation; GOMAXPROCS and CFS throttling are not the cause here."
+            ),
+            CpuCause::GomaxprocsAboveQuota => format!(
+                "GOMAXPROCS is above the CPU quota, though no throttling is recorded yet \
+                 ({facts}); set GOMAXPROCS={} before bursts make it throttle.",
+                self.quota_cpus
+                    .map(|q| (q.ceil() as u32).max(1))
+                    .unwrap_or(1)
+            ),
+            CpuCause::NoneOutside => format!(
+                "Nothing outside the process kept it off the CPU ({facts}): no CFS throttling, \
+                 no host CPU pressure."
+            ),
+        }
+    }
+}
+
+/// Weigh host pressure, run-queue wait, cgroup throttling and GOMAXPROCS against the
+/// quota. None when the snapshot has none of the numbers (an artifact directory without
+/// /proc state).
+pub fn cpu_contention(s: &ProcessSnapshot) -> Option<CpuContention> {
+    let chain = s.cgroup.as_ref();
+    if s.schedstat.is_none()
+        && s.host_cpu_pressure.is_none()
+        && s.host_loadavg.is_none()
+        && chain.is_none()
+    {
+        return None;
+    }
+    // The most throttled level of the chain (an ancestor's throttling stalls us too).
+    let lvl = chain.and_then(|c| {
+        c.cpu
+            .iter()
+            .filter(|l| l.nr_periods.is_some())
+            .max_by(|a, b| {
+                let r = |l: &gorx_formats::cgroup::CpuLevel| {
+                    l.nr_throttled.unwrap_or(0) as f64 / l.nr_periods.unwrap_or(0).max(1) as f64
+                };
+                r(a).total_cmp(&r(b))
+            })
+    });
+    let gmp = predicted_gomaxprocs(s);
+    let mut c = CpuContention {
+        cause: CpuCause::NoneOutside,
+        runq_wait_share: s.schedstat.and_then(|x| x.wait_share()),
+        runq_wait_ns: s.schedstat.map(|x| x.runq_wait_ns),
+        thread_cpu_ns: s.schedstat.map(|x| x.cpu_ns),
+        host_pressure_some_avg10: s.host_cpu_pressure.as_ref().map(|p| p.some_avg10),
+        host_pressure_some_avg60: s.host_cpu_pressure.as_ref().map(|p| p.some_avg60),
+        load1: s.host_loadavg.as_ref().map(|l| l.load1),
+        host_cpus: s.host_cpus,
+        nr_throttled: lvl.and_then(|l| l.nr_throttled),
+        nr_periods: lvl.and_then(|l| l.nr_periods),
+        quota_cpus: chain.and_then(|c| c.effective_cpu_limit()).map(|(q, _)| q),
+        gomaxprocs: gmp.as_ref().map(|g| g.value),
+        gomaxprocs_observed: gmp.as_ref().is_some_and(|g| g.observed),
+    };
+    let throttled = c
+        .throttled_ratio()
+        .is_some_and(|r| r >= t::CGROUP_THROTTLED_WARNING_RATIO);
+    let pressure = c
+        .host_pressure_some_avg10
+        .into_iter()
+        .chain(c.host_pressure_some_avg60)
+        .any(|p| p >= t::HOST_CPU_PRESSURE_WARNING_PCT);
+    let loaded = match (c.load1, c.host_cpus) {
+        (Some(l), Some(n)) if n > 0 => l / n as f64 >= t::HOST_LOAD_PER_CPU_HIGH,
+        _ => false,
+    };
+    let over_quota = match (c.quota_cpus, c.gomaxprocs) {
+        (Some(q), Some(g)) => g > (q.ceil() as u32).max(2),
+        _ => false,
+    };
+    c.cause = if throttled {
+        CpuCause::CgroupThrottled
+    } else if pressure || loaded {
+        CpuCause::HostSaturated
+    } else if over_quota {
+        CpuCause::GomaxprocsAboveQuota
+    } else {
+        CpuCause::NoneOutside
+    };
+    Some(c)
+}
+
+/// sched.cpu-starved: the process's threads spend a large share of their time waiting
+/// on a CPU run queue; the finding names the cause the numbers support.
+pub fn cpu_starved(s: &ProcessSnapshot) -> Option<Finding> {
+    let st = s.schedstat?;
+    if st.cpu_ns.saturating_add(st.runq_wait_ns) < t::RUNQ_MIN_THREAD_TIME_NS {
+        return None;
+    }
+    let share = st.wait_share()?;
+    let severity = if share >= t::RUNQ_WAIT_CRITICAL_SHARE {
+        Severity::Critical
+    } else if share >= t::RUNQ_WAIT_WARNING_SHARE {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let c = cpu_contention(s)?;
+    let mut ev = contention_evidence(&c);
+    ev.insert("thread_cpu_ns".into(), json!(st.cpu_ns));
+    let why = match c.cause {
+        CpuCause::CgroupThrottled => "CFS throttling",
+        CpuCause::HostSaturated => "host CPU saturation",
+        CpuCause::GomaxprocsAboveQuota => "GOMAXPROCS above the CPU quota",
+        CpuCause::NoneOutside => "cause outside the process not visible",
+    };
+    Some(finding(
+        "sched.cpu-starved",
+        severity,
+        format!(
+            "Threads waited {:.0}% of their run time for a CPU since they started ({:.1} s on run queues): {why}",
+            share * 100.0,
+            st.runq_wait_ns as f64 / 1e9
+        ),
+        ev,
+        match c.cause {
+            CpuCause::NoneOutside => format!(
+                "{} With no host pressure and no throttling, the waits are the process's own \
+                 threads competing (more runnable threads than CPUs allowed: {}); check \
+                 GOMAXPROCS against the CPUs allowed and for threads locked by cgo or \
+                 LockOSThread.",
+                c.advice(),
+                s.status
+                    .as_ref()
+                    .and_then(|x| x.cpus_allowed)
+                    .map(|n| n.to_string())
+                    .unwrap_or("?".into())
+            ),
+            _ => c.advice(),
+        },
+        vec![
+            s.proc_path("task/*/schedstat"),
+            "/proc/pressure/cpu".into(),
+            "/proc/loadavg".into(),
+            "cgroup cpu controller (cpu.stat)".into(),
+        ],
+    ))
+}
+
+fn contention_evidence(c: &CpuContention) -> Evidence {
+    let mut ev = Evidence::new();
+    ev.insert("cpu_cause".into(), json!(c.cause));
+    let mut put = |k: &str, v: serde_json::Value| {
+        if !v.is_null() {
+            ev.insert(k.into(), v);
+        }
+    };
+    put(
+        "runq_wait_percent",
+        json!(c.runq_wait_share.map(|x| x * 100.0)),
+    );
+    put("runq_wait_ns", json!(c.runq_wait_ns));
+    put(
+        "host_cpu_pressure_some_avg10_percent",
+        json!(c.host_pressure_some_avg10),
+    );
+    put(
+        "host_cpu_pressure_some_avg60_percent",
+        json!(c.host_pressure_some_avg60),
+    );
+    put("load1", json!(c.load1));
+    put("host_cpus", json!(c.host_cpus));
+    put("nr_throttled", json!(c.nr_throttled));
+    put("nr_periods", json!(c.nr_periods));
+    put("cpu_limit_cpus", json!(c.quota_cpus));
+    put("gomaxprocs", json!(c.gomaxprocs));
+    ev
+}
+
+/// Latency findings whose advice depends on why the process was off the CPU.
+const LATENCY_IDS: &[&str] = &["gc.long-pause", "sched.latency", "gc.assist-heavy"];
+
+/// Rewrite the advice of latency findings (long stop-the-world pauses, scheduling
+/// latency) with the cause the process's numbers support: never "check CFS throttling"
+/// when nothing was throttled and there is no quota; host saturation when the host's
+/// pressure says so. Adds the numbers to the evidence. A no-op without /proc numbers.
+pub fn amend_latency_advice(findings: &mut [Finding], s: &ProcessSnapshot) {
+    let Some(c) = cpu_contention(s) else {
+        return;
+    };
+    for f in findings.iter_mut().filter(|f| LATENCY_IDS.contains(&f.id)) {
+        for (k, v) in contention_evidence(&c) {
+            f.evidence.entry(k).or_insert(v);
+        }
+        let rest = if matches!(
+            c.cause,
+            CpuCause::CgroupThrottled | CpuCause::GomaxprocsAboveQuota
+        ) {
+            f.recommendation.clone()
+        } else {
+            strip_throttling_clause(&f.recommendation)
+        };
+        f.recommendation = format!("{} {rest}", c.advice());
+        f.sources
+            .push("/proc/pressure/cpu, /proc/loadavg, task schedstat, cpu.stat".into());
+    }
+}
+
+/// Remove the clause that advises checking CFS throttling / setting GOMAXPROCS to the
+/// quota (up to its `;` or `.`), and a following "otherwise".
+fn strip_throttling_clause(rec: &str) -> String {
+    let Some(i) = rec.find("CFS throttling") else {
+        return rec.to_string();
+    };
+    let start = rec[..i].rfind([':', '.', ';']).map_or(0, |j| j + 1);
+    let end = rec[i..].find([';', '.']).map_or(rec.len(), |j| i + j + 1);
+    let after = rec[end..].trim_start();
+    let after = after.strip_prefix("otherwise ").unwrap_or(after);
+    let head = rec[..start].trim_end();
+    let mut out = head.to_string();
+    if !after.is_empty() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let sentence = out.is_empty() || out.ends_with('.');
+        let mut cs = after.chars();
+        if let Some(c0) = cs.next() {
+            if sentence {
+                out.extend(c0.to_uppercase());
+            } else {
+                out.push(c0);
+            }
+            out.push_str(cs.as_str());
+        }
+    }
+    out
 }
 
 /// One watch sample. Counters are cumulative as the kernel/runtime report them.
@@ -1404,6 +1746,136 @@ mod tests {
         // Small absolute growth (2 → 5 MiB).
         let small = sawtooth(60, |t| mib(2.0 + 0.05 * t));
         assert!(heap_trend(&small, &Vec::new).is_none());
+    }
+
+    /// The issue-13 case: load 9 on 2 CPUs, PSI some avg10 69%, no quota, throttled 0/0.
+    fn saturated_host() -> ProcessSnapshot {
+        use gorx_formats::procfs::{CpuPressure, LoadAvg, SchedStat};
+        let mut s = base();
+        s.host_cpus = Some(2);
+        s.host_cpu_pressure = Some(CpuPressure {
+            some_avg10: 69.0,
+            some_avg60: 55.0,
+            ..Default::default()
+        });
+        s.host_loadavg = Some(LoadAvg {
+            load1: 9.0,
+            ..Default::default()
+        });
+        s.schedstat = Some(SchedStat {
+            cpu_ns: 6_500_000_000,
+            runq_wait_ns: 3_500_000_000,
+            timeslices: 1000,
+        });
+        s.cgroup = Some(CgroupChain {
+            cpu: vec![CpuLevel {
+                path: "/".into(),
+                nr_periods: Some(0),
+                nr_throttled: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        s
+    }
+
+    fn pause_finding() -> Finding {
+        finding(
+            "gc.long-pause",
+            Severity::Warning,
+            "Stop-the-world pauses reach 30 ms".into(),
+            Evidence::new(),
+            "Long STW phases usually mean the process was not on a CPU when the world stopped: check CFS throttling and set GOMAXPROCS to the CPU quota; otherwise look for tight loops without function calls (non-preemptible before Go 1.14) and for huge numbers of goroutines or finalizers.".into(),
+            vec!["gctrace".into()],
+        )
+    }
+
+    #[test]
+    fn pause_advice_follows_host_saturation_not_throttling() {
+        let s = saturated_host();
+        let c = cpu_contention(&s).unwrap();
+        assert_eq!(c.cause, CpuCause::HostSaturated);
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &s);
+        let r = &fs[0].recommendation;
+        assert!(!r.contains("check CFS throttling"), "{r}");
+        assert!(r.contains("host CPU saturation"), "{r}");
+        assert!(
+            r.contains("avg10 69%") && r.contains("load average 9.0 on 2 CPUs"),
+            "{r}"
+        );
+        assert!(r.contains("35% of their run time"), "{r}");
+        assert!(r.contains("stopped: look for tight loops"), "{r}");
+        assert_eq!(fs[0].evidence["cpu_cause"], json!("host-saturated"));
+        // And the starvation itself is a finding naming the same cause.
+        let f = cpu_starved(&s).unwrap();
+        assert_eq!(f.id, "sched.cpu-starved");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.title.ends_with("host CPU saturation"), "{}", f.title);
+        assert!(analyze(&s).iter().any(|f| f.id == "sched.cpu-starved"));
+    }
+
+    #[test]
+    fn pause_advice_keeps_throttling_when_throttled() {
+        let mut s = saturated_host();
+        s.host_cpu_pressure = None;
+        s.host_loadavg = None;
+        s.cgroup = Some(cpu_chain(Some(100_000), None)); // 1 CPU, 30 of 100 throttled
+        s.env = Some(GoEnv {
+            gomaxprocs: Some("4".into()),
+            ..Default::default()
+        });
+        let c = cpu_contention(&s).unwrap();
+        assert_eq!(c.cause, CpuCause::CgroupThrottled);
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &s);
+        let r = &fs[0].recommendation;
+        assert!(r.starts_with("The numbers point to CFS throttling"), "{r}");
+        assert!(r.contains("GOMAXPROCS=1"), "{r}");
+        // Quiet host, no quota, little waiting: no starvation finding, and the advice
+        // says nothing outside the process is to blame.
+        let mut q = saturated_host();
+        q.host_cpu_pressure = Some(Default::default());
+        q.host_loadavg = Some(Default::default());
+        q.schedstat = Some(gorx_formats::procfs::SchedStat {
+            cpu_ns: 10_000_000_000,
+            runq_wait_ns: 100_000_000,
+            timeslices: 5,
+        });
+        assert!(cpu_starved(&q).is_none());
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &q);
+        assert!(
+            !fs[0].recommendation.contains("check CFS"),
+            "{}",
+            fs[0].recommendation
+        );
+        assert!(
+            fs[0]
+                .recommendation
+                .starts_with("Nothing outside the process")
+        );
+        // Without /proc numbers (an artifact directory): untouched.
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &ProcessSnapshot::default());
+        assert_eq!(fs[0].recommendation, pause_finding().recommendation);
+    }
+
+    #[test]
+    fn gomaxprocs_text_says_predicted_or_observed() {
+        let mut s = base();
+        let p = predicted_gomaxprocs(&s).unwrap();
+        assert!(!p.observed);
+        assert!(
+            p.describe()
+                .starts_with("16 predicted from Go ≥ 1.25 default"),
+            "{}",
+            p.describe()
+        );
+        s.gomaxprocs_observed = Some(1);
+        let p = predicted_gomaxprocs(&s).unwrap();
+        assert!(p.observed);
+        assert!(p.describe().starts_with("1 (observed"), "{}", p.describe());
     }
 
     #[test]

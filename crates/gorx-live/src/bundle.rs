@@ -77,6 +77,10 @@ pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
         s.default_godebug = v["default_godebug"].as_str().map(str::to_string);
         s.host_cpus = v["host_cpus"].as_u64().map(|n| n as u32);
         s.gomaxprocs_observed = v["gomaxprocs_observed"].as_u64().map(|n| n as u32);
+        // Host CPU pressure and run-queue wait at capture time (absent in older bundles).
+        s.host_cpu_pressure = serde_json::from_value(v["host_cpu_pressure"].clone()).ok();
+        s.host_loadavg = serde_json::from_value(v["host_loadavg"].clone()).ok();
+        s.schedstat = serde_json::from_value(v["schedstat"].clone()).ok();
     }
     s.env = read_json::<GoEnv>(dir, "proc/environ.json")?;
     s.cgroup = read_json::<CgroupChain>(dir, "cgroup.json")?;

@@ -403,6 +403,7 @@ fn capture(
         }
         Err(e) => notes.push(e.to_string()),
     }
+    process::amend_latency_advice(&mut findings, &snap);
     let diag = Diagnosis::new(inputs, findings);
     w.write(
         "findings.json",

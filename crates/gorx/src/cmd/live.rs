@@ -443,6 +443,8 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         findings.extend(more);
         f.notes.extend(err);
     }
+    // Pause and latency advice names the cause the CPU numbers support.
+    process::amend_latency_advice(&mut findings, &snap);
     let diag = Diagnosis::new(inputs, findings);
 
     if args.json {
@@ -539,6 +541,9 @@ fn render_snapshot(
     }
     if let Some(p) = process::predicted_gomaxprocs(s) {
         let _ = writeln!(o, "  GOMAXPROCS {}", p.describe());
+    }
+    if let Some(c) = process::cpu_contention(s) {
+        let _ = writeln!(o, "  cpu: {}", c.facts().join("; "));
     }
     if let Some(c) = &s.cgroup {
         for l in &c.memory {
