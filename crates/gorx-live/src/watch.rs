@@ -10,6 +10,7 @@ use gorx_analysis::{Finding, Severity};
 use gorx_formats::procfs;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone)]
@@ -61,6 +62,50 @@ pub enum Event<'a> {
     Waiting {
         command: &'a str,
     },
+}
+
+/// The signal that asked the watch to stop (0: none yet).
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    STOP_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Make SIGINT and SIGTERM end the watch loop at its next check (within ~100 ms, or
+/// after an HTTP fetch in flight), so the caller still prints its summary.
+pub fn install_stop_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores into an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(sig, on_stop_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// The name of the signal that stopped the watch, if one did.
+pub fn stop_signal() -> Option<&'static str> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGINT => Some("SIGINT"),
+        libc::SIGTERM => Some("SIGTERM"),
+        _ => Some("a signal"),
+    }
+}
+
+fn stopping() -> bool {
+    STOP_SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// Sleep `d` in slices, returning early when a stop was requested.
+fn sleep_unless_stopped(d: Duration) {
+    let end = Instant::now() + d;
+    while !stopping() {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 #[derive(Debug, Default)]
@@ -563,7 +608,7 @@ pub fn run(
     let mut heap_marks: VecDeque<(Instant, u64, Vec<u8>)> = VecDeque::new();
     let base_every = Duration::from_secs(gorx_analysis::thresholds::HEAP_PROFILE_BASE_MIN_AGE_S);
     loop {
-        if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+        if stopping() || cfg.duration.is_some_and(|d| started.elapsed() >= d) {
             return Ok(summary);
         }
         let tick = Instant::now();
@@ -664,7 +709,7 @@ pub fn run(
                 let old = t.pid;
                 let cmd = t.command.clone();
                 let next = loop {
-                    if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+                    if stopping() || cfg.duration.is_some_and(|d| started.elapsed() >= d) {
                         return Ok(summary);
                     }
                     if let Some(p) = proc::list_pids()
@@ -673,7 +718,7 @@ pub fn run(
                     {
                         break p;
                     }
-                    std::thread::sleep(cfg.interval);
+                    sleep_unless_stopped(cfg.interval);
                 };
                 t = open_target(next, cfg.pprof.clone())?;
                 window.clear();
@@ -691,7 +736,7 @@ pub fn run(
         }
         let spent = tick.elapsed();
         if spent < cfg.interval {
-            std::thread::sleep(cfg.interval - spent);
+            sleep_unless_stopped(cfg.interval - spent);
         }
     }
 }

@@ -1153,3 +1153,111 @@ fn watch_captures_a_heap_leak_and_names_the_site() {
     assert!(trig["window"]["samples"].as_array().unwrap().len() >= 20);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+// ---- ps layout, watch on signals ----
+
+/// `gorx ps` fits an 80-column terminal (long module paths elided in the middle) and
+/// lists Go processes only: one it cannot read is not shown as a row.
+#[test]
+fn ps_fits_80_columns_and_lists_only_go_processes() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[("GOGC", "150")]);
+    let (code, stdout, stderr) = run_gorx(&["ps"], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    for l in stdout.lines() {
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l:?}",
+            l.chars().count()
+        );
+    }
+    let pid = p.pid().to_string();
+    let row = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pid.as_str()))
+        .unwrap_or_else(|| panic!("pid {pid} not listed:\n{stdout}"));
+    assert!(row.contains("gorxpatient") && row.contains("go1."), "{row}");
+    assert!(stdout.contains("GOGC=150"), "{stdout}");
+    // As an unprivileged user, a root process's executable is unreadable: it is not a
+    // row (whether it is Go is unknown), only counted below the table.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(str::to_string)
+        })
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root || Command::new("setpriv").arg("--version").output().is_err() {
+        return;
+    }
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let spid = sleeper.id().to_string();
+    let bin = std::env::temp_dir().join(format!("gorx-ps-unpriv-{}", std::process::id()));
+    std::fs::copy(env!("CARGO_BIN_EXE_gorx"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("ps")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&bin);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(spid.as_str())),
+        "unreadable non-Go pid {spid} listed as a row:\n{text}"
+    );
+    assert!(text.contains("not readable"), "{text}");
+}
+
+/// `watch` prints its summary when stopped by SIGTERM or SIGINT.
+#[test]
+fn watch_prints_its_summary_on_sigterm_and_sigint() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[]);
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let child = Command::new(env!("CARGO_BIN_EXE_gorx"))
+            .args([
+                "watch",
+                &p.pid().to_string(),
+                "--interval",
+                "200ms",
+                "--plain",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, sig);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut child = child;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("gorx watch did not stop on {name}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("watch ended by {name}:")) && stdout.contains(" samples"),
+            "{name}: {stdout}"
+        );
+    }
+}

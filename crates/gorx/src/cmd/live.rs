@@ -168,6 +168,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     // Executables shared by many processes are parsed once (keyed by device and inode).
     let mut cache: HashMap<(u64, u64), Option<GoBinary>> = HashMap::new();
     let mut rows = Vec::new();
+    let mut unreadable: Vec<serde_json::Value> = Vec::new();
     for pid in proc::list_pids() {
         if pid == me {
             continue;
@@ -191,10 +192,13 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
             // Kernel threads have no executable; exited processes are gone.
             Err(e) if e.is_gone() => {}
             Err(e) => {
-                // Not readable (permissions, hidepid): list it with what was missing.
-                let mut row = PsRow::new(pid, proc::command(pid));
-                row.missing.push(e.to_string());
-                rows.push(row);
+                // Not readable (permissions, hidepid): whether it is Go is unknown, so it
+                // is not listed as one; the footer (and JSON) say what could not be read.
+                unreadable.push(serde_json::json!({
+                    "pid": pid,
+                    "command": proc::command(pid),
+                    "error": e.to_string(),
+                }));
             }
             Ok(Some(g)) => {
                 let mut row = PsRow::new(pid, proc::command(pid));
@@ -211,55 +215,187 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.json {
-        let out = serde_json::json!({"schema": 1, "processes": rows});
+        let out = serde_json::json!({"schema": 1, "processes": rows, "unreadable": unreadable});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
-        println!("No Go processes found.");
-        return Ok(ExitCode::SUCCESS);
+    for l in ps_table(&rows, terminal_width().unwrap_or(PS_WIDTH).max(PS_WIDTH)) {
+        println!("{l}");
     }
-    println!(
-        "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} COMMAND",
-        "PID", "GO", "RSS", "THR", "FDS/LIMIT", "GOGC", "GOMEMLIM", "MEM-LIMIT", "CPUS", "MODULE"
-    );
-    let dash = || "-".to_string();
-    for r in &rows {
-        let cmd: String = r.command.chars().take(60).collect();
+    if !unreadable.is_empty() {
+        let pids: Vec<String> = unreadable
+            .iter()
+            .take(8)
+            .map(|u| u["pid"].to_string())
+            .collect();
+        let more = if unreadable.len() > 8 { ", …" } else { "" };
+        let w = terminal_width().unwrap_or(PS_WIDTH).max(PS_WIDTH);
         println!(
-            "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} {}",
-            r.pid,
-            r.go_version.clone().unwrap_or_else(|| "?".into()),
-            r.rss_bytes.map(mib).unwrap_or_else(dash),
-            r.threads.map(|t| t.to_string()).unwrap_or_else(dash),
-            format!(
-                "{}/{}",
-                r.open_fds
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "?".into()),
-                r.nofile_soft_limit
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "∞".into())
-            ),
-            r.gogc.clone().unwrap_or_else(dash),
-            r.gomemlimit.clone().unwrap_or_else(dash),
-            r.memory_limit_bytes.map(mib).unwrap_or_else(dash),
-            r.cpu_limit_cpus
-                .map(|c| format!("{c:.2}"))
-                .unwrap_or_else(dash),
-            r.main_module
-                .clone()
-                .or_else(|| r.main_path.clone())
-                .unwrap_or_else(dash),
-            cmd
+            "{}",
+            cut(
+                &format!(
+                    "{} process(es) not readable, so not known to be Go: pid {}{more}",
+                    unreadable.len(),
+                    pids.join(", "),
+                ),
+                w
+            )
+        );
+        println!(
+            "{}",
+            cut(
+                &format!("  {}", unreadable[0]["error"].as_str().unwrap_or("")),
+                w
+            )
         );
     }
-    for r in rows.iter().filter(|r| !r.missing.is_empty()) {
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `13.7M`, `2.1G`: sizes in at most 7 characters.
+fn short_bytes(b: u64) -> String {
+    let m = b as f64 / (1u64 << 20) as f64;
+    if m < 1000.0 {
+        format!("{m:.1}M")
+    } else if m < 1_000_000.0 {
+        format!("{:.1}G", m / 1024.0)
+    } else {
+        format!("{:.0}T", m / (1024.0 * 1024.0))
+    }
+}
+
+/// The narrowest terminal `gorx ps` is laid out for.
+const PS_WIDTH: usize = 80;
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize; the fd is stdout's, valid for the call.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::ioctl(std::io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// `s` in at most `w` characters, the middle replaced by `…` (module paths keep their
+/// host and their last element).
+fn elide_middle(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w <= 1 {
+        return "…".chars().take(w).collect();
+    }
+    // Keep the last path element whole when it leaves room for a few leading characters.
+    let last = s.rfind('/').map_or(0, |i| s[i..].chars().count());
+    let tail = if last > 0 && last + 4 <= w {
+        last
+    } else {
+        w - 1 - (w - 1) * 2 / 5
+    };
+    let head = w - 1 - tail;
+    let h: String = s.chars().take(head).collect();
+    let t: String = s.chars().skip(n - tail).collect();
+    format!("{h}…{t}")
+}
+
+/// `s` cut to `w` characters with a trailing `…`.
+fn cut(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    let mut o: String = s.chars().take(w.saturating_sub(1)).collect();
+    o.push('…');
+    o
+}
+
+/// The `gorx ps` table in `width` columns: one line per process, and an indented line
+/// with the runtime knobs and limits when any is set.
+fn ps_table(rows: &[PsRow], width: usize) -> Vec<String> {
+    if rows.is_empty() {
+        return vec!["No Go processes found.".into()];
+    }
+    const MODULE: usize = 18;
+    let line = |pid: &str, go: &str, rss: &str, thr: &str, fds: &str, module: &str, cmd: &str| {
+        let head = format!("{pid:>7} {go:<9} {rss:>7} {thr:>4} {fds:>11} {module:<MODULE$} ");
+        let left = width.saturating_sub(head.chars().count());
+        format!("{head}{}", cut(cmd, left)).trim_end().to_string()
+    };
+    let mut out = vec![line(
+        "PID",
+        "GO",
+        "RSS",
+        "THR",
+        "FDS/LIMIT",
+        "MODULE",
+        "COMMAND",
+    )];
+    let dash = || "-".to_string();
+    for r in rows {
+        // The program's base name and its arguments: the directory rarely tells more.
+        let cmd = match r.command.split_once(' ') {
+            Some((exe, rest)) => format!("{} {rest}", exe.rsplit('/').next().unwrap_or(exe)),
+            None => r
+                .command
+                .rsplit('/')
+                .next()
+                .unwrap_or(&r.command)
+                .to_string(),
+        };
+        let module = r
+            .main_module
+            .as_deref()
+            .map(|m| m.split(' ').next().unwrap_or(m).to_string())
+            .or_else(|| r.main_path.clone())
+            .unwrap_or_else(dash);
+        out.push(line(
+            &r.pid.to_string(),
+            &cut(r.go_version.as_deref().unwrap_or("?"), 9),
+            &r.rss_bytes.map(short_bytes).unwrap_or_else(dash),
+            &r.threads.map(|t| t.to_string()).unwrap_or_else(dash),
+            &cut(
+                &format!(
+                    "{}/{}",
+                    r.open_fds
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    r.nofile_soft_limit
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "∞".into())
+                ),
+                11,
+            ),
+            &elide_middle(&module, MODULE),
+            &cmd,
+        ));
+        let mut knobs = Vec::new();
+        for (k, v) in [
+            ("GOGC", &r.gogc),
+            ("GOMEMLIMIT", &r.gomemlimit),
+            ("GOMAXPROCS", &r.gomaxprocs),
+            ("GODEBUG", &r.godebug),
+        ] {
+            if let Some(v) = v {
+                knobs.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(m) = r.memory_limit_bytes {
+            knobs.push(format!("memory limit {}", short_bytes(m)));
+        }
+        if let Some(c) = r.cpu_limit_cpus {
+            knobs.push(format!("cpu limit {c:.2}"));
+        }
+        if !knobs.is_empty() {
+            out.push(cut(&format!("{:>8}{}", "", knobs.join("  ")), width));
+        }
         for m in &r.missing {
-            println!("  pid {}: could not read {m}", r.pid);
+            out.push(cut(&format!("{:>8}could not read {m}", ""), width));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    out
 }
 
 /// What the runtime endpoints gave, for the report's inputs and the snapshot.
@@ -656,6 +792,8 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         pprof,
     };
     let tty = !args.plain && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // SIGINT/SIGTERM end the loop; the summary below is still printed.
+    watch::install_stop_handlers();
     let summary = if tty {
         let mut ui = tui::Ui::start();
         let r = watch::run(pid, &cfg, |ev| ui.on(ev));
@@ -674,7 +812,10 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         })?
     };
     println!(
-        "watch ended: {} samples, {} bundle(s){}",
+        "watch ended{}: {} samples, {} bundle(s){}",
+        watch::stop_signal()
+            .map(|s| format!(" by {s}"))
+            .unwrap_or_default(),
         summary.samples,
         summary.bundles.len(),
         if summary.findings_seen.is_empty() {
