@@ -5,7 +5,12 @@
 //! proc/status proc/limits proc/smaps_rollup proc/fd.txt proc/environ.json
 //! cgroup.json            the cgroup chain (memory + cpu, leaf first)
 //! snapshot.json          the whole ProcessSnapshot
-//! heap.debug1.txt goroutine.debug2.txt vars.json cpu.pb.gz trace.out   (when fetched)
+//! heap.debug1.txt goroutine.debug2.txt vars.json metrics.txt cpu.pb.gz trace.out
+//!                        (when served)
+//! heap.base.pb.gz heap.pb.gz   two heap profiles (window start, trigger; MANIFEST
+//!                        `heap_profiles` has their times): their in-use difference
+//! trigger.json           the trigger's findings and window (watch; Diagnosis-like:
+//!                        `{"schema":1,"kind":"gorx-watch-trigger","findings":[…],"window":{…}}`)
 //! series.json            the samples that triggered the capture (watch)
 //! MANIFEST.json          what, when, why
 //! ```
@@ -118,6 +123,11 @@ fn runtime_from_dir(dir: &Path) -> Result<Option<RuntimeMemory>, LiveError> {
     }
     if let Some((n, t)) = read_opt(dir, "vars.json") {
         return http::memstats_from_vars(&n, &t).map(Some);
+    }
+    // A client_golang server without expvar or pprof: the go_memstats_* gauges.
+    if let Some((n, t)) = read_opt(dir, "metrics.txt") {
+        let r = http::parse_runtime(http::RuntimeSource::Metrics, &n, t.into_bytes())?;
+        return Ok(Some(r.memory));
     }
     Ok(None)
 }

@@ -1261,3 +1261,145 @@ fn watch_prints_its_summary_on_sigterm_and_sigint() {
         );
     }
 }
+
+// ---- Debian's real servers (when installed) ----
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real server process; killed and reaped on drop, its scratch directory removed.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Wait up to 30 s for `url` to answer.
+fn wait_http(url: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(url.trim_start_matches("http://")) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n");
+            let mut b = [0u8; 12];
+            if s.read(&mut b).is_ok_and(|n| n > 0) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn start_server(name: &str, args: &dyn Fn(&Path, u16) -> Vec<String>) -> Option<(Server, u16)> {
+    let which = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .ok()?;
+    if !which.status.success() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("gorx-real-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let child = Command::new(name)
+        .args(args(&dir, port))
+        .env("HOME", &dir)
+        .env("XDG_DATA_HOME", &dir)
+        .env("XDG_CONFIG_HOME", &dir)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let s = Server { child, dir };
+    wait_http(&format!("127.0.0.1:{port}")).then_some((s, port))
+}
+
+/// Debian's prometheus (no /debug/vars) and caddy (admin API): `inspect` finds their
+/// endpoints and MemStats, and a short `watch` knows heap_inuse in every sample.
+#[test]
+fn debian_prometheus_and_caddy_are_not_blind() {
+    let prom = start_server("prometheus", &|dir, port| {
+        std::fs::write(
+            dir.join("prom.yml"),
+            "global:\n  scrape_interval: 5s\nscrape_configs: []\n",
+        )
+        .unwrap();
+        vec![
+            format!("--config.file={}", dir.join("prom.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    });
+    let caddy = start_server("caddy", &|dir, port| {
+        let cfg = format!(
+            r#"{{"admin":{{"listen":"127.0.0.1:{port}"}},"apps":{{"http":{{"servers":{{"s":{{"listen":["127.0.0.1:{}"],"routes":[{{"handle":[{{"handler":"static_response","body":"hi"}}]}}]}}}}}}}}}}"#,
+            free_port()
+        );
+        std::fs::write(dir.join("caddy.json"), cfg).unwrap();
+        vec![
+            "run".into(),
+            "--config".into(),
+            dir.join("caddy.json").display().to_string(),
+        ]
+    });
+    let servers: Vec<(&str, Server, u16)> = [("prometheus", prom), ("caddy", caddy)]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|(s, p)| (n, s, p)))
+        .collect();
+    if servers.is_empty() {
+        return missing_prerequisite("Debian's prometheus or caddy");
+    }
+    for (name, s, port) in &servers {
+        let pid = s.child.id().to_string();
+        let v = gorx(&["inspect", &pid, "--json"]);
+        assert!(
+            v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+            "{name}: {}",
+            v["process"]
+        );
+        assert!(
+            v["process"]["endpoints"]["pprof"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(&format!(":{port}"))),
+            "{name}: {}",
+            v["process"]["endpoints"]
+        );
+        let (code, stdout, stderr) = run_gorx(
+            &[
+                "watch",
+                &pid,
+                "--interval",
+                "500ms",
+                "--duration",
+                "2s",
+                "--plain",
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let samples: Vec<&str> = stdout.lines().filter(|l| l.contains(" rss=")).collect();
+        assert!(samples.len() >= 3, "{name}: {stdout}");
+        for l in samples {
+            assert!(!l.contains("heap_inuse=?"), "{name}: {l}");
+        }
+        eprintln!("{name}: inspect and watch read the runtime");
+    }
+}

@@ -593,9 +593,18 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = &fetched {
             v["process"]["goroutines"] = serde_json::json!(f.goroutines);
             v["process"]["endpoint_errors"] = serde_json::json!(f.notes);
+            v["process"]["endpoints"] = serde_json::to_value(&f.endpoints)?;
+            v["process"]["runtime_source"] = serde_json::json!(
+                f.runtime_from
+                    .as_ref()
+                    .map(|(s, url)| serde_json::json!({"source": s.as_str(), "url": url}))
+            );
         }
         if let Some(p) = process::predicted_gomaxprocs(&snap) {
             v["process"]["gomaxprocs"] = serde_json::to_value(&p)?;
+        }
+        if let Some(c) = process::cpu_contention(&snap) {
+            v["process"]["cpu_contention"] = serde_json::to_value(&c)?;
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(super::exit_for(&diag, fail_on));
