@@ -1101,34 +1101,45 @@ pub fn amend_latency_advice(findings: &mut [Finding], s: &ProcessSnapshot) {
     }
 }
 
-/// Remove the clause that advises checking CFS throttling / setting GOMAXPROCS to the
-/// quota (up to its `;` or `.`), and a following "otherwise".
+/// Advice that only fits a quota or throttling.
+const THROTTLING_ADVICE: &[&str] = &[
+    "CFS throttling",
+    "GOMAXPROCS against the CPU quota",
+    "GOMAXPROCS to the CPU quota",
+    "GOMAXPROCS to the quota",
+];
+
+/// Remove each clause that advises checking CFS throttling or fitting GOMAXPROCS to the
+/// quota (from the previous `:`/`.`/`;`/`,` to its own), and a following "otherwise".
 fn strip_throttling_clause(rec: &str) -> String {
-    let Some(i) = rec.find("CFS throttling") else {
-        return rec.to_string();
-    };
-    let start = rec[..i].rfind([':', '.', ';']).map_or(0, |j| j + 1);
-    let end = rec[i..].find([';', '.']).map_or(rec.len(), |j| i + j + 1);
-    let after = rec[end..].trim_start();
-    let after = after.strip_prefix("otherwise ").unwrap_or(after);
-    let head = rec[..start].trim_end();
-    let mut out = head.to_string();
-    if !after.is_empty() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        let sentence = out.is_empty() || out.ends_with('.');
-        let mut cs = after.chars();
-        if let Some(c0) = cs.next() {
-            if sentence {
-                out.extend(c0.to_uppercase());
-            } else {
-                out.push(c0);
+    let mut rec = rec.to_string();
+    while let Some(i) = THROTTLING_ADVICE.iter().filter_map(|m| rec.find(m)).min() {
+        let start = rec[..i].rfind([':', '.', ';', ',']).map_or(0, |j| j + 1);
+        let end = rec[i..]
+            .find([';', '.', ','])
+            .map_or(rec.len(), |j| i + j + 1);
+        let after = rec[end..].trim_start();
+        let after = after.strip_prefix("otherwise ").unwrap_or(after);
+        let head = rec[..start].trim_end();
+        let mut out = head.to_string();
+        if !after.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
             }
-            out.push_str(cs.as_str());
+            let sentence = out.is_empty() || out.ends_with('.');
+            let mut cs = after.chars();
+            if let Some(c0) = cs.next() {
+                if sentence {
+                    out.extend(c0.to_uppercase());
+                } else {
+                    out.push(c0);
+                }
+                out.push_str(cs.as_str());
+            }
         }
+        rec = out;
     }
-    out
+    rec
 }
 
 /// One watch sample. Counters are cumulative as the kernel/runtime report them.
@@ -1806,6 +1817,15 @@ mod tests {
         );
         assert!(r.contains("35% of their run time"), "{r}");
         assert!(r.contains("stopped: look for tight loops"), "{r}");
+        // The scheduling-latency wording loses its quota clause too.
+        let mut l = pause_finding();
+        l.id = "sched.latency";
+        l.recommendation = "More runnable goroutines than Ps: cut CPU-bound work per request, bound concurrency (worker pools), check GOMAXPROCS against the CPU quota, and look for long non-preemptible loops at the listed sites.".into();
+        let mut ls = vec![l];
+        amend_latency_advice(&mut ls, &s);
+        let r = &ls[0].recommendation;
+        assert!(!r.contains("against the CPU quota"), "{r}");
+        assert!(r.ends_with("bound concurrency (worker pools), and look for long non-preemptible loops at the listed sites."), "{r}");
         assert_eq!(fs[0].evidence["cpu_cause"], json!("host-saturated"));
         // And the starvation itself is a finding naming the same cause.
         let f = cpu_starved(&s).unwrap();

@@ -363,17 +363,17 @@ fn capture(
                     "file": "heap.base.pb.gz", "taken_at_unix_s": taken_unix_s
                 }));
             }
-            fetch(
-                "heap.pb.gz",
-                format!("{base}/debug/pprof/heap"),
-                short,
-                &mut w,
-            );
-            if w.read_bytes("heap.pb.gz").is_some() {
-                heap_profiles.push(serde_json::json!({
-                    "file": "heap.pb.gz", "taken_at_unix_s": unix_now()
-                }));
-            }
+        }
+        fetch(
+            "heap.pb.gz",
+            format!("{base}/debug/pprof/heap"),
+            short,
+            &mut w,
+        );
+        if w.read_bytes("heap.pb.gz").is_some() {
+            heap_profiles.push(serde_json::json!({
+                "file": "heap.pb.gz", "taken_at_unix_s": unix_now()
+            }));
         }
         if cfg.cpu_profile_seconds > 0 {
             fetch(
@@ -404,10 +404,19 @@ fn capture(
             && let Ok(r) = http::parse_runtime(src, file, b)
         {
             snap.runtime = Some(r.memory);
-            if snap.gomaxprocs_observed.is_none() {
-                snap.gomaxprocs_observed = r.gomaxprocs;
-            }
             break;
+        }
+    }
+    // GOMAXPROCS as the process reports it (/metrics, expvar), whichever source had it.
+    for (file, src) in [
+        ("metrics.txt", http::RuntimeSource::Metrics),
+        ("vars.json", http::RuntimeSource::Expvar),
+    ] {
+        if snap.gomaxprocs_observed.is_none()
+            && let Some(b) = w.read_bytes(file)
+            && let Ok(r) = http::parse_runtime(src, file, b)
+        {
+            snap.gomaxprocs_observed = r.gomaxprocs;
         }
     }
     write_proc_state(&mut w, t.pid, &snap)?;
