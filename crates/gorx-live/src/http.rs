@@ -37,17 +37,18 @@ pub fn get_bytes(url: &str, timeout: Duration) -> Result<Vec<u8>, LiveError> {
         url: url.to_string(),
         message: m,
     };
-    let mut resp = agent(timeout)
-        .get(url)
-        .call()
-        .map_err(|e| err(e.to_string()))?;
+    let why = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => format!("no answer within {:.1} s", timeout.as_secs_f64()),
+        e => e.to_string(),
+    };
+    let mut resp = agent(timeout).get(url).call().map_err(|e| err(why(e)))?;
     let status = resp.status();
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_BODY_BYTES)
         .read_to_vec()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(why(e)))?;
     if !status.is_success() {
         let msg = String::from_utf8_lossy(&body[..body.len().min(200)])
             .trim()
@@ -195,7 +196,16 @@ fn probe_into(base: &str, timeout: Duration, e: &mut Endpoints, errors: &mut Vec
                 _ => e.metrics = Some(url),
             },
             Ok(_) => errors.push(format!("{url}: HTTP 200 but not a Go {path} page")),
-            Err(err) => errors.push(err.to_string()),
+            Err(err) => {
+                // Not HTTP at all (a raw TCP or TLS-only port, a timeout): the other
+                // paths would fail the same way, each after its timeout.
+                let http_status =
+                    matches!(&err, LiveError::Http { message, .. } if message.starts_with("HTTP "));
+                errors.push(err.to_string());
+                if !http_status {
+                    return;
+                }
+            }
         }
     }
 }
@@ -485,6 +495,21 @@ mod tests {
         assert!(normalize_base("").is_err());
         assert!(normalize_base("ftp://h:1").is_err());
         assert!(normalize_base("http:///x").is_err());
+    }
+
+    /// A port that does not speak HTTP is tried once, not once per path.
+    #[test]
+    fn probe_stops_at_a_non_http_port() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(); // released: connections are refused
+        let e = probe_base(&format!("127.0.0.1:{port}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/debug/pprof/"), "{e}");
+        assert!(!e.contains("/metrics:"), "{e}");
     }
 
     #[test]
