@@ -1001,6 +1001,13 @@ pub fn cpu_starved(s: &ProcessSnapshot) -> Option<Finding> {
         return None;
     };
     let c = cpu_contention(s)?;
+    // The share is cumulative since the threads started; with no host pressure, no
+    // throttling and no quota now, it may be an old episode: say so, as info.
+    let severity = if c.cause == CpuCause::NoneOutside {
+        Severity::Info
+    } else {
+        severity
+    };
     let mut ev = contention_evidence(&c);
     ev.insert("thread_cpu_ns".into(), json!(st.cpu_ns));
     let why = match c.cause {
@@ -1863,6 +1870,13 @@ mod tests {
             timeslices: 5,
         });
         assert!(cpu_starved(&q).is_none());
+        // Much waiting in the past, nothing outside the process now: info only.
+        q.schedstat = Some(gorx_formats::procfs::SchedStat {
+            cpu_ns: 10_000_000_000,
+            runq_wait_ns: 5_000_000_000,
+            timeslices: 5,
+        });
+        assert_eq!(cpu_starved(&q).unwrap().severity, Severity::Info);
         let mut fs = vec![pause_finding()];
         amend_latency_advice(&mut fs, &q);
         assert!(
