@@ -103,6 +103,66 @@ pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
     Ok(s)
 }
 
+/// The findings that made `gorx watch` capture this bundle (`trigger.json`), with their
+/// evidence and the window's series, so `gorx analyze BUNDLE` can report why it was
+/// taken. Empty when the bundle has no trigger.json (older bundles, `inspect`). Ids not
+/// in the vocabulary are skipped (a newer gorx may know more); a malformed file is an
+/// error naming it.
+pub fn read_trigger(dir: &Path) -> Result<Vec<gorx_analysis::Finding>, LiveError> {
+    use gorx_analysis::{FINDING_IDS, Finding, Severity};
+    let Some(v) = read_json::<serde_json::Value>(dir, "trigger.json")? else {
+        return Ok(Vec::new());
+    };
+    let name = dir.join("trigger.json").display().to_string();
+    let bad = |m: &str| LiveError::from(gorx_formats::FormatError::whole(&name, m));
+    let list = v["findings"]
+        .as_array()
+        .ok_or_else(|| bad("no \"findings\" array"))?;
+    let strings = |x: &serde_json::Value| -> Vec<String> {
+        x.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for f in list {
+        let Some(id) = f["id"]
+            .as_str()
+            .and_then(|id| FINDING_IDS.iter().copied().find(|k| *k == id))
+        else {
+            continue;
+        };
+        let severity = match f["severity"].as_str() {
+            Some("info") => Severity::Info,
+            Some("warning") => Severity::Warning,
+            Some("critical") => Severity::Critical,
+            _ => {
+                return Err(bad(&format!(
+                    "finding {id}: severity must be info, warning or critical"
+                )));
+            }
+        };
+        let mut sources = strings(&f["sources"]);
+        sources.push(name.clone());
+        out.push(Finding {
+            id,
+            severity,
+            title: f["title"].as_str().unwrap_or_default().to_string(),
+            evidence: f["evidence"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            recommendation: f["recommendation"].as_str().unwrap_or_default().to_string(),
+            sources,
+            sites: strings(&f["sites"]),
+        });
+    }
+    Ok(out)
+}
+
 /// A JSON file of the bundle, if present; malformed JSON is an error naming file and line.
 fn read_json<T: serde::de::DeserializeOwned>(
     dir: &Path,
@@ -220,5 +280,41 @@ mod erased {
         fn to_json(&self) -> String {
             serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_findings_read_back() {
+        let dir = std::env::temp_dir().join(format!("gorx-trigger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(read_trigger(&dir).unwrap().is_empty());
+        std::fs::write(
+            dir.join("trigger.json"),
+            r#"{"schema":1,"kind":"gorx-watch-trigger","findings":[
+              {"id":"gc.heap-growth","severity":"warning","title":"heap rose","evidence":{"gc_cycles":9},
+               "recommendation":"r","sources":["/proc/1 (watch)"],"sites":["main.remember"]},
+              {"id":"not.an-id","severity":"warning","title":"x","evidence":{},"recommendation":"","sources":[],"sites":[]}],
+              "window":{"interval_ms":500,"samples":[]}}"#,
+        )
+        .unwrap();
+        let f = read_trigger(&dir).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "gc.heap-growth");
+        assert_eq!(f[0].sites, vec!["main.remember".to_string()]);
+        assert_eq!(f[0].evidence["gc_cycles"], serde_json::json!(9));
+        assert!(f[0].sources.last().unwrap().ends_with("trigger.json"));
+        std::fs::write(dir.join("trigger.json"), "{\"findings\": 3}").unwrap();
+        assert!(
+            read_trigger(&dir)
+                .unwrap_err()
+                .to_string()
+                .contains("trigger.json")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
