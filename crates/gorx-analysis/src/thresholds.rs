@@ -374,3 +374,40 @@ pub const CPU_GC_SITE_MIN_SAMPLES: i64 = 10;
 // producers selecting on a send, which the profile cannot tell apart) and fork-join
 // waits (WaitGroup/Cond/errgroup) are info at most. No new constants: the classes reuse
 // these bars.
+
+// ---- branch live: watch's heap-growth trigger, heap profiles in bundles, CPU starvation ----
+
+/// gc.heap-growth from a watch window (the live heap keeps rising): judged only over at
+/// least 30 s, so a burst of requests or one big batch is not a leak, and so the bundle's
+/// two heap profiles can be 30 s apart.
+pub const HEAP_TREND_MIN_WINDOW_S: f64 = 30.0;
+/// The window is cut into this many equal slices; the lowest heap-in-use of each slice
+/// (the trough after a GC) must rise from every slice to the next: sustained, not a step.
+pub const HEAP_TREND_SEGMENTS: usize = 4;
+/// ...with at least this many GC cycles in the window, so the troughs are post-GC heaps
+/// and not garbage piling up between two collections.
+pub const HEAP_TREND_MIN_GC_CYCLES: u64 = 3;
+/// ...rising by at least 8 MiB and 25% of the first trough: smaller drifts are caches
+/// warming and allocator noise.
+pub const HEAP_TREND_MIN_GROWTH_BYTES: u64 = 8 << 20;
+pub const HEAP_TREND_MIN_GROWTH_RATIO: f64 = 0.25;
+/// ...and not decelerating: the second half of the window holds at least 40% of the
+/// growth (a steady leak gives 50%; a start-up fill that is levelling off gives less).
+pub const HEAP_TREND_MIN_LATE_SHARE: f64 = 0.40;
+/// The baseline heap profile a bundle pairs with the one taken at the trigger is at
+/// least this old (watch takes one every this many seconds and keeps the last few).
+pub const HEAP_PROFILE_BASE_MIN_AGE_S: u64 = 30;
+
+/// sched.cpu-starved / latency causes: the share of the threads' time (on CPU + waiting
+/// on a run queue) spent waiting. Linux's schedstat counts it per thread; above 10% the
+/// process runs noticeably late, above 30% a request waits longer than it runs.
+pub const RUNQ_WAIT_WARNING_SHARE: f64 = 0.10;
+pub const RUNQ_WAIT_CRITICAL_SHARE: f64 = 0.30;
+/// ...over at least this much thread time (a mostly idle process's few ms say nothing).
+pub const RUNQ_MIN_THREAD_TIME_NS: u64 = 1_000_000_000;
+/// Host CPU pressure (`/proc/pressure/cpu` some avg10, percent of time at least one
+/// runnable task waited): 10% is sustained contention, 40% a saturated host.
+pub const HOST_CPU_PRESSURE_WARNING_PCT: f64 = 10.0;
+pub const HOST_CPU_PRESSURE_CRITICAL_PCT: f64 = 40.0;
+/// Load average (1 min) per online CPU above which the host is oversubscribed.
+pub const HOST_LOAD_PER_CPU_HIGH: f64 = 1.5;
