@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mmu;
 pub mod process;
 pub mod profiles;
+pub mod sites;
 pub mod thresholds;
 pub mod trace;
 pub mod trace_assist;
