@@ -817,6 +817,23 @@ mod tests {
         assert_eq!(f.len(), 1);
         let site = f[0].evidence["site"].as_str().unwrap();
         assert!(site.contains("Go 1.22 traces"), "{site}");
+        // v1: no stack, but the start function (caddy 2.6's 150 keep-alive connections,
+        // Go 1.19): idle connections.
+        let mut t = LeakTracker {
+            start: Some(0),
+            end: 1_000_000_000,
+            trace_version: 19,
+            ..Default::default()
+        };
+        for i in 10..160 {
+            t.gs.insert(i, g(Some("net/http.(*conn).serve")));
+        }
+        let v1_idle = t.finish();
+        assert!(v1_idle.groups.is_empty(), "{v1_idle:#?}");
+        assert_eq!(
+            v1_idle.idle,
+            [(crate::sites::IdleKind::HttpServerConn, 150)]
+        );
         let mut v1 = b.clone();
         v1.trace_version = 19;
         let f = leak_findings(&v1, "t");
