@@ -646,7 +646,7 @@ impl TraceAnalyzer {
         }
     }
 
-    fn transition(&mut self, ev: &Event, t: i64, (id, _, new, st): GoTransition<'_>) {
+    fn transition(&mut self, ev: &Event, t: i64, (id, from, new, st): GoTransition<'_>) {
         let info = self.stack_info(ev, st.stack);
         let site = info.leaf.clone();
         let reason = self.reasons.get(ev.table(), st.reason);
@@ -705,7 +705,17 @@ impl TraceAnalyzer {
             (Some(s), GoState::Waiting) => s.clone(),
             _ => self.no_site.clone(),
         };
-        g.block_wait = info.wait;
+        // A wait already under way when the trace began (a status event) is not
+        // judged as contention: goroutines blocked through the window are the leak
+        // tracker's (trace_leak.rs), and a status carries no reason either.
+        g.block_wait = if from == GoState::Undetermined {
+            Wait::Other
+        } else if from == new {
+            // A status repeated at a generation boundary: the same wait goes on.
+            g.block_wait
+        } else {
+            info.wait
+        };
         if let Some((name, rank)) = info.site
             && g.site.as_ref().is_none_or(|(_, r)| rank >= *r)
         {
@@ -1357,6 +1367,38 @@ pub(crate) mod tests {
         });
         assert_eq!(latency_sites(&s)[0], "main.score");
         assert!(!latency_sites(&s).iter().any(|x| x.starts_with("runtime.")));
+    }
+
+    /// Goroutines blocked in a channel send since before the trace began (the
+    /// goroutine-leak patient's 2000 senders) are a leak suspect, not contention: only
+    /// waits that begin in the trace are judged as contention.block.
+    #[test]
+    fn waits_from_before_the_trace_are_not_contention() {
+        let mut seen = 0;
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            if patient != "goroutine-leak" {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(dir.join("trace.out")) else {
+                continue;
+            };
+            seen += 1;
+            let mut r = gorx_trace::Reader::new("trace.out", &bytes[..]).unwrap();
+            let mut an = TraceAnalyzer::new();
+            while let Some(ev) = r.read_event().unwrap() {
+                an.observe(&ev);
+            }
+            let s = an.finish();
+            let f = trace_findings(&s, "trace.out");
+            assert!(
+                f.iter().all(|f| f.id != "contention.block"),
+                "{ver}: {f:#?}"
+            );
+            assert!(f.iter().any(|f| f.id == "goroutine.leak"), "{ver}: {f:#?}");
+        }
+        if seen == 0 {
+            gorx_testsupport::missing_prerequisite("testdata/artifacts goroutine-leak traces");
+        }
     }
 
     fn pauses(ns: &[u64]) -> TraceSummary {
