@@ -902,12 +902,11 @@ fn ms(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
 }
 
-/// Findings from a trace summary. `source` names the trace file.
-/// The goroutine state change `ev` carries, if it is one: (goroutine, from, to, the
-/// transition itself for its reason and stack).
-/// A goroutine's state change: (id, old, new, the transition).
+/// A goroutine's state change: (id, old, new, the transition itself for its reason and
+/// stack).
 pub(crate) type GoTransition<'a> = (GoId, GoState, GoState, StateTransition<'a>);
 
+/// The goroutine state change `ev` carries, if it is one.
 pub(crate) fn goroutine_transition(ev: &Event) -> Option<GoTransition<'_>> {
     let st = ev.state_transition()?;
     let Resource::Goroutine(id) = st.resource else {
@@ -917,7 +916,19 @@ pub(crate) fn goroutine_transition(ev: &Event) -> Option<GoTransition<'_>> {
     Some((id, old, new, st))
 }
 
+/// Findings from a trace summary. `source` names the trace file.
 pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
+    trace_findings_with_dump(s, source, None)
+}
+
+/// [`trace_findings`] with a goroutine dump of the same process (its summary and source
+/// name), if there is one: the leak groups take their site from the dump
+/// ([`crate::trace_leak::leak_findings_joined`]).
+pub fn trace_findings_with_dump(
+    s: &TraceSummary,
+    source: &str,
+    dump: Option<(&crate::goroutines::DumpSummary, &str)>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let sources = vec![source.to_string()];
 
@@ -1125,7 +1136,9 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
     if let Some(f) = long_pause(s, &sources) {
         out.push(f);
     }
-    out.extend(crate::trace_leak::leak_findings(&s.blocked, source));
+    out.extend(crate::trace_leak::leak_findings_joined(
+        &s.blocked, source, dump,
+    ));
     out.extend(crate::trace_assist::assist_findings(s, source));
     out
 }
