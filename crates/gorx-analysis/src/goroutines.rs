@@ -268,10 +268,15 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
     let idle = idle_counts(&s.groups);
     let idle_total: usize = idle.iter().map(|(_, n)| n).sum();
     if total >= t::GOROUTINES_WARNING {
-        let sev = if total >= t::GOROUTINES_CRITICAL {
+        // Idle connections and service loops are what a connection-per-goroutine server
+        // is made of: the bars are for the goroutines that are not idle by design.
+        let busy = total - idle_total;
+        let sev = if busy >= t::GOROUTINES_CRITICAL {
             Severity::Critical
-        } else {
+        } else if busy >= t::GOROUTINES_WARNING {
             Severity::Warning
+        } else {
+            Severity::Info
         };
         let mut e = Evidence::new();
         e.insert("goroutines".into(), json!(total));
@@ -306,13 +311,19 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
                 }
             ),
             evidence: e,
-            recommendation: match s.groups.first().and_then(|g| g.site.as_ref()) {
-                Some(site) => format!(
-                    "The largest group ({} goroutines) waits at {}; bound concurrency there (worker pool, semaphore) and make sure those goroutines exit.",
-                    s.groups[0].count,
+            recommendation: match s
+                .groups
+                .iter()
+                .find(|g| g.idle.is_none())
+                .and_then(|g| Some((g, g.site.as_ref()?)))
+            {
+                Some((g, site)) if sev > Severity::Info => format!(
+                    "The largest group not idle by design ({} goroutines) waits at {}; bound concurrency there (worker pool, semaphore) and make sure those goroutines exit.",
+                    g.count,
                     frame_name(site)
                 ),
-                None => "Bound concurrency (worker pools, semaphores) and make sure goroutines exit.".into(),
+                _ if sev == Severity::Info => "Most goroutines wait by design (idle connections, listeners, service loops): bound idle connections with the server's IdleTimeout or the client's MaxIdleConnsPerHost/IdleConnTimeout if their number matters (file descriptors, memory).".into(),
+                _ => "Bound concurrency (worker pools, semaphores) and make sure goroutines exit.".into(),
             },
             sources: vec![source.to_string()],
             sites: s
@@ -520,6 +531,28 @@ created by net/http.(*Server).Serve in goroutine 1\n\t/go/src/net/http/server.go
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].id, "goroutine.leak");
         assert_eq!(f[0].sites[0], "main.fetchUpstream");
+    }
+
+    /// 10,050 idle keep-alive connections reach the count bar only by being idle: info.
+    #[test]
+    fn idle_connections_do_not_make_the_count_high() {
+        let mut s = String::from("goroutine 1 [running]:\nmain.main()\n\t/x/main.go:9 +0x1d\n\n");
+        for i in 0..10_050 {
+            s.push_str(&format!(
+                "goroutine {} [IO wait, 5 minutes]:\n\
+internal/poll.runtime_pollWait(0x0?, 0x72)\n\t/go/src/runtime/netpoll.go:351 +0x85\n\
+net.(*netFD).Read(0x0?, {{0x0?, 0x0?, 0x0?}})\n\t/go/src/net/fd_posix.go:68 +0x25\n\
+net/http.(*connReader).backgroundRead(0x0?)\n\t/go/src/net/http/server.go:690 +0x37\n\
+created by net/http.(*connReader).startBackgroundRead in goroutine 9\n\t/go/src/net/http/server.go:686 +0xb6\n\n",
+                i + 10
+            ));
+        }
+        let d = gorx_formats::goroutines::parse("d", s.as_bytes()).unwrap();
+        let f = dump_findings(&d, "d");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "goroutine.count-high");
+        assert_eq!(f[0].severity, Severity::Info);
+        assert_eq!(f[0].evidence["idle_goroutines"], 10_050);
     }
 
     #[test]
