@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The lab's load generator against wrk (Debian), same Go server, same connections, same
-# run: maximum throughput on loopback (both saturate; the rate asked of gorx is far above
-# what 2 cores serve). Prints both and the ratio. Usage: bench/run.sh [SECONDS] [CONNS]
+# run. wrk is closed loop: it measures the most the server answers. gorx is open loop: it
+# is asked for a rate and must sustain it (achieved >= 95% of the target) with latency
+# measured from each request's intended time; asked for more than the server can do, its
+# backlog is the measurement, so it is stepped up through target rates instead.
+# Usage: bench/run.sh [SECONDS] [CONNS]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 secs=${1:-10}
@@ -16,6 +19,8 @@ sleep 1
 echo "server: tests/target (-garbage-kib 0), GOMAXPROCS default, same host"
 for round in 1 2; do
   w=$(wrk -t2 -c"$conns" -d"${secs}s" http://127.0.0.1:18777/ | awk '/Requests\/sec/ {print $2}')
-  g=$(target/release/examples/loadgen http://127.0.0.1:18777/ 1000000 "$conns" "$secs" | awk '{print $2}')
-  echo "round $round: wrk ${w} req/s, gorx ${g} req/s, ratio $(python3 -c "print(f'{$g/$w:.2f}')")"
+  echo "round $round: wrk (closed loop, max) ${w} req/s"
+  for rate in 20000 40000 60000; do
+    echo "  gorx at target $rate: $(target/release/examples/loadgen http://127.0.0.1:18777/ $rate "$conns" "$secs")"
+  done
 done
