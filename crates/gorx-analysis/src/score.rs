@@ -80,6 +80,8 @@ fn logarithmic(x: f64, good: f64, bad: f64) -> f64 {
 #[derive(Debug, Clone, Default)]
 pub struct ScoreInputs {
     pub gc_cpu_percent: Option<f64>,
+    /// How the GC CPU share was measured, when not over a gctrace window.
+    pub gc_cpu_basis: Option<String>,
     /// The pause P99 (or the max when there are few), and how it was measured.
     pub pause_ns: Option<(u64, String)>,
     pub assist_share: Option<f64>,
@@ -99,7 +101,10 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "%",
             points: linear(v, 2.0, 25.0),
             weight: 25.0,
-            basis: "GC CPU over the window × GOMAXPROCS".into(),
+            basis: i
+                .gc_cpu_basis
+                .clone()
+                .unwrap_or_else(|| "GC CPU over the window × GOMAXPROCS".into()),
         });
     }
     if let Some((ns, basis)) = &i.pause_ns {
@@ -130,7 +135,7 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "cycles/min",
             points: logarithmic(f.max(1e-9), 60.0, 1200.0),
             weight: 10.0,
-            basis: "non-forced cycles per minute".into(),
+            basis: "GC cycles per minute".into(),
         });
     }
     if let Some(o) = i.oscillation {
@@ -214,6 +219,7 @@ pub fn inputs_of_run(
     let windowed = s.window_ns >= t::GC_MIN_WINDOW_NS;
     ScoreInputs {
         gc_cpu_percent: windowed.then_some(s.gc_cpu_percent),
+        gc_cpu_basis: None,
         pause_ns: (s.cycles > 0).then(|| {
             if s.cycles < t::PAUSE_PERCENTILE_MIN_SAMPLES {
                 (s.pause_max_ns, format!("max of {} pauses", s.cycles))
@@ -238,6 +244,7 @@ pub fn inputs_of_metrics(v: &crate::metrics::MetricsView) -> ScoreInputs {
     let ms = v.memstats.as_ref();
     ScoreInputs {
         gc_cpu_percent: ms.and_then(|m| m.gc_cpu_fraction).map(|f| 100.0 * f),
+        gc_cpu_basis: Some("GC CPU fraction since the process started".into()),
         pause_ns: v
             .gc_pause_quantiles_ns
             .last()
@@ -252,6 +259,55 @@ pub fn inputs_of_metrics(v: &crate::metrics::MetricsView) -> ScoreInputs {
             (Some(m), Some(Some(limit))) if m.next_gc > 0 => Some((m.next_gc, limit)),
             _ => None,
         },
+        ..Default::default()
+    }
+}
+
+/// The inputs a `runtime.MemStats` gives (a live process's `/debug/vars` or
+/// `heap?debug=1`): the GC CPU fraction since start, the recent pauses (`PauseNs`, up to
+/// 256) and the cycle rate from their end times (`PauseEnd`); no assists or live heap per
+/// cycle. `memory_limit_bytes` adds the headroom of the next GC goal.
+pub fn inputs_of_memstats(
+    m: &gorx_formats::memstats::MemStats,
+    memory_limit_bytes: Option<u64>,
+) -> ScoreInputs {
+    let pauses = m.recent_pauses_ns();
+    let pause_ns = if pauses.is_empty() {
+        None
+    } else if pauses.len() < t::PAUSE_PERCENTILE_MIN_SAMPLES {
+        let max = pauses.iter().copied().max().unwrap_or(0);
+        Some((
+            max,
+            format!("max of {} recent pauses (MemStats.PauseNs)", pauses.len()),
+        ))
+    } else {
+        let mut v = pauses.clone();
+        v.sort_unstable();
+        let rank = ((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len());
+        Some((
+            v[rank - 1],
+            format!("P99 of {} recent pauses (MemStats.PauseNs)", v.len()),
+        ))
+    };
+    // The recent cycles' end times, in the same ring order as PauseNs.
+    let cycles_per_min = (m.pause_end.len() == 256 && m.num_gc >= 2).then(|| {
+        let n = m.num_gc.min(256) as usize;
+        let last = ((m.num_gc % 256 + 255) % 256) as usize;
+        let first = (last + 256 - (n - 1)) % 256;
+        let (a, b) = (m.pause_end[first], m.pause_end[last]);
+        (b > a && n >= 2).then(|| (n - 1) as f64 * 60e9 / (b - a) as f64)
+    });
+    ScoreInputs {
+        gc_cpu_percent: m
+            .gc_cpu_fraction
+            .filter(|f| f.is_finite())
+            .map(|f| 100.0 * f),
+        gc_cpu_basis: Some("MemStats.GCCPUFraction, since the process started".into()),
+        pause_ns,
+        cycles_per_min: cycles_per_min.flatten(),
+        heap_vs_limit_bytes: memory_limit_bytes
+            .filter(|_| m.next_gc > 0)
+            .map(|l| (m.next_gc, l)),
         ..Default::default()
     }
 }
@@ -301,5 +357,31 @@ mod tests {
         );
         assert_eq!(paused.score, 71);
         assert_eq!(score("x", &ScoreInputs::default()).score, 0);
+    }
+
+    #[test]
+    fn memstats_give_pauses_rate_and_cpu() {
+        let mut m = gorx_formats::memstats::MemStats {
+            num_gc: 30,
+            gc_cpu_fraction: Some(0.05),
+            next_gc: 80 << 20,
+            pause_ns: vec![0; 256],
+            pause_end: vec![0; 256],
+            ..Default::default()
+        };
+        // Cycles 1..=30 in slots 0..30, one a second, pauses 1..30 ms.
+        for i in 0..30 {
+            m.pause_ns[i] = (i as u64 + 1) * 1_000_000;
+            m.pause_end[i] = 1_000_000_000_000 + i as u64 * 1_000_000_000;
+        }
+        let i = inputs_of_memstats(&m, Some(100 << 20));
+        assert_eq!(i.pause_ns.as_ref().unwrap().0, 30_000_000);
+        assert!(i.pause_ns.as_ref().unwrap().1.starts_with("P99 of 30"));
+        assert!((i.cycles_per_min.unwrap() - 60.0).abs() < 1e-6);
+        assert_eq!(i.gc_cpu_percent, Some(5.0));
+        assert_eq!(i.heap_vs_limit_bytes, Some((80 << 20, 100 << 20)));
+        m.num_gc = 3;
+        let few = inputs_of_memstats(&m, None);
+        assert!(few.pause_ns.unwrap().1.starts_with("max of 3"));
     }
 }

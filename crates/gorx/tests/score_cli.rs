@@ -69,3 +69,65 @@ fn a_memory_limit_adds_headroom_and_nothing_to_score_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to score"));
 }
+
+/// A live process is scored from the runtime data it serves, by pid or by URL.
+#[test]
+fn a_live_process_is_scored_by_pid_and_url() {
+    use std::io::BufRead;
+    let Some(go) =
+        gorx_testsupport::go_toolchain("1.26").or_else(|| gorx_testsupport::go_toolchain(""))
+    else {
+        return gorx_testsupport::missing_prerequisite(
+            "a Go toolchain to build the healthy patient",
+        );
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-score-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("healthy");
+    let st = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg("./healthy")
+        .current_dir(gorx_testsupport::patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut child = Command::new(&bin)
+        .arg("-duration=40s")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().to_string();
+    // A few GC cycles under the patient's own load.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let pid = child.id().to_string();
+    let url = format!("http://{addr}/debug/pprof/");
+    let results: Vec<(Option<i32>, Value)> = [pid.as_str(), url.as_str()]
+        .iter()
+        .map(|t| score(&[t, "--min", "50"]))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(&dir).ok();
+    for (code, v) in results {
+        assert_eq!(code, Some(0), "{v:#}");
+        let s = &v["scores"][0];
+        assert!(s["score"].as_u64().unwrap() >= 50, "{s:#}");
+        let names: Vec<&str> = s["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"gc_cpu") && names.contains(&"pause_p99"),
+            "{s:#}"
+        );
+    }
+}

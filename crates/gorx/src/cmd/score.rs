@@ -1,6 +1,7 @@
-//! `gorx score PATH... [--min N] [--memory-limit SIZE] [--json]`: the GC health score
-//! (gorx_analysis::score) of every process the inputs describe: each run of a gctrace log
-//! and each /metrics scrape. `--min` makes it a gate: exit 1 when any score is below.
+//! `gorx score PID|URL|PATH... [--min N] [--memory-limit SIZE] [--json]`: the GC health
+//! score (gorx_analysis::score) of every process the inputs describe: a live process (its
+//! pid, or the URL of its pprof, expvar or /metrics), each run of a gctrace log and each
+//! /metrics scrape. `--min` makes it a gate: exit 1 when any score is below.
 
 use super::inputs;
 use anyhow::{Result, bail};
@@ -15,7 +16,8 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// gctrace logs, /metrics scrapes, or directories holding them (capture bundles).
+    /// A live process's pid or URL (pprof, /debug/vars or /metrics), gctrace logs,
+    /// /metrics scrapes, or directories holding them (capture bundles).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Exit with status 1 when any score is below this floor (0–100): a canary gate.
@@ -60,9 +62,65 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?}: too large"))
 }
 
+/// A live target: a pid of a running process, or an http(s) URL / host:port.
+fn live_target(arg: &std::path::Path) -> Option<String> {
+    let s = arg.to_str()?;
+    if arg.exists() && !s.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if s.chars().all(|c| c.is_ascii_digit()) && std::path::Path::new("/proc").join(s).is_dir() {
+        return Some(s.to_string());
+    }
+    (s.starts_with("http://") || s.starts_with("https://") || (s.contains(':') && !arg.exists()))
+        .then(|| s.to_string())
+}
+
+/// The score of a live process from the runtime data it serves.
+fn score_live(target: &str, memory_limit: Option<u64>) -> Result<GcScore> {
+    use gorx_live::http::{self, RuntimeSource};
+    let endpoints = if let Ok(pid) = target.parse::<u32>() {
+        let fds = gorx_live::proc::read_fds(pid)?;
+        let e = http::discover(pid, &fds);
+        if e.is_empty() {
+            bail!(
+                "pid {pid}: serves no Go runtime endpoint on loopback (/debug/pprof/, /debug/vars, /metrics); give its URL, or score a gctrace log"
+            );
+        }
+        e
+    } else {
+        http::probe_base(target)?
+    };
+    let reading = http::read_runtime(
+        &endpoints,
+        &[
+            RuntimeSource::Expvar,
+            RuntimeSource::HeapTrailer,
+            RuntimeSource::Metrics,
+        ],
+        std::time::Duration::from_secs(10),
+    )
+    .map_err(|errors| anyhow::anyhow!("{target}: no runtime data: {}", errors.join("; ")))?;
+    let mut i = score::inputs_of_memstats(&reading.memstats, memory_limit);
+    if reading.source == RuntimeSource::Metrics {
+        // client_golang: the pause summary's maximum stands in for PauseNs.
+        let e = gorx_formats::prometheus::parse(&reading.url, &reading.body)?;
+        let m = score::inputs_of_metrics(&MetricsView::from_exposition(&e));
+        i.pause_ns = i.pause_ns.or(m.pause_ns);
+        i.heap_vs_limit_bytes = i.heap_vs_limit_bytes.or(m.heap_vs_limit_bytes);
+    }
+    Ok(score::score(&format!("{target} ({})", reading.url), &i))
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
-    let inputs = inputs::load(&args.paths)?;
     let mut scores: Vec<GcScore> = Vec::new();
+    let mut paths = Vec::new();
+    for p in &args.paths {
+        match live_target(p) {
+            Some(t) => scores.push(score_live(&t, args.memory_limit)?),
+            None => paths.push(p.clone()),
+        }
+    }
+    let inputs = inputs::load(&paths)?;
     for f in &inputs.files {
         let bytes = f.bytes();
         match detect(bytes) {
