@@ -1,0 +1,384 @@
+//! Go symbolization from the binary's own function table, `gopclntab`.
+//!
+//! Every Go binary carries `runtime.pclntab` for the runtime's own tracebacks, so it
+//! survives `-ldflags=-s -w`. Layout (Go 1.18+, `src/runtime/symtab.go` `pcHeader`,
+//! `src/debug/gosym/pclntab.go`): a header
+//! `magic u32, 0, 0, minLC u8, ptrSize u8, nfunc, nfiles, textStart, funcnameOffset,
+//! cuOffset, filetabOffset, pctabOffset, pclnOffset` (the last eight pointer-sized), then
+//! at `pclnOffset` the function table: `nfunc + 1` pairs of `u32` (entry offset from the
+//! text start, offset of the `_func` record from `pclnOffset`). A `_func` starts with
+//! `entryOff u32, nameOff i32`, the name being a NUL-terminated string in the name table.
+//!
+//! The table is found through the `.gopclntab` section when section headers survive,
+//! otherwise by its magic (0xfffffff1 for Go 1.20+, 0xfffffff0 for 1.18–1.19) with a
+//! header that checks out. Little-endian only (amd64, arm64).
+//!
+//! Inlined frames are not expanded yet: a PC names the outermost function that contains
+//! it, as `go tool addr2line` does.
+//!
+//! Every offset read from the file is checked against the bytes present; bad input is an
+//! error, never a panic, and nothing is allocated from a size the header claims.
+
+use object::{Object, ObjectSection};
+use std::ops::Range;
+
+const MAGIC_120: u32 = 0xffff_fff1;
+const MAGIC_118: u32 = 0xffff_fff0;
+/// The header's eight pointer-sized words after the first 8 bytes.
+const HEADER_WORDS: usize = 8;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name}: {what}")]
+pub struct SymbolError {
+    pub name: String,
+    pub what: String,
+}
+
+fn err(name: &str, what: impl Into<String>) -> SymbolError {
+    SymbolError {
+        name: name.to_string(),
+        what: what.into(),
+    }
+}
+
+/// The function table of one Go binary, copied out of the file (a few MiB at most: the
+/// bytes actually present, never a claimed size).
+#[derive(Debug, Clone)]
+pub struct GoSymbols {
+    data: Vec<u8>,
+    /// The Go version family of the header: "1.20+" or "1.18-1.19".
+    pub format: &'static str,
+    /// How the table was found: `section` or `magic-search`.
+    pub found_by: &'static str,
+    text_start: u64,
+    nfunc: usize,
+    names: Range<usize>,
+    /// The function table and the `_func` records (offsets are relative to its start).
+    funcs: usize,
+    /// The ELF file type was ET_DYN (a PIE): addresses move by the load bias.
+    pub pie: bool,
+}
+
+impl GoSymbols {
+    /// Read the table from an ELF executable's bytes. `name` is used in errors.
+    pub fn from_elf(name: &str, file: &[u8]) -> Result<GoSymbols, SymbolError> {
+        if !file.starts_with(b"\x7fELF") {
+            return Err(err(name, "not an ELF file"));
+        }
+        let obj = object::File::parse(file).map_err(|e| err(name, format!("malformed ELF: {e}")))?;
+        if !obj.is_little_endian() {
+            return Err(err(name, "big-endian binaries are not supported"));
+        }
+        let pie = matches!(obj.kind(), object::ObjectKind::Dynamic);
+        let text = obj.section_by_name(".text").map(|s| s.address());
+        let mut syms = None;
+        if let Some(sec) = obj.section_by_name(".gopclntab")
+            && let Some((off, size)) = sec.file_range()
+            && let Some(bytes) = slice(file, off, size)
+        {
+            syms = Some(GoSymbols::parse(name, bytes, text, "section")?);
+        }
+        if syms.is_none() {
+            // No section header (or a PIE that keeps it elsewhere): search for the magic.
+            let mut at = 0;
+            while let Some(pos) = find_magic(&file[at..]).map(|p| p + at) {
+                if let Ok(s) = GoSymbols::parse(name, &file[pos..], text, "magic-search") {
+                    syms = Some(s);
+                    break;
+                }
+                at = pos + 4;
+            }
+        }
+        let mut syms =
+            syms.ok_or_else(|| err(name, "no Go function table (gopclntab) found: not a Go 1.18+ binary"))?;
+        syms.pie = pie;
+        Ok(syms)
+    }
+
+    /// Parse a table at the start of `data` (which may run past its end). `text` is the
+    /// `.text` section address when known: the header's copy may be unrelocated in a PIE.
+    pub fn parse(
+        name: &str,
+        data: &[u8],
+        text: Option<u64>,
+        found_by: &'static str,
+    ) -> Result<GoSymbols, SymbolError> {
+        let magic = read_u32(data, 0).ok_or_else(|| err(name, "gopclntab truncated in its header"))?;
+        let format = match magic {
+            MAGIC_120 => "1.20+",
+            MAGIC_118 => "1.18-1.19",
+            m => return Err(err(name, format!("gopclntab magic {m:#x}, expected 0xfffffff1 or 0xfffffff0 (Go 1.18+)"))),
+        };
+        let (pad1, pad2, quantum, ptr) = (data.get(4), data.get(5), data.get(6), data.get(7));
+        if pad1 != Some(&0) || pad2 != Some(&0) || !matches!(quantum, Some(1 | 2 | 4)) {
+            return Err(err(name, "gopclntab header: bad padding or PC quantum"));
+        }
+        let ptr = match ptr {
+            Some(&p @ (4 | 8)) => p as usize,
+            _ => return Err(err(name, "gopclntab header: pointer size not 4 or 8")),
+        };
+        let word = |i: usize| read_uint(data, 8 + i * ptr, ptr);
+        let mut w = [0u64; HEADER_WORDS];
+        for (i, slot) in w.iter_mut().enumerate() {
+            *slot = word(i).ok_or_else(|| err(name, "gopclntab truncated in its header"))?;
+        }
+        let [nfunc, _nfiles, text_start, funcname_off, _cu, _filetab, pctab_off, pcln_off] = w;
+        let header_end = (8 + HEADER_WORDS * ptr) as u64;
+        // The tables follow the header in this order; anything else is not a pclntab.
+        if !(header_end <= funcname_off && funcname_off <= pctab_off && pctab_off <= pcln_off) {
+            return Err(err(name, "gopclntab header: table offsets out of order"));
+        }
+        let len = data.len() as u64;
+        // The function table: (nfunc + 1) pairs of u32 must be present.
+        let ft_bytes = nfunc
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(8))
+            .ok_or_else(|| err(name, "gopclntab header: function count overflows"))?;
+        if nfunc == 0 || pcln_off.checked_add(ft_bytes).is_none_or(|end| end > len) {
+            return Err(err(
+                name,
+                format!("gopclntab claims {nfunc} functions at offset {pcln_off}; {len} bytes present"),
+            ));
+        }
+        let funcs = pcln_off as usize;
+        let nfunc = nfunc as usize;
+        let mut syms = GoSymbols {
+            format,
+            found_by,
+            text_start: text.unwrap_or(text_start),
+            nfunc,
+            names: funcname_off as usize..pctab_off as usize,
+            funcs,
+            pie: false,
+            data: Vec::new(),
+        };
+        // The table's extent: up to the end of the last _func record we can see. Keep the
+        // bytes present (bounded by `data`), checking entries ascend on the way.
+        let mut prev = 0u32;
+        let mut end = funcs + ft_bytes as usize;
+        for i in 0..=nfunc {
+            let entry = read_u32(data, funcs + 8 * i).unwrap_or(0);
+            if entry < prev {
+                return Err(err(name, format!("gopclntab function table not sorted at entry {i}")));
+            }
+            prev = entry;
+            if i < nfunc {
+                let foff = read_u32(data, funcs + 8 * i + 4).unwrap_or(0) as usize;
+                end = end.max(funcs.saturating_add(foff).saturating_add(8));
+            }
+        }
+        let end = end.min(data.len());
+        syms.data = data[..end].to_vec();
+        // The first function must have a readable name, or this is not a table.
+        if syms.func_name(0).is_none() {
+            return Err(err(name, "gopclntab: the first function has no readable name"));
+        }
+        Ok(syms)
+    }
+
+    /// Number of functions in the table.
+    pub fn len(&self) -> usize {
+        self.nfunc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nfunc == 0
+    }
+
+    /// The text range the table covers, as link-time addresses.
+    pub fn text_range(&self) -> Range<u64> {
+        let end = read_u32(&self.data, self.funcs + 8 * self.nfunc).unwrap_or(0);
+        self.text_start..self.text_start + u64::from(end)
+    }
+
+    fn entry(&self, i: usize) -> Option<u32> {
+        read_u32(&self.data, self.funcs + 8 * i)
+    }
+
+    fn func_name(&self, i: usize) -> Option<&str> {
+        let foff = read_u32(&self.data, self.funcs + 8 * i + 4)? as usize;
+        let name_off = read_u32(&self.data, self.funcs.checked_add(foff)?.checked_add(4)?)? as usize;
+        let start = self.names.start.checked_add(name_off)?;
+        let bytes = self.data.get(start..self.names.end.min(self.data.len()))?;
+        let nul = bytes.iter().position(|&b| b == 0)?;
+        std::str::from_utf8(&bytes[..nul]).ok()
+    }
+
+    /// The function containing a link-time address (the outermost one when inlined).
+    pub fn lookup(&self, pc: u64) -> Option<&str> {
+        let off = pc.checked_sub(self.text_start)?;
+        let off = u32::try_from(off).ok()?;
+        if off >= self.entry(self.nfunc)? || off < self.entry(0)? {
+            return None;
+        }
+        // The last function whose entry is <= off.
+        let (mut lo, mut hi) = (0usize, self.nfunc);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid)? <= off {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.func_name(lo.checked_sub(1)?)
+    }
+
+    /// Every function's entry address and name, in address order.
+    pub fn functions(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
+        (0..self.nfunc).filter_map(|i| Some((self.text_start + u64::from(self.entry(i)?), self.func_name(i)?)))
+    }
+}
+
+/// Where the executable is mapped in a process: the difference between run-time and
+/// link-time addresses, from `/proc/PID/maps` and the ELF program headers. Zero for a
+/// non-PIE executable.
+pub fn load_bias(maps: &str, exe_path: &str, file: &[u8]) -> Option<u64> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let hdr = object::elf::FileHeader64::<object::Endianness>::parse(file).ok()?;
+    let endian = hdr.endian().ok()?;
+    if hdr.e_type(endian) != object::elf::ET_DYN {
+        return Some(0);
+    }
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(_perms), Some(offset)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        let path = f.nth(2).unwrap_or("");
+        if path != exe_path {
+            continue;
+        }
+        let start = u64::from_str_radix(range.split('-').next()?, 16).ok()?;
+        let offset = u64::from_str_radix(offset, 16).ok()?;
+        // The loadable segment holding this file offset.
+        for ph in hdr.program_headers(endian, file).ok()? {
+            if ph.p_type(endian) != object::elf::PT_LOAD {
+                continue;
+            }
+            let (p_off, p_vaddr, p_filesz) = (ph.p_offset(endian), ph.p_vaddr(endian), ph.p_filesz(endian));
+            if p_off & !0xfff <= offset && offset < p_off.saturating_add(p_filesz.max(1)) {
+                // p_vaddr and p_off agree modulo the page size, so this is page-aligned.
+                let link = p_vaddr.checked_sub(p_off)?.checked_add(offset)?;
+                return start.checked_sub(link);
+            }
+        }
+    }
+    None
+}
+
+fn slice(data: &[u8], off: u64, size: u64) -> Option<&[u8]> {
+    let start = usize::try_from(off).ok()?;
+    let end = start.checked_add(usize::try_from(size).ok()?)?;
+    data.get(start..end)
+}
+
+fn find_magic(data: &[u8]) -> Option<usize> {
+    // The header is pointer-aligned; look at each 4-byte boundary.
+    let mut i = 0;
+    while i + 8 <= data.len() {
+        if data[i + 1..i + 4] == [0xff, 0xff, 0xff]
+            && matches!(data[i], 0xf0 | 0xf1)
+            && data[i + 4] == 0
+            && data[i + 5] == 0
+        {
+            return Some(i);
+        }
+        i += 4;
+    }
+    None
+}
+
+fn read_u32(data: &[u8], at: usize) -> Option<u32> {
+    let b = data.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+fn read_uint(data: &[u8], at: usize, size: usize) -> Option<u64> {
+    let b = data.get(at..at.checked_add(size)?)?;
+    Some(match size {
+        4 => u64::from(u32::from_le_bytes(b.try_into().ok()?)),
+        _ => u64::from_le_bytes(b.try_into().ok()?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal 1.20 table: two functions "main.a" at +0 and "main.b" at +0x10, end +0x20.
+    pub(crate) fn tiny_table() -> Vec<u8> {
+        let mut d = vec![0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8];
+        let names = b"main.a\0main.b\0";
+        let header_end = 8 + 8 * 8;
+        let funcname_off = header_end as u64;
+        let pctab_off = funcname_off + names.len() as u64;
+        let pcln_off = pctab_off;
+        for w in [2u64, 1, 0x1000, funcname_off, pctab_off, pctab_off, pctab_off, pcln_off] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        d.extend_from_slice(names);
+        // functab: (entry, funcoff) x2 + end sentinel; _func records after it.
+        let ft_len: u32 = 3 * 8;
+        for (entry, foff) in [(0u32, ft_len), (0x10, ft_len + 8), (0x20, 0)] {
+            d.extend_from_slice(&entry.to_le_bytes());
+            d.extend_from_slice(&foff.to_le_bytes());
+        }
+        for (entry, name_off) in [(0u32, 0u32), (0x10, 7)] {
+            d.extend_from_slice(&entry.to_le_bytes());
+            d.extend_from_slice(&name_off.to_le_bytes());
+        }
+        d
+    }
+
+    #[test]
+    fn lookup_in_a_small_table() {
+        let t = GoSymbols::parse("t", &tiny_table(), None, "section").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.lookup(0x1000), Some("main.a"));
+        assert_eq!(t.lookup(0x100f), Some("main.a"));
+        assert_eq!(t.lookup(0x1010), Some("main.b"));
+        assert_eq!(t.lookup(0x101f), Some("main.b"));
+        assert_eq!(t.lookup(0x1020), None);
+        assert_eq!(t.lookup(0xfff), None);
+        assert_eq!(t.text_range(), 0x1000..0x1020);
+        let t = GoSymbols::parse("t", &tiny_table(), Some(0x2000), "section").unwrap();
+        assert_eq!(t.lookup(0x2011), Some("main.b"));
+    }
+
+    #[test]
+    fn every_truncation_and_byte_flip_is_an_error_or_a_table_never_a_panic() {
+        let good = tiny_table();
+        for cut in 0..good.len() {
+            let _ = GoSymbols::parse("t", &good[..cut], None, "section").map(|t| t.lookup(0x1010).map(str::len));
+        }
+        for i in 0..good.len() {
+            for v in [0u8, 0x7f, 0xff] {
+                let mut bad = good.clone();
+                bad[i] = v;
+                if let Ok(t) = GoSymbols::parse("t", &bad, None, "section") {
+                    for pc in [0x1000, 0x1010, 0x101f, u64::MAX] {
+                        let _ = t.lookup(pc);
+                    }
+                    let _ = t.functions().count();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_claimed_function_count_is_refused_without_allocating() {
+        let mut d = tiny_table();
+        d[8..16].copy_from_slice(&(u64::MAX / 4).to_le_bytes());
+        let e = GoSymbols::parse("bin", &d, None, "section").unwrap_err();
+        assert!(e.to_string().starts_with("bin: gopclntab"), "{e}");
+        let e = GoSymbols::from_elf("bin", b"\x7fELF\x02\x01\x01").unwrap_err();
+        assert!(e.to_string().contains("malformed ELF"), "{e}");
+    }
+
+    #[test]
+    fn load_bias_of_a_pie_from_maps() {
+        // Not an ELF64 header: no bias can be computed.
+        assert_eq!(load_bias("", "/x", b"nope"), None);
+    }
+}

@@ -1,0 +1,57 @@
+//! What a probe needs before it loads anything: privileges and BTF. Checked up front so
+//! the message names what is missing instead of a loader's errno.
+
+use crate::ProbeError;
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// The effective capability set from `/proc/self/status` (`CapEff:` in hex).
+pub fn effective_caps(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+}
+
+/// Root-equivalent for BPF tracing: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN.
+pub fn check_caps(caps: u64) -> Result<(), ProbeError> {
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if !has(CAP_BPF) {
+        missing.push("CAP_BPF");
+    }
+    if !has(CAP_PERFMON) {
+        missing.push("CAP_PERFMON");
+    }
+    Err(ProbeError::Privileges(format!("no {}", missing.join(" and "))))
+}
+
+/// Privileges and BTF, in that order.
+pub fn check() -> Result<(), ProbeError> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    check_caps(effective_caps(&status).unwrap_or(0))?;
+    let btf = std::env::var_os("GORX_BTF_PATH").unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());
+    std::fs::metadata(&btf).map_err(|e| ProbeError::NoBtf(e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_sets() {
+        assert!(check_caps(u64::MAX).is_ok());
+        assert!(check_caps(1 << CAP_SYS_ADMIN).is_ok());
+        assert!(check_caps((1 << CAP_BPF) | (1 << CAP_PERFMON)).is_ok());
+        let e = check_caps(1 << CAP_BPF).unwrap_err().to_string();
+        assert!(e.contains("no CAP_PERFMON") && !e.contains("no CAP_BPF"), "{e}");
+        let e = check_caps(0).unwrap_err().to_string();
+        assert!(e.contains("no CAP_BPF and CAP_PERFMON"), "{e}");
+        assert_eq!(effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"), Some(0x1ff_ffff_ffff));
+        assert_eq!(effective_caps("CapEff:\tzz\n"), None);
+    }
+}

@@ -1,0 +1,289 @@
+//! Probe 1, syscall latency: loads `bpf/syscalls.bpf.o`, attaches it to
+//! `raw_syscalls:sys_enter`/`sys_exit` filtered by the target's tgid, and collects the
+//! in-kernel aggregates plus the rare slow-syscall events with their symbolized stacks.
+//!
+//! The links belong to the `Ebpf` object: they are detached when it is dropped (on every
+//! return path here), and by the kernel when the process dies, so a killed gorx leaks none.
+
+use crate::symbolize::Symbolizer;
+use crate::{ProbeError, syscall_name};
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::programs::TracePoint;
+use aya::{Ebpf, EbpfLoader};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
+static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/syscalls.bpf.o");
+
+/// Must match syscalls.bpf.c.
+const MAX_SYSCALLS: u32 = 512;
+pub const HIST_SLOTS: usize = 40;
+const MAX_STACK: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SysStat {
+    count: u64,
+    total_ns: u64,
+    max_ns: u64,
+    slots: [u64; HIST_SLOTS],
+}
+// SAFETY: plain old data, same layout as `struct sys_stat` in syscalls.bpf.c.
+unsafe impl aya::Pod for SysStat {}
+
+/// One syscall's aggregate over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyscallStat {
+    pub nr: u32,
+    pub name: String,
+    pub count: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+    /// `hist[i]`: calls that took [2^i, 2^(i+1)) ns (slot 0 also holds 0 ns).
+    pub hist: Vec<u64>,
+}
+
+impl SyscallStat {
+    /// The latency at quantile `q` (0..=1) from the log2 histogram: the upper bound of the
+    /// slot holding it (an over-estimate by at most 2x, as bcc's histograms read).
+    pub fn quantile_ns(&self, q: f64) -> u64 {
+        let total: u64 = self.hist.iter().sum();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (i, n) in self.hist.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return (1u64 << (i + 1).min(63)).min(self.max_ns.max(1));
+            }
+        }
+        self.max_ns
+    }
+}
+
+/// A syscall slower than the threshold, with its Go stack (leaf first).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlowSyscall {
+    pub tid: u32,
+    pub nr: u32,
+    pub name: String,
+    pub latency_ns: u64,
+    pub ret: i64,
+    pub frames: Vec<String>,
+    /// Why no stack was taken (bpf_get_stack's errno), when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_error: Option<i32>,
+}
+
+/// What the syscall probe saw over its window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyscallReport {
+    pub pid: u32,
+    pub window_ns: u64,
+    pub slow_threshold_ns: u64,
+    /// Most total time first.
+    pub syscalls: Vec<SyscallStat>,
+    pub slow: Vec<SlowSyscall>,
+    /// Slow events lost because the ring buffer was full.
+    pub slow_dropped: u64,
+    /// Syscall entries not timed because the per-thread table was full.
+    pub entries_lost: u64,
+    /// The target exited before the window ended.
+    pub target_exited: bool,
+}
+
+pub struct Config {
+    pub pid: u32,
+    pub duration: Duration,
+    pub slow_ns: u64,
+}
+
+/// Keep at most this many slow events (the kernel side is bounded by its ring buffer; this
+/// bounds gorx's memory over a long window).
+const MAX_SLOW_KEPT: usize = 100_000;
+
+/// Attach, wait for the window (or `stop`, or the target's exit), collect, detach.
+pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallReport, ProbeError> {
+    let mut ebpf = EbpfLoader::new()
+        .override_global("target_tgid", &cfg.pid, true)
+        .override_global("slow_ns", &cfg.slow_ns, true)
+        .load(OBJECT)
+        .map_err(ProbeError::load)?;
+    for (prog, tp) in [("sys_enter", "sys_enter"), ("sys_exit", "sys_exit")] {
+        let p: &mut TracePoint = ebpf
+            .program_mut(prog)
+            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
+            .try_into()
+            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
+        p.load().map_err(ProbeError::load)?;
+        p.attach("raw_syscalls", tp).map_err(ProbeError::load)?;
+    }
+    let mut ring = RingBuf::try_from(
+        ebpf.take_map("events")
+            .ok_or_else(|| ProbeError::Load("map events missing".into()))?,
+    )
+    .map_err(|e| ProbeError::Load(format!("events: {e}")))?;
+
+    let start = Instant::now();
+    let mut slow = Vec::new();
+    let mut target_exited = false;
+    let proc_dir = format!("/proc/{}", cfg.pid);
+    loop {
+        drain(&mut ring, sym, &mut slow);
+        if stop.load(Ordering::Relaxed) || start.elapsed() >= cfg.duration {
+            break;
+        }
+        if !std::path::Path::new(&proc_dir).exists() {
+            target_exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())));
+    }
+    let window_ns = start.elapsed().as_nanos() as u64;
+    // Detach first so the aggregates stop moving, then read them.
+    for prog in ["sys_enter", "sys_exit"] {
+        if let Some(p) = ebpf.program_mut(prog)
+            && let Ok(p) = <&mut TracePoint>::try_from(p)
+        {
+            let _ = p.unload();
+        }
+    }
+    drain(&mut ring, sym, &mut slow);
+    let syscalls = read_stats(&ebpf)?;
+    let drops = read_drops(&ebpf)?;
+    Ok(SyscallReport {
+        pid: cfg.pid,
+        window_ns,
+        slow_threshold_ns: cfg.slow_ns,
+        syscalls,
+        slow,
+        slow_dropped: drops[0],
+        entries_lost: drops[1],
+        target_exited,
+    })
+}
+
+fn drain(ring: &mut RingBuf<MapData>, sym: &Symbolizer, out: &mut Vec<SlowSyscall>) {
+    while let Some(item) = ring.next() {
+        if let Some(ev) = decode_event(&item, sym)
+            && out.len() < MAX_SLOW_KEPT
+        {
+            out.push(ev);
+        }
+    }
+}
+
+/// `struct slow_event` from syscalls.bpf.c.
+fn decode_event(b: &[u8], sym: &Symbolizer) -> Option<SlowSyscall> {
+    let u32_at = |o: usize| Some(u32::from_ne_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_ne_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let tid = u32_at(0)?;
+    let nr = u32_at(4)?;
+    let latency_ns = u64_at(8)?;
+    let ret = u64_at(24)? as i64;
+    let stack_bytes = u32_at(32)? as i32;
+    let (pcs, stack_error) = if stack_bytes < 0 {
+        (Vec::new(), Some(-stack_bytes))
+    } else {
+        let n = (stack_bytes as usize / 8).min(MAX_STACK);
+        ((0..n).filter_map(|i| u64_at(40 + 8 * i)).collect(), None)
+    };
+    Some(SlowSyscall {
+        tid,
+        nr,
+        name: syscall_name(nr),
+        latency_ns,
+        ret,
+        frames: sym.frames(&pcs),
+        stack_error,
+    })
+}
+
+fn read_stats(ebpf: &Ebpf) -> Result<Vec<SyscallStat>, ProbeError> {
+    let map: PerCpuArray<&MapData, SysStat> = PerCpuArray::try_from(
+        ebpf.map("stats")
+            .ok_or_else(|| ProbeError::Load("map stats missing".into()))?,
+    )
+    .map_err(|e| ProbeError::Load(format!("stats: {e}")))?;
+    let mut out = Vec::new();
+    for nr in 0..MAX_SYSCALLS {
+        let per_cpu = map
+            .get(&nr, 0)
+            .map_err(|e| ProbeError::Load(format!("reading stats[{nr}]: {e}")))?;
+        let mut s = SyscallStat {
+            nr,
+            name: syscall_name(nr),
+            count: 0,
+            total_ns: 0,
+            max_ns: 0,
+            hist: vec![0; HIST_SLOTS],
+        };
+        for v in per_cpu.iter() {
+            s.count += v.count;
+            s.total_ns += v.total_ns;
+            s.max_ns = s.max_ns.max(v.max_ns);
+            for (h, x) in s.hist.iter_mut().zip(v.slots.iter()) {
+                *h += x;
+            }
+        }
+        if s.count > 0 {
+            out.push(s);
+        }
+    }
+    out.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.nr.cmp(&b.nr)));
+    Ok(out)
+}
+
+fn read_drops(ebpf: &Ebpf) -> Result<[u64; 2], ProbeError> {
+    let map: PerCpuArray<&MapData, u64> = PerCpuArray::try_from(
+        ebpf.map("drops")
+            .ok_or_else(|| ProbeError::Load("map drops missing".into()))?,
+    )
+    .map_err(|e| ProbeError::Load(format!("drops: {e}")))?;
+    let mut out = [0u64; 2];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if let Ok(v) = map.get(&(i as u32), 0) {
+            *slot = v.iter().sum();
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_from_the_log2_histogram() {
+        let mut hist = vec![0; HIST_SLOTS];
+        hist[10] = 98; // ~1 µs
+        hist[24] = 2; // ~16 ms
+        let s = SyscallStat {
+            nr: 0,
+            name: "read".into(),
+            count: 100,
+            total_ns: 0,
+            max_ns: 20_000_000,
+            hist,
+        };
+        assert_eq!(s.quantile_ns(0.5), 2048);
+        assert_eq!(s.quantile_ns(0.99), 20_000_000); // the slot's bound, capped at the max
+        assert_eq!(s.quantile_ns(0.98), 2048);
+    }
+
+    #[test]
+    fn a_short_event_record_is_skipped() {
+        let sym = Symbolizer::empty();
+        assert!(decode_event(&[0u8; 20], &sym).is_none());
+        let mut b = vec![0u8; 40 + 16];
+        b[32..36].copy_from_slice(&16i32.to_ne_bytes());
+        b[40..48].copy_from_slice(&0x1234u64.to_ne_bytes());
+        let ev = decode_event(&b, &sym).unwrap();
+        assert_eq!(ev.name, "read");
+        assert_eq!(ev.frames, vec!["0x1234"], "zero addresses are dropped");
+    }
+}
