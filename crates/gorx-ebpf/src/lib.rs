@@ -55,9 +55,16 @@ impl ProbeError {
         }
     }
 
-    fn load(e: impl std::fmt::Display) -> ProbeError {
-        // Walk the message for EPERM: a capability checked late (e.g. by a LSM).
-        let s = e.to_string();
+    fn load(e: impl std::error::Error) -> ProbeError {
+        // The whole chain: aya's top-level messages ("error relocating section") say little.
+        let mut s = e.to_string();
+        let mut src = e.source();
+        while let Some(c) = src {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            src = c.source();
+        }
+        // EPERM: a capability checked late (e.g. by a LSM).
         if s.contains("Operation not permitted") {
             return ProbeError::Privileges(format!("the kernel refused: {s}"));
         }

@@ -1,5 +1,5 @@
 //! Probe 1, syscall latency: loads `bpf/syscalls.bpf.o`, attaches it to
-//! `raw_syscalls:sys_enter`/`sys_exit` filtered by the target's tgid, and collects the
+//! the raw tracepoints `sys_enter`/`sys_exit` (raw_syscalls) filtered by the target's tgid, and collects the
 //! in-kernel aggregates plus the rare slow-syscall events with their symbolized stacks.
 //!
 //! The links belong to the `Ebpf` object: they are detached when it is dropped (on every
@@ -8,7 +8,7 @@
 use crate::symbolize::Symbolizer;
 use crate::{ProbeError, syscall_name};
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::TracePoint;
+use aya::programs::RawTracePoint;
 use aya::{Ebpf, EbpfLoader};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,14 +113,14 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
         .override_global("slow_ns", &cfg.slow_ns, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    for (prog, tp) in [("sys_enter", "sys_enter"), ("sys_exit", "sys_exit")] {
-        let p: &mut TracePoint = ebpf
+    for prog in ["sys_enter", "sys_exit"] {
+        let p: &mut RawTracePoint = ebpf
             .program_mut(prog)
             .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
             .try_into()
             .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
         p.load().map_err(ProbeError::load)?;
-        p.attach("raw_syscalls", tp).map_err(ProbeError::load)?;
+        p.attach(prog).map_err(ProbeError::load)?;
     }
     let mut ring = RingBuf::try_from(
         ebpf.take_map("events")
@@ -147,7 +147,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
     // Detach first so the aggregates stop moving, then read them.
     for prog in ["sys_enter", "sys_exit"] {
         if let Some(p) = ebpf.program_mut(prog)
-            && let Ok(p) = <&mut TracePoint>::try_from(p)
+            && let Ok(p) = <&mut RawTracePoint>::try_from(p)
         {
             let _ = p.unload();
         }

@@ -1,0 +1,98 @@
+//! `gorx probe`: the syscall table (as bcc's syscount prints it, with quantiles from the
+//! in-kernel log2 histogram) and the slow syscalls grouped by Go site.
+
+use crate::text::format_duration_ns;
+use gorx_ebpf::judge::SlowGroup;
+use gorx_ebpf::syscalls::SyscallReport;
+use std::fmt::Write;
+
+/// Rows shown in the syscall table (the rest are summed in one line).
+const TOP_SYSCALLS: usize = 15;
+/// Slow-syscall groups shown.
+const TOP_GROUPS: usize = 10;
+/// Frames of a group's stack shown.
+const STACK_FRAMES: usize = 8;
+
+pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
+    let mut out = String::new();
+    let total_calls: u64 = r.syscalls.iter().map(|s| s.count).sum();
+    let _ = writeln!(
+        out,
+        "Syscalls of pid {} over {} ({} calls; in-kernel aggregation, tgid-filtered):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64),
+        total_calls
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if r.syscalls.is_empty() {
+        let _ = writeln!(out, "  no syscalls completed in the window\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>10} {:>12} {:>11} {:>11} {:>11}",
+            "SYSCALL", "COUNT", "TOTAL", "P50", "P99", "MAX"
+        );
+        for s in r.syscalls.iter().take(TOP_SYSCALLS) {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} {:>12} {:>11} {:>11} {:>11}",
+                s.name,
+                s.count,
+                format_duration_ns(s.total_ns as f64),
+                format!("≤{}", format_duration_ns(s.quantile_ns(0.50) as f64)),
+                format!("≤{}", format_duration_ns(s.quantile_ns(0.99) as f64)),
+                format_duration_ns(s.max_ns as f64)
+            );
+        }
+        if r.syscalls.len() > TOP_SYSCALLS {
+            let rest = &r.syscalls[TOP_SYSCALLS..];
+            let _ = writeln!(
+                out,
+                "  ({} more syscalls, {} calls, {})",
+                rest.len(),
+                rest.iter().map(|s| s.count).sum::<u64>(),
+                format_duration_ns(rest.iter().map(|s| s.total_ns).sum::<u64>() as f64)
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Syscalls slower than {} by Go site ({} events{}):",
+        format_duration_ns(r.slow_threshold_ns as f64),
+        r.slow.len(),
+        if r.slow_dropped > 0 {
+            format!(", {} dropped: ring buffer full", r.slow_dropped)
+        } else {
+            String::new()
+        }
+    );
+    if groups.is_empty() {
+        let _ = writeln!(out, "  none\n");
+    }
+    for g in groups.iter().take(TOP_GROUPS) {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>6}× total {:>10}  max {:>10}  {:.2} threads blocked  at {}",
+            g.syscall,
+            g.count,
+            format_duration_ns(g.total_ns as f64),
+            format_duration_ns(g.max_ns as f64),
+            g.threads_blocked,
+            g.site
+        );
+        for f in g.stack.iter().take(STACK_FRAMES) {
+            let _ = writeln!(out, "      {f}");
+        }
+        if g.stack.len() > STACK_FRAMES {
+            let _ = writeln!(out, "      ... {} more frames", g.stack.len() - STACK_FRAMES);
+        }
+    }
+    if groups.len() > TOP_GROUPS {
+        let _ = writeln!(out, "  ({} more groups; --json has them all)", groups.len() - TOP_GROUPS);
+    }
+    out.push('\n');
+    out
+}
