@@ -1,0 +1,206 @@
+//! The gopclntab symbolizer against Go's own tools on real binaries: `go tool nm` (the
+//! symbol table) on a normal build, `go tool addr2line` (debug/gosym) on stripped
+//! (`-ldflags=-s -w`) and PIE builds, and the PCs of a running patient's blocked threads
+//! (`/proc/PID/task/*/syscall`) through the load bias. Needs Go (skips without it, fails
+//! under CI=true).
+
+use gorx_ebpf::gopclntab::{GoSymbols, load_bias};
+use gorx_ebpf::symbolize::Symbolizer;
+use gorx_testsupport::{go_toolchain, missing_prerequisite, patients_dir};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("gorx-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn build(go: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let status = Command::new(go)
+        .arg("build")
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg("./syscall-blocking")
+        .current_dir(patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .expect("go build");
+    assert!(status.success(), "go build {extra:?} failed");
+    out.to_path_buf()
+}
+
+fn symbols(bin: &Path) -> GoSymbols {
+    let data = std::fs::read(bin).unwrap();
+    GoSymbols::from_elf(&bin.display().to_string(), &data).unwrap()
+}
+
+/// `go tool addr2line`: the function name for each address.
+fn addr2line(go: &Path, bin: &Path, addrs: &[u64]) -> Vec<String> {
+    let mut child = Command::new(go)
+        .args(["tool", "addr2line"])
+        .arg(bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("go tool addr2line");
+    let input: String = addrs.iter().map(|a| format!("{a:#x}\n")).collect();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Entry, entry+1 and the last byte before the next function, for ~600 functions.
+fn sample(t: &GoSymbols) -> Vec<u64> {
+    let funcs: Vec<(u64, &str)> = t.functions().collect();
+    let step = (funcs.len() / 200).max(1);
+    let mut out = Vec::new();
+    for i in (0..funcs.len()).step_by(step) {
+        let (entry, _) = funcs[i];
+        let next = funcs.get(i + 1).map(|f| f.0).unwrap_or(t.text_range().end);
+        out.extend([entry, entry + 1, next - 1]);
+    }
+    out
+}
+
+fn check_against_addr2line(go: &Path, bin: &Path) -> usize {
+    let t = symbols(bin);
+    let addrs = sample(&t);
+    let want = addr2line(go, bin, &addrs);
+    assert_eq!(want.len(), addrs.len(), "addr2line answered {} of {}", want.len(), addrs.len());
+    let mut bad = Vec::new();
+    for (a, w) in addrs.iter().zip(&want) {
+        let got = t.lookup(*a).unwrap_or("?");
+        if got != w {
+            bad.push(format!("{a:#x}: gorx {got}, addr2line {w}"));
+        }
+    }
+    assert!(bad.is_empty(), "{}: {} of {} differ:\n{}", bin.display(), bad.len(), addrs.len(), bad[..bad.len().min(20)].join("\n"));
+    addrs.len()
+}
+
+#[test]
+fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let tmp = TempDir::new("pclntab");
+    let plain = build(&go, &tmp.0.join("plain"), &["-trimpath"]);
+    let stripped = build(&go, &tmp.0.join("stripped"), &["-trimpath", "-ldflags=-s -w"]);
+    let pie = build(&go, &tmp.0.join("pie"), &["-trimpath", "-buildmode=pie", "-ldflags=-s -w"]);
+
+    // 1. Every text symbol of the symbol table: its entry and last byte name it.
+    let t = symbols(&plain);
+    let nm = Command::new(&go).args(["tool", "nm", "-size", "-sort", "address"]).arg(&plain).output().unwrap();
+    let nm = String::from_utf8_lossy(&nm.stdout);
+    let (mut checked, mut bad) = (0, Vec::new());
+    for line in nm.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 || f[2] != "T" {
+            continue;
+        }
+        let (Ok(addr), Ok(size)) = (u64::from_str_radix(f[0], 16), f[1].parse::<u64>()) else {
+            continue;
+        };
+        // The symbol table marks assembly (ABI0) functions with a suffix the function
+        // table does not carry.
+        let name = f[3..].join(" ");
+        let name = name.strip_suffix(".abi0").unwrap_or(&name).to_string();
+        if size == 0 || !t.text_range().contains(&addr) {
+            continue; // markers such as runtime.text/etext
+        }
+        checked += 1;
+        for a in [addr, addr + size - 1] {
+            // ...and writes the middle dot of compiler-made names (`type:.eq.T·3`) as '.'.
+            if t.lookup(a).map(|n| n.replace('·', ".")) != Some(name.clone()) {
+                bad.push(format!("{a:#x}: gorx {:?}, nm {name}", t.lookup(a)));
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} text symbols in nm output");
+    assert!(bad.is_empty(), "{} of {checked} symbols differ:\n{}", bad.len(), bad[..bad.len().min(20)].join("\n"));
+    assert_eq!(t.found_by, "section");
+
+    // 2. Stripped and PIE: no symbol table; addr2line reads the same gopclntab via gosym.
+    for bin in [&stripped, &pie] {
+        let n = check_against_addr2line(&go, bin);
+        assert!(n > 300, "{n} addresses checked");
+    }
+    assert!(symbols(&pie).pie);
+    // Without the section name (as after section-header stripping), the magic finds it.
+    let mut data = std::fs::read(&stripped).unwrap();
+    let at = data.windows(10).position(|w| w == b".gopclntab").expect("section name");
+    data[at..at + 10].copy_from_slice(b".xxxxxxxxx");
+    let searched = GoSymbols::from_elf("renamed", &data).unwrap();
+    assert_eq!(searched.found_by, "magic-search");
+    let by_section = symbols(&stripped);
+    for a in sample(&by_section) {
+        assert_eq!(searched.lookup(a), by_section.lookup(a), "{a:#x}");
+    }
+    eprintln!("pie table found by {}", symbols(&pie).found_by);
+    assert!(!symbols(&stripped).pie);
+
+    // 3. Through the load bias: a running PIE's blocked threads sit in Go functions.
+    let child = KillOnDrop(
+        Command::new(&pie)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    let data = std::fs::read(&pie).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut named = Vec::new();
+    while named.len() < 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(300));
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        let bias = load_bias(&maps, &exe.to_string_lossy(), &data).expect("PIE mapped");
+        assert_ne!(bias, 0, "a PIE is loaded away from 0");
+        let sym = Symbolizer::new(symbols(&pie), bias);
+        named.clear();
+        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+            // "nr a1..a6 sp pc" for a thread in a syscall.
+            let Ok(s) = std::fs::read_to_string(task.path().join("syscall")) else { continue };
+            let f: Vec<&str> = s.split_whitespace().collect();
+            if f.len() != 9 {
+                continue;
+            }
+            let pc = u64::from_str_radix(f[8].trim_start_matches("0x"), 16).unwrap();
+            named.push(sym.frames(&[pc])[0].clone());
+        }
+    }
+    assert!(named.len() >= 5, "too few blocked threads seen: {named:?}");
+    assert!(
+        named.iter().all(|n| !n.starts_with("0x") && (n.starts_with("runtime.") || n.starts_with("internal/runtime/"))),
+        "a blocked thread's PC did not symbolize to a runtime function: {named:?}"
+    );
+}
