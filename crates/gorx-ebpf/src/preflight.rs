@@ -34,7 +34,8 @@ pub fn check() -> Result<(), ProbeError> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     check_caps(effective_caps(&status).unwrap_or(0))?;
     let btf = std::env::var_os("GORX_BTF_PATH").unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());
-    std::fs::metadata(&btf).map_err(|e| ProbeError::NoBtf(e.to_string()))?;
+    // GORX_BTF_PATH exists for tests of a kernel without BTF.
+    std::fs::metadata(&btf).map_err(|e| ProbeError::NoBtf(format!("{}: {e}", std::path::Path::new(&btf).display())))?;
     Ok(())
 }
 
