@@ -65,7 +65,8 @@ impl GoSymbols {
         if !file.starts_with(b"\x7fELF") {
             return Err(err(name, "not an ELF file"));
         }
-        let obj = object::File::parse(file).map_err(|e| err(name, format!("malformed ELF: {e}")))?;
+        let obj =
+            object::File::parse(file).map_err(|e| err(name, format!("malformed ELF: {e}")))?;
         if !obj.is_little_endian() {
             return Err(err(name, "big-endian binaries are not supported"));
         }
@@ -89,8 +90,12 @@ impl GoSymbols {
                 at = pos + 4;
             }
         }
-        let mut syms =
-            syms.ok_or_else(|| err(name, "no Go function table (gopclntab) found: not a Go 1.18+ binary"))?;
+        let mut syms = syms.ok_or_else(|| {
+            err(
+                name,
+                "no Go function table (gopclntab) found: not a Go 1.18+ binary",
+            )
+        })?;
         syms.pie = pie;
         Ok(syms)
     }
@@ -103,11 +108,17 @@ impl GoSymbols {
         text: Option<u64>,
         found_by: &'static str,
     ) -> Result<GoSymbols, SymbolError> {
-        let magic = read_u32(data, 0).ok_or_else(|| err(name, "gopclntab truncated in its header"))?;
+        let magic =
+            read_u32(data, 0).ok_or_else(|| err(name, "gopclntab truncated in its header"))?;
         let format = match magic {
             MAGIC_120 => "1.20+",
             MAGIC_118 => "1.18-1.19",
-            m => return Err(err(name, format!("gopclntab magic {m:#x}, expected 0xfffffff1 or 0xfffffff0 (Go 1.18+)"))),
+            m => {
+                return Err(err(
+                    name,
+                    format!("gopclntab magic {m:#x}, expected 0xfffffff1 or 0xfffffff0 (Go 1.18+)"),
+                ));
+            }
         };
         let (pad1, pad2, quantum, ptr) = (data.get(4), data.get(5), data.get(6), data.get(7));
         if pad1 != Some(&0) || pad2 != Some(&0) || !matches!(quantum, Some(1 | 2 | 4)) {
@@ -122,7 +133,16 @@ impl GoSymbols {
         for (i, slot) in w.iter_mut().enumerate() {
             *slot = word(i).ok_or_else(|| err(name, "gopclntab truncated in its header"))?;
         }
-        let [nfunc, _nfiles, text_start, funcname_off, _cu, _filetab, pctab_off, pcln_off] = w;
+        let [
+            nfunc,
+            _nfiles,
+            text_start,
+            funcname_off,
+            _cu,
+            _filetab,
+            pctab_off,
+            pcln_off,
+        ] = w;
         let header_end = (8 + HEADER_WORDS * ptr) as u64;
         // The tables follow the header in this order; anything else is not a pclntab.
         if !(header_end <= funcname_off && funcname_off <= pctab_off && pctab_off <= pcln_off) {
@@ -137,7 +157,9 @@ impl GoSymbols {
         if nfunc == 0 || pcln_off.checked_add(ft_bytes).is_none_or(|end| end > len) {
             return Err(err(
                 name,
-                format!("gopclntab claims {nfunc} functions at offset {pcln_off}; {len} bytes present"),
+                format!(
+                    "gopclntab claims {nfunc} functions at offset {pcln_off}; {len} bytes present"
+                ),
             ));
         }
         let funcs = pcln_off as usize;
@@ -159,7 +181,10 @@ impl GoSymbols {
         for i in 0..=nfunc {
             let entry = read_u32(data, funcs + 8 * i).unwrap_or(0);
             if entry < prev {
-                return Err(err(name, format!("gopclntab function table not sorted at entry {i}")));
+                return Err(err(
+                    name,
+                    format!("gopclntab function table not sorted at entry {i}"),
+                ));
             }
             prev = entry;
             if i < nfunc {
@@ -171,7 +196,10 @@ impl GoSymbols {
         syms.data = data[..end].to_vec();
         // The first function must have a readable name, or this is not a table.
         if syms.func_name(0).is_none() {
-            return Err(err(name, "gopclntab: the first function has no readable name"));
+            return Err(err(
+                name,
+                "gopclntab: the first function has no readable name",
+            ));
         }
         Ok(syms)
     }
@@ -197,7 +225,8 @@ impl GoSymbols {
 
     fn func_name(&self, i: usize) -> Option<&str> {
         let foff = read_u32(&self.data, self.funcs + 8 * i + 4)? as usize;
-        let name_off = read_u32(&self.data, self.funcs.checked_add(foff)?.checked_add(4)?)? as usize;
+        let name_off =
+            read_u32(&self.data, self.funcs.checked_add(foff)?.checked_add(4)?)? as usize;
         let start = self.names.start.checked_add(name_off)?;
         let bytes = self.data.get(start..self.names.end.min(self.data.len()))?;
         let nul = bytes.iter().position(|&b| b == 0)?;
@@ -226,7 +255,12 @@ impl GoSymbols {
 
     /// Every function's entry address and name, in address order.
     pub fn functions(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
-        (0..self.nfunc).filter_map(|i| Some((self.text_start + u64::from(self.entry(i)?), self.func_name(i)?)))
+        (0..self.nfunc).filter_map(|i| {
+            Some((
+                self.text_start + u64::from(self.entry(i)?),
+                self.func_name(i)?,
+            ))
+        })
     }
 }
 
@@ -256,7 +290,8 @@ pub fn load_bias(maps: &str, exe_path: &str, file: &[u8]) -> Option<u64> {
             if ph.p_type(endian) != object::elf::PT_LOAD {
                 continue;
             }
-            let (p_off, p_vaddr, p_filesz) = (ph.p_offset(endian), ph.p_vaddr(endian), ph.p_filesz(endian));
+            let (p_off, p_vaddr, p_filesz) =
+                (ph.p_offset(endian), ph.p_vaddr(endian), ph.p_filesz(endian));
             if p_off & !0xfff <= offset && offset < p_off.saturating_add(p_filesz.max(1)) {
                 // p_vaddr and p_off agree modulo the page size, so this is page-aligned.
                 let link = p_vaddr.checked_sub(p_off)?.checked_add(offset)?;
@@ -314,7 +349,16 @@ mod tests {
         let funcname_off = header_end as u64;
         let pctab_off = funcname_off + names.len() as u64;
         let pcln_off = pctab_off;
-        for w in [2u64, 1, 0x1000, funcname_off, pctab_off, pctab_off, pctab_off, pcln_off] {
+        for w in [
+            2u64,
+            1,
+            0x1000,
+            funcname_off,
+            pctab_off,
+            pctab_off,
+            pctab_off,
+            pcln_off,
+        ] {
             d.extend_from_slice(&w.to_le_bytes());
         }
         d.extend_from_slice(names);
@@ -350,7 +394,8 @@ mod tests {
     fn every_truncation_and_byte_flip_is_an_error_or_a_table_never_a_panic() {
         let good = tiny_table();
         for cut in 0..good.len() {
-            let _ = GoSymbols::parse("t", &good[..cut], None, "section").map(|t| t.lookup(0x1010).map(str::len));
+            let _ = GoSymbols::parse("t", &good[..cut], None, "section")
+                .map(|t| t.lookup(0x1010).map(str::len));
         }
         for i in 0..good.len() {
             for v in [0u8, 0x7f, 0xff] {

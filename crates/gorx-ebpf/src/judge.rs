@@ -11,8 +11,8 @@
 use crate::syscalls::{SlowSyscall, SyscallReport};
 use gorx_analysis::sites::{is_runtime, user_site};
 use gorx_analysis::thresholds::{
-    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS, SYSCALL_SLOW_MIN_WINDOW_NS,
-    SYSCALL_SLOW_WARN_THREADS,
+    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
+    SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
 };
 use gorx_analysis::{Evidence, Finding, Severity};
 use serde::Serialize;
@@ -40,15 +40,17 @@ pub fn group_slow(slow: &[SlowSyscall], window_ns: u64) -> Vec<SlowGroup> {
         let site = user_site(ev.frames.iter().map(String::as_str))
             .unwrap_or("<no stack>")
             .to_string();
-        let g = groups.entry((ev.name.clone(), site.clone())).or_insert_with(|| SlowGroup {
-            syscall: ev.name.clone(),
-            site,
-            count: 0,
-            total_ns: 0,
-            max_ns: 0,
-            threads_blocked: 0.0,
-            stack: ev.frames.clone(),
-        });
+        let g = groups
+            .entry((ev.name.clone(), site.clone()))
+            .or_insert_with(|| SlowGroup {
+                syscall: ev.name.clone(),
+                site,
+                count: 0,
+                total_ns: 0,
+                max_ns: 0,
+                threads_blocked: 0.0,
+                stack: ev.frames.clone(),
+            });
         g.count += 1;
         g.total_ns = g.total_ns.saturating_add(ev.latency_ns);
         g.max_ns = g.max_ns.max(ev.latency_ns);
@@ -57,7 +59,11 @@ pub fn group_slow(slow: &[SlowSyscall], window_ns: u64) -> Vec<SlowGroup> {
     for g in &mut out {
         g.threads_blocked = g.total_ns as f64 / window_ns.max(1) as f64;
     }
-    out.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then_with(|| a.site.cmp(&b.site)));
+    out.sort_by(|a, b| {
+        b.total_ns
+            .cmp(&a.total_ns)
+            .then_with(|| a.site.cmp(&b.site))
+    });
     out
 }
 
@@ -71,7 +77,10 @@ fn lower(s: Severity) -> Severity {
 /// `syscall.slow` findings from the probe's results.
 pub fn judge_syscalls(r: &SyscallReport, groups: &[SlowGroup]) -> Vec<Finding> {
     let mut out = Vec::new();
-    for g in groups.iter().filter(|g| !is_runtime(&g.site) && g.site != "<no stack>") {
+    for g in groups
+        .iter()
+        .filter(|g| !is_runtime(&g.site) && g.site != "<no stack>")
+    {
         if out.len() == SYSCALL_SLOW_MAX_FINDINGS {
             break;
         }
@@ -96,7 +105,10 @@ pub fn judge_syscalls(r: &SyscallReport, groups: &[SlowGroup]) -> Vec<Finding> {
             Severity::Info
         };
         if g.count < SYSCALL_SLOW_MIN_EVENTS && sev > Severity::Info {
-            reasons.push(format!("only {} slow calls (< {SYSCALL_SLOW_MIN_EVENTS}): lowered", g.count));
+            reasons.push(format!(
+                "only {} slow calls (< {SYSCALL_SLOW_MIN_EVENTS}): lowered",
+                g.count
+            ));
             sev = Severity::Info;
         }
         if r.window_ns < SYSCALL_SLOW_MIN_WINDOW_NS && sev > Severity::Info {
@@ -114,7 +126,10 @@ pub fn judge_syscalls(r: &SyscallReport, groups: &[SlowGroup]) -> Vec<Finding> {
         evidence.insert("slow_total_ns".into(), json!(g.total_ns));
         evidence.insert("slow_max_ns".into(), json!(g.max_ns));
         evidence.insert("slow_threshold_ns".into(), json!(r.slow_threshold_ns));
-        evidence.insert("threads_blocked_avg".into(), json!((g.threads_blocked * 100.0).round() / 100.0));
+        evidence.insert(
+            "threads_blocked_avg".into(),
+            json!((g.threads_blocked * 100.0).round() / 100.0),
+        );
         evidence.insert("window_ns".into(), json!(r.window_ns));
         if let Some(c) = calls {
             evidence.insert("calls_total".into(), json!(c.count));
@@ -148,10 +163,18 @@ fn advice(syscall: &str, site: &str) -> String {
         "fsync" | "fdatasync" | "sync_file_range" | "msync" => {
             "synchronous flushes to storage: batch them (group commit), move them off the request path, or check the device's latency"
         }
-        "flock" | "fcntl" => "file-lock waits: another process or thread holds the lock; shorten the critical section or use a lock with a timeout",
-        "connect" => "a blocking connect: dial through net.Dialer with a timeout (netpoller) instead of a raw socket",
-        "wait4" | "waitid" => "waiting for a child process: expected when it runs long; bound it with a context",
-        _ => "a syscall that blocks in the kernel pins an OS thread while it waits; make it non-blocking or bound its duration",
+        "flock" | "fcntl" => {
+            "file-lock waits: another process or thread holds the lock; shorten the critical section or use a lock with a timeout"
+        }
+        "connect" => {
+            "a blocking connect: dial through net.Dialer with a timeout (netpoller) instead of a raw socket"
+        }
+        "wait4" | "waitid" => {
+            "waiting for a child process: expected when it runs long; bound it with a context"
+        }
+        _ => {
+            "a syscall that blocks in the kernel pins an OS thread while it waits; make it non-blocking or bound its duration"
+        }
     };
     format!("{site}: {what}.")
 }
@@ -193,12 +216,20 @@ mod tests {
         }
     }
 
-    const READ_STACK: &[&str] = &["internal/runtime/syscall.Syscall6", "syscall.read", "syscall.Read", "main.reader", "runtime.goexit"];
+    const READ_STACK: &[&str] = &[
+        "internal/runtime/syscall.Syscall6",
+        "syscall.read",
+        "syscall.Read",
+        "main.reader",
+        "runtime.goexit",
+    ];
 
     #[test]
     fn many_threads_blocked_at_a_user_site_is_critical_and_names_it() {
         // 32 readers each blocked 1.6 s per read over 10 s: ~32 threads pinned.
-        let slow: Vec<_> = (0..200).map(|_| ev("read", 1_600_000_000, READ_STACK)).collect();
+        let slow: Vec<_> = (0..200)
+            .map(|_| ev("read", 1_600_000_000, READ_STACK))
+            .collect();
         let r = report(slow, 10_000_000_000);
         let groups = group_slow(&r.slow, r.window_ns);
         let f = judge_syscalls(&r, &groups);
@@ -211,11 +242,27 @@ mod tests {
 
     #[test]
     fn runtime_sleeps_are_idle_and_thin_evidence_is_info() {
-        let futex = ["runtime.futex", "runtime.futexsleep", "runtime.notesleep", "runtime.stopm", "runtime.schedule"];
-        let mut slow: Vec<_> = (0..500).map(|_| ev("futex", 1_000_000_000, &futex)).collect();
+        let futex = [
+            "runtime.futex",
+            "runtime.futexsleep",
+            "runtime.notesleep",
+            "runtime.stopm",
+            "runtime.schedule",
+        ];
+        let mut slow: Vec<_> = (0..500)
+            .map(|_| ev("futex", 1_000_000_000, &futex))
+            .collect();
         // Two slow fsyncs at a user site: a pattern needs more than that.
-        slow.push(ev("fsync", 50_000_000, &["syscall.Fsync", "os.(*File).Sync", "main.save"]));
-        slow.push(ev("fsync", 40_000_000, &["syscall.Fsync", "os.(*File).Sync", "main.save"]));
+        slow.push(ev(
+            "fsync",
+            50_000_000,
+            &["syscall.Fsync", "os.(*File).Sync", "main.save"],
+        ));
+        slow.push(ev(
+            "fsync",
+            40_000_000,
+            &["syscall.Fsync", "os.(*File).Sync", "main.save"],
+        ));
         let r = report(slow, 10_000_000_000);
         let f = judge_syscalls(&r, &group_slow(&r.slow, r.window_ns));
         assert_eq!(f.len(), 1, "{f:?}");
@@ -225,7 +272,9 @@ mod tests {
 
     #[test]
     fn a_short_window_lowers_the_severity() {
-        let slow: Vec<_> = (0..20).map(|_| ev("read", 500_000_000, READ_STACK)).collect();
+        let slow: Vec<_> = (0..20)
+            .map(|_| ev("read", 500_000_000, READ_STACK))
+            .collect();
         let r = report(slow, 1_000_000_000);
         let f = judge_syscalls(&r, &group_slow(&r.slow, r.window_ns));
         assert_eq!(f[0].severity, Severity::Warning);

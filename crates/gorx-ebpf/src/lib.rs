@@ -25,7 +25,9 @@ pub enum ProbeError {
         "missing privileges: loading BPF programs needs root or CAP_BPF and CAP_PERFMON (this process has {0}); run as root or grant them (setcap cap_bpf,cap_perfmon+ep)"
     )]
     Privileges(String),
-    #[error("the kernel has no BTF ({0}); gorx probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")]
+    #[error(
+        "the kernel has no BTF ({0}); gorx probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+    )]
     NoBtf(String),
     #[error("pid {pid}: {path}: {error}")]
     Target {
@@ -45,7 +47,9 @@ pub enum ProbeError {
 
 impl ProbeError {
     fn target(pid: u32, path: &str, error: std::io::Error) -> ProbeError {
-        if error.kind() == std::io::ErrorKind::NotFound && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        if error.kind() == std::io::ErrorKind::NotFound
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
             return ProbeError::NoSuchProcess(pid);
         }
         ProbeError::Target {

@@ -26,7 +26,10 @@ pub fn check_caps(caps: u64) -> Result<(), ProbeError> {
     if !has(CAP_PERFMON) {
         missing.push("CAP_PERFMON");
     }
-    Err(ProbeError::Privileges(format!("no {}", missing.join(" and "))))
+    Err(ProbeError::Privileges(format!(
+        "no {}",
+        missing.join(" and ")
+    )))
 }
 
 /// Privileges and BTF, in that order.
@@ -35,7 +38,8 @@ pub fn check() -> Result<(), ProbeError> {
     check_caps(effective_caps(&status).unwrap_or(0))?;
     let btf = std::env::var_os("GORX_BTF_PATH").unwrap_or_else(|| "/sys/kernel/btf/vmlinux".into());
     // GORX_BTF_PATH exists for tests of a kernel without BTF.
-    std::fs::metadata(&btf).map_err(|e| ProbeError::NoBtf(format!("{}: {e}", std::path::Path::new(&btf).display())))?;
+    std::fs::metadata(&btf)
+        .map_err(|e| ProbeError::NoBtf(format!("{}: {e}", std::path::Path::new(&btf).display())))?;
     Ok(())
 }
 
@@ -49,10 +53,16 @@ mod tests {
         assert!(check_caps(1 << CAP_SYS_ADMIN).is_ok());
         assert!(check_caps((1 << CAP_BPF) | (1 << CAP_PERFMON)).is_ok());
         let e = check_caps(1 << CAP_BPF).unwrap_err().to_string();
-        assert!(e.contains("no CAP_PERFMON") && !e.contains("no CAP_BPF"), "{e}");
+        assert!(
+            e.contains("no CAP_PERFMON") && !e.contains("no CAP_BPF"),
+            "{e}"
+        );
         let e = check_caps(0).unwrap_err().to_string();
         assert!(e.contains("no CAP_BPF and CAP_PERFMON"), "{e}");
-        assert_eq!(effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"), Some(0x1ff_ffff_ffff));
+        assert_eq!(
+            effective_caps("Name:\tx\nCapEff:\t000001ffffffffff\n"),
+            Some(0x1ff_ffff_ffff)
+        );
         assert_eq!(effective_caps("CapEff:\tzz\n"), None);
     }
 }

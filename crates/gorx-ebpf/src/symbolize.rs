@@ -13,7 +13,10 @@ pub struct Symbolizer {
 impl Symbolizer {
     /// A symbolizer that names nothing (addresses print as hex).
     pub fn empty() -> Symbolizer {
-        Symbolizer { syms: None, bias: 0 }
+        Symbolizer {
+            syms: None,
+            bias: 0,
+        }
     }
 
     pub fn new(syms: GoSymbols, bias: u64) -> Symbolizer {
@@ -29,7 +32,8 @@ impl Symbolizer {
         let exe = format!("/proc/{pid}/exe");
         let file = std::fs::File::open(&exe).map_err(|e| ProbeError::target(pid, &exe, e))?;
         // SAFETY: read-only private mapping of the target's executable; only read here.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ProbeError::target(pid, &exe, e))?;
+        let map =
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ProbeError::target(pid, &exe, e))?;
         let go = gorx_live::gobin::parse_go_binary(&exe, &map).ok().flatten();
         let syms = match GoSymbols::from_elf(&exe, &map) {
             Ok(s) => s,
@@ -44,11 +48,15 @@ impl Symbolizer {
             }
         };
         let maps_path = format!("/proc/{pid}/maps");
-        let maps = std::fs::read_to_string(&maps_path).map_err(|e| ProbeError::target(pid, &maps_path, e))?;
+        let maps = std::fs::read_to_string(&maps_path)
+            .map_err(|e| ProbeError::target(pid, &maps_path, e))?;
         let path = std::fs::read_link(&exe).map_err(|e| ProbeError::target(pid, &exe, e))?;
         let bias = if syms.pie {
             load_bias(&maps, &path.to_string_lossy(), &map).ok_or_else(|| {
-                ProbeError::Unsupported(format!("pid {pid}: {} is not mapped in {maps_path}", path.display()))
+                ProbeError::Unsupported(format!(
+                    "pid {pid}: {} is not mapped in {maps_path}",
+                    path.display()
+                ))
             })?
         } else {
             0

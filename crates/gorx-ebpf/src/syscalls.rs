@@ -141,7 +141,9 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
             target_exited = true;
             break;
         }
-        std::thread::sleep(Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())));
+        std::thread::sleep(
+            Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())),
+        );
     }
     let window_ns = start.elapsed().as_nanos() as u64;
     // Detach first so the aggregates stop moving, then read them.

@@ -14,9 +14,16 @@ fn bpf_dir() -> PathBuf {
 }
 
 fn sha256(path: &std::path::Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum (coreutils)");
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum (coreutils)");
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -25,10 +32,16 @@ fn each_object_records_the_hash_of_its_current_source() {
     for e in std::fs::read_dir(bpf_dir()).unwrap().flatten() {
         let p = e.path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(".bpf.c") else { continue };
+        let Some(stem) = name.strip_suffix(".bpf.c") else {
+            continue;
+        };
         seen += 1;
         let obj = bpf_dir().join(format!("{stem}.bpf.o"));
-        assert!(obj.exists(), "{name} has no committed object {}: run bpf/build.sh", obj.display());
+        assert!(
+            obj.exists(),
+            "{name} has no committed object {}: run bpf/build.sh",
+            obj.display()
+        );
         let recorded = std::fs::read_to_string(bpf_dir().join(format!("{stem}.bpf.o.sha256")))
             .unwrap_or_default();
         assert_eq!(
@@ -43,8 +56,15 @@ fn each_object_records_the_hash_of_its_current_source() {
 #[test]
 fn a_fresh_build_is_byte_identical_to_the_committed_objects() {
     for tool in ["clang", "bpftool"] {
-        if Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().map(|o| !o.status.success()).unwrap_or(true) {
-            missing_prerequisite(&format!("{tool} (apt-get install -y clang bpftool libbpf-dev)"));
+        if Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+        {
+            missing_prerequisite(&format!(
+                "{tool} (apt-get install -y clang bpftool libbpf-dev)"
+            ));
             return;
         }
     }
@@ -52,7 +72,11 @@ fn a_fresh_build_is_byte_identical_to_the_committed_objects() {
         missing_prerequisite("kernel BTF (/sys/kernel/btf/vmlinux)");
         return;
     }
-    let out = Command::new("bash").arg(bpf_dir().join("build.sh")).arg("--check").output().unwrap();
+    let out = Command::new("bash")
+        .arg(bpf_dir().join("build.sh"))
+        .arg("--check")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "bpf/build.sh --check failed:\n{}{}",

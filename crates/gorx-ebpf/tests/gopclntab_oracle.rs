@@ -92,7 +92,13 @@ fn check_against_addr2line(go: &Path, bin: &Path) -> usize {
     let t = symbols(bin);
     let addrs = sample(&t);
     let want = addr2line(go, bin, &addrs);
-    assert_eq!(want.len(), addrs.len(), "addr2line answered {} of {}", want.len(), addrs.len());
+    assert_eq!(
+        want.len(),
+        addrs.len(),
+        "addr2line answered {} of {}",
+        want.len(),
+        addrs.len()
+    );
     let mut bad = Vec::new();
     for (a, w) in addrs.iter().zip(&want) {
         let got = t.lookup(*a).unwrap_or("?");
@@ -100,7 +106,14 @@ fn check_against_addr2line(go: &Path, bin: &Path) -> usize {
             bad.push(format!("{a:#x}: gorx {got}, addr2line {w}"));
         }
     }
-    assert!(bad.is_empty(), "{}: {} of {} differ:\n{}", bin.display(), bad.len(), addrs.len(), bad[..bad.len().min(20)].join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{}: {} of {} differ:\n{}",
+        bin.display(),
+        bad.len(),
+        addrs.len(),
+        bad[..bad.len().min(20)].join("\n")
+    );
     addrs.len()
 }
 
@@ -112,12 +125,24 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
     };
     let tmp = TempDir::new("pclntab");
     let plain = build(&go, &tmp.0.join("plain"), &["-trimpath"]);
-    let stripped = build(&go, &tmp.0.join("stripped"), &["-trimpath", "-ldflags=-s -w"]);
-    let pie = build(&go, &tmp.0.join("pie"), &["-trimpath", "-buildmode=pie", "-ldflags=-s -w"]);
+    let stripped = build(
+        &go,
+        &tmp.0.join("stripped"),
+        &["-trimpath", "-ldflags=-s -w"],
+    );
+    let pie = build(
+        &go,
+        &tmp.0.join("pie"),
+        &["-trimpath", "-buildmode=pie", "-ldflags=-s -w"],
+    );
 
     // 1. Every text symbol of the symbol table: its entry and last byte name it.
     let t = symbols(&plain);
-    let nm = Command::new(&go).args(["tool", "nm", "-size", "-sort", "address"]).arg(&plain).output().unwrap();
+    let nm = Command::new(&go)
+        .args(["tool", "nm", "-size", "-sort", "address"])
+        .arg(&plain)
+        .output()
+        .unwrap();
     let nm = String::from_utf8_lossy(&nm.stdout);
     let (mut checked, mut bad) = (0, Vec::new());
     for line in nm.lines() {
@@ -144,7 +169,12 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
         }
     }
     assert!(checked > 1000, "only {checked} text symbols in nm output");
-    assert!(bad.is_empty(), "{} of {checked} symbols differ:\n{}", bad.len(), bad[..bad.len().min(20)].join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {checked} symbols differ:\n{}",
+        bad.len(),
+        bad[..bad.len().min(20)].join("\n")
+    );
     assert_eq!(t.found_by, "section");
 
     // 2. Stripped and PIE: no symbol table; addr2line reads the same gopclntab via gosym.
@@ -155,7 +185,10 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
     assert!(symbols(&pie).pie);
     // Without the section name (as after section-header stripping), the magic finds it.
     let mut data = std::fs::read(&stripped).unwrap();
-    let at = data.windows(10).position(|w| w == b".gopclntab").expect("section name");
+    let at = data
+        .windows(10)
+        .position(|w| w == b".gopclntab")
+        .expect("section name");
     data[at..at + 10].copy_from_slice(b".xxxxxxxxx");
     let searched = GoSymbols::from_elf("renamed", &data).unwrap();
     assert_eq!(searched.found_by, "magic-search");
@@ -187,9 +220,14 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
         assert_ne!(bias, 0, "a PIE is loaded away from 0");
         let sym = Symbolizer::new(symbols(&pie), bias);
         named.clear();
-        for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .flatten()
+        {
             // "nr a1..a6 sp pc" for a thread in a syscall.
-            let Ok(s) = std::fs::read_to_string(task.path().join("syscall")) else { continue };
+            let Ok(s) = std::fs::read_to_string(task.path().join("syscall")) else {
+                continue;
+            };
             let f: Vec<&str> = s.split_whitespace().collect();
             if f.len() != 9 {
                 continue;
@@ -200,7 +238,8 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
     }
     assert!(named.len() >= 5, "too few blocked threads seen: {named:?}");
     assert!(
-        named.iter().all(|n| !n.starts_with("0x") && (n.starts_with("runtime.") || n.starts_with("internal/runtime/"))),
+        named.iter().all(|n| !n.starts_with("0x")
+            && (n.starts_with("runtime.") || n.starts_with("internal/runtime/"))),
         "a blocked thread's PC did not symbolize to a runtime function: {named:?}"
     );
 }

@@ -87,11 +87,19 @@ pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
             let _ = writeln!(out, "      {f}");
         }
         if g.stack.len() > STACK_FRAMES {
-            let _ = writeln!(out, "      ... {} more frames", g.stack.len() - STACK_FRAMES);
+            let _ = writeln!(
+                out,
+                "      ... {} more frames",
+                g.stack.len() - STACK_FRAMES
+            );
         }
     }
     if groups.len() > TOP_GROUPS {
-        let _ = writeln!(out, "  ({} more groups; --json has them all)", groups.len() - TOP_GROUPS);
+        let _ = writeln!(
+            out,
+            "  ({} more groups; --json has them all)",
+            groups.len() - TOP_GROUPS
+        );
     }
     out.push('\n');
     out

@@ -56,7 +56,10 @@ fn bpf_capable() -> bool {
 
 /// The raw-tracepoint links on sys_enter/sys_exit (ours, or any other tracer's).
 fn syscall_links() -> usize {
-    let out = Command::new("bpftool").args(["link", "show", "-j"]).output().expect("bpftool");
+    let out = Command::new("bpftool")
+        .args(["link", "show", "-j"])
+        .output()
+        .expect("bpftool");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
     v.as_array()
         .map(|a| {
@@ -111,7 +114,9 @@ fn start_patient() -> Option<KillOnDrop> {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = rx.recv_timeout(Duration::from_secs(15)).expect("patient announced nothing in 15 s");
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("patient announced nothing in 15 s");
     assert!(line.starts_with("gorx-patient: listening"), "{line:?}");
     // Its readers and sleepers start at once; let them block once.
     std::thread::sleep(Duration::from_millis(500));
@@ -120,7 +125,11 @@ fn start_patient() -> Option<KillOnDrop> {
 
 /// Run a command to completion within `limit`, collecting its output.
 fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
     wait_output(&mut child, limit)
 }
 
@@ -170,10 +179,17 @@ fn syscall_blocking_patient_names_read_and_nanosleep_at_their_go_sites() {
     }
     let Some(p) = start_patient() else { return };
     let before = syscall_links();
-    let out = run_bounded(probe_cmd(p.0.id(), &["--duration", "4s", "--json"]), Duration::from_secs(25));
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--duration", "4s", "--json"]),
+        Duration::from_secs(25),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(syscall_links(), before, "BPF links left attached after gorx probe");
+    assert_eq!(
+        syscall_links(),
+        before,
+        "BPF links left attached after gorx probe"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["schema"], 1);
     let findings = v["findings"].as_array().unwrap();
@@ -191,16 +207,30 @@ fn syscall_blocking_patient_names_read_and_nanosleep_at_their_go_sites() {
     assert_eq!(nap["sites"][0], "main.sleeper");
     // The runtime's own sleeps are not findings.
     assert!(
-        findings.iter().all(|f| !f["sites"][0].as_str().unwrap_or("").starts_with("runtime.")),
+        findings
+            .iter()
+            .all(|f| !f["sites"][0].as_str().unwrap_or("").starts_with("runtime.")),
         "{findings:#?}"
     );
     // The probes section: the per-syscall table and the slow groups with stacks.
     let rep = &v["probes"]["syscalls"]["report"];
-    let reads = rep["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == "read").unwrap();
+    let reads = rep["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "read")
+        .unwrap();
     assert!(reads["count"].as_u64().unwrap() > 0);
     let groups = v["probes"]["syscalls"]["slow_groups"].as_array().unwrap();
     let g = groups.iter().find(|g| g["site"] == "main.reader").unwrap();
-    assert!(g["stack"].as_array().unwrap().iter().any(|f| f == "syscall.Read" || f == "syscall.read"), "{g:#}");
+    assert!(
+        g["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "syscall.Read" || f == "syscall.read"),
+        "{g:#}"
+    );
 }
 
 #[test]
@@ -218,7 +248,10 @@ fn sigint_ends_the_window_early_prints_results_and_detaches() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while syscall_links() < before + 2 {
-        assert!(Instant::now() < deadline, "gorx probe never attached its two links");
+        assert!(
+            Instant::now() < deadline,
+            "gorx probe never attached its two links"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(1500));
@@ -226,8 +259,17 @@ fn sigint_ends_the_window_early_prints_results_and_detaches() {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     let out = wait_output(&mut child, Duration::from_secs(8));
-    assert!(started.elapsed() < Duration::from_secs(5), "SIGINT took {:?}", started.elapsed());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "SIGINT took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Syscalls of pid"));
     assert_eq!(syscall_links(), before, "links left after SIGINT");
 }
@@ -253,7 +295,11 @@ fn a_target_exiting_mid_probe_exits_2_with_what_was_seen() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("exited"), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("the target exited"));
-    assert_eq!(syscall_links(), before, "links left after the target exited");
+    assert_eq!(
+        syscall_links(),
+        before,
+        "links left after the target exited"
+    );
 }
 
 #[test]
@@ -273,7 +319,10 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
         assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     };
     // A non-Go process.
-    expect(probe_cmd(non_go, &["--duration", "1s"]), "is not a Go program");
+    expect(
+        probe_cmd(non_go, &["--duration", "1s"]),
+        "is not a Go program",
+    );
     // No BTF (pointed elsewhere: the kernel here has it).
     let mut c = probe_cmd(non_go, &["--duration", "1s"]);
     c.env("GORX_BTF_PATH", "/nonexistent/btf");
@@ -281,9 +330,16 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     // No privileges: run as nobody with every capability dropped.
     if have("setpriv") {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", gorx(), "probe"])
-            .arg(non_go.to_string())
-            .args(["--duration", "1s"]);
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            gorx(),
+            "probe",
+        ])
+        .arg(non_go.to_string())
+        .args(["--duration", "1s"]);
         expect(c, "missing privileges");
     } else {
         missing_prerequisite("setpriv (util-linux)");

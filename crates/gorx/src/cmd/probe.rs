@@ -68,7 +68,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                print!("{}", gorx_report::probe::render_syscalls_text(&report, &groups));
+                print!(
+                    "{}",
+                    gorx_report::probe::render_syscalls_text(&report, &groups)
+                );
                 print!("{}", gorx_report::render_text(&d));
             }
             if exited {
