@@ -13,8 +13,13 @@
 //! otherwise by its magic (0xfffffff1 for Go 1.20+, 0xfffffff0 for 1.18–1.19) with a
 //! header that checks out. Little-endian only (amd64, arm64).
 //!
-//! Inlined frames are not expanded yet: a PC names the outermost function that contains
-//! it, as `go tool addr2line` does.
+//! Inlined frames are expanded as the runtime's `CallersFrames` does (Go 1.20+ tables):
+//! the function's `PCDATA_InlTreeIndex` table gives the inlined call at a PC, whose record
+//! in `FUNCDATA_InlTree` (an offset from `moduledata.gofunc`, i.e. the `go:func.*` symbol)
+//! names the callee and the PC of the call site in its parent; repeat until the index is
+//! -1. `gofunc` comes from the symbol table, or in a stripped binary from the runtime's
+//! `moduledata` found by its first word (the table's address). When neither is found a PC
+//! names only its outermost function, as `go tool addr2line` does.
 //!
 //! Every offset read from the file is checked against the bytes present; bad input is an
 //! error, never a panic, and nothing is allocated from a size the header claims.
@@ -57,7 +62,26 @@ pub struct GoSymbols {
     funcs: usize,
     /// The ELF file type was ET_DYN (a PIE): addresses move by the load bias.
     pub pie: bool,
+    quantum: u8,
+    pctab: usize,
+    /// The `go:func.*` region, for inline trees (None: inlined frames are not expanded).
+    gofunc: Option<Vec<u8>>,
+    /// How `gofunc` was found: `symbol`, `moduledata`, or `none`.
+    pub inline_source: &'static str,
 }
+
+/// `moduledata.gofunc`'s index in pointer-sized words (Go 1.20 through 1.26), and `text`'s.
+const MD_GOFUNC_WORD: usize = 40;
+const MD_TEXT_WORD: usize = 22;
+const MD_MINPC_WORD: usize = 20;
+/// `_func` (Go 1.20+): `npcdata` at 28, `nfuncdata` at 43, then `pcdata[]`, `funcdata[]`.
+const FUNC_HEADER: usize = 44;
+const PCDATA_INL_TREE_INDEX: usize = 2;
+const FUNCDATA_INL_TREE: usize = 3;
+/// `inlinedCall` (Go 1.20+): funcID u8, pad [3], nameOff i32, parentPc i32, startLine i32.
+const INLINED_CALL: usize = 16;
+/// Deeper inlining than this is not real (the compiler's budget stops far earlier).
+const MAX_INLINE_DEPTH: usize = 64;
 
 impl GoSymbols {
     /// Read the table from an ELF executable's bytes. `name` is used in errors.
@@ -73,11 +97,13 @@ impl GoSymbols {
         let pie = matches!(obj.kind(), object::ObjectKind::Dynamic);
         let text = obj.section_by_name(".text").map(|s| s.address());
         let mut syms = None;
+        let mut table_off = 0u64;
         if let Some(sec) = obj.section_by_name(".gopclntab")
             && let Some((off, size)) = sec.file_range()
             && let Some(bytes) = slice(file, off, size)
         {
             syms = Some(GoSymbols::parse(name, bytes, text, "section")?);
+            table_off = off;
         }
         if syms.is_none() {
             // No section header (or a PIE that keeps it elsewhere): search for the magic.
@@ -85,6 +111,7 @@ impl GoSymbols {
             while let Some(pos) = find_magic(&file[at..]).map(|p| p + at) {
                 if let Ok(s) = GoSymbols::parse(name, &file[pos..], text, "magic-search") {
                     syms = Some(s);
+                    table_off = pos as u64;
                     break;
                 }
                 at = pos + 4;
@@ -97,7 +124,64 @@ impl GoSymbols {
             )
         })?;
         syms.pie = pie;
+        if syms.format == "1.20+" {
+            syms.find_gofunc(&obj, file, table_off);
+        }
         Ok(syms)
+    }
+
+    /// Locate `go:func.*` and keep the bytes from there to the end of its segment.
+    fn find_gofunc(&mut self, obj: &object::File<'_>, file: &[u8], table_off: u64) {
+        use object::{ObjectSegment, ObjectSymbol};
+        let segment_bytes = |addr: u64| -> Option<Vec<u8>> {
+            obj.segments().find_map(|seg| {
+                let (off, size) = seg.file_range();
+                let start = seg.address();
+                if addr < start || addr >= start.checked_add(size)? {
+                    return None;
+                }
+                let from = off.checked_add(addr - start)?;
+                slice(file, from, size - (addr - start)).map(<[u8]>::to_vec)
+            })
+        };
+        if let Some(sym) = obj.symbols().find(|s| s.name() == Ok("go:func.*"))
+            && let Some(b) = segment_bytes(sym.address())
+        {
+            self.gofunc = Some(b);
+            self.inline_source = "symbol";
+            return;
+        }
+        // Stripped: moduledata's first word is the table's address; check `text`/`minpc`.
+        let Some(table_addr) = obj.segments().find_map(|seg| {
+            let (off, size) = seg.file_range();
+            (table_off >= off && table_off < off + size).then(|| seg.address() + (table_off - off))
+        }) else {
+            return;
+        };
+        let want = table_addr.to_le_bytes();
+        for seg in obj.segments() {
+            let (off, size) = seg.file_range();
+            let Some(bytes) = slice(file, off, size) else {
+                continue;
+            };
+            let mut at = 0;
+            while let Some(p) = memchr::memmem::find(&bytes[at..], &want).map(|p| p + at) {
+                at = p + 1;
+                if p % 8 != 0 {
+                    continue;
+                }
+                let word = |i: usize| read_uint(bytes, p + 8 * i, 8);
+                if word(MD_TEXT_WORD) == Some(self.text_start)
+                    && word(MD_MINPC_WORD) == Some(self.text_start)
+                    && let Some(gofunc) = word(MD_GOFUNC_WORD)
+                    && let Some(b) = segment_bytes(gofunc)
+                {
+                    self.gofunc = Some(b);
+                    self.inline_source = "moduledata";
+                    return;
+                }
+            }
+        }
     }
 
     /// Parse a table at the start of `data` (which may run past its end). `text` is the
@@ -173,6 +257,10 @@ impl GoSymbols {
             funcs,
             pie: false,
             data: Vec::new(),
+            quantum: *quantum.unwrap_or(&1),
+            pctab: pctab_off as usize,
+            gofunc: None,
+            inline_source: "none",
         };
         // The table's extent: up to the end of the last _func record we can see. Keep the
         // bytes present (bounded by `data`), checking entries ascend on the way.
@@ -189,7 +277,12 @@ impl GoSymbols {
             prev = entry;
             if i < nfunc {
                 let foff = read_u32(data, funcs + 8 * i + 4).unwrap_or(0) as usize;
-                end = end.max(funcs.saturating_add(foff).saturating_add(8));
+                // The record with its pcdata/funcdata arrays (at most 255 + 255 entries).
+                end = end.max(
+                    funcs
+                        .saturating_add(foff)
+                        .saturating_add(FUNC_HEADER + 4 * 510),
+                );
             }
         }
         let end = end.min(data.len());
@@ -216,7 +309,7 @@ impl GoSymbols {
     /// The text range the table covers, as link-time addresses.
     pub fn text_range(&self) -> Range<u64> {
         let end = read_u32(&self.data, self.funcs + 8 * self.nfunc).unwrap_or(0);
-        self.text_start..self.text_start + u64::from(end)
+        self.text_start..self.text_start.saturating_add(u64::from(end))
     }
 
     fn entry(&self, i: usize) -> Option<u32> {
@@ -227,6 +320,11 @@ impl GoSymbols {
         let foff = read_u32(&self.data, self.funcs + 8 * i + 4)? as usize;
         let name_off =
             read_u32(&self.data, self.funcs.checked_add(foff)?.checked_add(4)?)? as usize;
+        self.name_at(name_off)
+    }
+
+    /// A NUL-terminated name in the function name table.
+    fn name_at(&self, name_off: usize) -> Option<&str> {
         let start = self.names.start.checked_add(name_off)?;
         let bytes = self.data.get(start..self.names.end.min(self.data.len()))?;
         let nul = bytes.iter().position(|&b| b == 0)?;
@@ -235,6 +333,82 @@ impl GoSymbols {
 
     /// The function containing a link-time address (the outermost one when inlined).
     pub fn lookup(&self, pc: u64) -> Option<&str> {
+        self.func_name(self.func_index(pc)?)
+    }
+
+    /// The logical frames at a link-time address, innermost (inlined) first and the
+    /// physical function last; empty when the address is outside the table.
+    pub fn frames(&self, pc: u64) -> Vec<&str> {
+        let Some(i) = self.func_index(pc) else {
+            return Vec::new();
+        };
+        let mut out = self.inlined_at(i, pc).unwrap_or_default();
+        if let Some(n) = self.func_name(i) {
+            out.push(n);
+        }
+        out
+    }
+
+    /// The inlined calls at `pc` in function `i`, innermost first.
+    fn inlined_at(&self, i: usize, pc: u64) -> Option<Vec<&str>> {
+        let tree = self.gofunc.as_deref()?;
+        let foff = read_u32(&self.data, self.funcs + 8 * i + 4)? as usize;
+        let f = self.funcs.checked_add(foff)?;
+        let entry = self
+            .text_start
+            .checked_add(u64::from(read_u32(&self.data, f)?))?;
+        let npcdata = read_u32(&self.data, f + 28)? as usize;
+        let nfuncdata = *self.data.get(f + 43)? as usize;
+        if npcdata <= PCDATA_INL_TREE_INDEX || nfuncdata <= FUNCDATA_INL_TREE || npcdata > 255 {
+            return None;
+        }
+        let table = read_u32(&self.data, f + FUNC_HEADER + 4 * PCDATA_INL_TREE_INDEX)? as usize;
+        let tree_off = read_u32(
+            &self.data,
+            f + FUNC_HEADER + 4 * npcdata + 4 * FUNCDATA_INL_TREE,
+        )?;
+        if table == 0 || tree_off == u32::MAX {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut at = pc;
+        while out.len() < MAX_INLINE_DEPTH {
+            let ix = self.pcvalue(table, entry, at)?;
+            if ix < 0 {
+                break;
+            }
+            let rec = (tree_off as usize).checked_add((ix as usize).checked_mul(INLINED_CALL)?)?;
+            let name_off = read_u32(tree, rec + 4)? as usize;
+            let parent_pc = read_u32(tree, rec + 8)?;
+            out.push(self.name_at(name_off)?);
+            at = entry.checked_add(u64::from(parent_pc))?;
+        }
+        Some(out)
+    }
+
+    /// The value of the pc-value table at `pctab + off` for `target`, as the runtime's
+    /// `pcvalue`: pairs of (zig-zag value delta, pc delta × quantum) varints from `entry`.
+    fn pcvalue(&self, off: usize, entry: u64, target: u64) -> Option<i32> {
+        let mut p = self.pctab.checked_add(off)?;
+        let (mut val, mut pc, mut first) = (-1i32, entry, true);
+        // Each step consumes at least two bytes; the table cannot be longer than the data.
+        for _ in 0..self.data.len() / 2 + 1 {
+            let uv = read_varint(&self.data, &mut p)?;
+            if uv == 0 && !first {
+                return None;
+            }
+            first = false;
+            val = val.wrapping_add((-((uv & 1) as i32)) ^ ((uv >> 1) as i32));
+            let dpc = read_varint(&self.data, &mut p)?;
+            pc = pc.checked_add(u64::from(dpc) * u64::from(self.quantum))?;
+            if target < pc {
+                return Some(val);
+            }
+        }
+        None
+    }
+
+    fn func_index(&self, pc: u64) -> Option<usize> {
         let off = pc.checked_sub(self.text_start)?;
         let off = u32::try_from(off).ok()?;
         if off >= self.entry(self.nfunc)? || off < self.entry(0)? {
@@ -250,14 +424,14 @@ impl GoSymbols {
                 hi = mid;
             }
         }
-        self.func_name(lo.checked_sub(1)?)
+        lo.checked_sub(1)
     }
 
     /// Every function's entry address and name, in address order.
     pub fn functions(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
         (0..self.nfunc).filter_map(|i| {
             Some((
-                self.text_start + u64::from(self.entry(i)?),
+                self.text_start.checked_add(u64::from(self.entry(i)?))?,
                 self.func_name(i)?,
             ))
         })
@@ -320,6 +494,19 @@ fn find_magic(data: &[u8]) -> Option<usize> {
             return Some(i);
         }
         i += 4;
+    }
+    None
+}
+
+fn read_varint(data: &[u8], at: &mut usize) -> Option<u32> {
+    let mut v = 0u32;
+    for shift in (0..35).step_by(7) {
+        let b = *data.get(*at)?;
+        *at += 1;
+        v |= u32::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            return Some(v);
+        }
     }
     None
 }
@@ -409,6 +596,13 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_text_start_near_the_top_of_the_address_space_does_not_overflow() {
+        let t = GoSymbols::parse("t", &tiny_table(), Some(u64::MAX - 4), "section").unwrap();
+        assert_eq!(t.lookup(u64::MAX), Some("main.a"));
+        let _ = (t.text_range(), t.functions().count(), t.frames(u64::MAX));
     }
 
     #[test]

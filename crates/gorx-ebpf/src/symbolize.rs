@@ -64,20 +64,23 @@ impl Symbolizer {
         Ok(Symbolizer::new(syms, bias))
     }
 
-    /// Names for a user stack, leaf first. Return addresses (all but the first) are looked
-    /// up one byte back, inside the call instruction, as pprof does.
+    /// Names for a user stack, leaf first, inlined calls expanded (innermost first) when
+    /// the binary's inline trees were found. Return addresses (all but the first) are
+    /// looked up one byte back, inside the call instruction, as pprof does.
     pub fn frames(&self, pcs: &[u64]) -> Vec<String> {
-        pcs.iter()
-            .enumerate()
-            .filter(|(_, pc)| **pc != 0)
-            .map(|(i, &pc)| {
-                let link = pc.wrapping_sub(self.bias).wrapping_sub(u64::from(i > 0));
-                self.syms
-                    .as_ref()
-                    .and_then(|s| s.lookup(link))
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{pc:#x}"))
-            })
-            .collect()
+        let mut out = Vec::new();
+        for (i, &pc) in pcs.iter().enumerate().filter(|(_, pc)| **pc != 0) {
+            let link = pc.wrapping_sub(self.bias).wrapping_sub(u64::from(i > 0));
+            let names = self
+                .syms
+                .as_ref()
+                .map(|s| s.frames(link))
+                .unwrap_or_default();
+            if names.is_empty() {
+                out.push(format!("{pc:#x}"));
+            }
+            out.extend(names.into_iter().map(str::to_string));
+        }
+        out
     }
 }

@@ -196,7 +196,30 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
     for a in sample(&by_section) {
         assert_eq!(searched.lookup(a), by_section.lookup(a), "{a:#x}");
     }
-    eprintln!("pie table found by {}", symbols(&pie).found_by);
+    // A corrupted real table (every 61st byte from a fixed LCG) is an error or a table that
+    // answers without panicking, inline trees included.
+    let clean = std::fs::read(&stripped).unwrap();
+    let addrs = sample(&symbols(&stripped));
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..4 {
+        let mut bad = clean.clone();
+        for i in (round..bad.len()).step_by(61) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            bad[i] = (seed >> 56) as u8;
+        }
+        if let Ok(t) = GoSymbols::from_elf("corrupt", &bad) {
+            for &a in &addrs {
+                let _ = t.frames(a);
+            }
+        }
+    }
+    eprintln!(
+        "pie table found by {}, inline trees by {}",
+        symbols(&pie).found_by,
+        symbols(&pie).inline_source
+    );
     assert!(!symbols(&stripped).pie);
 
     // 3. Through the load bias: a running PIE's blocked threads sit in Go functions.
@@ -242,4 +265,106 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
             && (n.starts_with("runtime.") || n.starts_with("internal/runtime/"))),
         "a blocked thread's PC did not symbolize to a runtime function: {named:?}"
     );
+}
+
+/// A program whose stack has inlined calls prints each PC of `runtime.Callers` with the
+/// frame `runtime.CallersFrames` names for it: the oracle for inline expansion. Callers
+/// gives one PC per logical frame (`pc+1` of each inlined call site), so a physical
+/// return address expands, in gorx, to the names of a run of consecutive lines.
+const INLINE_PROG: &str = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+)
+
+var sink []uintptr
+
+func leaf() []uintptr {
+	pcs := make([]uintptr, 64)
+	return pcs[:runtime.Callers(1, pcs)]
+}
+func mid() []uintptr { return leaf() }
+func top() []uintptr { return mid() }
+
+//go:noinline
+func outer() []uintptr { return top() }
+
+type T struct{ n int }
+
+func (t *T) inc() []uintptr { t.n++; return outer() }
+
+func main() {
+	t := &T{}
+	for _, pc := range t.inc() {
+		fr := runtime.CallersFrames([]uintptr{pc})
+		var names []string
+		for {
+			f, more := fr.Next()
+			names = append(names, f.Function)
+			if !more {
+				break
+			}
+		}
+		fmt.Printf("%x %s\n", pc, strings.Join(names, ";"))
+	}
+}
+"#;
+
+#[test]
+fn inlined_frames_expand_as_runtime_callers_frames_does() {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let tmp = TempDir::new("inline");
+    std::fs::write(tmp.0.join("main.go"), INLINE_PROG).unwrap();
+    std::fs::write(tmp.0.join("go.mod"), "module inl\n\ngo 1.21\n").unwrap();
+    for (tag, flags) in [("plain", ""), ("stripped", "-s -w")] {
+        let bin = tmp.0.join(tag);
+        let status = Command::new(&go)
+            .args(["build", "-trimpath", &format!("-ldflags={flags}"), "-o"])
+            .arg(&bin)
+            .arg(".")
+            .current_dir(&tmp.0)
+            .env("GOTOOLCHAIN", "local")
+            .env("CGO_ENABLED", "0")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = Command::new(&bin).output().unwrap();
+        let t = symbols(&bin);
+        assert_eq!(
+            t.inline_source,
+            if tag == "plain" {
+                "symbol"
+            } else {
+                "moduledata"
+            }
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<(u64, &str)> = text
+            .lines()
+            .map(|l| {
+                let (pc, name) = l.split_once(' ').unwrap();
+                (u64::from_str_radix(pc, 16).unwrap(), name)
+            })
+            .collect();
+        assert!(lines.len() >= 4, "{text}");
+        let (mut k, mut deepest) = (0, 0);
+        while k < lines.len() {
+            // CallersFrames treats each PC as a return address: it looks up pc-1.
+            let got = t.frames(lines[k].0 - 1);
+            let want: Vec<&str> = lines[k..].iter().take(got.len()).map(|l| l.1).collect();
+            assert!(!got.is_empty(), "{tag}: pc {:#x} unnamed", lines[k].0);
+            assert_eq!(got, want, "{tag}: pc {:#x}\n{text}", lines[k].0);
+            deepest = deepest.max(got.len());
+            k += got.len();
+        }
+        assert!(
+            deepest >= 3,
+            "{tag}: no PC had inlined frames, the test proves nothing:\n{text}"
+        );
+    }
 }
