@@ -354,3 +354,191 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
     assert_eq!(syscall_links(), before);
 }
+
+/// Go program for the oracle: on each stdin line, exactly 20000 openat calls.
+const OPENAT_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n := 0
+		for i := 0; i < 20000; i++ {
+			fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0)
+			if err == nil {
+				syscall.Close(fd)
+				n++
+			}
+		}
+		fmt.Println("done", n)
+	}
+}
+"#;
+
+/// tracefs mounted for bpftrace's tracepoints (gorx needs none), unmounted after if this
+/// test mounted it.
+struct Tracefs(bool);
+impl Tracefs {
+    fn ensure() -> Tracefs {
+        if Path::new("/sys/kernel/tracing/events").exists() {
+            return Tracefs(false);
+        }
+        let ok = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status()
+            .is_ok_and(|s| s.success());
+        Tracefs(ok)
+    }
+}
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = Command::new("umount").arg("/sys/kernel/tracing").status();
+        }
+    }
+}
+
+fn read_line_within(r: &mpsc::Receiver<String>, limit: Duration, what: &str) -> String {
+    r.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: no line within {limit:?}"))
+}
+
+fn line_reader(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn openat_count_agrees_with_bpftrace_over_the_same_window() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    if !have("bpftrace") {
+        missing_prerequisite("bpftrace (apt-get install -y bpftrace)");
+        return;
+    }
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-openat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), OPENAT_PROG).unwrap();
+    std::fs::write(dir.join("go.mod"), "module openat\n\ngo 1.21\n").unwrap();
+    let bin = dir.join("openat");
+    let built = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut target = KillOnDrop(
+        Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let t_out = line_reader(target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(10), "target"),
+        "ready"
+    );
+
+    let _tracefs = Tracefs::ensure();
+    let mut bt = KillOnDrop(
+        Command::new("bpftrace")
+            .arg("-e")
+            .arg(format!(
+                "tracepoint:syscalls:sys_enter_openat /pid == {pid}/ {{ @n = count(); }}"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let bt_out = line_reader(bt.0.stdout.take().unwrap());
+    let first = read_line_within(&bt_out, Duration::from_secs(15), "bpftrace");
+    assert!(first.starts_with("Attaching"), "bpftrace: {first}");
+
+    let before = syscall_links();
+    let mut probe = probe_cmd(pid, &["--duration", "25s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while syscall_links() < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never attached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both attached: the burst falls inside both windows.
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    let done = read_line_within(&t_out, Duration::from_secs(15), "target burst");
+    assert_eq!(done, "done 20000");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own children.
+    unsafe {
+        libc::kill(probe.id() as libc::pid_t, libc::SIGINT);
+        libc::kill(bt.0.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = wait_output(&mut probe, Duration::from_secs(10));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gorx_n = v["probes"]["syscalls"]["report"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "openat")
+        .and_then(|s| s["count"].as_u64())
+        .unwrap_or(0);
+    let mut bt_n = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bt_n.is_none() && Instant::now() < deadline {
+        if let Ok(l) = bt_out.recv_timeout(Duration::from_millis(200))
+            && let Some(n) = l.strip_prefix("@n: ")
+        {
+            bt_n = n.trim().parse::<u64>().ok();
+        }
+    }
+    let bt_n = bt_n.expect("bpftrace printed no @n");
+    let diff = gorx_n.abs_diff(bt_n) as f64 / bt_n.max(1) as f64;
+    eprintln!("openat over the same window: gorx {gorx_n}, bpftrace {bt_n}");
+    assert!(
+        bt_n >= 20000 && gorx_n >= 20000,
+        "gorx {gorx_n}, bpftrace {bt_n}"
+    );
+    assert!(
+        diff <= 0.02,
+        "gorx {gorx_n} vs bpftrace {bt_n}: {:.2}% apart",
+        diff * 100.0
+    );
+    assert_eq!(syscall_links(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
