@@ -210,6 +210,7 @@ mod tests {
                 hist: vec![0; crate::syscalls::HIST_SLOTS],
             }],
             slow,
+            in_flight: Vec::new(),
             slow_dropped: 0,
             entries_lost: 0,
             target_exited: false,

@@ -7,7 +7,7 @@
 
 use crate::symbolize::Symbolizer;
 use crate::{ProbeError, syscall_name};
-use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::{Ebpf, EbpfLoader};
 use serde::Serialize;
@@ -32,6 +32,26 @@ struct SysStat {
 }
 // SAFETY: plain old data, same layout as `struct sys_stat` in syscalls.bpf.c.
 unsafe impl aya::Pod for SysStat {}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Start {
+    ts: u64,
+    nr: u64,
+}
+// SAFETY: plain old data, same layout as `struct start` in syscalls.bpf.c.
+unsafe impl aya::Pod for Start {}
+
+/// A syscall still blocked when the window closed, at least the slow threshold long. Its
+/// stack is not known (stacks are taken when a syscall returns), only what and how long.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InFlight {
+    pub tid: u32,
+    pub nr: u32,
+    pub name: String,
+    /// Blocked so far, from its entry (after the probe attached) to the window's end.
+    pub elapsed_ns: u64,
+}
 
 /// One syscall's aggregate over the window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -88,6 +108,8 @@ pub struct SyscallReport {
     /// Most total time first.
     pub syscalls: Vec<SyscallStat>,
     pub slow: Vec<SlowSyscall>,
+    /// Syscalls still blocked at the window's end, longest first.
+    pub in_flight: Vec<InFlight>,
     /// Slow events lost because the ring buffer was full.
     pub slow_dropped: u64,
     /// Syscall entries not timed because the per-thread table was full.
@@ -146,6 +168,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
         );
     }
     let window_ns = start.elapsed().as_nanos() as u64;
+    let in_flight = read_in_flight(&ebpf, cfg);
     // Detach first so the aggregates stop moving, then read them.
     for prog in ["sys_enter", "sys_exit"] {
         if let Some(p) = ebpf.program_mut(prog)
@@ -163,6 +186,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
         slow_threshold_ns: cfg.slow_ns,
         syscalls,
         slow,
+        in_flight,
         slow_dropped: drops[0],
         entries_lost: drops[1],
         target_exited,
@@ -238,6 +262,49 @@ fn read_stats(ebpf: &Ebpf) -> Result<Vec<SyscallStat>, ProbeError> {
     }
     out.sort_by(|a, b| b.total_ns.cmp(&a.total_ns).then(a.nr.cmp(&b.nr)));
     Ok(out)
+}
+
+/// Entries of the per-thread start table older than the threshold whose thread is still
+/// the target's (a thread that exited inside a syscall leaves a stale entry).
+fn read_in_flight(ebpf: &Ebpf, cfg: &Config) -> Vec<InFlight> {
+    let Some(map) = ebpf.map("starts") else {
+        return Vec::new();
+    };
+    let Ok(map) = HashMap::<&MapData, u32, Start>::try_from(map) else {
+        return Vec::new();
+    };
+    let now = monotonic_ns();
+    let mut out: Vec<InFlight> = map
+        .iter()
+        .filter_map(Result::ok)
+        .filter_map(|(tid, s)| {
+            let elapsed_ns = now.checked_sub(s.ts)?;
+            let alive = std::path::Path::new(&format!("/proc/{}/task/{tid}", cfg.pid)).exists();
+            (elapsed_ns >= cfg.slow_ns && alive && s.nr < u64::from(MAX_SYSCALLS)).then(|| {
+                InFlight {
+                    tid,
+                    nr: s.nr as u32,
+                    name: syscall_name(s.nr as u32),
+                    elapsed_ns,
+                }
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.elapsed_ns.cmp(&a.elapsed_ns).then(a.tid.cmp(&b.tid)));
+    out
+}
+
+/// CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
 }
 
 fn read_drops(ebpf: &Ebpf) -> Result<[u64; 2], ProbeError> {

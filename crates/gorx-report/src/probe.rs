@@ -102,5 +102,31 @@ pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
         );
     }
     out.push('\n');
+    if !r.in_flight.is_empty() {
+        // One line per syscall: how many threads, the longest (stacks are taken on return).
+        let mut by_name: Vec<(&str, usize, u64)> = Vec::new();
+        for f in &r.in_flight {
+            match by_name.iter_mut().find(|(n, _, _)| *n == f.name) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 = e.2.max(f.elapsed_ns);
+                }
+                None => by_name.push((&f.name, 1, f.elapsed_ns)),
+            }
+        }
+        let _ = writeln!(
+            out,
+            "Still blocked when the window closed, at least {} (no stack: stacks are taken on return):",
+            format_duration_ns(r.slow_threshold_ns as f64)
+        );
+        for (name, n, longest) in by_name {
+            let _ = writeln!(
+                out,
+                "  {name:<12} {n:>6} threads, longest {}",
+                format_duration_ns(longest as f64)
+            );
+        }
+        out.push('\n');
+    }
     out
 }
