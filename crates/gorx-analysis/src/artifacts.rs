@@ -6,7 +6,7 @@
 //! source at hand and several processes never mix. This is what `gorx analyze`,
 //! `gorx demo` and capture bundles share.
 
-use crate::block_rate::{BlockInput, ProcessStart, contention_rate_findings};
+use crate::block_rate::{BlockInput, ProcessStart, contention_findings};
 use crate::diagnosis::{Diagnosis, InputSummary};
 use crate::finding::{Finding, Severity};
 use crate::judge::{self, HeapObservation, Observations};
@@ -136,17 +136,13 @@ fn judge_process(mut pe: ProcessEvidence) -> Vec<Finding> {
             .as_deref()
             .unwrap_or("the bundle's process snapshot"),
     });
-    for (profiles, mutex) in [(&pe.blocks, false), (&pe.mutexes, true)] {
-        let inputs: Vec<BlockInput<'_>> = profiles
-            .iter()
-            .map(|(source, profile, text)| BlockInput {
-                source,
-                profile,
-                text: *text,
-            })
-            .collect();
-        findings.extend(contention_rate_findings(&inputs, start.as_ref(), mutex));
-    }
+    // Block and mutex profiles together: lock waits in the block profile corroborate
+    // the mutex profile (block_rate.rs).
+    findings.extend(contention_findings(
+        &block_inputs(&pe.blocks),
+        &block_inputs(&pe.mutexes),
+        start.as_ref(),
+    ));
     if pe.has_proc {
         for mut f in process::analyze(&pe.snapshot) {
             // The snapshot names /proc/PID paths of a process that may be gone;
@@ -155,8 +151,22 @@ fn judge_process(mut pe: ProcessEvidence) -> Vec<Finding> {
             findings.push(f);
         }
     }
+    if pe.has_proc {
+        // Pause and latency advice names the cause this process's CPU numbers support.
+        process::amend_latency_advice(&mut findings, &pe.snapshot);
+    }
     pe.observed.findings = findings;
     judge::judge(pe.observed)
+}
+
+fn block_inputs(v: &[(String, pprof::Profile, bool)]) -> Vec<BlockInput<'_>> {
+    v.iter()
+        .map(|(source, profile, text)| BlockInput {
+            source,
+            profile,
+            text: *text,
+        })
+        .collect()
 }
 
 /// The bundle an artifact belongs to: its directory, with a trailing `proc` stripped.
@@ -207,9 +217,13 @@ fn observe(
                 kind,
                 profiles::ProfileKind::Block | profiles::ProfileKind::Mutex
             ) {
-                // An empty contention profile (often an unused mutex profile, which
-                // nothing tells from a block profile) is no evidence and no delta base.
-                if !p.samples.is_empty() {
+                // An empty contention profile is no evidence and no delta base, but it
+                // says something: that kind of profiling is off (rate 0). An empty mutex
+                // profile looks like an empty block profile; its file name tells them apart.
+                if profiles::is_profiling_off(&p) {
+                    let off = profiles::contention_kind(&p, name).unwrap_or(kind);
+                    out.push(profiles::profiling_off_finding(off, name));
+                } else {
                     let to = if kind == profiles::ProfileKind::Mutex {
                         &mut pe.mutexes
                     } else {
@@ -246,7 +260,14 @@ fn observe(
                     }
                 }
                 legacy::TextProfile::Contention(c) => {
-                    if !c.records.is_empty() {
+                    if c.records.is_empty() {
+                        let off = if c.kind == "mutex" {
+                            profiles::ProfileKind::Mutex
+                        } else {
+                            profiles::ProfileKind::Block
+                        };
+                        out.push(profiles::profiling_off_finding(off, name));
+                    } else {
                         let p = profiles::contention_text_profile(&c);
                         let to = if c.kind == "mutex" {
                             &mut pe.mutexes

@@ -66,6 +66,7 @@ pub const FINDING_IDS: &[&str] = &[
     "syscall.blocking",
     "cpu.gc-share",
     "alloc.contention",
+    "sched.cpu-starved",
     "syscall.slow",
 ];
 

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod mmu;
 pub mod process;
 pub mod profiles;
+pub mod score;
 pub mod sites;
 pub mod thresholds;
 pub mod trace;

@@ -4,8 +4,9 @@
 //!   went: heap in use, stacks, span/cache/GC metadata, idle heap still resident, heap
 //!   released to the OS. The live analysis reuses it to reconcile RSS
 //!   (`resident_estimate_bytes` is what Go itself accounts as resident).
-//! - [`memstats_findings`]`(m, source)`: `memory.unreturned` (idle heap not released) and
-//!   `memory.stack-heavy` (goroutine stacks a large share of memory).
+//! - [`memstats_findings`]`(m, source)`: `memory.unreturned` (idle heap not released),
+//!   `memory.stack-heavy` (goroutine stacks a large share of memory) and `gc.long-pause`
+//!   from the recent pauses (`PauseNs`/`PauseEnd`), judged like gctrace's.
 
 use crate::finding::{Evidence, Finding, Severity};
 use crate::thresholds as t;
@@ -157,7 +158,64 @@ pub fn memstats_findings(m: &MemStats, source: &str) -> Vec<Finding> {
             sites: Vec::new(),
         });
     }
+    out.extend(long_pause(m, source));
     out
+}
+
+/// gc.long-pause from `PauseNs` (the last ≤256 stop-the-world pauses, each a cycle's total
+/// as gctrace's): the same pause table and the same minimum cycle count as gctrace
+/// ([`crate::gc::PauseStats`]). `PauseEnd` gives the window they span.
+fn long_pause(m: &MemStats, source: &str) -> Option<Finding> {
+    let pauses = m.recent_pauses_ns();
+    if pauses.len() < t::GC_MIN_CYCLES {
+        return None;
+    }
+    let p = crate::gc::PauseStats::of(&pauses);
+    let severity = p.severity()?;
+    let mut ev = Evidence::new();
+    ev.insert("num_gc".into(), json!(m.num_gc));
+    p.add_evidence(&mut ev);
+    // The same ring for the end times; a window only when every end is known and ordered.
+    let ends = recent_pause_ends_ns(m);
+    let window = match (ends.first(), ends.last()) {
+        (Some(&a), Some(&b)) if ends.len() == pauses.len() && a > 0 && b >= a => Some(b - a),
+        _ => None,
+    };
+    if let Some(w) = window {
+        ev.insert("window_ns".into(), json!(w));
+    }
+    ev.insert(
+        "basis".into(),
+        json!("runtime.MemStats PauseNs: the last ≤256 stop-the-world pauses"),
+    );
+    let over = window.map_or(String::new(), |w| {
+        format!(" in the last {:.0} s", w as f64 / 1e9)
+    });
+    Some(Finding {
+        id: "gc.long-pause",
+        severity,
+        title: format!(
+            "GC stop-the-world pauses: {}{over} (MemStats)",
+            p.describe()
+        ),
+        evidence: ev,
+        recommendation: crate::gc::PAUSE_ADVICE.to_string(),
+        sources: vec![source.to_string()],
+        sites: Vec::new(),
+    })
+}
+
+/// `PauseEnd` in the order of [`MemStats::recent_pauses_ns`] (oldest first), or empty.
+fn recent_pause_ends_ns(m: &MemStats) -> Vec<u64> {
+    if m.pause_end.len() != 256 {
+        return Vec::new();
+    }
+    let swapped = MemStats {
+        pause_ns: m.pause_end.clone(),
+        num_gc: m.num_gc,
+        ..Default::default()
+    };
+    swapped.recent_pauses_ns()
 }
 
 #[cfg(test)]
@@ -211,5 +269,73 @@ mod tests {
         let mut m = ms();
         m.heap_released = m.heap_idle;
         assert!(memstats_findings(&m, "x").is_empty());
+    }
+
+    /// MemStats of a process whose pauses are ring entries `pauses` (oldest first),
+    /// one a second, ending with cycle `num_gc`.
+    fn with_pauses(num_gc: u64, pauses: &[u64]) -> MemStats {
+        let mut m = ms();
+        m.heap_released = m.heap_idle;
+        m.num_gc = num_gc;
+        m.pause_ns = vec![0; 256];
+        m.pause_end = vec![0; 256];
+        let n = pauses.len() as u64;
+        for (k, &p) in pauses.iter().enumerate() {
+            let cycle = num_gc - n + k as u64 + 1; // 1-based cycle number
+            let slot = ((cycle + 255) % 256) as usize;
+            m.pause_ns[slot] = p;
+            m.pause_end[slot] = 1_700_000_000_000_000_000 + cycle * 1_000_000_000;
+        }
+        m
+    }
+
+    /// The field case: no /metrics, no gctrace; MemStats' PauseNs hold P99 26 ms and max
+    /// 48 ms. The old code said "No findings".
+    #[test]
+    fn memstats_pauses_are_pause_evidence() {
+        let mut pauses = vec![300_000u64; 256];
+        for (i, p) in [48, 26, 26, 22, 18, 15, 12].iter().enumerate() {
+            pauses[40 * i + 3] = p * 1_000_000;
+        }
+        let f = memstats_findings(&with_pauses(1000, &pauses), "heap.debug1.txt");
+        let lp = f
+            .iter()
+            .find(|f| f.id == "gc.long-pause")
+            .expect("gc.long-pause");
+        assert_eq!(lp.severity, Severity::Warning, "{lp:#?}");
+        assert_eq!(lp.evidence["pause_p99_ns"], json!(26_000_000));
+        assert_eq!(lp.evidence["pause_max_ns"], json!(48_000_000));
+        assert_eq!(lp.evidence["window_ns"], json!(255_000_000_000u64));
+        assert!(
+            lp.title.contains("P99 26.0 ms, max 48.0 ms"),
+            "{}",
+            lp.title
+        );
+
+        // Quiet pauses: nothing; one slow stop among many: info.
+        assert!(memstats_findings(&with_pauses(1000, &[300_000; 256]), "x").is_empty());
+        let mut one = vec![300_000u64; 256];
+        one[7] = 30_000_000;
+        let f = memstats_findings(&with_pauses(1000, &one), "x");
+        assert_eq!(f[0].severity, Severity::Info, "{f:#?}");
+    }
+
+    /// Fewer pauses than a percentile needs: "max of N", no P99 claimed.
+    #[test]
+    fn few_memstats_pauses_are_a_max_of_n() {
+        let pauses = [
+            300_000, 12_000_000, 400_000, 15_000_000, 350_000, 300_000, 320_000, 310_000,
+        ];
+        let f = memstats_findings(&with_pauses(8, &pauses), "vars.json");
+        let lp = f
+            .iter()
+            .find(|f| f.id == "gc.long-pause")
+            .expect("gc.long-pause");
+        assert_eq!(lp.severity, Severity::Warning);
+        assert!(lp.title.contains("max 15.0 ms of 8 pauses"), "{}", lp.title);
+        assert!(!lp.title.contains("P99 "), "{}", lp.title);
+        assert!(!lp.evidence.contains_key("pause_p99_ns"));
+        // Four cycles are too few to judge at all, as in gctrace.
+        assert!(memstats_findings(&with_pauses(4, &pauses[..4]), "x").is_empty());
     }
 }

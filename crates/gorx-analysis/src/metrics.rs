@@ -215,6 +215,7 @@ fn long_pause(v: &MetricsView, source: &str) -> Option<Finding> {
     };
     let mut ev = Evidence::new();
     ev.insert("cycles".into(), json!(cycles));
+    ev.insert("pauses".into(), json!(cycles.min(256)));
     for (q, ns) in &v.gc_pause_quantiles_ns {
         let key = if *q == 0.0 {
             "pause_min_ns".to_string()
@@ -236,12 +237,22 @@ fn long_pause(v: &MetricsView, source: &str) -> Option<Finding> {
     Some(Finding {
         id: "gc.long-pause",
         severity,
-        title: format!(
-            "GC stop-the-world pauses: max {:.1} ms, upper quartile {:.1} ms over the last {} cycles",
-            max as f64 / 1e6,
-            q75 as f64 / 1e6,
-            cycles.min(256)
-        ),
+        title: if (cycles as usize) < t::PAUSE_PERCENTILE_MIN_SAMPLES {
+            // Quantiles of a handful of pauses: the maximum is the number that means something.
+            format!(
+                "GC stop-the-world pauses: max {:.1} ms of {} pauses (upper quartile {:.1} ms; too few for a percentile)",
+                max as f64 / 1e6,
+                cycles,
+                q75 as f64 / 1e6,
+            )
+        } else {
+            format!(
+                "GC stop-the-world pauses: max {:.1} ms, upper quartile {:.1} ms over the last {} cycles",
+                max as f64 / 1e6,
+                q75 as f64 / 1e6,
+                cycles.min(256)
+            )
+        },
         evidence: ev,
         recommendation: "Long STW phases usually mean the process was not on a CPU when the world stopped: check CFS throttling and set GOMAXPROCS to the CPU quota; otherwise look for tight loops without function calls (non-preemptible with GODEBUG=asyncpreemptoff=1 or before Go 1.14) and for huge numbers of goroutines. A gctrace log (GODEBUG=gctrace=1) or an execution trace shows which phase is long.".into(),
         sources: vec![source.to_string()],
@@ -314,6 +325,23 @@ go_goroutines -3\n";
         assert_eq!(s.nofile_soft, Some(1024));
         assert_eq!(s.rss_bytes(), Some(200_000_000));
         assert_eq!(s.gomemlimit_observed_bytes, Some(None));
+    }
+
+    /// Quantiles of 8 pauses: the title gives "max of N", not a distribution.
+    #[test]
+    fn few_scraped_pauses_are_a_max_of_n() {
+        let text = "go_gc_duration_seconds{quantile=\"0\"} 1e-4\n\
+go_gc_duration_seconds{quantile=\"0.75\"} 0.02\ngo_gc_duration_seconds{quantile=\"1\"} 0.03\n\
+go_gc_duration_seconds_sum 0.1\ngo_gc_duration_seconds_count 8\n";
+        let v = MetricsView::from_exposition(&prometheus::parse("m", text.as_bytes()).unwrap());
+        let f = metrics_findings(&v, "m");
+        assert_eq!(f[0].id, "gc.long-pause");
+        assert!(
+            f[0].title.contains("max 30.0 ms of 8 pauses"),
+            "{}",
+            f[0].title
+        );
+        assert!(!f[0].title.contains("over the last"), "{}", f[0].title);
     }
 
     /// Absurd gauges (from a broken exporter or a fuzzer) never panic in any analysis.

@@ -108,6 +108,16 @@ pub struct ProcessSnapshot {
     pub gomemlimit_observed_bytes: Option<Option<u64>>,
     /// Process start, Unix seconds (`process_start_time_seconds`), when known.
     pub start_time_s: Option<f64>,
+    /// The host's CPU pressure (`/proc/pressure/cpu`); None on kernels without PSI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_cpu_pressure: Option<gorx_formats::procfs::CpuPressure>,
+    /// The host's load averages (`/proc/loadavg`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_loadavg: Option<gorx_formats::procfs::LoadAvg>,
+    /// Time on CPU and waiting on a run queue, summed over the process's threads
+    /// (`/proc/PID/task/*/schedstat`, cumulative since each thread started).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedstat: Option<gorx_formats::procfs::SchedStat>,
     /// The largest anonymous mappings (from /proc/PID/smaps), largest first; read by
     /// `inspect` to say where unaccounted memory lives.
     pub top_anon_mappings: Vec<gorx_formats::procfs::Mapping>,
@@ -176,6 +186,7 @@ pub const SNAPSHOT_FINDING_IDS: &[&str] = &[
     "cgroup.cpu-throttled",
     "config.memlimit-missing",
     "sched.gomaxprocs-mismatch",
+    "sched.cpu-starved",
 ];
 
 /// Every process finding the snapshot supports.
@@ -187,6 +198,7 @@ pub fn analyze(s: &ProcessSnapshot) -> Vec<Finding> {
         cgroup_cpu_throttled(s),
         memlimit_missing(s),
         gomaxprocs_mismatch(s),
+        cpu_starved(s),
     ]
     .into_iter()
     .flatten()
@@ -570,6 +582,25 @@ pub fn memlimit_missing(s: &ProcessSnapshot) -> Option<Finding> {
 pub struct GomaxprocsPrediction {
     pub value: u32,
     pub reason: String,
+    /// True when the process reported the value itself (/metrics, expvar); false when
+    /// it is predicted from the environment, the Go version and the cgroup, which the
+    /// program can override with `runtime.GOMAXPROCS(n)`.
+    pub observed: bool,
+}
+
+impl GomaxprocsPrediction {
+    /// `4 (observed: reported by the process)` or `2 predicted (from …; not observed)`.
+    pub fn describe(&self) -> String {
+        if self.observed {
+            format!("{} (observed: {})", self.value, self.reason)
+        } else {
+            format!(
+                "{} predicted from {} (not observed: the program may set it itself with \
+                 runtime.GOMAXPROCS; /metrics go_sched_gomaxprocs_threads would show it)",
+                self.value, self.reason
+            )
+        }
+    }
 }
 
 /// What GOMAXPROCS the process runs with, following the runtime's rules: an explicit
@@ -581,12 +612,14 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
         return Some(GomaxprocsPrediction {
             value: n,
             reason: "reported by the process".into(),
+            observed: true,
         });
     }
     if let Some(n) = s.env.as_ref().and_then(|e| e.gomaxprocs_value()) {
         return Some(GomaxprocsPrediction {
             value: n,
-            reason: "GOMAXPROCS environment variable".into(),
+            reason: "the GOMAXPROCS environment variable".into(),
+            observed: false,
         });
     }
     let cpus = s
@@ -615,12 +648,14 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
                     reason: format!(
                         "Go ≥ 1.25 default: leaf cgroup CPU limit {limit:.2} rounded up (min 2)"
                     ),
+                    observed: false,
                 });
             }
         }
         return Some(GomaxprocsPrediction {
             value: cpus,
             reason: "Go ≥ 1.25 default: CPUs allowed (no tighter leaf cgroup limit)".into(),
+            observed: false,
         });
     }
     Some(GomaxprocsPrediction {
@@ -630,6 +665,7 @@ pub fn predicted_gomaxprocs(s: &ProcessSnapshot) -> Option<GomaxprocsPrediction>
         } else {
             "Go < 1.25 default: CPUs allowed, cgroup ignored".into()
         },
+        observed: false,
     })
 }
 
@@ -653,6 +689,7 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
     let mut ev = Evidence::new();
     ev.insert("gomaxprocs".into(), json!(pred.value));
     ev.insert("gomaxprocs_source".into(), json!(pred.reason));
+    ev.insert("gomaxprocs_observed".into(), json!(pred.observed));
     ev.insert("cpu_limit_cpus".into(), json!(limit));
     ev.insert("cpu_limit_cgroup_path".into(), json!(lvl.path));
     if let Some(v) = &s.go_version {
@@ -669,8 +706,11 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
         "sched.gomaxprocs-mismatch",
         Severity::Warning,
         format!(
-            "GOMAXPROCS {} exceeds the CPU quota of {:.2} CPUs on {}",
-            pred.value, limit, lvl.path
+            "GOMAXPROCS {}{} exceeds the CPU quota of {:.2} CPUs on {}",
+            pred.value,
+            if pred.observed { "" } else { " (predicted)" },
+            limit,
+            lvl.path
         ),
         ev,
         format!(
@@ -681,6 +721,432 @@ pub fn gomaxprocs_mismatch(s: &ProcessSnapshot) -> Option<Finding> {
         ),
         vec![s.proc_path("environ"), "cgroup cpu controller".to_string()],
     ))
+}
+
+/// gc.heap-growth from a watch window: the heap in use after each GC (the lowest value
+/// of each slice of the window) rises from slice to slice, by enough, over enough GC
+/// cycles, and not levelling off. Needs the runtime fields (any source).
+pub fn heap_trend(w: &[Sample], src: &dyn Fn() -> Vec<String>) -> Option<Finding> {
+    let v: Vec<(u64, u64, Option<u64>, Option<u64>)> = w
+        .iter()
+        .filter_map(|s| Some((s.t_ms, s.heap_inuse_bytes?, s.num_gc, s.next_gc_bytes)))
+        .collect();
+    if v.len() < t::TREND_MIN_SAMPLES.max(t::HEAP_TREND_SEGMENTS * 2) {
+        return None;
+    }
+    let (t0, t1) = (v[0].0, v[v.len() - 1].0);
+    let secs = t1.saturating_sub(t0) as f64 / 1000.0;
+    if secs < t::HEAP_TREND_MIN_WINDOW_S {
+        return None;
+    }
+    let cycles = match (v[0].2, v[v.len() - 1].2) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => return None,
+    };
+    if cycles < t::HEAP_TREND_MIN_GC_CYCLES {
+        return None;
+    }
+    let n = t::HEAP_TREND_SEGMENTS;
+    let span = t1 - t0;
+    let mut floors = vec![u64::MAX; n];
+    for &(tm, inuse, _, _) in &v {
+        let k = (((tm - t0) as u128 * n as u128) / (span as u128 + 1)) as usize;
+        floors[k.min(n - 1)] = floors[k.min(n - 1)].min(inuse);
+    }
+    if floors.contains(&u64::MAX) || floors.windows(2).any(|p| p[1] <= p[0]) {
+        return None;
+    }
+    let (first, last) = (floors[0], floors[n - 1]);
+    let growth = last - first;
+    if growth < t::HEAP_TREND_MIN_GROWTH_BYTES
+        || (growth as f64) < first as f64 * t::HEAP_TREND_MIN_GROWTH_RATIO
+    {
+        return None;
+    }
+    let late = last - floors[n / 2 - 1].min(last);
+    if (late as f64) < growth as f64 * t::HEAP_TREND_MIN_LATE_SHARE {
+        return None;
+    }
+    let rate = growth as f64 / secs;
+    let mut ev = Evidence::new();
+    ev.insert("heap_inuse_floor_start_bytes".into(), json!(first));
+    ev.insert("heap_inuse_floor_end_bytes".into(), json!(last));
+    ev.insert("heap_inuse_floors_bytes".into(), json!(floors));
+    ev.insert("growth_bytes_per_s".into(), json!(rate.round() as u64));
+    ev.insert("gc_cycles".into(), json!(cycles));
+    ev.insert("window_s".into(), json!(secs));
+    if let (Some(a), Some(b)) = (v[0].3, v[v.len() - 1].3) {
+        ev.insert("next_gc_start_bytes".into(), json!(a));
+        ev.insert("next_gc_end_bytes".into(), json!(b));
+    }
+    if let Some(s) = w.iter().rev().find_map(|s| s.runtime_source) {
+        ev.insert("runtime_source".into(), json!(s));
+    }
+    Some(finding(
+        "gc.heap-growth",
+        Severity::Warning,
+        format!(
+            "Go heap in use after GC kept rising: {} → {} in {secs:.0} s ({:.2} MiB/s over {cycles} GC cycles)",
+            mib(first),
+            mib(last),
+            rate / (1u64 << 20) as f64
+        ),
+        ev,
+        "A leak suspect: something keeps references alive. The capture holds two heap \
+         profiles (heap.base.pb.gz from the window's start, heap.pb.gz at the trigger); \
+         their in-use difference names the growing site (`gorx pprof top --base \
+         heap.base.pb.gz heap.pb.gz`). Look for caches and maps without eviction."
+            .into(),
+        src(),
+    ))
+}
+
+/// What competes for the CPU the process's threads need, with the numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuCause {
+    /// The cgroup ran out of its CFS quota and was throttled.
+    CgroupThrottled,
+    /// The host's CPUs are saturated by other work (PSI, load average).
+    HostSaturated,
+    /// GOMAXPROCS above the quota: throttling waiting to happen (none recorded yet).
+    GomaxprocsAboveQuota,
+    /// None of the outside causes shows in the numbers.
+    NoneOutside,
+}
+
+/// The competing explanations for "the process was not on a CPU when it needed one"
+/// (long stop-the-world phases, scheduling latency, run-queue waits), each with its
+/// numbers, and the one the numbers support.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuContention {
+    pub cause: CpuCause,
+    pub runq_wait_share: Option<f64>,
+    pub runq_wait_ns: Option<u64>,
+    pub thread_cpu_ns: Option<u64>,
+    pub host_pressure_some_avg10: Option<f64>,
+    pub host_pressure_some_avg60: Option<f64>,
+    pub load1: Option<f64>,
+    pub host_cpus: Option<u32>,
+    pub nr_throttled: Option<u64>,
+    pub nr_periods: Option<u64>,
+    pub quota_cpus: Option<f64>,
+    pub gomaxprocs: Option<u32>,
+    pub gomaxprocs_observed: bool,
+}
+
+impl CpuContention {
+    fn throttled_ratio(&self) -> Option<f64> {
+        let p = self.nr_periods?;
+        (p >= t::CGROUP_THROTTLED_MIN_PERIODS)
+            .then(|| self.nr_throttled.unwrap_or(0) as f64 / p as f64)
+    }
+
+    /// The numbers, as one sentence fragment each.
+    pub fn facts(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let (Some(sh), Some(w)) = (self.runq_wait_share, self.runq_wait_ns) {
+            v.push(format!(
+                "the process's threads waited {:.0}% of their run time on a run queue ({:.1} s)",
+                sh * 100.0,
+                w as f64 / 1e9
+            ));
+        }
+        if let Some(a) = self.host_pressure_some_avg10 {
+            v.push(format!(
+                "host CPU pressure (/proc/pressure/cpu some) avg10 {a:.0}%, avg60 {:.0}%",
+                self.host_pressure_some_avg60.unwrap_or(0.0)
+            ));
+        }
+        if let (Some(l), Some(c)) = (self.load1, self.host_cpus) {
+            v.push(format!("load average {l:.1} on {c} CPUs"));
+        }
+        match (self.quota_cpus, self.nr_periods) {
+            (Some(q), _) => v.push(format!(
+                "CFS quota {q:.2} CPUs, throttled in {} of {} periods",
+                self.nr_throttled.unwrap_or(0),
+                self.nr_periods.unwrap_or(0)
+            )),
+            (None, _) => v.push(format!(
+                "no CPU quota, throttled {}/{} periods",
+                self.nr_throttled.unwrap_or(0),
+                self.nr_periods.unwrap_or(0)
+            )),
+        }
+        if let Some(g) = self.gomaxprocs {
+            v.push(format!(
+                "GOMAXPROCS {g}{}",
+                if self.gomaxprocs_observed {
+                    ""
+                } else {
+                    " (predicted)"
+                }
+            ));
+        }
+        v
+    }
+
+    /// What to do, for the cause the numbers support.
+    pub fn advice(&self) -> String {
+        let facts = self.facts().join("; ");
+        match self.cause {
+            CpuCause::CgroupThrottled => format!(
+                "The numbers point to CFS throttling ({facts}). Set GOMAXPROCS to the quota \
+                 (GOMAXPROCS={}), cut CPU use, or raise the CPU limit.",
+                self.quota_cpus
+                    .map(|q| (q.ceil() as u32).max(1))
+                    .unwrap_or(1)
+            ),
+            CpuCause::HostSaturated => format!(
+                "The numbers point to host CPU saturation, not to this process's settings \
+                 ({facts}). Reduce or move the other load on the host, give the service more \
+                 CPUs or a CPU reservation; GOMAXPROCS and CFS throttling are not the cause here."
+            ),
+            CpuCause::GomaxprocsAboveQuota => format!(
+                "GOMAXPROCS is above the CPU quota, though no throttling is recorded yet \
+                 ({facts}); set GOMAXPROCS={} before bursts make it throttle.",
+                self.quota_cpus
+                    .map(|q| (q.ceil() as u32).max(1))
+                    .unwrap_or(1)
+            ),
+            CpuCause::NoneOutside => format!(
+                "Nothing outside the process kept it off the CPU ({facts}): no CFS throttling, \
+                 no host CPU pressure."
+            ),
+        }
+    }
+}
+
+/// Weigh host pressure, run-queue wait, cgroup throttling and GOMAXPROCS against the
+/// quota. None when the snapshot has none of the numbers (an artifact directory without
+/// /proc state).
+pub fn cpu_contention(s: &ProcessSnapshot) -> Option<CpuContention> {
+    let chain = s.cgroup.as_ref();
+    if s.schedstat.is_none()
+        && s.host_cpu_pressure.is_none()
+        && s.host_loadavg.is_none()
+        && chain.is_none()
+    {
+        return None;
+    }
+    // The most throttled level of the chain (an ancestor's throttling stalls us too).
+    let lvl = chain.and_then(|c| {
+        c.cpu
+            .iter()
+            .filter(|l| l.nr_periods.is_some())
+            .max_by(|a, b| {
+                let r = |l: &gorx_formats::cgroup::CpuLevel| {
+                    l.nr_throttled.unwrap_or(0) as f64 / l.nr_periods.unwrap_or(0).max(1) as f64
+                };
+                r(a).total_cmp(&r(b))
+            })
+    });
+    let gmp = predicted_gomaxprocs(s);
+    let mut c = CpuContention {
+        cause: CpuCause::NoneOutside,
+        runq_wait_share: s.schedstat.and_then(|x| x.wait_share()),
+        runq_wait_ns: s.schedstat.map(|x| x.runq_wait_ns),
+        thread_cpu_ns: s.schedstat.map(|x| x.cpu_ns),
+        host_pressure_some_avg10: s.host_cpu_pressure.as_ref().map(|p| p.some_avg10),
+        host_pressure_some_avg60: s.host_cpu_pressure.as_ref().map(|p| p.some_avg60),
+        load1: s.host_loadavg.as_ref().map(|l| l.load1),
+        host_cpus: s.host_cpus,
+        nr_throttled: lvl.and_then(|l| l.nr_throttled),
+        nr_periods: lvl.and_then(|l| l.nr_periods),
+        quota_cpus: chain.and_then(|c| c.effective_cpu_limit()).map(|(q, _)| q),
+        gomaxprocs: gmp.as_ref().map(|g| g.value),
+        gomaxprocs_observed: gmp.as_ref().is_some_and(|g| g.observed),
+    };
+    let throttled = c
+        .throttled_ratio()
+        .is_some_and(|r| r >= t::CGROUP_THROTTLED_WARNING_RATIO);
+    let pressure = c
+        .host_pressure_some_avg10
+        .into_iter()
+        .chain(c.host_pressure_some_avg60)
+        .any(|p| p >= t::HOST_CPU_PRESSURE_WARNING_PCT);
+    let loaded = match (c.load1, c.host_cpus) {
+        (Some(l), Some(n)) if n > 0 => l / n as f64 >= t::HOST_LOAD_PER_CPU_HIGH,
+        _ => false,
+    };
+    let over_quota = match (c.quota_cpus, c.gomaxprocs) {
+        (Some(q), Some(g)) => g > (q.ceil() as u32).max(2),
+        _ => false,
+    };
+    c.cause = if throttled {
+        CpuCause::CgroupThrottled
+    } else if pressure || loaded {
+        CpuCause::HostSaturated
+    } else if over_quota {
+        CpuCause::GomaxprocsAboveQuota
+    } else {
+        CpuCause::NoneOutside
+    };
+    Some(c)
+}
+
+/// sched.cpu-starved: the process's threads spend a large share of their time waiting
+/// on a CPU run queue; the finding names the cause the numbers support.
+pub fn cpu_starved(s: &ProcessSnapshot) -> Option<Finding> {
+    let st = s.schedstat?;
+    if st.cpu_ns.saturating_add(st.runq_wait_ns) < t::RUNQ_MIN_THREAD_TIME_NS {
+        return None;
+    }
+    let share = st.wait_share()?;
+    let severity = if share >= t::RUNQ_WAIT_CRITICAL_SHARE {
+        Severity::Critical
+    } else if share >= t::RUNQ_WAIT_WARNING_SHARE {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let c = cpu_contention(s)?;
+    // The share is cumulative since the threads started; with no host pressure, no
+    // throttling and no quota now, it may be an old episode: say so, as info.
+    let severity = if c.cause == CpuCause::NoneOutside {
+        Severity::Info
+    } else {
+        severity
+    };
+    let mut ev = contention_evidence(&c);
+    ev.insert("thread_cpu_ns".into(), json!(st.cpu_ns));
+    let why = match c.cause {
+        CpuCause::CgroupThrottled => "CFS throttling",
+        CpuCause::HostSaturated => "host CPU saturation",
+        CpuCause::GomaxprocsAboveQuota => "GOMAXPROCS above the CPU quota",
+        CpuCause::NoneOutside => "cause outside the process not visible",
+    };
+    Some(finding(
+        "sched.cpu-starved",
+        severity,
+        format!(
+            "Threads waited {:.0}% of their run time for a CPU since they started ({:.1} s on run queues): {why}",
+            share * 100.0,
+            st.runq_wait_ns as f64 / 1e9
+        ),
+        ev,
+        match c.cause {
+            CpuCause::NoneOutside => format!(
+                "{} With no host pressure and no throttling, the waits are the process's own \
+                 threads competing (more runnable threads than CPUs allowed: {}); check \
+                 GOMAXPROCS against the CPUs allowed and for threads locked by cgo or \
+                 LockOSThread.",
+                c.advice(),
+                s.status
+                    .as_ref()
+                    .and_then(|x| x.cpus_allowed)
+                    .map(|n| n.to_string())
+                    .unwrap_or("?".into())
+            ),
+            _ => c.advice(),
+        },
+        vec![
+            s.proc_path("task/*/schedstat"),
+            "/proc/pressure/cpu".into(),
+            "/proc/loadavg".into(),
+            "cgroup cpu controller (cpu.stat)".into(),
+        ],
+    ))
+}
+
+fn contention_evidence(c: &CpuContention) -> Evidence {
+    let mut ev = Evidence::new();
+    ev.insert("cpu_cause".into(), json!(c.cause));
+    let mut put = |k: &str, v: serde_json::Value| {
+        if !v.is_null() {
+            ev.insert(k.into(), v);
+        }
+    };
+    put(
+        "runq_wait_percent",
+        json!(c.runq_wait_share.map(|x| x * 100.0)),
+    );
+    put("runq_wait_ns", json!(c.runq_wait_ns));
+    put(
+        "host_cpu_pressure_some_avg10_percent",
+        json!(c.host_pressure_some_avg10),
+    );
+    put(
+        "host_cpu_pressure_some_avg60_percent",
+        json!(c.host_pressure_some_avg60),
+    );
+    put("load1", json!(c.load1));
+    put("host_cpus", json!(c.host_cpus));
+    put("nr_throttled", json!(c.nr_throttled));
+    put("nr_periods", json!(c.nr_periods));
+    put("cpu_limit_cpus", json!(c.quota_cpus));
+    put("gomaxprocs", json!(c.gomaxprocs));
+    ev
+}
+
+/// Latency findings whose advice depends on why the process was off the CPU.
+const LATENCY_IDS: &[&str] = &["gc.long-pause", "sched.latency", "gc.assist-heavy"];
+
+/// Rewrite the advice of latency findings (long stop-the-world pauses, scheduling
+/// latency) with the cause the process's numbers support: never "check CFS throttling"
+/// when nothing was throttled and there is no quota; host saturation when the host's
+/// pressure says so. Adds the numbers to the evidence. A no-op without /proc numbers.
+pub fn amend_latency_advice(findings: &mut [Finding], s: &ProcessSnapshot) {
+    let Some(c) = cpu_contention(s) else {
+        return;
+    };
+    for f in findings.iter_mut().filter(|f| LATENCY_IDS.contains(&f.id)) {
+        for (k, v) in contention_evidence(&c) {
+            f.evidence.entry(k).or_insert(v);
+        }
+        let rest = if matches!(
+            c.cause,
+            CpuCause::CgroupThrottled | CpuCause::GomaxprocsAboveQuota
+        ) {
+            f.recommendation.clone()
+        } else {
+            strip_throttling_clause(&f.recommendation)
+        };
+        f.recommendation = format!("{} {rest}", c.advice());
+        f.sources
+            .push("/proc/pressure/cpu, /proc/loadavg, task schedstat, cpu.stat".into());
+    }
+}
+
+/// Advice that only fits a quota or throttling.
+const THROTTLING_ADVICE: &[&str] = &[
+    "CFS throttling",
+    "GOMAXPROCS against the CPU quota",
+    "GOMAXPROCS to the CPU quota",
+    "GOMAXPROCS to the quota",
+];
+
+/// Remove each clause that advises checking CFS throttling or fitting GOMAXPROCS to the
+/// quota (from the previous `:`/`.`/`;`/`,` to its own), and a following "otherwise".
+fn strip_throttling_clause(rec: &str) -> String {
+    let mut rec = rec.to_string();
+    while let Some(i) = THROTTLING_ADVICE.iter().filter_map(|m| rec.find(m)).min() {
+        let start = rec[..i].rfind([':', '.', ';', ',']).map_or(0, |j| j + 1);
+        let end = rec[i..]
+            .find([';', '.', ','])
+            .map_or(rec.len(), |j| i + j + 1);
+        let after = rec[end..].trim_start();
+        let after = after.strip_prefix("otherwise ").unwrap_or(after);
+        let head = rec[..start].trim_end();
+        let mut out = head.to_string();
+        if !after.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            let sentence = out.is_empty() || out.ends_with('.');
+            let mut cs = after.chars();
+            if let Some(c0) = cs.next() {
+                if sentence {
+                    out.extend(c0.to_uppercase());
+                } else {
+                    out.push(c0);
+                }
+                out.push_str(cs.as_str());
+            }
+        }
+        rec = out;
+    }
+    rec
 }
 
 /// One watch sample. Counters are cumulative as the kernel/runtime report them.
@@ -694,6 +1160,15 @@ pub struct Sample {
     pub threads: Option<u64>,
     pub goroutines: Option<u64>,
     pub heap_inuse_bytes: Option<u64>,
+    /// `HeapAlloc`: bytes of live and not-yet-swept objects.
+    pub heap_alloc_bytes: Option<u64>,
+    /// `NextGC`: the heap goal, proportional to the heap marked live at the last GC.
+    pub next_gc_bytes: Option<u64>,
+    /// `NumGC`: completed GC cycles.
+    pub num_gc: Option<u64>,
+    /// Where the runtime fields came from: `expvar`, `heap?debug=1` or `metrics`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_source: Option<&'static str>,
     pub nr_periods: Option<u64>,
     pub nr_throttled: Option<u64>,
     /// `runtime.MemStats.GCCPUFraction`: GC CPU over available CPU (GOMAXPROCS × wall)
@@ -870,6 +1345,7 @@ pub fn trend_findings(pid: u32, w: &[Sample], nofile_soft: Option<u64>) -> Vec<F
             }
         }
     }
+    out.extend(heap_trend(w, &src));
     // Throttling onset: the last steps of the window, not the counters since boot.
     let th: Vec<(u64, u64)> = w
         .iter()
@@ -1244,6 +1720,196 @@ mod tests {
             ..Default::default()
         });
         assert!(trend_findings(1, &q, None).is_empty());
+    }
+
+    /// A sawtooth heap (GC every 2 s) whose troughs follow `floor(t)`.
+    fn sawtooth(secs: u64, floor: impl Fn(f64) -> f64) -> Vec<Sample> {
+        (0..=secs)
+            .map(|i| {
+                let base = floor(i as f64) as u64;
+                Sample {
+                    t_ms: i * 1000,
+                    heap_inuse_bytes: Some(base + if i % 2 == 0 { 0 } else { 6 << 20 }),
+                    num_gc: Some(i / 2),
+                    next_gc_bytes: Some(base * 2),
+                    runtime_source: Some("metrics"),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn heap_growth_trigger_needs_a_sustained_rise() {
+        let mib = |m: f64| m * (1u64 << 20) as f64;
+        // 24 → 66 MiB over 60 s, steadily: a leak.
+        let leak = sawtooth(60, |t| mib(24.0 + 0.7 * t));
+        let f = trend_findings(1, &leak, None);
+        let g = f.iter().find(|f| f.id == "gc.heap-growth").expect("leak");
+        assert_eq!(g.severity, Severity::Warning);
+        assert_eq!(g.evidence["runtime_source"], json!("metrics"));
+        assert!(g.title.contains("24 MiB → 56 MiB"), "{}", g.title);
+        // The same rise in the first quarter, then flat: warm-up, not a leak.
+        let warm = sawtooth(60, |t| mib(24.0 + 42.0 * (t / 15.0).min(1.0)));
+        assert!(heap_trend(&warm, &Vec::new).is_none());
+        // Flat with noise.
+        let flat = sawtooth(60, |t| mib(40.0 + (t % 3.0)));
+        assert!(heap_trend(&flat, &Vec::new).is_none());
+        // No GC in the window: garbage piling up between collections says nothing.
+        let mut nogc = leak.clone();
+        nogc.iter_mut().for_each(|s| s.num_gc = Some(7));
+        assert!(heap_trend(&nogc, &Vec::new).is_none());
+        // Too short a window.
+        assert!(heap_trend(&leak[..20], &Vec::new).is_none());
+        // Small absolute growth (2 → 5 MiB).
+        let small = sawtooth(60, |t| mib(2.0 + 0.05 * t));
+        assert!(heap_trend(&small, &Vec::new).is_none());
+    }
+
+    /// The issue-13 case: load 9 on 2 CPUs, PSI some avg10 69%, no quota, throttled 0/0.
+    fn saturated_host() -> ProcessSnapshot {
+        use gorx_formats::procfs::{CpuPressure, LoadAvg, SchedStat};
+        let mut s = base();
+        s.host_cpus = Some(2);
+        s.host_cpu_pressure = Some(CpuPressure {
+            some_avg10: 69.0,
+            some_avg60: 55.0,
+            ..Default::default()
+        });
+        s.host_loadavg = Some(LoadAvg {
+            load1: 9.0,
+            ..Default::default()
+        });
+        s.schedstat = Some(SchedStat {
+            cpu_ns: 6_500_000_000,
+            runq_wait_ns: 3_500_000_000,
+            timeslices: 1000,
+        });
+        s.cgroup = Some(CgroupChain {
+            cpu: vec![CpuLevel {
+                path: "/".into(),
+                nr_periods: Some(0),
+                nr_throttled: Some(0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        s
+    }
+
+    fn pause_finding() -> Finding {
+        finding(
+            "gc.long-pause",
+            Severity::Warning,
+            "Stop-the-world pauses reach 30 ms".into(),
+            Evidence::new(),
+            "Long STW phases usually mean the process was not on a CPU when the world stopped: check CFS throttling and set GOMAXPROCS to the CPU quota; otherwise look for tight loops without function calls (non-preemptible before Go 1.14) and for huge numbers of goroutines or finalizers.".into(),
+            vec!["gctrace".into()],
+        )
+    }
+
+    #[test]
+    fn pause_advice_follows_host_saturation_not_throttling() {
+        let s = saturated_host();
+        let c = cpu_contention(&s).unwrap();
+        assert_eq!(c.cause, CpuCause::HostSaturated);
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &s);
+        let r = &fs[0].recommendation;
+        assert!(!r.contains("check CFS throttling"), "{r}");
+        assert!(r.contains("host CPU saturation"), "{r}");
+        assert!(
+            r.contains("avg10 69%") && r.contains("load average 9.0 on 2 CPUs"),
+            "{r}"
+        );
+        assert!(r.contains("35% of their run time"), "{r}");
+        assert!(r.contains("stopped: look for tight loops"), "{r}");
+        // The scheduling-latency wording loses its quota clause too.
+        let mut l = pause_finding();
+        l.id = "sched.latency";
+        l.recommendation = "More runnable goroutines than Ps: cut CPU-bound work per request, bound concurrency (worker pools), check GOMAXPROCS against the CPU quota, and look for long non-preemptible loops at the listed sites.".into();
+        let mut ls = vec![l];
+        amend_latency_advice(&mut ls, &s);
+        let r = &ls[0].recommendation;
+        assert!(!r.contains("against the CPU quota"), "{r}");
+        assert!(r.ends_with("bound concurrency (worker pools), and look for long non-preemptible loops at the listed sites."), "{r}");
+        assert_eq!(fs[0].evidence["cpu_cause"], json!("host-saturated"));
+        // And the starvation itself is a finding naming the same cause.
+        let f = cpu_starved(&s).unwrap();
+        assert_eq!(f.id, "sched.cpu-starved");
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.title.ends_with("host CPU saturation"), "{}", f.title);
+        assert!(analyze(&s).iter().any(|f| f.id == "sched.cpu-starved"));
+    }
+
+    #[test]
+    fn pause_advice_keeps_throttling_when_throttled() {
+        let mut s = saturated_host();
+        s.host_cpu_pressure = None;
+        s.host_loadavg = None;
+        s.cgroup = Some(cpu_chain(Some(100_000), None)); // 1 CPU, 30 of 100 throttled
+        s.env = Some(GoEnv {
+            gomaxprocs: Some("4".into()),
+            ..Default::default()
+        });
+        let c = cpu_contention(&s).unwrap();
+        assert_eq!(c.cause, CpuCause::CgroupThrottled);
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &s);
+        let r = &fs[0].recommendation;
+        assert!(r.starts_with("The numbers point to CFS throttling"), "{r}");
+        assert!(r.contains("GOMAXPROCS=1"), "{r}");
+        // Quiet host, no quota, little waiting: no starvation finding, and the advice
+        // says nothing outside the process is to blame.
+        let mut q = saturated_host();
+        q.host_cpu_pressure = Some(Default::default());
+        q.host_loadavg = Some(Default::default());
+        q.schedstat = Some(gorx_formats::procfs::SchedStat {
+            cpu_ns: 10_000_000_000,
+            runq_wait_ns: 100_000_000,
+            timeslices: 5,
+        });
+        assert!(cpu_starved(&q).is_none());
+        // Much waiting in the past, nothing outside the process now: info only.
+        q.schedstat = Some(gorx_formats::procfs::SchedStat {
+            cpu_ns: 10_000_000_000,
+            runq_wait_ns: 5_000_000_000,
+            timeslices: 5,
+        });
+        assert_eq!(cpu_starved(&q).unwrap().severity, Severity::Info);
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &q);
+        assert!(
+            !fs[0].recommendation.contains("check CFS"),
+            "{}",
+            fs[0].recommendation
+        );
+        assert!(
+            fs[0]
+                .recommendation
+                .starts_with("Nothing outside the process")
+        );
+        // Without /proc numbers (an artifact directory): untouched.
+        let mut fs = vec![pause_finding()];
+        amend_latency_advice(&mut fs, &ProcessSnapshot::default());
+        assert_eq!(fs[0].recommendation, pause_finding().recommendation);
+    }
+
+    #[test]
+    fn gomaxprocs_text_says_predicted_or_observed() {
+        let mut s = base();
+        let p = predicted_gomaxprocs(&s).unwrap();
+        assert!(!p.observed);
+        assert!(
+            p.describe()
+                .starts_with("16 predicted from Go ≥ 1.25 default"),
+            "{}",
+            p.describe()
+        );
+        s.gomaxprocs_observed = Some(1);
+        let p = predicted_gomaxprocs(&s).unwrap();
+        assert!(p.observed);
+        assert!(p.describe().starts_with("1 (observed"), "{}", p.describe());
     }
 
     #[test]

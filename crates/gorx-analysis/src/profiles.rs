@@ -11,6 +11,13 @@
 //! - [`text_profile_findings`]`(t, source)`: from the legacy `?debug=1` text forms (heap
 //!   MemStats trailer → memory findings; mutex/block → contention findings).
 //! - [`heap_sites`]/[`site_table`]: top in-use and allocating sites, for reports.
+//! - Joins for other evidence of the same process (issue 13): [`alloc_hotspot`] (top
+//!   allocating site by alloc_space, its share and typical object size, beside long GC
+//!   pauses), [`top_inuse_site`] / [`top_inuse_growth_site`] (the site holding or growing
+//!   the in-use heap, beside gc.heap-growth), [`profiling_off_finding`] with
+//!   [`is_profiling_off`] / [`contention_kind`] (an empty mutex/block profile says so);
+//!   the block and mutex profiles of one process are judged together by
+//!   [`crate::block_rate::contention_findings`].
 //!
 //! A "site" is the first frame, from the leaf, that is not in the runtime or sync
 //! packages: the user code that allocated, locked or blocked.
@@ -412,6 +419,172 @@ pub fn heap_sites(p: &Profile) -> Option<HeapSites> {
     })
 }
 
+/// The site of a sample for joining with other evidence: the first frame from the leaf
+/// that is user code (outside the runtime and the standard library), else [`site_of`].
+pub fn user_site_of<'a>(p: &'a Profile, s: &'a Sample) -> &'a str {
+    p.frames(s)
+        .map(|f| f.function)
+        .find(|f| !is_runtime_frame(f) && !is_stdlib_frame(f))
+        .unwrap_or_else(|| site_of(p, s))
+}
+
+/// The site that allocates most bytes in a heap or allocs profile (`alloc_space`, counted
+/// since the program started), for joining with long GC pauses or a high GC share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllocHotspot {
+    /// First user frame of the allocating stacks ([`user_site_of`]).
+    pub site: String,
+    pub alloc_bytes: i64,
+    pub alloc_objects: i64,
+    /// All bytes the profile says were allocated.
+    pub total_alloc_bytes: i64,
+    /// `alloc_bytes / total_alloc_bytes`, 0..=1.
+    pub share: f64,
+    /// `alloc_bytes / alloc_objects`: the typical object the site allocates (a 12.5 MB
+    /// slice per call is another matter than many 64-byte structs).
+    pub typical_object_bytes: Option<i64>,
+}
+
+impl AllocHotspot {
+    /// Evidence fields for a finding that names this site.
+    pub fn evidence(&self) -> serde_json::Value {
+        json!({
+            "site": self.site,
+            "alloc_bytes": self.alloc_bytes,
+            "alloc_objects": self.alloc_objects,
+            "total_alloc_bytes": self.total_alloc_bytes,
+            "share_percent": pct(self.share, 1.0),
+            "typical_object_bytes": self.typical_object_bytes,
+        })
+    }
+}
+
+/// The top allocating site of a heap/allocs profile by `alloc_space`, `None` when the
+/// profile has no allocation sample types or allocated nothing.
+pub fn alloc_hotspot(p: &Profile) -> Option<AllocHotspot> {
+    let space = p.sample_type_index("alloc_space")?;
+    let objects = p.sample_type_index("alloc_objects");
+    let mut by_site: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut total = 0i64;
+    for s in &p.samples {
+        let b = s.values.get(space).copied().unwrap_or(0).max(0);
+        if b == 0 {
+            continue;
+        }
+        sadd(&mut total, b);
+        let e = by_site.entry(user_site_of(p, s)).or_default();
+        sadd(&mut e.0, b);
+        let n = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
+        sadd(&mut e.1, n.max(0));
+    }
+    let (site, (bytes, objs)) = by_site
+        .into_iter()
+        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))?;
+    Some(AllocHotspot {
+        site: site.to_string(),
+        alloc_bytes: bytes,
+        alloc_objects: objs,
+        total_alloc_bytes: total,
+        share: bytes as f64 / total.max(1) as f64,
+        typical_object_bytes: (objs > 0).then(|| bytes / objs),
+    })
+}
+
+/// The site holding most in-use bytes of a heap profile, or growing most between two heap
+/// profiles of one process, for joining with `gc.heap-growth` from gctrace or /metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InuseSite {
+    /// First user frame of the stacks that allocated the bytes ([`user_site_of`]).
+    pub site: String,
+    /// In-use bytes at the site (one profile) or their growth (two).
+    pub bytes: i64,
+    /// All in-use bytes of the profile (one profile) or their net growth (two).
+    pub total_bytes: i64,
+    /// `bytes / total_bytes`, 0..=1 (may exceed 1 with two profiles when other sites
+    /// shrank).
+    pub share: f64,
+    /// Two profiles: the newer one's time minus the base's, when both carry one.
+    pub interval_ns: Option<i64>,
+}
+
+impl InuseSite {
+    /// Evidence fields for a finding that names this site.
+    pub fn evidence(&self) -> serde_json::Value {
+        let mut v = json!({
+            "site": self.site,
+            "bytes": self.bytes,
+            "total_bytes": self.total_bytes,
+            "share_percent": pct(self.share, 1.0),
+        });
+        if let Some(i) = self.interval_ns {
+            v["interval_ns"] = json!(i);
+        }
+        v
+    }
+}
+
+fn inuse_by_user_site(p: &Profile, idx: usize) -> HashMap<&str, i64> {
+    let mut m: HashMap<&str, i64> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values.get(idx).copied().unwrap_or(0);
+        if v != 0 {
+            sadd(m.entry(user_site_of(p, s)).or_default(), v);
+        }
+    }
+    m
+}
+
+/// The top in-use site of one heap profile (`inuse_space`: live bytes as of the last GC),
+/// `None` without in-use data.
+pub fn top_inuse_site(p: &Profile) -> Option<InuseSite> {
+    let idx = p.sample_type_index("inuse_space")?;
+    let m = inuse_by_user_site(p, idx);
+    let total = m.values().fold(0i64, |a, v| a.saturating_add(*v));
+    let (site, bytes) = m
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))?;
+    Some(InuseSite {
+        site: site.to_string(),
+        bytes,
+        total_bytes: total,
+        share: bytes as f64 / total.max(1) as f64,
+        interval_ns: None,
+    })
+}
+
+/// The site whose in-use bytes grew most from `base` to `new` (two heap profiles of one
+/// process), with its share of the net growth; `None` when nothing grew.
+pub fn top_inuse_growth_site(new: &Profile, base: &Profile) -> Option<InuseSite> {
+    let ni = new.sample_type_index("inuse_space")?;
+    let bi = base.sample_type_index("inuse_space")?;
+    let mut m: HashMap<String, i64> = HashMap::new();
+    for (k, v) in inuse_by_user_site(new, ni) {
+        sadd(m.entry(k.to_string()).or_default(), v);
+    }
+    for (k, v) in inuse_by_user_site(base, bi) {
+        sadd(m.entry(k.to_string()).or_default(), v.saturating_neg());
+    }
+    let net = m.values().fold(0i64, |a, v| a.saturating_add(*v));
+    let (site, bytes) = m
+        .into_iter()
+        .filter(|(_, v)| *v > 0)
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
+    let interval = (new.time_nanos > base.time_nanos && base.time_nanos > 0)
+        .then(|| new.time_nanos - base.time_nanos);
+    Some(InuseSite {
+        site,
+        bytes,
+        total_bytes: net,
+        share: if net > 0 {
+            bytes as f64 / net as f64
+        } else {
+            1.0
+        },
+        interval_ns: interval,
+    })
+}
+
 /// Adds input-derived values without overflow panics (absurd values saturate).
 #[inline]
 fn sadd(x: &mut i64, v: i64) {
@@ -572,10 +745,71 @@ fn top_names(rows: &[SiteRow]) -> Vec<String> {
         .collect()
 }
 
+/// True for a function of Go's standard library: its import path's first element has no
+/// dot (`net/http`, `encoding/json`), except the program's own `main` package.
+pub fn is_stdlib_frame(f: &str) -> bool {
+    if f.starts_with('[') || f.starts_with('<') {
+        return true;
+    }
+    // The package path ends at the first '.' after the last '/'.
+    let slash = f.rfind('/').map_or(0, |i| i + 1);
+    let pkg_end = f[slash..].find('.').map_or(f.len(), |i| slash + i);
+    let path = &f[..pkg_end];
+    let first = path.split('/').next().unwrap_or(path);
+    path != "main" && !first.contains('.')
+}
+
+/// The allocating site of a sample: the first frame rootward of the allocator that is
+/// user code (outside the runtime and the standard library), else the first outside the
+/// runtime (`encoding/json...` when the program's own frames are missing).
+fn user_alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
+    let mut seen_alloc = false;
+    let mut fallback = None;
+    for f in p.frames(s) {
+        if is_alloc_frame(f.function) {
+            seen_alloc = true;
+        } else if seen_alloc && !is_runtime_frame(f.function) {
+            if !is_stdlib_frame(f.function) {
+                return Some(f.function);
+            }
+            fallback.get_or_insert(f.function);
+        }
+    }
+    fallback
+}
+
+/// Samples a CPU sample stands for: its `samples` count, else its time over the period.
+fn sample_count(p: &Profile, s: &Sample, count_idx: Option<usize>, ns: i64) -> i64 {
+    match count_idx {
+        Some(i) => s.values.get(i).copied().unwrap_or(0).saturating_abs(),
+        None if p.period > 0 => ns / p.period,
+        None => 0,
+    }
+}
+
+/// cpu.gc-share: GC work and allocation judged apart, only for a process that burns
+/// meaningful CPU in the profile's window.
+///
+/// - GC work: mark workers, assists (even under mallocgc), sweeping, mark termination:
+///   what GOGC/GOMEMLIMIT trade against memory. Its share of CPU sets the severity.
+/// - Allocation: mallocgc and below, assists excluded: only allocating less cuts it, so it
+///   names the allocating sites (first user frame above mallocgc, sites with at least
+///   [`t::CPU_GC_SITE_MIN_SAMPLES`] samples) and raises info, warning only when it
+///   dominates.
 fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
     let (idx, total) = judged_cpu(p)?;
-    let (mut gc, mut alloc, mut either) = (0i64, 0i64, 0i64);
-    let sites = walk_cpu(p, idx, |s, v| {
+    let cores = (p.duration_nanos > 0).then(|| total as f64 / p.duration_nanos as f64);
+    if cores.is_some_and(|c| c < t::CPU_GC_SHARE_MIN_CORES) {
+        return None;
+    }
+    let count_idx = p.sample_type_index("samples");
+    let (mut gc, mut alloc) = (0i64, 0i64);
+    let mut sites: HashMap<&str, (i64, i64)> = HashMap::new();
+    for s in &p.samples {
+        let v = s.values.get(idx).copied().unwrap_or(0).saturating_abs();
+        if v == 0 {
+            continue;
+        }
         let (mut g, mut a) = (false, false);
         for f in p.frames(s) {
             g |= is_gc_frame(f.function);
@@ -583,62 +817,108 @@ fn cpu_gc_share(p: &Profile, source: &str) -> Option<Finding> {
         }
         if g {
             sadd(&mut gc, v);
-        }
-        if a {
+        } else if a {
             sadd(&mut alloc, v);
+            if let Some(site) = user_alloc_site(p, s) {
+                let e = sites.entry(site).or_default();
+                sadd(&mut e.0, v);
+                sadd(&mut e.1, sample_count(p, s, count_idx, v));
+            }
         }
-        if g || a {
-            sadd(&mut either, v);
-        }
-        a
-    });
-    let share = either as f64 / total as f64;
-    let severity = ladder(
-        share,
-        t::CPU_GC_SHARE_WARNING_RATIO,
-        t::CPU_GC_SHARE_CRITICAL_RATIO,
-    )?;
-    let top = top_names(&sites);
+    }
+    let gc_share = gc as f64 / total as f64;
+    let alloc_share = alloc as f64 / total as f64;
+    let gc_sev = ladder(
+        gc_share,
+        t::CPU_GC_WORK_WARNING_RATIO,
+        t::CPU_GC_WORK_CRITICAL_RATIO,
+    );
+    let alloc_sev = if alloc_share >= t::CPU_ALLOC_WARNING_RATIO {
+        Some(Severity::Warning)
+    } else if alloc_share >= t::CPU_ALLOC_INFO_RATIO {
+        Some(Severity::Info)
+    } else {
+        None
+    };
+    let severity = gc_sev.max(alloc_sev)?;
+    let gc_leads = gc_sev >= alloc_sev;
+    let mut rows: Vec<(&str, i64, i64)> = sites
+        .into_iter()
+        .filter(|(_, (_, n))| *n >= t::CPU_GC_SITE_MIN_SAMPLES)
+        .map(|(k, (ns, n))| (k, ns, n))
+        .collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    rows.truncate(t::PROFILE_TOP_SITES);
+    let top: Vec<String> = rows.iter().map(|r| r.0.to_string()).collect();
     let mut ev = Evidence::new();
     ev.insert("cpu_total_ns".into(), json!(total));
+    if let Some(c) = cores {
+        ev.insert("profile_duration_ns".into(), json!(p.duration_nanos));
+        ev.insert("cores_used".into(), json!((c * 100.0).round() / 100.0));
+    }
     ev.insert("gc_cpu_ns".into(), json!(gc));
     ev.insert("alloc_cpu_ns".into(), json!(alloc));
-    ev.insert("gc_or_alloc_cpu_ns".into(), json!(either));
+    ev.insert("gc_percent".into(), json!(pct(gc as f64, total as f64)));
     ev.insert(
-        "gc_share_percent".into(),
-        json!(pct(gc as f64, total as f64)),
-    );
-    ev.insert(
-        "alloc_share_percent".into(),
+        "alloc_percent".into(),
         json!(pct(alloc as f64, total as f64)),
     );
     ev.insert(
-        "gc_or_alloc_share_percent".into(),
-        json!(pct(either as f64, total as f64)),
-    );
-    ev.insert(
         "top_alloc_sites".into(),
-        sites_json(&sites, total, "cpu_ns"),
+        rows.iter()
+            .map(|(site, ns, n)| {
+                json!({
+                    "site": site,
+                    "cpu_ns": ns,
+                    "samples": n,
+                    "share_percent": pct(*ns as f64, total as f64),
+                })
+            })
+            .collect(),
     );
-    let site_txt = if top.is_empty() {
-        String::new()
+    let cores_txt = cores
+        .map(|c| format!(" ({c:.2} cores in use)"))
+        .unwrap_or_default();
+    let sites_txt = if top.is_empty() {
+        format!(
+            "no allocating site reaches {} samples in this profile; a longer CPU profile or the allocs profile (alloc_space) names them",
+            t::CPU_GC_SITE_MIN_SAMPLES
+        )
     } else {
         format!(
-            " Allocate less at {} (reuse buffers, preallocate slices, sync.Pool for short-lived objects).",
+            "allocate less at {} (reuse buffers, preallocate slices and maps, sync.Pool for short-lived objects)",
             top.join(", ")
+        )
+    };
+    let (title, rec) = if gc_leads {
+        (
+            format!(
+                "{:.0}% of the CPU{cores_txt} is GC work (marking, assists, sweeping); allocation takes another {:.0}%",
+                gc_share * 100.0,
+                alloc_share * 100.0
+            ),
+            format!(
+                "Give the GC more room: raise GOGC (GOGC=200 roughly halves GC work for about twice the heap headroom) and set GOMEMLIMIT to the memory you can afford, so the GC runs rarely until it is needed. The GC's work also follows the allocation rate: {sites_txt}."
+            ),
+        )
+    } else {
+        (
+            format!(
+                "{:.0}% of the CPU{cores_txt} goes to allocation (mallocgc); GC work is {:.0}%",
+                alloc_share * 100.0,
+                gc_share * 100.0
+            ),
+            format!(
+                "The cost is in the allocator, not the collector, so GOGC will not cut it: {sites_txt}."
+            ),
         )
     };
     Some(Finding {
         id: "cpu.gc-share",
         severity,
-        title: format!(
-            "{:.0}% of CPU goes to garbage collection and allocation",
-            share * 100.0
-        ),
+        title,
         evidence: ev,
-        recommendation: format!(
-            "Give the GC more room: raise GOGC (e.g. GOGC=200 halves GC frequency for ~2x the heap headroom) and set GOMEMLIMIT to the memory you can afford so the GC runs rarely until it is needed.{site_txt}"
-        ),
+        recommendation: rec,
         sources: vec![source.to_string()],
         sites: top,
     })
@@ -758,7 +1038,32 @@ fn alloc_contention(p: &Profile, source: &str) -> Option<Finding> {
 
 fn contention_finding(p: &Profile, source: &str, mutex: bool) -> Option<Finding> {
     let basis = DelayBasis::of_profile(p);
-    contention_finding_on(p, vec![source.to_string()], mutex, &basis, Evidence::new())
+    let role = if mutex {
+        ContentionRole::MutexProfile
+    } else {
+        ContentionRole::BlockedSends
+    };
+    contention_finding_on(p, vec![source.to_string()], role, &basis, Evidence::new())
+}
+
+/// What the waits handed to [`contention_finding_on`] are: it sets the finding id, the
+/// thresholds, the severity cap and the wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentionRole {
+    /// A mutex profile: delay attributed to the unlocker's stack (contention.mutex).
+    MutexProfile,
+    /// Block-profile waits in sync.Mutex/RWMutex Lock: lock contention seen from the
+    /// waiters (contention.mutex, on the mutex thresholds).
+    BlockedLocks,
+    /// Block-profile waits of senders on channels, and waits of no known primitive:
+    /// backpressure (contention.block).
+    BlockedSends,
+    /// Block-profile waits in WaitGroup.Wait, Cond.Wait, errgroup.Wait: a caller waiting
+    /// for work it started. Info at most (contention.block).
+    ForkJoin,
+    /// Block-profile waits in select: idle loops waiting for work, or producers selecting
+    /// on a send; the profile cannot tell which. Info at most (contention.block).
+    Select,
 }
 
 /// What a contention profile's delay is divided by before it meets a threshold. Go's
@@ -813,10 +1118,14 @@ impl DelayBasis {
 pub(crate) fn contention_finding_on(
     p: &Profile,
     sources: Vec<String>,
-    mutex: bool,
+    role: ContentionRole,
     basis: &DelayBasis,
     extra: Evidence,
 ) -> Option<Finding> {
+    let mutex = matches!(
+        role,
+        ContentionRole::MutexProfile | ContentionRole::BlockedLocks
+    );
     let delay_idx = p.sample_type_index("delay")?;
     let count_idx = p.sample_type_index("contentions");
     let total_ns = p.total(delay_idx);
@@ -849,12 +1158,26 @@ pub(crate) fn contention_finding_on(
         .first()
         .map(|r| r.value as f64 / total_ns.max(1) as f64)
         .unwrap_or(0.0);
-    let severity = if measure >= crit {
-        Severity::Critical
-    } else if measure >= warn {
-        Severity::Warning
+    let severity = if role == ContentionRole::ForkJoin {
+        // Fork-join waits last as long as the work they wait for: worth a mention only
+        // when they would have crossed the warning bar, and never more than info.
+        if total_ns > 0 && measure >= warn {
+            Severity::Info
+        } else {
+            return None;
+        }
     } else if total_ns > 0 && measure >= warn / 4.0 {
-        Severity::Info
+        if role == ContentionRole::Select {
+            // Mostly loops waiting for work; the profile cannot show the producers that
+            // select on a send apart from them: info at most.
+            Severity::Info
+        } else if measure >= crit {
+            Severity::Critical
+        } else if measure >= warn {
+            Severity::Warning
+        } else {
+            Severity::Info
+        }
     } else {
         return None;
     };
@@ -885,39 +1208,62 @@ pub(crate) fn contention_finding_on(
     );
     ev.insert("top_sites".into(), sites_json(&sites, total_ns, "delay_ns"));
     let first = top.first().cloned().unwrap_or_else(|| "<no stack>".into());
-    let (id, title, rec) = if mutex {
-        (
+    // "X s in total" or "X s per second (X s in N s)".
+    let amount = match per_sec {
+        Some(r) => format!(
+            "{:.1} s per second ({:.2} s in {:.0} s)",
+            r / 1e9,
+            total_ns as f64 / 1e9,
+            basis.seconds().unwrap_or(0.0)
+        ),
+        None => format!("{:.2} s in total", total_ns as f64 / 1e9),
+    };
+    let share = top_share * 100.0;
+    let (id, title, rec) = match role {
+        ContentionRole::MutexProfile => (
             "contention.mutex",
             format!(
-                "Mutex wait {:.2} s in total, {:.0}% released at {first}",
+                "Mutex wait {:.2} s in total, {share:.0}% released at {first}",
                 total_ns as f64 / 1e9,
-                top_share * 100.0
             ),
             format!(
                 "Shorten the critical section at {first}: move I/O and allocation out of the lock, shard the lock or the data it guards, or use sync.RWMutex/atomics for read-mostly state."
             ),
-        )
-    } else {
-        (
-            "contention.block",
-            match per_sec {
-                Some(r) => format!(
-                    "Goroutines blocked {:.1} s per second ({:.2} s in {:.0} s), {:.0}% at {first}",
-                    r / 1e9,
-                    total_ns as f64 / 1e9,
-                    basis.seconds().unwrap_or(0.0),
-                    top_share * 100.0
-                ),
-                None => format!(
-                    "Goroutines blocked {:.2} s in total, {:.0}% at {first}",
-                    total_ns as f64 / 1e9,
-                    top_share * 100.0
-                ),
-            },
+        ),
+        ContentionRole::BlockedLocks => (
+            "contention.mutex",
             format!(
-                "Look at what {first} waits for (channel, select, sync.Cond, WaitGroup, Lock): give the channel a buffer or more consumers, or bound the producers. Idle workers waiting for work also show here and are harmless."
+                "Goroutines waited {amount} to acquire a sync.Mutex/RWMutex (block profile), {share:.0}% at {first}"
             ),
-        )
+            format!(
+                "Lock contention at {first}: shorten the critical section (move I/O and allocation out of the lock), shard the lock or the data it guards, or use sync.RWMutex/atomics for read-mostly state."
+            ),
+        ),
+        ContentionRole::BlockedSends => (
+            "contention.block",
+            format!("Goroutines blocked sending on channels {amount}, {share:.0}% at {first}"),
+            format!(
+                "Backpressure: the senders at {first} wait for their receivers. The consumer is too slow or the buffer too small: add consumers, batch, give the channel a buffer sized to the burst, or bound the producers upstream."
+            ),
+        ),
+        ContentionRole::ForkJoin => (
+            "contention.block",
+            format!(
+                "Fork-join waits (WaitGroup/Cond/errgroup) {amount}, {share:.0}% at {first}: callers waiting for work they started"
+            ),
+            format!(
+                "Not contention: {first} waits for the goroutines it started, as long as the slowest of them. If that latency matters, profile what those goroutines do (CPU profile, trace)."
+            ),
+        ),
+        ContentionRole::Select => (
+            "contention.block",
+            format!(
+                "Goroutines waited in select {amount}, {share:.0}% at {first}: loops waiting for work, or producers selecting on a send"
+            ),
+            format!(
+                "Usually idle: a service loop or worker pool parked in select until work arrives. If {first} selects on a send (case ch <- v), it is backpressure instead: the receiver is too slow. A goroutine dump shows how many goroutines wait there and since when."
+            ),
+        ),
     };
     Some(Finding {
         id,
@@ -928,6 +1274,84 @@ pub(crate) fn contention_finding_on(
         sources,
         sites: top,
     })
+}
+
+/// True when a contention profile carries no evidence: no samples, or no delay at all
+/// (`runtime.SetMutexProfileFraction(0)` / `SetBlockProfileRate(0)`, Go's defaults).
+pub fn is_profiling_off(p: &Profile) -> bool {
+    match p.sample_type_index("delay") {
+        Some(d) => p
+            .samples
+            .iter()
+            .all(|s| s.values.get(d).copied().unwrap_or(0) == 0),
+        None => p.samples.is_empty(),
+    }
+}
+
+/// Mutex or block, for a contention profile: from its stacks when it has samples
+/// ([`ProfileKind::detect`]), else from its file name (an empty mutex profile looks like
+/// an empty block profile); `None` when neither tells.
+pub fn contention_kind(p: &Profile, name: &str) -> Option<ProfileKind> {
+    let k = ProfileKind::detect(p);
+    if !matches!(k, ProfileKind::Mutex | ProfileKind::Block) {
+        return None;
+    }
+    if !p.samples.is_empty() {
+        return Some(k);
+    }
+    let base = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    if base.contains("mutex") {
+        Some(ProfileKind::Mutex)
+    } else if base.contains("block") {
+        Some(ProfileKind::Block)
+    } else {
+        None
+    }
+}
+
+/// Info that a mutex (`kind` = [`ProfileKind::Mutex`]) or block profile (any other kind)
+/// has profiling off, so `analyze` says there is no contention evidence instead of
+/// "nothing looks wrong". Emit it when [`is_profiling_off`] holds for every profile of
+/// that kind of one process.
+pub fn profiling_off_finding(kind: ProfileKind, source: &str) -> Finding {
+    let (id, what, knob, value) = if kind == ProfileKind::Mutex {
+        (
+            "contention.mutex",
+            "mutex",
+            "runtime.SetMutexProfileFraction",
+            "(e.g. 100: one contention event in 100)",
+        )
+    } else {
+        (
+            "contention.block",
+            "block",
+            "runtime.SetBlockProfileRate",
+            "(e.g. 10000: one wait per 10 µs of blocking, cheap enough for production)",
+        )
+    };
+    let mut ev = Evidence::new();
+    ev.insert("profile".into(), json!(what));
+    ev.insert("samples".into(), json!(0));
+    ev.insert(
+        "meaning".into(),
+        json!(format!(
+            "the {what} profile recorded nothing: its rate is 0 (Go's default) or nothing waited since it was set"
+        )),
+    );
+    Finding {
+        id,
+        severity: Severity::Info,
+        title: format!(
+            "{} profiling is off (rate 0): no contention evidence",
+            if what == "mutex" { "Mutex" } else { "Block" }
+        ),
+        evidence: ev,
+        recommendation: format!(
+            "To see {what} contention, call {knob} with a positive rate {value} in the program, then capture the profile again."
+        ),
+        sources: vec![source.to_string()],
+        sites: Vec::new(),
+    }
 }
 
 /// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
@@ -1402,7 +1826,11 @@ mod tests {
         let ids: Vec<&str> = f.iter().map(|f| f.id).collect();
         assert_eq!(ids, ["cpu.gc-share", "alloc.contention"]);
         let gc = &f[0];
-        assert_eq!(gc.severity, Severity::Critical, "60% of CPU");
+        // GC work 30% (a warning), allocation 30% (info): judged apart since issue 13, no
+        // longer summed into one 60% "critical".
+        assert_eq!(gc.severity, Severity::Warning, "30% of CPU in GC work");
+        assert_eq!(gc.evidence["gc_percent"], json!(30.0));
+        assert_eq!(gc.evidence["alloc_percent"], json!(30.0));
         assert_eq!(gc.evidence["gc_cpu_ns"], json!(300 * ms));
         assert_eq!(gc.evidence["alloc_cpu_ns"], json!(300 * ms));
         assert_eq!(gc.sites, ["main.decode"]);
@@ -1448,5 +1876,248 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         // Small totals stay quiet.
         assert!(profile_findings(&mk("sync.(*Mutex).Unlock", s / 10), "x").is_empty());
+    }
+
+    /// A CPU profile over `secs` seconds of wall time.
+    fn cpu_over(secs: i64, stacks: &[(&[&'static str], i64)]) -> Profile {
+        let mut p = cpu(stacks);
+        p.duration_nanos = secs * 1_000_000_000;
+        p
+    }
+
+    /// Issue 13, field cases (etcd 3.4 at 0.28 cores, prometheus 2.42 at 0.17): "32% of CPU
+    /// goes to GC and allocation" was a warning that led with "raise GOGC" while the GC
+    /// part was 10.8%, the rest mallocgc, and the named sites had 1–3 samples.
+    #[test]
+    fn gc_share_of_a_quiet_process_is_not_a_warning() {
+        let ms = 1_000_000i64;
+        let mark: &[&str] = &[
+            "runtime.scanobject",
+            "runtime.gcDrain",
+            "runtime.gcBgMarkWorker",
+        ];
+        let stacks = |gc: i64, alloc_sites: &[(&'static str, i64)], user: i64| {
+            let mut v: Vec<(&[&'static str], i64)> =
+                vec![(mark, gc), (&["main.serve", "main.main"][..], user)];
+            for (site, n) in alloc_sites {
+                let st: &'static [&'static str] = match *site {
+                    "a" => &["runtime.mallocgc", "go.etcd.io/etcd/mvcc.(*store).Range"],
+                    "b" => &["runtime.mallocgc", "go.etcd.io/etcd/raft.(*raft).Step"],
+                    _ => &["runtime.mallocgc", "go.etcd.io/etcd/wal.(*WAL).Save"],
+                };
+                v.push((st, n * 10 * ms));
+            }
+            v
+        };
+        // etcd-like: 2.8 s of CPU over 10 s (0.28 cores); GC 10.8%, allocation 21%.
+        let many: Vec<(&'static str, i64)> = (0..20).map(|i| (["a", "b", "c"][i % 3], 3)).collect();
+        let p = cpu_over(10, &stacks(302 * ms, &many, 1898 * ms));
+        let f = profile_findings(&p, "cpu.pb.gz");
+        assert!(f.is_empty(), "{f:#?}");
+        // prometheus-like: the same shares at 0.17 cores are not judged at all, even when
+        // the GC part alone would cross the bar.
+        let p = cpu_over(10, &stacks(600 * ms, &[("a", 30)], 800 * ms));
+        assert!(profile_findings(&p, "cpu.pb.gz").is_empty());
+        // The same GC share in a busy process (1.4 cores) is a warning on GC work.
+        let p = cpu_over(1, &stacks(600 * ms, &[("a", 30)], 500 * ms));
+        let f = profile_findings(&p, "cpu.pb.gz");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Critical, "43% GC work");
+        assert_eq!(f[0].evidence["cores_used"], json!(1.4));
+        assert!(f[0].recommendation.contains("GOGC"));
+    }
+
+    /// Assists count as GC work, allocation is judged apart and points at the allocating
+    /// user frame (not encoding/json), sites with few samples are not named.
+    #[test]
+    fn gc_work_and_allocation_are_judged_apart() {
+        let ms = 1_000_000i64;
+        let p = cpu_over(
+            1,
+            &[
+                (&["main.work", "main.main"], 400 * ms),
+                (
+                    &[
+                        "runtime.memclrNoHeapPointers",
+                        "runtime.mallocgc",
+                        "runtime.makeslice",
+                        "encoding/json.(*decodeState).literalStore",
+                        "encoding/json.Unmarshal",
+                        "example.com/svc/api.(*Handler).decode",
+                        "main.main",
+                    ],
+                    1100 * ms,
+                ),
+                (
+                    &["runtime.mallocgc", "runtime.newobject", "main.rare"],
+                    50 * ms,
+                ),
+                (
+                    &[
+                        "runtime.scanobject",
+                        "runtime.gcDrainN",
+                        "runtime.gcAssistAlloc1",
+                        "runtime.gcAssistAlloc",
+                        "runtime.mallocgc",
+                        "example.com/svc/api.(*Handler).decode",
+                    ],
+                    100 * ms,
+                ),
+            ],
+        );
+        let f = profile_findings(&p, "cpu.pb.gz");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        let g = &f[0];
+        assert_eq!(
+            g.evidence["gc_cpu_ns"],
+            json!(100 * ms),
+            "the assist is GC work"
+        );
+        assert_eq!(g.evidence["alloc_cpu_ns"], json!(1150 * ms));
+        assert_eq!(g.severity, Severity::Warning, "70% allocation");
+        assert!(g.title.contains("allocation"), "{}", g.title);
+        assert!(
+            !g.recommendation.contains("raise GOGC"),
+            "{}",
+            g.recommendation
+        );
+        assert_eq!(
+            g.sites,
+            ["example.com/svc/api.(*Handler).decode"],
+            "main.rare has 5 samples"
+        );
+        assert_eq!(g.evidence["cores_used"], json!(1.65));
+        assert!(is_stdlib_frame("encoding/json.Unmarshal"));
+        assert!(is_stdlib_frame("net/http.(*conn).serve"));
+        assert!(!is_stdlib_frame("main.main"));
+        assert!(!is_stdlib_frame("github.com/x/y.(*T).F"));
+        assert!(!is_stdlib_frame("go.etcd.io/etcd/v3/a.b"));
+    }
+
+    const HEAP: &[(&str, &str)] = &[
+        ("alloc_objects", "count"),
+        ("alloc_space", "bytes"),
+        ("inuse_objects", "count"),
+        ("inuse_space", "bytes"),
+    ];
+
+    /// Issue 13: the allocating site to name beside long GC pauses (field: one function
+    /// making 84% of allocated bytes in 12.5 MB slices), and the in-use site beside
+    /// gc.heap-growth, by the first user frame (not bytes.growSlice).
+    #[test]
+    fn alloc_hotspot_and_inuse_sites() {
+        let mb = 1i64 << 20;
+        let p = profile_from_stacks(
+            HEAP,
+            [
+                (
+                    vec![
+                        "runtime.makeslice",
+                        "bytes.growSlice",
+                        "bytes.(*Buffer).grow",
+                        "example.com/ingest.(*Batch).encode",
+                        "main.main",
+                    ],
+                    vec![40, 500 * mb, 1, 12 * mb],
+                ),
+                (
+                    vec!["runtime.newobject", "example.com/ingest.(*Cache).put"],
+                    vec![1_000_000, 90 * mb, 800_000, 80 * mb],
+                ),
+                (
+                    vec!["runtime.malg", "runtime.newproc1"],
+                    vec![10, 5 * mb, 10, 5 * mb],
+                ),
+            ],
+        );
+        let h = alloc_hotspot(&p).unwrap();
+        assert_eq!(h.site, "example.com/ingest.(*Batch).encode");
+        assert_eq!(h.total_alloc_bytes, 595 * mb);
+        assert!((h.share - 500.0 / 595.0).abs() < 1e-9);
+        assert_eq!(
+            h.typical_object_bytes,
+            Some(500 * mb / 40),
+            "12.5 MiB slices"
+        );
+        assert_eq!(h.evidence()["share_percent"], json!(84.0));
+        let u = top_inuse_site(&p).unwrap();
+        assert_eq!(u.site, "example.com/ingest.(*Cache).put");
+        assert_eq!(u.total_bytes, 97 * mb);
+        // Two profiles: the site that grew, with its share of the growth.
+        let mut base = p.clone();
+        base.samples[1].values[3] = 20 * mb;
+        base.samples[0].values[3] = 14 * mb;
+        base.time_nanos = 1;
+        let mut new = p.clone();
+        new.time_nanos = 61;
+        let g = top_inuse_growth_site(&new, &base).unwrap();
+        assert_eq!(g.site, "example.com/ingest.(*Cache).put");
+        assert_eq!((g.bytes, g.total_bytes), (60 * mb, 58 * mb));
+        assert_eq!(g.interval_ns, Some(60));
+        assert!(top_inuse_growth_site(&base, &new).is_some_and(|g| g.bytes == 2 * mb));
+        assert!(top_inuse_growth_site(&p, &p).is_none());
+        // Not a heap profile.
+        assert!(alloc_hotspot(&cpu(&[(&["main.f"], 10)])).is_none());
+        assert!(top_inuse_site(&cpu(&[(&["main.f"], 10)])).is_none());
+    }
+
+    #[test]
+    fn corpus_heap_sites_are_named() {
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            let read = |n: &str| {
+                let d = std::fs::read(dir.join(n)).ok()?;
+                gorx_formats::pprof::parse(n, &d).ok()
+            };
+            if patient == "heap-leak"
+                && let Some(p) = read("heap.pb.gz")
+            {
+                let u = top_inuse_site(&p).unwrap();
+                assert_eq!(u.site, "main.handle", "{ver}");
+                assert!(u.share > 0.9, "{ver}: {u:?}");
+            }
+            if patient == "memlimit-thrash"
+                && let Some(p) = read("allocs.pb.gz")
+            {
+                let h = alloc_hotspot(&p).unwrap();
+                assert_eq!(h.site, "main.main.func1", "{ver}");
+                assert!(
+                    h.share > 0.99 && h.typical_object_bytes.unwrap() > 0,
+                    "{ver}: {h:?}"
+                );
+            }
+        }
+    }
+
+    /// Issue 13: a mutex/block profile with profiling off says so (info), and its kind is
+    /// taken from the name when the empty stacks cannot tell.
+    #[test]
+    fn profiling_off_is_info() {
+        let empty = profile_from_stacks(&[("contentions", "count"), ("delay", "nanoseconds")], []);
+        assert!(is_profiling_off(&empty));
+        assert_eq!(
+            contention_kind(&empty, "cap/mutex.pb.gz"),
+            Some(ProfileKind::Mutex)
+        );
+        assert_eq!(
+            contention_kind(&empty, "cap/block.pb.gz"),
+            Some(ProfileKind::Block)
+        );
+        assert_eq!(contention_kind(&empty, "cap/x.pb.gz"), None);
+        let f = profiling_off_finding(ProfileKind::Mutex, "cap/mutex.pb.gz");
+        assert_eq!((f.id, f.severity), ("contention.mutex", Severity::Info));
+        assert!(f.title.contains("profiling is off"), "{}", f.title);
+        assert!(f.recommendation.contains("SetMutexProfileFraction"));
+        let f = profiling_off_finding(ProfileKind::Block, "cap/block.pb.gz");
+        assert_eq!(f.id, "contention.block");
+        assert!(f.recommendation.contains("SetBlockProfileRate"));
+        let some = profile_from_stacks(
+            &[("contentions", "count"), ("delay", "nanoseconds")],
+            [(vec!["sync.(*Mutex).Unlock", "main.f"], vec![1, 5])],
+        );
+        assert!(!is_profiling_off(&some));
+        assert_eq!(
+            contention_kind(&some, "cap/block.pb.gz"),
+            Some(ProfileKind::Mutex)
+        );
     }
 }

@@ -60,11 +60,7 @@ pub const TREND_MIN_SAMPLES: usize = 5;
 /// How many sites a profile finding lists in its evidence and `sites`.
 pub const PROFILE_TOP_SITES: usize = 5;
 
-/// cpu.gc-share: share of CPU profile time with GC work (mark workers, assists, sweeping)
-/// or allocation (mallocgc) on the stack. A healthy service spends 5–15%; a quarter means
-/// GC tuning or fewer allocations pays off; half means the program mostly manages memory.
-pub const CPU_GC_SHARE_WARNING_RATIO: f64 = 0.25;
-pub const CPU_GC_SHARE_CRITICAL_RATIO: f64 = 0.50;
+/// cpu.gc-share thresholds: see the `profiles` section at the end (issue 13).
 /// Shares of an almost idle profile are noise (two samples of twenty); judge only profiles
 /// with at least half a second of CPU (50 samples at the default 100 Hz). Also used as the
 /// floor for alloc.contention.
@@ -302,6 +298,119 @@ pub const PAUSE_ALLOC_HOTSPOT_MIN_SHARE: f64 = 0.50;
 /// says so from here on.
 pub const PAUSE_LARGE_OBJECT_BYTES: i64 = 1 << 20;
 
+// ---- GC verdicts calibrated on real servers (branch `gc`, issue 13; `gc.rs`, `memory.rs`,
+// `metrics.rs`) ----
+
+/// gc.long-pause, every source (gctrace, MemStats `PauseNs`, /metrics, execution traces):
+/// one table, GC_PAUSE_P99_WARNING_NS / GC_PAUSE_P99_CRITICAL_NS / GC_PAUSE_MAX_CRITICAL_NS
+/// above. A percentile needs this many pauses: over fewer, "P99" is the maximum and is
+/// shown as "max of N" (nearest rank over 19 samples is the largest).
+pub const PAUSE_PERCENTILE_MIN_SAMPLES: usize = 20;
+/// With a percentile, a warning needs at least this many pauses at the warning bar: one
+/// slow stop on a busy machine is not a pattern.
+pub const PAUSE_WARNING_MIN_LONG: usize = 2;
+
+/// gc.heap-growth warm-up: a run whose last cycle is within this uptime (gctrace's `@` is
+/// seconds since process start) lies in start-up: caches, TSDB heads, connection pools and
+/// write buffers fill there. Five minutes covers the start-up of the Debian servers we
+/// measured (prometheus 2.42's head levels off in about 3 min).
+pub const GC_HEAP_STARTUP_UPTIME_NS: u64 = 300_000_000_000;
+/// Growth that decelerates is warm-up: the second half of the window's Theil–Sen slope
+/// is at most this share of the first half's (a cache filling towards its size slows
+/// down; a leak keeps its pace, the heap-leak patients hold 0.7–1.3).
+pub const GC_HEAP_WARMUP_DECEL_RATIO: f64 = 0.35;
+/// Sustained growth inside start-up is a warning (never critical) only with this many
+/// cycles: by then the process has allocated and collected its live heap many times over
+/// while the retained part kept its pace; fewer cycles are too little to tell a cache
+/// still filling from a leak (info, "re-check later").
+pub const GC_HEAP_STARTUP_LEAK_MIN_CYCLES: usize = 100;
+/// ...or the steady trend adds at least 64 MiB within start-up (the amount worth
+/// explaining elsewhere too: RSS_GAP_MIN_BYTES, UNRETURNED_MIN_BYTES); prometheus 2.42's
+/// start-up adds 9–16 MiB and levels off.
+pub const GC_HEAP_STARTUP_LEAK_MIN_BYTES: u64 = 64 << 20;
+/// ...and the trend must be this consistent (Kendall's tau).
+pub const GC_HEAP_STARTUP_LEAK_MIN_TAU: f64 = 0.8;
+
+/// gc.assist-heavy warm-up: cycles that start within this uptime run against the 4 MiB
+/// minimum goal while the program loads its state; assists there are the pacer's normal
+/// start-up, not mutator latency in service. Judged on the cycles after it.
+pub const GC_ASSIST_WARMUP_UPTIME_NS: u64 = 1_000_000_000;
+/// ...and assists (GC CPU share × assist share) must take at least 1% of the CPU capacity
+/// (window × GOMAXPROCS): a quarter of the GC work of a process whose GC uses 0.2% of its
+/// CPU drafts goroutines for microseconds per cycle. The memlimit-thrash patients' assists
+/// take 7–13%; the finalizer-blocked patient's and an idle caddy's about 0.0%.
+pub const GC_ASSIST_MIN_CPU_PERCENT: f64 = 1.0;
+
+// ---- branch `profiles` (issue 13; used by `profiles.rs` and `block_rate.rs`) ----
+
+/// cpu.gc-share is judged only when the process burns at least this many cores in the CPU
+/// profile's window (CPU time / profile duration). A share of an almost idle process is
+/// a share of nothing: on real servers (etcd at 0.28 cores, prometheus at 0.17) a third
+/// of "GC and allocation" was under a tenth of a core, nothing GOGC could buy back. A
+/// quarter core is where half of it going to GC (an eighth of a core) starts to be worth
+/// tuning; the planted memlimit-thrash patient burns 0.4 cores, 80% of it in GC.
+pub const CPU_GC_SHARE_MIN_CORES: f64 = 0.25;
+/// cpu.gc-share from GC work alone (mark workers, assists, sweeping, mark termination) as
+/// a share of the profile's CPU. Services spend 5–10% of their CPU in the collector (the
+/// field cases: 7% and 11%); a fifth is where raising GOGC or setting GOMEMLIMIT pays off
+/// visibly, two fifths means the program mostly collects garbage.
+pub const CPU_GC_WORK_WARNING_RATIO: f64 = 0.20;
+pub const CPU_GC_WORK_CRITICAL_RATIO: f64 = 0.40;
+/// Allocation (mallocgc and below, assists excluded) as a share of CPU. 10–25% is common
+/// in Go servers that decode and encode; from a quarter the allocating sites are worth
+/// naming (info), from a half the program mostly allocates (warning). GOGC does not cut
+/// this cost, so it never drives a GC warning.
+pub const CPU_ALLOC_INFO_RATIO: f64 = 0.25;
+pub const CPU_ALLOC_WARNING_RATIO: f64 = 0.50;
+/// An allocating site is named only with at least this many CPU samples (100 ms at the
+/// default 100 Hz): with fewer, Poisson noise (±1/sqrt(n), over 30% below 10) decides
+/// the ranking; the field cases named sites with 1–3 samples.
+pub const CPU_GC_SITE_MIN_SAMPLES: i64 = 10;
+// contention.block / contention.mutex from block profiles (block_rate.rs): since issue
+// 13 each wait is classified by the primitive it blocked in, and the bars above apply by
+// class: BLOCK_DELAY_* to channel sends and waits of no known primitive; MUTEX_DELAY_*
+// to waits in sync.Mutex/RWMutex Lock (the same goroutine-seconds of lock wait a mutex
+// profile measures); channel receives are idle and set aside; select waits (idle loops or
+// producers selecting on a send, which the profile cannot tell apart) and fork-join
+// waits (WaitGroup/Cond/errgroup) are info at most. No new constants: the classes reuse
+// these bars.
+
+// ---- branch live: watch's heap-growth trigger, heap profiles in bundles, CPU starvation ----
+
+/// gc.heap-growth from a watch window (the live heap keeps rising): judged only over at
+/// least 30 s, so a burst of requests or one big batch is not a leak, and so the bundle's
+/// two heap profiles can be 30 s apart.
+pub const HEAP_TREND_MIN_WINDOW_S: f64 = 30.0;
+/// The window is cut into this many equal slices; the lowest heap-in-use of each slice
+/// (the trough after a GC) must rise from every slice to the next: sustained, not a step.
+pub const HEAP_TREND_SEGMENTS: usize = 4;
+/// ...with at least this many GC cycles in the window, so the troughs are post-GC heaps
+/// and not garbage piling up between two collections.
+pub const HEAP_TREND_MIN_GC_CYCLES: u64 = 3;
+/// ...rising by at least 8 MiB and 25% of the first trough: smaller drifts are caches
+/// warming and allocator noise.
+pub const HEAP_TREND_MIN_GROWTH_BYTES: u64 = 8 << 20;
+pub const HEAP_TREND_MIN_GROWTH_RATIO: f64 = 0.25;
+/// ...and not decelerating: the second half of the window holds at least 40% of the
+/// growth (a steady leak gives 50%; a start-up fill that is levelling off gives less).
+pub const HEAP_TREND_MIN_LATE_SHARE: f64 = 0.40;
+/// The baseline heap profile a bundle pairs with the one taken at the trigger is at
+/// least this old (watch takes one every this many seconds and keeps the last few).
+pub const HEAP_PROFILE_BASE_MIN_AGE_S: u64 = 30;
+
+/// sched.cpu-starved / latency causes: the share of the threads' time (on CPU + waiting
+/// on a run queue) spent waiting. Linux's schedstat counts it per thread; above 10% the
+/// process runs noticeably late, above 30% a request waits longer than it runs.
+pub const RUNQ_WAIT_WARNING_SHARE: f64 = 0.10;
+pub const RUNQ_WAIT_CRITICAL_SHARE: f64 = 0.30;
+/// ...over at least this much thread time (a mostly idle process's few ms say nothing).
+pub const RUNQ_MIN_THREAD_TIME_NS: u64 = 1_000_000_000;
+/// Host CPU pressure (`/proc/pressure/cpu` some avg10, percent of time at least one
+/// runnable task waited): 10% is sustained contention, 40% a saturated host.
+pub const HOST_CPU_PRESSURE_WARNING_PCT: f64 = 10.0;
+pub const HOST_CPU_PRESSURE_CRITICAL_PCT: f64 = 40.0;
+/// Load average (1 min) per online CPU above which the host is oversubscribed.
+pub const HOST_LOAD_PER_CPU_HIGH: f64 = 1.5;
 // ---- ebpf: `gorx probe` syscall latency (gorx-ebpf/src/judge.rs) ----
 
 /// A syscall at least this slow (10 ms) is recorded with its Go stack: ten times a disk

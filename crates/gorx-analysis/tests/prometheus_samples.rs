@@ -168,8 +168,8 @@ fn process_start_from_metrics_makes_block_delay_a_rate() {
 }
 
 /// block-then-idle: 64 producers blocked for 3 s (block-1), then stopped; 3 s later
-/// (block-2) the cumulative profile still holds their waits. Alone, block-2's total says
-/// "contention"; beside block-1 the difference over the 3 s between them says little
+/// (block-2) the cumulative profile still holds their waits. Alone, block-2's total would
+/// say "contention"; beside block-1 the difference over the 3 s between them says little
 /// (22 s recorded when the stopped producers woke, about 7 goroutines: info).
 #[test]
 fn two_real_block_profiles_of_one_process() {
@@ -179,9 +179,13 @@ fn two_real_block_profiles_of_one_process() {
             .filter(|f| f.id == "contention.block")
             .collect::<Vec<_>>()
     };
+    // The producers block in `select { case ch <- i: case <-done: }`: a select, which a
+    // block profile cannot tell from a service loop waiting for work (issue 13), so it is
+    // info at most on any basis, worded to say both (it was a warning here before).
     let alone = judge(&[("b/block-2.pb.gz", "block-2.pb.gz")]);
     assert_eq!(alone.len(), 1);
-    assert_eq!(alone[0].severity, Severity::Warning);
+    assert_eq!(alone[0].severity, Severity::Info);
+    assert!(alone[0].title.contains("select"), "{}", alone[0].title);
     assert!(
         alone[0].evidence["rate_basis"]
             .as_str()
@@ -216,7 +220,7 @@ fn two_real_block_profiles_of_one_process() {
         ("c/block-1.pb.gz", "block-1.pb.gz"),
         ("c/metrics", "block-then-idle.prom"),
     ]);
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Severity::Info);
     let rate = f[0].evidence["delay_ns_per_s"].as_i64().unwrap();
     assert!((30_000_000_000..70_000_000_000).contains(&rate), "{rate}");
     // All three: the two profiles' difference is the best basis.

@@ -517,6 +517,85 @@ impl Builder {
     }
 }
 
+/// What a log without any gctrace cycle is, as far as its bytes tell: callers must tell
+/// "the GC has not run in this window" (an idle process, a short log) from "this is not a
+/// log". What can be told apart:
+/// - other runtime output (scavtrace, schedtrace, a crash or SIGQUIT dump) proves a Go
+///   process wrote the log with GODEBUG tracing on: [`WithoutCycles::RuntimeLog`];
+/// - text, or nothing at all (an idle process's stderr is often empty), is a log that
+///   holds no cycle: [`WithoutCycles::TextLog`]. Whether gctrace was on cannot be told
+///   from such a log: gctrace prints nothing before the first cycle;
+/// - another artifact gorx reads (a profile, a trace, expvar, /metrics, /proc files), a
+///   compressed file or binary data is [`WithoutCycles::NotALog`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithoutCycles {
+    RuntimeLog {
+        lines: usize,
+    },
+    TextLog {
+        lines: usize,
+    },
+    /// What the input is instead.
+    NotALog(String),
+}
+
+/// Classifies `data`, a log in which [`parse`] found no cycle (see [`WithoutCycles`]).
+/// Looks at a bounded prefix for binary content.
+pub fn without_cycles(data: &[u8]) -> WithoutCycles {
+    use crate::detect::{ArtifactKind, detect};
+    const SNIFF: usize = 64 * 1024;
+    let lines = data.iter().filter(|&&b| b == b'\n').count()
+        + usize::from(!data.is_empty() && !data.ends_with(b"\n"));
+    let kind = detect(data);
+    if data.starts_with(&[0x1f, 0x8b])
+        && matches!(
+            kind,
+            ArtifactKind::RuntimeLog | ArtifactKind::GoroutineDump | ArtifactKind::PprofProto
+        )
+    {
+        // detect() calls any gzip it cannot read into a profile; a gzipped log is read
+        // through, and is not read by `parse`.
+        return WithoutCycles::NotALog(if kind == ArtifactKind::PprofProto {
+            "gzip-compressed data (a pprof profile, or a compressed file to decompress first)"
+                .into()
+        } else {
+            "a gzip-compressed log (decompress it first: `zcat LOG > LOG.txt`)".into()
+        });
+    }
+    match kind {
+        ArtifactKind::RuntimeLog | ArtifactKind::GoroutineDump => {
+            return WithoutCycles::RuntimeLog { lines };
+        }
+        ArtifactKind::Unknown => {}
+        other => {
+            return WithoutCycles::NotALog(format!("{} data, not a log", other.as_str()));
+        }
+    }
+    let head = &data[..data.len().min(SNIFF)];
+    // Text logs hold no NUL and few control bytes (tab, CR, form feed and ANSI escapes
+    // are text); invalid UTF-8 is tolerated in small amounts (a mangled line).
+    if head.contains(&0) {
+        return WithoutCycles::NotALog("binary data (NUL bytes), not a text log".into());
+    }
+    let text = String::from_utf8_lossy(head);
+    let (mut odd, mut total) = (0usize, 0usize);
+    for ch in text.chars() {
+        total += 1;
+        if ch == char::REPLACEMENT_CHARACTER
+            || (ch.is_control() && !matches!(ch, '\n' | '\r' | '\t' | '\x0c' | '\x1b'))
+        {
+            odd += 1;
+        }
+    }
+    // A prefix cut inside a UTF-8 sequence leaves one replacement at the end: allow it.
+    if odd > 1 && odd * 100 > total {
+        return WithoutCycles::NotALog(format!(
+            "binary data ({odd} of the first {total} characters are not text), not a log"
+        ));
+    }
+    WithoutCycles::TextLog { lines }
+}
+
 /// Parses every gctrace line in `data`. Never fails: lines that claim to be gctrace and
 /// do not parse are listed in `malformed`. `_input` is kept for symmetry with the
 /// other parsers (errors from [`GcTrace::first_error`] name it).
@@ -819,6 +898,43 @@ fn heap_too_large() -> String {
 #[inline(never)]
 fn too_large(col: usize) -> String {
     format!("number too large at column {col}")
+}
+
+#[cfg(test)]
+mod without_cycles_tests {
+    use super::*;
+
+    #[test]
+    fn logs_without_cycles_are_told_from_other_data() {
+        let scav = b"scav 0 KiB work (bg), 0 KiB work (eager), 3368 KiB now, 84% util\n";
+        assert_eq!(without_cycles(scav), WithoutCycles::RuntimeLog { lines: 1 });
+        let sched = b"SCHED 0ms: gomaxprocs=2 idleprocs=1 threads=4 spinningthreads=0 needspinning=0 idlethreads=1 runqueue=0 [0 0]\nlistening on :8080";
+        assert_eq!(
+            without_cycles(sched),
+            WithoutCycles::RuntimeLog { lines: 2 }
+        );
+        let app = "level=info ts=2026-12-06T20:00:00Z msg=\"Server is ready\" caller=main.go:1\n\x1b[32mok\x1b[0m été\n";
+        assert_eq!(
+            without_cycles(app.as_bytes()),
+            WithoutCycles::TextLog { lines: 2 }
+        );
+        assert_eq!(without_cycles(b""), WithoutCycles::TextLog { lines: 0 });
+        for bad in [
+            &b"\x7fELF\x02\x01\x01\x00\x00\x00"[..],
+            b"\x1f\x8b\x08\x00\x00\x00",
+            b"go 1.22 trace\x00\x00\x00",
+            b"heap profile: 1: 2 [3: 4] @ heap/1048576\n",
+            &[
+                0xff, 0xfe, 0x80, 0x81, 0x90, 0xa0, 0xb0, 0xc3, 0x28, 0x01, 0x02, 0x03,
+            ],
+        ] {
+            assert!(
+                matches!(without_cycles(bad), WithoutCycles::NotALog(_)),
+                "{bad:?}: {:?}",
+                without_cycles(bad)
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -542,6 +542,10 @@ pub struct FdBreakdown {
     /// Socket inodes (to match against /proc/net/tcp).
     #[serde(skip)]
     pub socket_inodes: Vec<u64>,
+    /// Damaged lines of a saved listing that were skipped, each with its line number and
+    /// why (e.g. an fd that closed while `ls` listed it: `18 -> `).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_lines: Vec<String>,
 }
 
 impl FdBreakdown {
@@ -565,31 +569,180 @@ impl FdBreakdown {
 
 /// Parse an fd listing saved as text: lines `N -> target`, as `ls -l /proc/PID/fd`
 /// prints them (anything before the fd number is ignored) or as gorx writes them.
+///
+/// A damaged line (no target, because the fd closed while it was listed: `18 -> `; no
+/// fd number) is skipped and named in [`FdBreakdown::skipped_lines`]: one racy line must
+/// not lose the whole listing. Only a text in which no line is an fd listing is an error.
 pub fn parse_fd_listing(input: &str, text: &str) -> Result<FdBreakdown> {
     let mut out = FdBreakdown::default();
+    let mut first_error: Option<FormatError> = None;
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end();
         if line.is_empty() || line.starts_with("total ") {
             continue;
         }
-        let Some((left, target)) = line.split_once(" -> ") else {
-            return Err(FormatError::at_line(
-                input,
-                i as u64 + 1,
-                format!("expected 'N -> target', got {line:?}"),
-            ));
+        let n = i as u64 + 1;
+        let mut skip = |why: String| {
+            out.skipped_lines
+                .push(format!("{input}:{n}: {why}; line skipped"));
+            if first_error.is_none() {
+                first_error = Some(FormatError::at_line(input, n, why));
+            }
+        };
+        // `18 -> ` trims to `18 ->`: the link vanished between readdir and readlink.
+        let (left, target) = match line.split_once(" -> ") {
+            Some((l, t)) => (l, t.trim()),
+            None => match line.strip_suffix(" ->") {
+                Some(l) => (l, ""),
+                None => {
+                    skip(format!("expected 'N -> target', got {line:?}"));
+                    continue;
+                }
+            },
         };
         let fd = left.split_whitespace().next_back().unwrap_or("");
         if fd.parse::<u32>().is_err() {
-            return Err(FormatError::at_line(
-                input,
-                i as u64 + 1,
-                format!("fd number {fd:?} is not a number"),
+            skip(format!("fd number {fd:?} is not a number"));
+            continue;
+        }
+        if target.is_empty() {
+            skip(format!(
+                "fd {fd} has no target (closed while it was listed)"
             ));
+            continue;
         }
         out.add(target);
     }
+    if out.total == 0
+        && let Some(e) = first_error
+    {
+        return Err(e);
+    }
     Ok(out)
+}
+
+/// `/proc/pressure/cpu` (PSI): the share of wall time in which at least one runnable
+/// task waited for a CPU (`some`), over 10 s, 60 s and 300 s, in percent; `total` in µs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuPressure {
+    pub some_avg10: f64,
+    pub some_avg60: f64,
+    pub some_avg300: f64,
+    pub some_total_us: u64,
+}
+
+/// Parse `/proc/pressure/cpu`: `some avg10=… avg60=… avg300=… total=…` (the `full` line,
+/// present since Linux 5.13, is ignored: for CPU it is only meaningful for cgroups).
+pub fn parse_cpu_pressure(input: &str, text: &str) -> Result<CpuPressure> {
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.strip_prefix("some ") else {
+            continue;
+        };
+        let mut p = CpuPressure::default();
+        let mut seen = 0;
+        for kv in rest.split_whitespace() {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let bad = || FormatError::at_line(input, i as u64 + 1, format!("bad value in {kv:?}"));
+            match k {
+                "avg10" | "avg60" | "avg300" => {
+                    let x: f64 = v.parse().map_err(|_| bad())?;
+                    if !(0.0..=100.0).contains(&x) {
+                        return Err(bad());
+                    }
+                    seen += 1;
+                    match k {
+                        "avg10" => p.some_avg10 = x,
+                        "avg60" => p.some_avg60 = x,
+                        _ => p.some_avg300 = x,
+                    }
+                }
+                "total" => p.some_total_us = v.parse().map_err(|_| bad())?,
+                _ => {}
+            }
+        }
+        if seen < 3 {
+            return Err(FormatError::at_line(
+                input,
+                i as u64 + 1,
+                "expected avg10=, avg60= and avg300= on the 'some' line",
+            ));
+        }
+        return Ok(p);
+    }
+    Err(FormatError::whole(input, "no 'some' line"))
+}
+
+/// `/proc/loadavg`: load averages and the runnable/total task counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadAvg {
+    pub load1: f64,
+    pub load5: f64,
+    pub load15: f64,
+    /// Tasks runnable now (running or on a run queue).
+    pub runnable: u64,
+    pub tasks: u64,
+}
+
+pub fn parse_loadavg(input: &str, text: &str) -> Result<LoadAvg> {
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let bad = |what: &str| FormatError::at_line(input, 1, format!("expected {what}"));
+    if f.len() < 4 {
+        return Err(bad("'L1 L5 L15 RUNNABLE/TASKS LASTPID'"));
+    }
+    let load = |s: &str| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| bad("a load average"))
+    };
+    let (r, n) = f[3].split_once('/').ok_or_else(|| bad("RUNNABLE/TASKS"))?;
+    Ok(LoadAvg {
+        load1: load(f[0])?,
+        load5: load(f[1])?,
+        load15: load(f[2])?,
+        runnable: r.parse().map_err(|_| bad("a runnable count"))?,
+        tasks: n.parse().map_err(|_| bad("a task count"))?,
+    })
+}
+
+/// `/proc/PID/task/TID/schedstat`: time on CPU, time waiting on a run queue (both ns)
+/// and timeslices run. Summed over threads by the caller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedStat {
+    pub cpu_ns: u64,
+    pub runq_wait_ns: u64,
+    pub timeslices: u64,
+}
+
+impl SchedStat {
+    pub fn add(&mut self, o: &SchedStat) {
+        self.cpu_ns = self.cpu_ns.saturating_add(o.cpu_ns);
+        self.runq_wait_ns = self.runq_wait_ns.saturating_add(o.runq_wait_ns);
+        self.timeslices = self.timeslices.saturating_add(o.timeslices);
+    }
+    /// Share of the threads' time (on CPU + waiting to run) spent waiting.
+    pub fn wait_share(&self) -> Option<f64> {
+        let total = self.cpu_ns.saturating_add(self.runq_wait_ns);
+        (total > 0).then(|| self.runq_wait_ns as f64 / total as f64)
+    }
+}
+
+pub fn parse_schedstat(input: &str, text: &str) -> Result<SchedStat> {
+    let f: Vec<u64> = text
+        .split_whitespace()
+        .map(|x| x.parse::<u64>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| FormatError::at_line(input, 1, "expected three integers"))?;
+    match f[..] {
+        [cpu_ns, runq_wait_ns, timeslices, ..] => Ok(SchedStat {
+            cpu_ns,
+            runq_wait_ns,
+            timeslices,
+        }),
+        _ => Err(FormatError::at_line(input, 1, "expected three integers")),
+    }
 }
 
 /// One row of `/proc/net/tcp` or `/proc/net/tcp6`.
@@ -883,6 +1036,47 @@ mod tests {
         assert_eq!(b.socket_inodes, vec![1062]);
         let e = parse_fd_listing("fd.txt", "x -> y\n").unwrap_err();
         assert!(e.to_string().starts_with("fd.txt:1:"), "{e}");
+    }
+
+    /// An fd closed while the listing was written (`18 -> `) costs one line, not the
+    /// whole capture.
+    #[test]
+    fn fd_listing_skips_a_damaged_line() {
+        let t = "0 -> /dev/null\n1 -> pipe:[5]\n18 -> \n19 -> socket:[77]\nbogus\n";
+        let b = parse_fd_listing("proc/fd.txt", t).unwrap();
+        assert_eq!(b.total, 3);
+        assert_eq!(b.socket_inodes, vec![77]);
+        assert_eq!(b.skipped_lines.len(), 2, "{:?}", b.skipped_lines);
+        assert!(
+            b.skipped_lines[0].starts_with("proc/fd.txt:3: fd 18 has no target"),
+            "{:?}",
+            b.skipped_lines
+        );
+        // Nothing but damage: still an error, naming the first bad line.
+        let e = parse_fd_listing("fd.txt", "18 -> \n").unwrap_err();
+        assert!(e.to_string().starts_with("fd.txt:1:"), "{e}");
+    }
+
+    #[test]
+    fn cpu_pressure_loadavg_schedstat() {
+        let t = "some avg10=69.00 avg60=55.12 avg300=20.01 total=871158271\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        let p = parse_cpu_pressure("pressure/cpu", t).unwrap();
+        assert_eq!(p.some_avg10, 69.0);
+        assert_eq!(p.some_total_us, 871158271);
+        // Kernels before 5.13 have no 'full' line; a garbled value is an error.
+        assert!(
+            parse_cpu_pressure("p", "some avg10=1.00 avg60=2.00 avg300=3.00 total=9\n").is_ok()
+        );
+        assert!(parse_cpu_pressure("p", "some avg10=x avg60=2.00 avg300=3.00 total=9\n").is_err());
+        assert!(parse_cpu_pressure("p", "").is_err());
+        let l = parse_loadavg("loadavg", "9.02 8.09 5.35 9/219 15268\n").unwrap();
+        assert_eq!((l.load1, l.runnable, l.tasks), (9.02, 9, 219));
+        assert!(parse_loadavg("loadavg", "9.02 8.09\n").is_err());
+        let s = parse_schedstat("schedstat", "300 100 7\n").unwrap();
+        assert_eq!(s.runq_wait_ns, 100);
+        assert_eq!(s.wait_share(), Some(0.25));
+        assert!(parse_schedstat("schedstat", "1 2\n").is_err());
+        assert!(parse_schedstat("schedstat", "a b c\n").is_err());
     }
 
     #[test]

@@ -5,7 +5,12 @@
 //! proc/status proc/limits proc/smaps_rollup proc/fd.txt proc/environ.json
 //! cgroup.json            the cgroup chain (memory + cpu, leaf first)
 //! snapshot.json          the whole ProcessSnapshot
-//! heap.debug1.txt goroutine.debug2.txt vars.json cpu.pb.gz trace.out   (when fetched)
+//! heap.debug1.txt goroutine.debug2.txt vars.json metrics.txt cpu.pb.gz trace.out
+//!                        (when served)
+//! heap.base.pb.gz heap.pb.gz   two heap profiles (window start, trigger; MANIFEST
+//!                        `heap_profiles` has their times): their in-use difference
+//! trigger.json           the trigger's findings and window (watch; Diagnosis-like:
+//!                        `{"schema":1,"kind":"gorx-watch-trigger","findings":[…],"window":{…}}`)
 //! series.json            the samples that triggered the capture (watch)
 //! MANIFEST.json          what, when, why
 //! ```
@@ -54,7 +59,9 @@ pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
         }
     }
     if let Some((n, t)) = read_opt(dir, "proc/fd.txt") {
-        s.fds = Some(procfs::parse_fd_listing(&n, &t)?);
+        let fds = procfs::parse_fd_listing(&n, &t)?;
+        s.missing.extend(fds.skipped_lines.iter().cloned());
+        s.fds = Some(fds);
     }
     // MemStats: the heap profile's trailer and expvar are taken at nearly the same moment;
     // prefer the heap trailer, as `inspect` does.
@@ -75,6 +82,10 @@ pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
         s.default_godebug = v["default_godebug"].as_str().map(str::to_string);
         s.host_cpus = v["host_cpus"].as_u64().map(|n| n as u32);
         s.gomaxprocs_observed = v["gomaxprocs_observed"].as_u64().map(|n| n as u32);
+        // Host CPU pressure and run-queue wait at capture time (absent in older bundles).
+        s.host_cpu_pressure = serde_json::from_value(v["host_cpu_pressure"].clone()).ok();
+        s.host_loadavg = serde_json::from_value(v["host_loadavg"].clone()).ok();
+        s.schedstat = serde_json::from_value(v["schedstat"].clone()).ok();
     }
     s.env = read_json::<GoEnv>(dir, "proc/environ.json")?;
     s.cgroup = read_json::<CgroupChain>(dir, "cgroup.json")?;
@@ -92,10 +103,40 @@ pub fn read_bundle_extras(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
     Ok(s)
 }
 
-/// The findings that made `gorx watch` take the bundle: the ids its `series.json` (or
-/// MANIFEST.json) names as the trigger, as `findings.json` recorded them, with the series
-/// file among their sources. Empty for bundles not taken by a trigger.
+/// The findings that made `gorx watch` take the bundle, so `gorx analyze BUNDLE` can say
+/// why it exists: `trigger.json` (the findings with their evidence and the window's
+/// series), or in bundles from before it, the ids `series.json` (or MANIFEST.json) names
+/// as the trigger, as `findings.json` recorded them. Each gets the file among its sources.
+/// Empty for bundles not taken by a trigger (`inspect`). Ids not in the vocabulary are
+/// skipped (a newer gorx may know more); a malformed file is an error naming it.
 pub fn read_trigger_findings(dir: &Path) -> Result<Vec<gorx_analysis::Finding>, LiveError> {
+    let mark = |list: &[serde_json::Value], file: &str, keep: &dyn Fn(&str) -> bool| {
+        let source = dir.join(file).display().to_string();
+        list.iter()
+            .filter(|f| f["id"].as_str().is_some_and(keep))
+            .filter_map(gorx_analysis::Finding::from_json)
+            .map(|mut f| {
+                f.evidence.insert(
+                    "captured_by".into(),
+                    serde_json::json!("gorx watch trigger"),
+                );
+                if !f.sources.contains(&source) {
+                    f.sources.push(source.clone());
+                }
+                f
+            })
+            .collect::<Vec<_>>()
+    };
+    if let Some(v) = read_json::<serde_json::Value>(dir, "trigger.json")? {
+        let name = dir.join("trigger.json").display().to_string();
+        let list = v["findings"].as_array().ok_or_else(|| {
+            LiveError::from(gorx_formats::FormatError::whole(
+                &name,
+                "no \"findings\" array",
+            ))
+        })?;
+        return Ok(mark(list, "trigger.json", &|_| true));
+    }
     let ids = |v: Option<serde_json::Value>| -> Vec<String> {
         v.and_then(|v| v["trigger"].as_array().cloned())
             .unwrap_or_default()
@@ -113,29 +154,13 @@ pub fn read_trigger_findings(dir: &Path) -> Result<Vec<gorx_analysis::Finding>, 
     let Some(recorded) = read_json::<serde_json::Value>(dir, "findings.json")? else {
         return Ok(Vec::new());
     };
-    let series = dir.join("series.json").display().to_string();
-    Ok(recorded["findings"]
+    let list = recorded["findings"]
         .as_array()
         .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|f| {
-            f["id"]
-                .as_str()
-                .is_some_and(|id| trigger.iter().any(|t| t == id))
-        })
-        .filter_map(gorx_analysis::Finding::from_json)
-        .map(|mut f| {
-            f.evidence.insert(
-                "captured_by".into(),
-                serde_json::json!("gorx watch trigger"),
-            );
-            if !f.sources.contains(&series) {
-                f.sources.push(series.clone());
-            }
-            f
-        })
-        .collect())
+        .unwrap_or_default();
+    Ok(mark(list, "series.json", &|id| {
+        trigger.iter().any(|t| t == id)
+    }))
 }
 
 /// A JSON file of the bundle, if present; malformed JSON is an error naming file and line.
@@ -158,6 +183,11 @@ fn runtime_from_dir(dir: &Path) -> Result<Option<RuntimeMemory>, LiveError> {
     }
     if let Some((n, t)) = read_opt(dir, "vars.json") {
         return http::memstats_from_vars(&n, &t).map(Some);
+    }
+    // A client_golang server without expvar or pprof: the go_memstats_* gauges.
+    if let Some((n, t)) = read_opt(dir, "metrics.txt") {
+        let r = http::parse_runtime(http::RuntimeSource::Metrics, &n, t.into_bytes())?;
+        return Ok(Some(r.memory));
     }
     Ok(None)
 }
@@ -250,5 +280,41 @@ mod erased {
         fn to_json(&self) -> String {
             serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trigger_findings_read_back() {
+        let dir = std::env::temp_dir().join(format!("gorx-trigger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(read_trigger_findings(&dir).unwrap().is_empty());
+        std::fs::write(
+            dir.join("trigger.json"),
+            r#"{"schema":1,"kind":"gorx-watch-trigger","findings":[
+              {"id":"gc.heap-growth","severity":"warning","title":"heap rose","evidence":{"gc_cycles":9},
+               "recommendation":"r","sources":["/proc/1 (watch)"],"sites":["main.remember"]},
+              {"id":"not.an-id","severity":"warning","title":"x","evidence":{},"recommendation":"","sources":[],"sites":[]}],
+              "window":{"interval_ms":500,"samples":[]}}"#,
+        )
+        .unwrap();
+        let f = read_trigger_findings(&dir).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "gc.heap-growth");
+        assert_eq!(f[0].sites, vec!["main.remember".to_string()]);
+        assert_eq!(f[0].evidence["gc_cycles"], serde_json::json!(9));
+        assert!(f[0].sources.last().unwrap().ends_with("trigger.json"));
+        std::fs::write(dir.join("trigger.json"), "{\"findings\": 3}").unwrap();
+        assert!(
+            read_trigger_findings(&dir)
+                .unwrap_err()
+                .to_string()
+                .contains("trigger.json")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,17 +37,18 @@ pub fn get_bytes(url: &str, timeout: Duration) -> Result<Vec<u8>, LiveError> {
         url: url.to_string(),
         message: m,
     };
-    let mut resp = agent(timeout)
-        .get(url)
-        .call()
-        .map_err(|e| err(e.to_string()))?;
+    let why = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => format!("no answer within {:.1} s", timeout.as_secs_f64()),
+        e => e.to_string(),
+    };
+    let mut resp = agent(timeout).get(url).call().map_err(|e| err(why(e)))?;
     let status = resp.status();
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_BODY_BYTES)
         .read_to_vec()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(why(e)))?;
     if !status.is_success() {
         let msg = String::from_utf8_lossy(&body[..body.len().min(200)])
             .trim()
@@ -92,12 +93,311 @@ pub fn listening_loopback_urls(pid: u32, fds: &FdBreakdown) -> Vec<String> {
     out
 }
 
+/// The base URL (`http://host:port[/prefix]`) of what a user passes as `--pprof`: the
+/// index URL (`http://h:p/debug/pprof/`), the base URL (`http://h:p`), `host:port`, or any
+/// endpoint URL under them (`…/debug/pprof/heap?debug=1`, `…/metrics`, `…/debug/vars`).
+pub fn normalize_base(given: &str) -> Result<String, String> {
+    let s = given.trim();
+    if s.is_empty() {
+        return Err("empty URL".into());
+    }
+    let with_scheme = if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("http://{s}")
+    };
+    let (scheme, rest) = with_scheme
+        .split_once("://")
+        .ok_or_else(|| format!("{given:?}: not a URL"))?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!(
+            "{given:?}: only http:// and https:// are supported"
+        ));
+    }
+    // Drop the query and fragment, then any known endpoint path and what follows it.
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (host, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if host.is_empty() {
+        return Err(format!("{given:?}: no host"));
+    }
+    let mut path = path.to_string();
+    for marker in ["/debug/pprof", "/debug/vars", "/metrics"] {
+        if let Some(i) = path.find(marker) {
+            path.truncate(i);
+            break;
+        }
+    }
+    Ok(format!("{scheme}://{host}{}", path.trim_end_matches('/')))
+}
+
+/// The runtime endpoints a process serves, each a full URL. Any may be on a different
+/// listener (a debug port for pprof, the service port for /metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoints {
+    /// Base URL of net/http/pprof (`{pprof}/debug/pprof/...`).
+    pub pprof: Option<String>,
+    /// `/debug/vars` (expvar).
+    pub vars: Option<String>,
+    /// A Prometheus `/metrics` page with the Go collector.
+    pub metrics: Option<String>,
+}
+
+impl Endpoints {
+    pub fn is_empty(&self) -> bool {
+        self.pprof.is_none() && self.vars.is_none() && self.metrics.is_none()
+    }
+
+    /// `pprof http://…, expvar http://…/debug/vars, metrics http://…/metrics`.
+    pub fn describe(&self) -> String {
+        let mut v = Vec::new();
+        if let Some(p) = &self.pprof {
+            v.push(format!("pprof {p}/debug/pprof/"));
+        }
+        if let Some(p) = &self.vars {
+            v.push(format!("expvar {p}"));
+        }
+        if let Some(p) = &self.metrics {
+            v.push(format!("metrics {p}"));
+        }
+        v.join(", ")
+    }
+}
+
+/// Whether a body is what the endpoint at `path` serves (a 200 from a catch-all handler
+/// or an SPA is not a pprof index).
+fn looks_like(path: &str, body: &str) -> bool {
+    match path {
+        "/debug/pprof/" => body.contains("/debug/pprof") || body.contains("profiles"),
+        "/debug/vars" => body.trim_start().starts_with('{') && body.contains("\"memstats\""),
+        _ => body.contains("go_memstats_") || body.contains("go_goroutines"),
+    }
+}
+
+const PROBES: [&str; 3] = ["/debug/pprof/", "/debug/vars", "/metrics"];
+
+fn probe_into(base: &str, timeout: Duration, e: &mut Endpoints, errors: &mut Vec<String>) {
+    for path in PROBES {
+        let have = match path {
+            "/debug/pprof/" => e.pprof.is_some(),
+            "/debug/vars" => e.vars.is_some(),
+            _ => e.metrics.is_some(),
+        };
+        if have {
+            continue;
+        }
+        let url = format!("{base}{path}");
+        match get(&url, timeout) {
+            Ok(b) if looks_like(path, &b) => match path {
+                "/debug/pprof/" => e.pprof = Some(base.to_string()),
+                "/debug/vars" => e.vars = Some(url),
+                _ => e.metrics = Some(url),
+            },
+            Ok(_) => errors.push(format!("{url}: HTTP 200 but not a Go {path} page")),
+            Err(err) => {
+                // Not HTTP at all (a raw TCP or TLS-only port, a timeout): the other
+                // paths would fail the same way, each after its timeout.
+                let http_status =
+                    matches!(&err, LiveError::Http { message, .. } if message.starts_with("HTTP "));
+                errors.push(err.to_string());
+                if !http_status {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The endpoints under one base URL (what the user passed as `--pprof`). When none
+/// answers, the error names every URL tried and its HTTP status.
+pub fn probe_base(given: &str) -> Result<Endpoints, LiveError> {
+    let base = normalize_base(given).map_err(|m| LiveError::Http {
+        url: given.to_string(),
+        message: m,
+    })?;
+    let mut e = Endpoints::default();
+    let mut errors = Vec::new();
+    probe_into(&base, Duration::from_secs(5), &mut e, &mut errors);
+    if e.is_empty() {
+        return Err(LiveError::Http {
+            url: base,
+            message: format!(
+                "no Go runtime endpoint answered (tried /debug/pprof/, /debug/vars, /metrics): {}",
+                errors.join("; ")
+            ),
+        });
+    }
+    Ok(e)
+}
+
+/// Probe `/debug/pprof/`, `/debug/vars` and `/metrics` on every loopback listener of the
+/// pid; the first listener serving each wins.
+pub fn discover(pid: u32, fds: &FdBreakdown) -> Endpoints {
+    let mut e = Endpoints::default();
+    for base in listening_loopback_urls(pid, fds) {
+        probe_into(&base, Duration::from_millis(800), &mut e, &mut Vec::new());
+        if e.pprof.is_some() && e.vars.is_some() && e.metrics.is_some() {
+            break;
+        }
+    }
+    e
+}
+
 /// The first of the pid's loopback listeners that serves `/debug/pprof/`.
 pub fn discover_pprof(pid: u32, fds: &FdBreakdown) -> Option<String> {
     listening_loopback_urls(pid, fds).into_iter().find(|base| {
         get(&format!("{base}/debug/pprof/"), Duration::from_millis(800))
-            .is_ok_and(|b| b.contains("/debug/pprof") || b.contains("profiles"))
+            .is_ok_and(|b| looks_like("/debug/pprof/", &b))
     })
+}
+
+/// Where runtime heap/GC data was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum RuntimeSource {
+    /// `/debug/vars` (expvar's `memstats`).
+    Expvar,
+    /// The `# runtime.MemStats` trailer of `/debug/pprof/heap?debug=1`.
+    HeapTrailer,
+    /// client_golang's `go_memstats_*` on `/metrics`.
+    Metrics,
+}
+
+impl RuntimeSource {
+    /// In the order they are tried: expvar is cheapest and complete; the heap trailer
+    /// carries PauseNs/PauseEnd and GCCPUFraction; /metrics has the memstats gauges.
+    pub const ORDER: [RuntimeSource; 3] = [
+        RuntimeSource::Expvar,
+        RuntimeSource::HeapTrailer,
+        RuntimeSource::Metrics,
+    ];
+
+    /// Short name for plain lines and the TUI: `expvar`, `heap?debug=1`, `metrics`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeSource::Expvar => "expvar",
+            RuntimeSource::HeapTrailer => "heap?debug=1",
+            RuntimeSource::Metrics => "metrics",
+        }
+    }
+
+    fn url(self, e: &Endpoints) -> Option<String> {
+        match self {
+            RuntimeSource::Expvar => e.vars.clone(),
+            RuntimeSource::HeapTrailer => e
+                .pprof
+                .as_ref()
+                .map(|b| format!("{b}/debug/pprof/heap?debug=1")),
+            RuntimeSource::Metrics => e.metrics.clone(),
+        }
+    }
+}
+
+/// Runtime heap/GC data from one endpoint.
+#[derive(Debug, Clone)]
+pub struct RuntimeReading {
+    pub source: RuntimeSource,
+    pub url: String,
+    pub memory: RuntimeMemory,
+    /// The full MemStats (PauseNs/PauseEnd where the source has them).
+    pub memstats: gorx_formats::memstats::MemStats,
+    /// `GCCPUFraction` (expvar, heap trailer, or `go_memstats_gc_cpu_fraction`).
+    pub gc_cpu_fraction: Option<f64>,
+    /// GOMAXPROCS as the process reports it (`go_sched_gomaxprocs_threads`, or an expvar
+    /// variable named `gomaxprocs`/`GOMAXPROCS`).
+    pub gomaxprocs: Option<u32>,
+    /// `go_goroutines` (metrics only).
+    pub goroutines: Option<u64>,
+    /// The raw body, for bundles and offline analysis.
+    pub body: Vec<u8>,
+}
+
+/// Parse one source's body into a reading.
+pub fn parse_runtime(
+    source: RuntimeSource,
+    url: &str,
+    body: Vec<u8>,
+) -> Result<RuntimeReading, LiveError> {
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let (memstats, gomaxprocs, goroutines) = match source {
+        RuntimeSource::Expvar => {
+            let v = gorx_formats::expvar::parse(url, text.as_bytes())?;
+            let gmp = ["gomaxprocs", "GOMAXPROCS"]
+                .iter()
+                .find_map(|k| v.other.get(*k)?.as_u64())
+                .and_then(|n| u32::try_from(n).ok());
+            let m = v.memstats.ok_or_else(|| {
+                gorx_formats::FormatError::whole(
+                    url,
+                    "no \"memstats\" object (expvar not imported?)",
+                )
+            })?;
+            (m, gmp, None)
+        }
+        RuntimeSource::HeapTrailer => {
+            use gorx_formats::pprof::legacy::{TextProfile, parse};
+            match parse(url, text.as_bytes())? {
+                TextProfile::Heap(h) if h.memstats.is_some() => {
+                    (*h.memstats.unwrap_or_default(), None, None)
+                }
+                _ => {
+                    return Err(gorx_formats::FormatError::whole(
+                        url,
+                        "no '# runtime.MemStats' trailer (not a heap?debug=1 profile?)",
+                    )
+                    .into());
+                }
+            }
+        }
+        RuntimeSource::Metrics => {
+            let e = gorx_formats::prometheus::parse(url, &body)?;
+            let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
+            let mut m = v.memstats.ok_or_else(|| {
+                gorx_formats::FormatError::whole(
+                    url,
+                    "no go_memstats_* metrics (not client_golang's Go collector?)",
+                )
+            })?;
+            if m.gc_cpu_fraction.is_none() {
+                m.gc_cpu_fraction = e
+                    .value("go_memstats_gc_cpu_fraction")
+                    .filter(|f| f.is_finite() && (0.0..=1.0).contains(f));
+            }
+            (m, v.gomaxprocs, v.goroutines)
+        }
+    };
+    Ok(RuntimeReading {
+        source,
+        url: url.to_string(),
+        memory: RuntimeMemory::from(&memstats),
+        gc_cpu_fraction: memstats.gc_cpu_fraction,
+        memstats,
+        gomaxprocs,
+        goroutines,
+        body,
+    })
+}
+
+/// Runtime data from the first source in `order` that the endpoints serve and that
+/// parses. Errors: every source tried, with why it failed.
+pub fn read_runtime(
+    e: &Endpoints,
+    order: &[RuntimeSource],
+    timeout: Duration,
+) -> Result<RuntimeReading, Vec<String>> {
+    let mut errors = Vec::new();
+    for &src in order {
+        let Some(url) = src.url(e) else { continue };
+        match get_bytes(&url, timeout).and_then(|b| parse_runtime(src, &url, b)) {
+            Ok(r) => return Ok(r),
+            Err(err) => errors.push(err.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        errors.push("no runtime endpoint (expvar, pprof or /metrics) is served".into());
+    }
+    Err(errors)
 }
 
 /// `runtime.MemStats` from the `memstats` object of `/debug/vars`.
@@ -169,6 +469,59 @@ mod tests {
         assert_eq!(m.mspan_sys_bytes, 65280);
         assert_eq!(m.mcache_sys_bytes, 15600);
         assert!(memstats_from_heap_debug1("heap", "heap profile: 0\n").is_err());
+    }
+
+    #[test]
+    fn base_url_forms() {
+        for (given, want) in [
+            (
+                "http://127.0.0.1:9100/debug/pprof/",
+                "http://127.0.0.1:9100",
+            ),
+            ("http://127.0.0.1:9100/debug/pprof", "http://127.0.0.1:9100"),
+            ("http://127.0.0.1:9100", "http://127.0.0.1:9100"),
+            ("http://127.0.0.1:9100/", "http://127.0.0.1:9100"),
+            ("127.0.0.1:9100", "http://127.0.0.1:9100"),
+            (
+                "localhost:6060/debug/pprof/heap?debug=1",
+                "http://localhost:6060",
+            ),
+            ("http://[::1]:2379/metrics", "http://[::1]:2379"),
+            ("http://h:1/admin/debug/pprof/", "http://h:1/admin"),
+            ("http://h:1/debug/vars", "http://h:1"),
+        ] {
+            assert_eq!(normalize_base(given).as_deref(), Ok(want), "{given}");
+        }
+        assert!(normalize_base("").is_err());
+        assert!(normalize_base("ftp://h:1").is_err());
+        assert!(normalize_base("http:///x").is_err());
+    }
+
+    /// A port that does not speak HTTP is tried once, not once per path.
+    #[test]
+    fn probe_stops_at_a_non_http_port() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(); // released: connections are refused
+        let e = probe_base(&format!("127.0.0.1:{port}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/debug/pprof/"), "{e}");
+        assert!(!e.contains("/metrics:"), "{e}");
+    }
+
+    #[test]
+    fn runtime_from_metrics() {
+        let t = "# TYPE go_memstats_sys_bytes gauge\ngo_memstats_sys_bytes 7e+07\ngo_memstats_heap_inuse_bytes 2.5e+07\ngo_memstats_next_gc_bytes 4e+07\ngo_memstats_gc_cpu_fraction 0.012\ngo_gc_duration_seconds_count 7\ngo_goroutines 42\ngo_sched_gomaxprocs_threads 1\n";
+        let r = parse_runtime(RuntimeSource::Metrics, "m", t.as_bytes().to_vec()).unwrap();
+        assert_eq!(r.memory.heap_inuse_bytes, 25_000_000);
+        assert_eq!(r.memory.num_gc, 7);
+        assert_eq!(r.gc_cpu_fraction, Some(0.012));
+        assert_eq!(r.gomaxprocs, Some(1));
+        assert_eq!(r.goroutines, Some(42));
+        assert!(parse_runtime(RuntimeSource::Metrics, "m", b"up 1\n".to_vec()).is_err());
     }
 
     #[test]

@@ -92,6 +92,52 @@ pub fn host_cpus() -> Option<u32> {
     procfs::count_cpu_list("/sys/devices/system/cpu/online", 1, &t).ok()
 }
 
+/// The host's CPU pressure. `Ok(None)` where the kernel has no PSI (before 4.20, or
+/// booted with psi=0: the file is absent or refuses reads).
+pub fn host_cpu_pressure() -> Result<Option<procfs::CpuPressure>, LiveError> {
+    let p = Path::new("/proc/pressure/cpu");
+    match std::fs::read_to_string(p) {
+        Ok(t) => Ok(Some(procfs::parse_cpu_pressure(
+            &p.display().to_string(),
+            &t,
+        )?)),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.raw_os_error() == Some(libc::EOPNOTSUPP) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(LiveError::io(p, e)),
+    }
+}
+
+pub fn host_loadavg() -> Result<procfs::LoadAvg, LiveError> {
+    let p = Path::new("/proc/loadavg");
+    let t = read_text(p)?;
+    Ok(procfs::parse_loadavg(&p.display().to_string(), &t)?)
+}
+
+/// CPU and run-queue time summed over the process's threads. Threads that exit while
+/// they are read are skipped; None when no thread could be read (no schedstats).
+pub fn thread_schedstat(pid: u32) -> Result<Option<procfs::SchedStat>, LiveError> {
+    let dir = proc_file(pid, "task");
+    let rd = std::fs::read_dir(&dir).map_err(|e| LiveError::io(&dir, e))?;
+    let mut sum = procfs::SchedStat::default();
+    let mut any = false;
+    for e in rd.flatten() {
+        let p = e.path().join("schedstat");
+        let Ok(t) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        // A damaged line costs one thread, not the reading.
+        if let Ok(st) = procfs::parse_schedstat(&p.display().to_string(), &t) {
+            sum.add(&st);
+            any = true;
+        }
+    }
+    Ok(any.then_some(sum))
+}
+
 /// The command line, NUL-separated args joined by spaces (falls back to `comm`).
 pub fn command(pid: u32) -> String {
     let cmd = std::fs::read(proc_file(pid, "cmdline"))
@@ -159,6 +205,18 @@ pub fn snapshot(pid: u32, go: Option<&GoBinary>) -> Result<ProcessSnapshot, Live
     }
     match crate::cgroup::read_chain(pid) {
         Ok(c) => s.cgroup = Some(c),
+        Err(e) => s.missing.push(e.to_string()),
+    }
+    match host_cpu_pressure() {
+        Ok(p) => s.host_cpu_pressure = p,
+        Err(e) => s.missing.push(e.to_string()),
+    }
+    match host_loadavg() {
+        Ok(l) => s.host_loadavg = Some(l),
+        Err(e) => s.missing.push(e.to_string()),
+    }
+    match thread_schedstat(pid) {
+        Ok(x) => s.schedstat = x,
         Err(e) => s.missing.push(e.to_string()),
     }
     Ok(s)

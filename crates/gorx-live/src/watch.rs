@@ -10,6 +10,7 @@ use gorx_analysis::{Finding, Severity};
 use gorx_formats::procfs;
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone)]
@@ -30,7 +31,8 @@ pub struct WatchConfig {
     /// Stop after this long (None: until the target exits or forever with `follow`).
     pub duration: Option<Duration>,
     pub follow: bool,
-    /// The pprof base URL (None: discovered at start and after each follow).
+    /// The pprof base URL as the user gave it (index URL, base URL or host:port; None:
+    /// discovered at start and after each follow).
     pub pprof: Option<String>,
 }
 
@@ -40,7 +42,8 @@ pub enum Event<'a> {
     Started {
         pid: u32,
         command: &'a str,
-        pprof: Option<&'a str>,
+        /// The runtime endpoints found (see [`http::Endpoints::describe`]); empty: none.
+        endpoints: &'a str,
     },
     Sample(&'a Sample),
     /// Findings that just appeared in the window.
@@ -59,6 +62,50 @@ pub enum Event<'a> {
     Waiting {
         command: &'a str,
     },
+}
+
+/// The signal that asked the watch to stop (0: none yet).
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    STOP_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Make SIGINT and SIGTERM end the watch loop at its next check (within ~100 ms, or
+/// after an HTTP fetch in flight), so the caller still prints its summary.
+pub fn install_stop_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores into an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(sig, on_stop_signal as *const () as libc::sighandler_t);
+        }
+    }
+}
+
+/// The name of the signal that stopped the watch, if one did.
+pub fn stop_signal() -> Option<&'static str> {
+    match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGINT => Some("SIGINT"),
+        libc::SIGTERM => Some("SIGTERM"),
+        _ => Some("a signal"),
+    }
+}
+
+fn stopping() -> bool {
+    STOP_SIGNAL.load(Ordering::SeqCst) != 0
+}
+
+/// Sleep `d` in slices, returning early when a stop was requested.
+fn sleep_unless_stopped(d: Duration) {
+    let end = Instant::now() + d;
+    while !stopping() {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
 }
 
 #[derive(Debug, Default)]
@@ -123,7 +170,9 @@ pub fn pid_for_url(url: &str) -> Option<u32> {
 struct Target {
     pid: u32,
     command: String,
-    pprof: Option<String>,
+    endpoints: http::Endpoints,
+    /// The runtime source that answered last (tried first next time).
+    runtime_source: std::cell::Cell<Option<http::RuntimeSource>>,
     nofile_soft: Option<u64>,
     /// The leaf cpu cgroup directory and its version, for cheap cpu.stat reads.
     cpu_stat: Option<PathBuf>,
@@ -138,15 +187,20 @@ fn open_target(pid: u32, pprof: Option<String>) -> Result<Target, LiveError> {
         .and_then(|t| procfs::parse_limits(&limits.display().to_string(), &t).ok())
         .and_then(|l| l.nofile().and_then(|n| n.soft));
     let cpu_stat = leaf_cpu_stat(pid);
-    let pprof = pprof.or_else(|| {
-        proc::read_fds(pid)
+    // A URL the user gave must answer (an error names each URL and status); discovery
+    // probes every loopback listener of the pid.
+    let endpoints = match pprof {
+        Some(u) => http::probe_base(&u)?,
+        None => proc::read_fds(pid)
             .ok()
-            .and_then(|f| http::discover_pprof(pid, &f))
-    });
+            .map(|f| http::discover(pid, &f))
+            .unwrap_or_default(),
+    };
     Ok(Target {
         pid,
         command: proc::command(pid),
-        pprof,
+        endpoints,
+        runtime_source: std::cell::Cell::new(None),
         nofile_soft,
         cpu_stat,
     })
@@ -191,22 +245,33 @@ fn sample(t: &Target, started: Instant) -> Result<Sample, LiveError> {
         s.nr_periods = m.get("nr_periods").copied();
         s.nr_throttled = m.get("nr_throttled").copied();
     }
-    if let Some(base) = &t.pprof {
-        let to = Duration::from_secs(2);
-        if let Ok(b) = http::get(&format!("{base}/debug/pprof/goroutine?debug=1"), to) {
-            s.goroutines = b
-                .lines()
-                .next()
-                .and_then(|l| l.strip_prefix("goroutine profile: total "))
-                .and_then(|n| n.trim().parse().ok());
-        }
-        if let Ok(b) = http::get(&format!("{base}/debug/vars"), to)
-            && let Ok(m) = http::memstats_from_vars("vars", &b)
-        {
-            s.heap_inuse_bytes = Some(m.heap_inuse_bytes);
-            s.gc_cpu_fraction = serde_json::from_str::<serde_json::Value>(&b)
-                .ok()
-                .and_then(|v| v["memstats"]["GCCPUFraction"].as_f64());
+    let to = Duration::from_secs(2);
+    if let Some(base) = &t.endpoints.pprof
+        && let Ok(b) = http::get(&format!("{base}/debug/pprof/goroutine?debug=1"), to)
+    {
+        s.goroutines = b
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("goroutine profile: total "))
+            .and_then(|n| n.trim().parse().ok());
+    }
+    if !t.endpoints.is_empty() {
+        // The source that answered last first, then the usual order.
+        let mut order: Vec<http::RuntimeSource> = t.runtime_source.get().into_iter().collect();
+        order.extend(
+            http::RuntimeSource::ORDER
+                .iter()
+                .filter(|x| Some(**x) != t.runtime_source.get()),
+        );
+        if let Ok(r) = http::read_runtime(&t.endpoints, &order, to) {
+            t.runtime_source.set(Some(r.source));
+            s.runtime_source = Some(r.source.as_str());
+            s.heap_inuse_bytes = Some(r.memory.heap_inuse_bytes);
+            s.heap_alloc_bytes = Some(r.memory.heap_alloc_bytes);
+            s.next_gc_bytes = Some(r.memory.next_gc_bytes);
+            s.num_gc = Some(r.memory.num_gc);
+            s.gc_cpu_fraction = r.gc_cpu_fraction;
+            s.goroutines = s.goroutines.or(r.goroutines);
             s.process_uptime_s = process_uptime_s(t.pid);
         }
     }
@@ -243,7 +308,9 @@ fn capture(
     seq: u64,
     window: &[Sample],
     trigger: &[Finding],
+    heap_base: Option<(u64, &[u8])>,
 ) -> Result<(PathBuf, usize), LiveError> {
+    let mut heap_profiles: Vec<serde_json::Value> = Vec::new();
     let name = format!("gorx-{}-{}-{seq:03}", t.pid, unix_now());
     let mut w = BundleWriter::create(out, &name)?;
     let go = proc::go_binary(t.pid).ok().flatten();
@@ -253,20 +320,21 @@ fn capture(
         path: format!("/proc/{}", t.pid),
         kind: "procfs".into(),
     }];
-    if let Some(base) = &t.pprof {
-        let short = Duration::from_secs(10);
-        let mut fetch = |rel: &str, url: String, timeout: Duration, w: &mut BundleWriter| {
-            match http::get_bytes(&url, timeout) {
-                Ok(b) => {
-                    let _ = w.write(rel, &b);
-                    inputs.push(InputSummary {
-                        path: url,
-                        kind: rel.to_string(),
-                    });
-                }
-                Err(e) => notes.push(e.to_string()),
+    let short = Duration::from_secs(10);
+    let mut fetch =
+        |rel: &str, url: String, timeout: Duration, w: &mut BundleWriter| match http::get_bytes(
+            &url, timeout,
+        ) {
+            Ok(b) => {
+                let _ = w.write(rel, &b);
+                inputs.push(InputSummary {
+                    path: url,
+                    kind: rel.to_string(),
+                });
             }
+            Err(e) => notes.push(e.to_string()),
         };
+    if let Some(base) = &t.endpoints.pprof {
         fetch(
             "heap.debug1.txt",
             format!("{base}/debug/pprof/heap?debug=1"),
@@ -279,7 +347,34 @@ fn capture(
             short,
             &mut w,
         );
-        fetch("vars.json", format!("{base}/debug/vars"), short, &mut w);
+    }
+    if let Some(u) = &t.endpoints.vars {
+        fetch("vars.json", u.clone(), short, &mut w);
+    }
+    if let Some(u) = &t.endpoints.metrics {
+        fetch("metrics.txt", u.clone(), short, &mut w);
+    }
+    if let Some(base) = &t.endpoints.pprof {
+        if let Some((taken_unix_s, b)) = heap_base {
+            // The profile from the window's start, so the in-use difference names the
+            // growing site.
+            if w.write("heap.base.pb.gz", b).is_ok() {
+                heap_profiles.push(serde_json::json!({
+                    "file": "heap.base.pb.gz", "taken_at_unix_s": taken_unix_s
+                }));
+            }
+        }
+        fetch(
+            "heap.pb.gz",
+            format!("{base}/debug/pprof/heap"),
+            short,
+            &mut w,
+        );
+        if w.read_bytes("heap.pb.gz").is_some() {
+            heap_profiles.push(serde_json::json!({
+                "file": "heap.pb.gz", "taken_at_unix_s": unix_now()
+            }));
+        }
         if cfg.cpu_profile_seconds > 0 {
             fetch(
                 "cpu.pb.gz",
@@ -299,11 +394,37 @@ fn capture(
                 &mut w,
             );
         }
-        if let Some(b) = w.read("heap.debug1.txt") {
-            snap.runtime = http::memstats_from_heap_debug1("heap.debug1.txt", &b).ok();
+    }
+    for (file, src) in [
+        ("heap.debug1.txt", http::RuntimeSource::HeapTrailer),
+        ("vars.json", http::RuntimeSource::Expvar),
+        ("metrics.txt", http::RuntimeSource::Metrics),
+    ] {
+        if let Some(b) = w.read_bytes(file)
+            && let Ok(r) = http::parse_runtime(src, file, b)
+        {
+            snap.runtime = Some(r.memory);
+            break;
+        }
+    }
+    // GOMAXPROCS as the process reports it (/metrics, expvar), whichever source had it.
+    for (file, src) in [
+        ("metrics.txt", http::RuntimeSource::Metrics),
+        ("vars.json", http::RuntimeSource::Expvar),
+    ] {
+        if snap.gomaxprocs_observed.is_none()
+            && let Some(b) = w.read_bytes(file)
+            && let Ok(r) = http::parse_runtime(src, file, b)
+        {
+            snap.gomaxprocs_observed = r.gomaxprocs;
         }
     }
     write_proc_state(&mut w, t.pid, &snap)?;
+    let mut trigger = trigger.to_vec();
+    if let (Some(new), Some(base)) = (w.read_bytes("heap.pb.gz"), w.read_bytes("heap.base.pb.gz")) {
+        name_growing_site(&mut trigger, &new, &base, &mut notes);
+    }
+    let trigger = &trigger[..];
     let mut findings = trigger.to_vec();
     findings.extend(
         process::analyze(&snap)
@@ -336,12 +457,29 @@ fn capture(
         }
         Err(e) => notes.push(e.to_string()),
     }
+    process::amend_latency_advice(&mut findings, &snap);
     let diag = Diagnosis::new(inputs, findings);
     w.write(
         "findings.json",
         serde_json::to_string_pretty(&diag)
             .unwrap_or_default()
             .as_bytes(),
+    )?;
+    // The trigger's own record: the findings that fired, with the window they fired on
+    // (same Finding schema as findings.json), for `gorx analyze BUNDLE` to report.
+    w.write(
+        "trigger.json",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "schema": 1,
+            "kind": "gorx-watch-trigger",
+            "findings": trigger,
+            "window": {
+                "interval_ms": cfg.interval.as_millis() as u64,
+                "samples": window,
+            },
+        }))
+        .unwrap_or_default()
+        .as_bytes(),
     )?;
     w.write(
         "series.json",
@@ -363,7 +501,9 @@ fn capture(
         "go_version": snap.go_version,
         "captured_at_unix_s": unix_now(),
         "trigger": trigger.iter().map(|f| f.id).collect::<Vec<_>>(),
-        "pprof": t.pprof,
+        "trigger_file": "trigger.json",
+        "heap_profiles": heap_profiles,
+        "endpoints": t.endpoints,
         "notes": notes,
         "files": files,
     });
@@ -375,6 +515,44 @@ fn capture(
     )?;
     let n = w.files().len();
     Ok((w.finish()?, n))
+}
+
+/// Name the growing site in the trigger's gc.heap-growth from the in-use difference of
+/// the two heap profiles (or add the difference as its own finding when the trigger was
+/// something else and the heap grew anyway).
+fn name_growing_site(trigger: &mut Vec<Finding>, new: &[u8], base: &[u8], notes: &mut Vec<String>) {
+    let parse = |name: &str, b: &[u8]| gorx_formats::pprof::parse(name, b);
+    let (new, base) = match (parse("heap.pb.gz", new), parse("heap.base.pb.gz", base)) {
+        (Ok(n), Ok(b)) => (n, b),
+        (Err(e), _) | (_, Err(e)) => {
+            notes.push(e.to_string());
+            return;
+        }
+    };
+    let Some(diff) =
+        gorx_analysis::profiles::heap_growth_findings(&new, &base, "heap.base.pb.gz → heap.pb.gz")
+            .into_iter()
+            .next()
+    else {
+        return;
+    };
+    match trigger.iter_mut().find(|f| f.id == "gc.heap-growth") {
+        Some(f) => {
+            if let Some(site) = diff.sites.first() {
+                f.title.push_str(&format!("; growing most at {site}"));
+                f.recommendation = format!(
+                    "{} The in-use difference of the two heap profiles puts the growth at {site}.",
+                    diff.recommendation
+                );
+            }
+            for (k, v) in diff.evidence {
+                f.evidence.entry(k).or_insert(v);
+            }
+            f.sites = diff.sites;
+            f.sources.extend(diff.sources);
+        }
+        None => trigger.push(diff),
+    }
 }
 
 fn dir_size(p: &Path) -> u64 {
@@ -427,18 +605,40 @@ pub fn run(
     on(&Event::Started {
         pid: t.pid,
         command: &t.command,
-        pprof: t.pprof.as_deref(),
+        endpoints: &t.endpoints.describe(),
     });
     let mut window: VecDeque<Sample> = VecDeque::new();
     let mut active: BTreeSet<&'static str> = BTreeSet::new();
     let mut last_capture: Option<Instant> = None;
     let mut seq = 0u64;
     let mut target_started = Instant::now();
+    // Heap profiles taken every HEAP_PROFILE_BASE_MIN_AGE_S while capturing is on, so a
+    // bundle can pair the profile at its trigger with one from the window's start.
+    let mut heap_marks: VecDeque<(Instant, u64, Vec<u8>)> = VecDeque::new();
+    let base_every = Duration::from_secs(gorx_analysis::thresholds::HEAP_PROFILE_BASE_MIN_AGE_S);
     loop {
-        if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+        if stopping() || cfg.duration.is_some_and(|d| started.elapsed() >= d) {
             return Ok(summary);
         }
         let tick = Instant::now();
+        if cfg.out.is_some()
+            && let Some(base) = &t.endpoints.pprof
+            && heap_marks
+                .back()
+                .is_none_or(|m| m.0.elapsed() >= base_every)
+        {
+            if let Ok(b) =
+                http::get_bytes(&format!("{base}/debug/pprof/heap"), Duration::from_secs(10))
+            {
+                heap_marks.push_back((Instant::now(), unix_now(), b));
+            }
+            // Keep what covers the window plus one period.
+            while heap_marks.len() > 2
+                && heap_marks[1].0.elapsed() >= cfg.window.max(base_every) + base_every
+            {
+                heap_marks.pop_front();
+            }
+        }
         match sample(&t, target_started) {
             Ok(s) => {
                 summary.samples += 1;
@@ -487,7 +687,9 @@ pub fn run(
                         } else {
                             seq += 1;
                             last_capture = Some(Instant::now());
-                            match capture(&t, cfg, out, seq, &w, &found) {
+                            // The oldest kept: from about the window's start.
+                            let base = heap_marks.front().map(|m| (m.1, m.2.as_slice()));
+                            match capture(&t, cfg, out, seq, &w, &found, base) {
                                 Ok((path, files)) => {
                                     on(&Event::Captured { path: &path, files });
                                     summary.bundles.push(path);
@@ -516,7 +718,7 @@ pub fn run(
                 let old = t.pid;
                 let cmd = t.command.clone();
                 let next = loop {
-                    if cfg.duration.is_some_and(|d| started.elapsed() >= d) {
+                    if stopping() || cfg.duration.is_some_and(|d| started.elapsed() >= d) {
                         return Ok(summary);
                     }
                     if let Some(p) = proc::list_pids()
@@ -525,16 +727,17 @@ pub fn run(
                     {
                         break p;
                     }
-                    std::thread::sleep(cfg.interval);
+                    sleep_unless_stopped(cfg.interval);
                 };
                 t = open_target(next, cfg.pprof.clone())?;
                 window.clear();
+                heap_marks.clear();
                 active.clear();
                 target_started = Instant::now();
                 on(&Event::Started {
                     pid: t.pid,
                     command: &t.command,
-                    pprof: t.pprof.as_deref(),
+                    endpoints: &t.endpoints.describe(),
                 });
                 continue;
             }
@@ -542,7 +745,7 @@ pub fn run(
         }
         let spent = tick.elapsed();
         if spent < cfg.interval {
-            std::thread::sleep(cfg.interval - spent);
+            sleep_unless_stopped(cfg.interval - spent);
         }
     }
 }

@@ -29,6 +29,11 @@ enum Command {
     /// Work with pprof profiles: top tables and flame graphs.
     #[command(subcommand)]
     Pprof(cmd::pprof::Command),
+    /// Score GC health 0-100 from gctrace logs or /metrics; --min gates a rollout.
+    Score(cmd::score::Args),
+    /// Find the GOGC/GOMEMLIMIT/GOMAXPROCS a service needs: one fresh process per
+    /// configuration in its own cgroup, under open-loop load.
+    Tune(cmd::tune::Args),
     /// Work with Go execution traces.
     #[command(subcommand)]
     Trace(cmd::trace::Command),
@@ -51,7 +56,9 @@ fn main() -> ExitCode {
         Command::Gc(a) => cmd::gc::run(a),
         Command::Goroutines(a) => cmd::goroutines::run(a),
         Command::Pprof(c) => cmd::pprof::run(c),
+        Command::Score(a) => cmd::score::run(a),
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Tune(a) => cmd::tune::run(a),
         Command::Ps(a) => cmd::live::ps(a),
         Command::Inspect(a) => cmd::live::inspect(a),
         Command::Watch(a) => cmd::live::watch(a),

@@ -81,3 +81,77 @@ fn merged_pods_are_reported_per_process() {
     let single = gorx(&["gc", dir.join("heap-leak/stderr.log").to_str().unwrap()]);
     assert!(!single.contains("Run "), "{single}");
 }
+
+/// A log of an idle process with no GC cycle yet is "no GC cycle in this window" (exit 0),
+/// with or without other runtime output; data that is not a log stays an error (exit 2).
+/// The old code exited 2 on every log without a cycle.
+#[test]
+fn a_log_without_cycles_is_no_gc_yet_and_binary_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("gorx-gc-nocycles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |name: &str, data: &[u8], json: bool| {
+        let p = dir.join(name);
+        std::fs::write(&p, data).unwrap();
+        let mut args = vec!["gc"];
+        if json {
+            args.push("--json");
+        }
+        args.push(p.to_str().unwrap());
+        Command::new(env!("CARGO_BIN_EXE_gorx"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    for (name, data) in [
+        (
+            "scav.log",
+            &b"scav 0 KiB work (bg), 0 KiB work (eager), 3368 KiB now, 84% util\n"[..],
+        ),
+        (
+            "app.log",
+            b"ts=2026-12-06T20:00:00Z level=info msg=\"Server is ready\"\n",
+        ),
+        ("empty.log", b""),
+    ] {
+        let out = run(name, data, false);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name}: {out:?}");
+        assert!(
+            stdout.contains("no GC cycle in this window"),
+            "{name}: {stdout}"
+        );
+        let out = run(name, data, true);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["runs"].as_array().unwrap().len(), 0);
+        assert!(v["note"].as_str().unwrap().starts_with("no GC cycle"));
+    }
+    for (name, data) in [
+        (
+            "bin.log",
+            &b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"[..],
+        ),
+        ("torn.log", b"gc 3 @0.1s 1%: torn\n"),
+    ] {
+        let out = run(name, data, false);
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Six cycles: the summary gives the maximum of 6, not a "P99" (the old line said P99).
+#[test]
+fn few_cycles_summary_is_a_max_of_n() {
+    let mut log = String::new();
+    for i in 1..=6 {
+        log += &format!(
+            "gc {i} @{i}.000s 0%: 0.010+1.0+{}.0 ms clock, 0.02+0/0.5/1.0+0.01 ms cpu, 4->4->2 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P\n",
+            i
+        );
+    }
+    let tmp = std::env::temp_dir().join(format!("gorx-gc-few-{}.log", std::process::id()));
+    std::fs::write(&tmp, log).unwrap();
+    let out = gorx(&["gc", tmp.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&tmp);
+    assert!(out.contains("pause max 6.0 ms of 6"), "{out}");
+    assert!(!out.contains("P99"), "{out}");
+}

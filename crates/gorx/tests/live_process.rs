@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// One program, several planted pathologies chosen by argv[1]. It serves net/http/pprof
 /// and expvar on a loopback port, prints "listening ADDR", develops the pathology, prints
 /// "ready", and exits by itself after 120 s whatever happens.
-const PATIENT_GO: &str = r#"
+const PATIENT_GO: &str = r##"
 package main
 
 import (
@@ -23,13 +23,56 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	_ "net/http/pprof"
+	"net/http/pprof"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
 
 var keep []interface{}
+
+// sessions is the heapleak mode's cache that never evicts.
+var sessions = map[int][]byte{}
+
+// rememberSession keeps every session forever: the growing in-use site.
+func rememberSession(i int) { sessions[i] = make([]byte, 64<<10) }
+
+// promMux serves what a client_golang server serves: net/http/pprof and /metrics (the
+// Go collector's go_memstats_* and friends), and no /debug/vars.
+func promMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		g := func(name string, v float64) {
+			fmt.Fprintf(w, "# TYPE %s gauge\n%s %g\n", name, name, v)
+		}
+		fmt.Fprintf(w, "# TYPE go_gc_duration_seconds summary\n")
+		fmt.Fprintf(w, "go_gc_duration_seconds{quantile=\"1\"} %g\n", float64(ms.PauseNs[(ms.NumGC+255)%256])/1e9)
+		fmt.Fprintf(w, "go_gc_duration_seconds_sum %g\ngo_gc_duration_seconds_count %d\n", float64(ms.PauseTotalNs)/1e9, ms.NumGC)
+		g("go_goroutines", float64(runtime.NumGoroutine()))
+		g("go_sched_gomaxprocs_threads", float64(runtime.GOMAXPROCS(0)))
+		g("go_memstats_sys_bytes", float64(ms.Sys))
+		g("go_memstats_heap_alloc_bytes", float64(ms.HeapAlloc))
+		g("go_memstats_heap_sys_bytes", float64(ms.HeapSys))
+		g("go_memstats_heap_idle_bytes", float64(ms.HeapIdle))
+		g("go_memstats_heap_inuse_bytes", float64(ms.HeapInuse))
+		g("go_memstats_heap_released_bytes", float64(ms.HeapReleased))
+		g("go_memstats_stack_inuse_bytes", float64(ms.StackInuse))
+		g("go_memstats_stack_sys_bytes", float64(ms.StackSys))
+		g("go_memstats_mspan_sys_bytes", float64(ms.MSpanSys))
+		g("go_memstats_mcache_sys_bytes", float64(ms.MCacheSys))
+		g("go_memstats_buck_hash_sys_bytes", float64(ms.BuckHashSys))
+		g("go_memstats_gc_sys_bytes", float64(ms.GCSys))
+		g("go_memstats_other_sys_bytes", float64(ms.OtherSys))
+		g("go_memstats_next_gc_bytes", float64(ms.NextGC))
+	})
+	return m
+}
 
 // leakyHandler waits for a reply nobody sends.
 func leakyHandler(reply chan int) { <-reply }
@@ -40,10 +83,31 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	go http.Serve(ln, nil)
+	if os.Getenv("GORX_PATIENT_PROM") == "1" {
+		go http.Serve(ln, promMux())
+	} else {
+		go http.Serve(ln, nil)
+	}
 	fmt.Printf("listening %s\n", ln.Addr())
 	switch os.Args[1] {
 	case "healthy":
+	case "heapleak":
+		// About 1.3 MiB more live heap every second, kept by rememberSession, beside
+		// garbage that keeps the collector cycling every second or so.
+		go func() {
+			for i := 0; ; i++ {
+				rememberSession(i)
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+		go func() {
+			var sink []byte
+			for {
+				sink = make([]byte, 256<<10)
+				_ = sink
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
 	case "fdleak":
 		var rl syscall.Rlimit
 		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
@@ -133,7 +197,7 @@ func main() {
 	fmt.Println("ready")
 	select {}
 }
-"#;
+"##;
 
 fn fnv1a(b: &[u8]) -> u64 {
     b.iter().fold(0xcbf29ce484222325u64, |h, &c| {
@@ -200,6 +264,8 @@ fn patient_binary() -> Option<&'static Built> {
 /// A running patient; killed and reaped on drop.
 struct Patient {
     child: Child,
+    /// `127.0.0.1:PORT` it serves on.
+    addr: String,
 }
 
 impl Patient {
@@ -251,13 +317,20 @@ fn start(bin: &Path, mode: &str, nofile: Option<u32>, env: &[(&str, &str)]) -> P
             }
         }
     });
-    let patient = Patient { child };
+    let mut patient = Patient {
+        child,
+        addr: String::new(),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(l) if l == "ready" => return patient,
-            Ok(_) => continue,
+            Ok(l) => {
+                if let Some(a) = l.strip_prefix("listening ") {
+                    patient.addr = a.to_string();
+                }
+            }
             Err(e) => panic!("patient {mode} did not become ready: {e}"),
         }
     }
@@ -873,4 +946,460 @@ fn watch_sees_gc_cpu_in_the_window() {
     );
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("[gc.high-cpu]"), "{stdout}");
+}
+
+// ---- endpoints: URL forms, failures, servers without /debug/vars ----
+
+/// `--pprof` accepts the index URL, the base URL and host:port; each reaches the runtime
+/// (the index URL used to become `…/debug/pprof/debug/pprof/heap?debug=1`, a 404, and an
+/// empty report).
+#[test]
+fn pprof_url_forms_all_reach_the_runtime() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[]);
+    let pid = p.pid().to_string();
+    for form in [
+        format!("http://{}/debug/pprof/", p.addr),
+        format!("http://{}", p.addr),
+        p.addr.clone(),
+    ] {
+        let v = gorx(&["inspect", &pid, "--pprof", &form, "--json"]);
+        assert!(
+            v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+            "{form}: no runtime data: {}",
+            v["process"]["endpoint_errors"]
+        );
+        let inputs: Vec<&str> = v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["path"].as_str())
+            .collect();
+        let heap = format!("http://{}/debug/pprof/heap?debug=1", p.addr);
+        assert!(inputs.contains(&heap.as_str()), "{form}: {inputs:?}");
+        assert_eq!(v["process"]["endpoint_errors"], serde_json::json!([]));
+    }
+}
+
+/// A loopback HTTP server answering every request with `status` and `body`, until the
+/// test ends (the thread is detached; the port is the test's own).
+fn canned_server(status: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let ln = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = ln.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for mut c in ln.incoming().flatten() {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+/// An endpoint that fails is an error (exit 2) naming the URL and the HTTP status, never
+/// "No findings" with exit 0.
+#[test]
+fn pprof_endpoint_that_404s_exits_2_naming_url_and_status() {
+    let addr = canned_server("404 Not Found", "404 page not found\n");
+    let me = std::process::id().to_string();
+    let url = format!("http://{addr}/debug/pprof/");
+    let (code, stdout, stderr) =
+        run_gorx(&["inspect", &me, "--pprof", &url], Duration::from_secs(30));
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stdout.contains("No findings"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("http://{addr}/debug/pprof/")) && stderr.contains("404"),
+        "{stderr}"
+    );
+    // watch with the same URL: the same error, before any sampling.
+    let (code, _, stderr) = run_gorx(
+        &["watch", &me, "--pprof", &url, "--duration", "2s", "--plain"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+}
+
+/// A client_golang-style server (pprof and /metrics, no /debug/vars): discovery finds
+/// both, `inspect` reads MemStats and GOMAXPROCS (observed) from what is served, and
+/// `watch` shows heap_inuse on every sample, naming its source.
+#[test]
+fn server_without_debug_vars_is_not_blind() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[("GORX_PATIENT_PROM", "1")]);
+    let pid = p.pid().to_string();
+    let v = inspect(p.pid());
+    assert!(
+        v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+        "{}",
+        v["process"]
+    );
+    assert_eq!(
+        v["process"]["gomaxprocs"]["observed"], true,
+        "{}",
+        v["process"]
+    );
+    let (code, stdout, stderr) = run_gorx(
+        &["inspect", &pid, "--no-discover", "--pprof", &p.addr],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("GOMAXPROCS") && stdout.contains("(observed"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "300ms",
+            "--duration",
+            "2s",
+            "--plain",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let samples: Vec<&str> = stdout.lines().filter(|l| l.contains(" rss=")).collect();
+    assert!(samples.len() >= 3, "{stdout}");
+    for l in samples {
+        assert!(!l.contains("heap_inuse=?"), "{l}");
+        assert!(
+            l.contains("heap_inuse=") && l.contains("[heap?debug=1]"),
+            "{l}"
+        );
+    }
+}
+
+/// A heap leak on a server without /debug/vars is a watch trigger: the bundle holds two
+/// heap profiles at least 30 s apart, /metrics, and the trigger's own record, and the
+/// trigger names the growing site from the profiles' in-use difference.
+#[test]
+fn watch_captures_a_heap_leak_and_names_the_site() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "heapleak", None, &[("GORX_PATIENT_PROM", "1")]);
+    let out = std::env::temp_dir().join(format!("gorx-watch-heap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let pid = p.pid().to_string();
+    let (code, stdout, stderr) = run_gorx(
+        &[
+            "watch",
+            &pid,
+            "--interval",
+            "500ms",
+            "--window",
+            "40s",
+            "--out",
+            out.to_str().unwrap(),
+            "--cooldown",
+            "10m",
+            "--cpu-seconds",
+            "0",
+            "--trace-seconds",
+            "0",
+            "--duration",
+            "45s",
+            "--plain",
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("[gc.heap-growth]"), "{stdout}");
+    let bundle = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .unwrap_or_else(|| panic!("no bundle: {stdout}"));
+    for f in [
+        "heap.base.pb.gz",
+        "heap.pb.gz",
+        "metrics.txt",
+        "trigger.json",
+    ] {
+        assert!(bundle.join(f).exists(), "{f} missing in {bundle:?}");
+    }
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let hp = manifest["heap_profiles"].as_array().unwrap();
+    let gap =
+        hp[1]["taken_at_unix_s"].as_u64().unwrap() - hp[0]["taken_at_unix_s"].as_u64().unwrap();
+    assert!(gap >= 30, "heap profiles {gap} s apart: {manifest}");
+    let trig: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("trigger.json")).unwrap())
+            .unwrap();
+    let g = finding(&trig, "gc.heap-growth").unwrap_or_else(|| panic!("{trig}"));
+    assert!(
+        g["sites"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("rememberSession"),
+        "{g}"
+    );
+    assert!(trig["window"]["samples"].as_array().unwrap().len() >= 20);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+// ---- ps layout, watch on signals ----
+
+/// `gorx ps` fits an 80-column terminal (long module paths elided in the middle) and
+/// lists Go processes only: one it cannot read is not shown as a row.
+#[test]
+fn ps_fits_80_columns_and_lists_only_go_processes() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[("GOGC", "150")]);
+    let (code, stdout, stderr) = run_gorx(&["ps"], Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    for l in stdout.lines() {
+        assert!(
+            l.chars().count() <= 80,
+            "{} columns: {l:?}",
+            l.chars().count()
+        );
+    }
+    let pid = p.pid().to_string();
+    let row = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(pid.as_str()))
+        .unwrap_or_else(|| panic!("pid {pid} not listed:\n{stdout}"));
+    assert!(row.contains("gorxpatient") && row.contains("go1."), "{row}");
+    assert!(stdout.contains("GOGC=150"), "{stdout}");
+    // As an unprivileged user, a root process's executable is unreadable: it is not a
+    // row (whether it is Go is unknown), only counted below the table.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(str::to_string)
+        })
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"));
+    if !root || Command::new("setpriv").arg("--version").output().is_err() {
+        return;
+    }
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let spid = sleeper.id().to_string();
+    let bin = std::env::temp_dir().join(format!("gorx-ps-unpriv-{}", std::process::id()));
+    std::fs::copy(env!("CARGO_BIN_EXE_gorx"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("ps")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&bin);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(spid.as_str())),
+        "unreadable non-Go pid {spid} listed as a row:\n{text}"
+    );
+    assert!(text.contains("not readable"), "{text}");
+}
+
+/// `watch` prints its summary when stopped by SIGTERM or SIGINT.
+#[test]
+fn watch_prints_its_summary_on_sigterm_and_sigint() {
+    let Some(b) = patient_binary() else {
+        return missing_prerequisite("a Go toolchain");
+    };
+    let p = start(&b.bin, "healthy", None, &[]);
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let child = Command::new(env!("CARGO_BIN_EXE_gorx"))
+            .args([
+                "watch",
+                &p.pid().to_string(),
+                "--interval",
+                "200ms",
+                "--plain",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: signalling our own child by its pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, sig);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut child = child;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("gorx watch did not stop on {name}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("watch ended by {name}:")) && stdout.contains(" samples"),
+            "{name}: {stdout}"
+        );
+    }
+}
+
+// ---- Debian's real servers (when installed) ----
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real server process; killed and reaped on drop, its scratch directory removed.
+struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Wait up to 30 s for `url` to answer.
+fn wait_http(url: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(url.trim_start_matches("http://")) {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = write!(s, "GET /metrics HTTP/1.0\r\n\r\n");
+            let mut b = [0u8; 12];
+            if s.read(&mut b).is_ok_and(|n| n > 0) {
+                return true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+fn start_server(name: &str, args: &dyn Fn(&Path, u16) -> Vec<String>) -> Option<(Server, u16)> {
+    let which = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .ok()?;
+    if !which.status.success() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("gorx-real-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let child = Command::new(name)
+        .args(args(&dir, port))
+        .env("HOME", &dir)
+        .env("XDG_DATA_HOME", &dir)
+        .env("XDG_CONFIG_HOME", &dir)
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let s = Server { child, dir };
+    wait_http(&format!("127.0.0.1:{port}")).then_some((s, port))
+}
+
+/// Debian's prometheus (no /debug/vars) and caddy (admin API): `inspect` finds their
+/// endpoints and MemStats, and a short `watch` knows heap_inuse in every sample.
+#[test]
+fn debian_prometheus_and_caddy_are_not_blind() {
+    let prom = start_server("prometheus", &|dir, port| {
+        std::fs::write(
+            dir.join("prom.yml"),
+            "global:\n  scrape_interval: 5s\nscrape_configs: []\n",
+        )
+        .unwrap();
+        vec![
+            format!("--config.file={}", dir.join("prom.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+        ]
+    });
+    let caddy = start_server("caddy", &|dir, port| {
+        let cfg = format!(
+            r#"{{"admin":{{"listen":"127.0.0.1:{port}"}},"apps":{{"http":{{"servers":{{"s":{{"listen":["127.0.0.1:{}"],"routes":[{{"handle":[{{"handler":"static_response","body":"hi"}}]}}]}}}}}}}}}}"#,
+            free_port()
+        );
+        std::fs::write(dir.join("caddy.json"), cfg).unwrap();
+        vec![
+            "run".into(),
+            "--config".into(),
+            dir.join("caddy.json").display().to_string(),
+        ]
+    });
+    let servers: Vec<(&str, Server, u16)> = [("prometheus", prom), ("caddy", caddy)]
+        .into_iter()
+        .filter_map(|(n, s)| s.map(|(s, p)| (n, s, p)))
+        .collect();
+    if servers.is_empty() {
+        return missing_prerequisite("Debian's prometheus or caddy");
+    }
+    for (name, s, port) in &servers {
+        let pid = s.child.id().to_string();
+        let v = gorx(&["inspect", &pid, "--json"]);
+        assert!(
+            v["process"]["runtime"]["heap_inuse_bytes"].as_u64() > Some(0),
+            "{name}: {}",
+            v["process"]
+        );
+        assert!(
+            v["process"]["endpoints"]["pprof"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(&format!(":{port}"))),
+            "{name}: {}",
+            v["process"]["endpoints"]
+        );
+        let (code, stdout, stderr) = run_gorx(
+            &[
+                "watch",
+                &pid,
+                "--interval",
+                "500ms",
+                "--duration",
+                "2s",
+                "--plain",
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let samples: Vec<&str> = stdout.lines().filter(|l| l.contains(" rss=")).collect();
+        assert!(samples.len() >= 3, "{name}: {stdout}");
+        for l in samples {
+            assert!(!l.contains("heap_inuse=?"), "{name}: {l}");
+        }
+        eprintln!("{name}: inspect and watch read the runtime");
+    }
 }

@@ -237,3 +237,52 @@ fn bad_input_exits_2_naming_the_file_and_offset() {
         &["text profile"],
     );
 }
+
+/// A contention profile with profiling off (rate 0) has its sample types and no samples.
+fn profiling_off(kind_leaf_value: Option<i64>) -> Vec<u8> {
+    let mut b = gorx_formats::pprof::encode::ProfileBuilder::new();
+    b.sample_type("contentions", "count")
+        .sample_type("delay", "nanoseconds")
+        .period("contentions", "count", 1);
+    if let Some(v) = kind_leaf_value {
+        let f = b.add_function("sync.(*Mutex).Unlock", "sync.(*Mutex).Unlock", "");
+        let l = b.add_location(0x1000, f, 1);
+        b.add_sample(&[l], &[0, v]);
+    }
+    b.encode_gzip()
+}
+
+/// Issue 13: `pprof flame` on a mutex/block profile with profiling off left a 0-byte SVG.
+#[test]
+fn flame_of_an_empty_profile_writes_nothing_and_says_why() {
+    let tmp = Scratch::new("empty-flame");
+    for (name, data) in [
+        ("mutex-off.pb.gz", profiling_off(None)),
+        ("mutex-zero.pb.gz", profiling_off(Some(0))),
+    ] {
+        let path = tmp.file(name);
+        std::fs::write(&path, data).unwrap();
+        let svg = tmp.file("out.svg");
+        let out = gorx(&["pprof", "flame", s(&path), "-o", s(&svg)]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(name), "{err}");
+        assert!(
+            err.contains("no samples") && err.contains("profiling off"),
+            "{err}"
+        );
+        assert!(!svg.exists(), "{name}: left {}", svg.display());
+        // With an empty base too.
+        let out = gorx(&[
+            "pprof",
+            "flame",
+            "--base",
+            s(&path),
+            s(&path),
+            "-o",
+            s(&svg),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(!svg.exists());
+    }
+}

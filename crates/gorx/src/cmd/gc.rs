@@ -66,6 +66,48 @@ fn row(out: &mut String, c: &gctrace::GcCycle) {
     );
 }
 
+/// A log without a single cycle. An idle process's log (or a short one) legitimately has
+/// none: gctrace prints a line only when a cycle ends, and the runtime forces one only
+/// after 2 minutes without a GC. That is "no GC cycle in this window" (exit 0); data that
+/// is not a text log stays an error. See `gctrace::without_cycles` for what can be told.
+fn no_cycles(name: &str, data: &[u8], json: bool) -> Result<ExitCode> {
+    let (lines, runtime) = match gctrace::without_cycles(data) {
+        gctrace::WithoutCycles::NotALog(what) => bail!(
+            "{name}: {what}; `gorx gc` reads a log with GODEBUG=gctrace=1 output (`gc N @...` lines)"
+        ),
+        gctrace::WithoutCycles::RuntimeLog { lines } => (lines, true),
+        gctrace::WithoutCycles::TextLog { lines } => (lines, false),
+    };
+    let lines = match lines {
+        1 => "1 line".to_string(),
+        n => format!("{n} lines"),
+    };
+    let note = if runtime {
+        format!(
+            "no GC cycle in this window: {lines} of Go runtime output (GODEBUG tracing is on) and no `gc N @` line; the GC has not run yet (the runtime forces a cycle after 2 min without one)"
+        )
+    } else {
+        format!(
+            "no GC cycle in this window: {lines}, none from gctrace; the process has not collected yet, or it runs without GODEBUG=gctrace=1 (gctrace prints nothing before the first cycle, and the runtime forces one after 2 min without a GC)"
+        )
+    };
+    let out = if json {
+        let v = serde_json::json!({
+            "schema": 1,
+            "input": name,
+            "runs": [],
+            "malformed": [],
+            "findings": [],
+            "note": note,
+        });
+        serde_json::to_string_pretty(&v)? + "\n"
+    } else {
+        format!("info: {name}: {note}\n")
+    };
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     let name = args.log.display().to_string();
     let file = std::fs::File::open(&args.log).with_context(|| format!("{name}: cannot open"))?;
@@ -80,12 +122,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Err(e.into());
     }
     if trace.cycle_count() == 0 {
-        match trace.first_error(&name) {
-            Some(e) => return Err(anyhow::Error::new(e).context("no valid gctrace line")),
-            None => bail!(
-                "{name}: no gctrace lines (`gc N @...`) found; run the program with GODEBUG=gctrace=1"
-            ),
+        if let Some(e) = trace.first_error(&name) {
+            return Err(anyhow::Error::new(e).context("no valid gctrace line"));
         }
+        return no_cycles(&name, &map, args.json);
     }
     let opts = GcOptions { gogc: args.gogc };
     let summaries = gc::summaries(&trace, opts);
@@ -148,14 +188,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             let _ = writeln!(
                 out,
-                "\n{} cycles ({} forced) over {:.1} s: {:.1} cycles/min; pause P50 {} ms, P99 {} ms, max {} ms; GC CPU {:.1}% (runtime: {}%), assists {:.0}% of it; live heap {} → {} MiB (max {}, trend {:+.2} MiB/min, tau {:.2}); {} of {} cycles paced below the GOGC={} goal\n",
+                "\n{} cycles ({} forced) over {:.1} s: {:.1} cycles/min; pause {}; GC CPU {:.1}% (runtime: {}%), assists {:.0}% of it; live heap {} → {} MiB (max {}, trend {:+.2} MiB/min, tau {:.2}); {} of {} cycles paced below the GOGC={} goal\n",
                 s.cycles,
                 s.forced_cycles,
                 s.window_ns as f64 / 1e9,
                 s.cycles_per_min,
-                ms(s.pause_p50_ns),
-                ms(s.pause_p99_ns),
-                ms(s.pause_max_ns),
+                // Over fewer than PAUSE_PERCENTILE_MIN_SAMPLES pauses a P99 is the maximum.
+                if s.cycles >= gorx_analysis::thresholds::PAUSE_PERCENTILE_MIN_SAMPLES {
+                    format!(
+                        "P50 {} ms, P99 {} ms, max {} ms",
+                        ms(s.pause_p50_ns),
+                        ms(s.pause_p99_ns),
+                        ms(s.pause_max_ns)
+                    )
+                } else {
+                    format!(
+                        "max {} ms of {} (P50 {} ms)",
+                        ms(s.pause_max_ns),
+                        s.cycles,
+                        ms(s.pause_p50_ns)
+                    )
+                },
                 s.gc_cpu_percent,
                 s.runtime_gc_cpu_percent,
                 100.0 * s.assist_share,

@@ -168,6 +168,7 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
     // Executables shared by many processes are parsed once (keyed by device and inode).
     let mut cache: HashMap<(u64, u64), Option<GoBinary>> = HashMap::new();
     let mut rows = Vec::new();
+    let mut unreadable: Vec<serde_json::Value> = Vec::new();
     for pid in proc::list_pids() {
         if pid == me {
             continue;
@@ -191,10 +192,13 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
             // Kernel threads have no executable; exited processes are gone.
             Err(e) if e.is_gone() => {}
             Err(e) => {
-                // Not readable (permissions, hidepid): list it with what was missing.
-                let mut row = PsRow::new(pid, proc::command(pid));
-                row.missing.push(e.to_string());
-                rows.push(row);
+                // Not readable (permissions, hidepid): whether it is Go is unknown, so it
+                // is not listed as one; the footer (and JSON) say what could not be read.
+                unreadable.push(serde_json::json!({
+                    "pid": pid,
+                    "command": proc::command(pid),
+                    "error": e.to_string(),
+                }));
             }
             Ok(Some(g)) => {
                 let mut row = PsRow::new(pid, proc::command(pid));
@@ -211,113 +215,259 @@ pub fn ps(args: PsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.json {
-        let out = serde_json::json!({"schema": 1, "processes": rows});
+        let out = serde_json::json!({"schema": 1, "processes": rows, "unreadable": unreadable});
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
-        println!("No Go processes found.");
-        return Ok(ExitCode::SUCCESS);
+    for l in ps_table(&rows, terminal_width().unwrap_or(PS_WIDTH).max(PS_WIDTH)) {
+        println!("{l}");
     }
-    println!(
-        "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} COMMAND",
-        "PID", "GO", "RSS", "THR", "FDS/LIMIT", "GOGC", "GOMEMLIM", "MEM-LIMIT", "CPUS", "MODULE"
-    );
-    let dash = || "-".to_string();
-    for r in &rows {
-        let cmd: String = r.command.chars().take(60).collect();
+    if !unreadable.is_empty() {
+        let pids: Vec<String> = unreadable
+            .iter()
+            .take(8)
+            .map(|u| u["pid"].to_string())
+            .collect();
+        let more = if unreadable.len() > 8 { ", …" } else { "" };
+        let w = terminal_width().unwrap_or(PS_WIDTH).max(PS_WIDTH);
         println!(
-            "{:>7}  {:<10} {:>9} {:>4} {:>11}  {:<9} {:<9} {:>10} {:>6}  {:<24} {}",
-            r.pid,
-            r.go_version.clone().unwrap_or_else(|| "?".into()),
-            r.rss_bytes.map(mib).unwrap_or_else(dash),
-            r.threads.map(|t| t.to_string()).unwrap_or_else(dash),
-            format!(
-                "{}/{}",
-                r.open_fds
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "?".into()),
-                r.nofile_soft_limit
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "∞".into())
-            ),
-            r.gogc.clone().unwrap_or_else(dash),
-            r.gomemlimit.clone().unwrap_or_else(dash),
-            r.memory_limit_bytes.map(mib).unwrap_or_else(dash),
-            r.cpu_limit_cpus
-                .map(|c| format!("{c:.2}"))
-                .unwrap_or_else(dash),
-            r.main_module
-                .clone()
-                .or_else(|| r.main_path.clone())
-                .unwrap_or_else(dash),
-            cmd
+            "{}",
+            cut(
+                &format!(
+                    "{} process(es) not readable, so not known to be Go: pid {}{more}",
+                    unreadable.len(),
+                    pids.join(", "),
+                ),
+                w
+            )
         );
-    }
-    for r in rows.iter().filter(|r| !r.missing.is_empty()) {
-        for m in &r.missing {
-            println!("  pid {}: could not read {m}", r.pid);
-        }
+        println!(
+            "{}",
+            cut(
+                &format!("  {}", unreadable[0]["error"].as_str().unwrap_or("")),
+                w
+            )
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// `13.7M`, `2.1G`: sizes in at most 7 characters.
+fn short_bytes(b: u64) -> String {
+    let m = b as f64 / (1u64 << 20) as f64;
+    if m < 1000.0 {
+        format!("{m:.1}M")
+    } else if m < 1_000_000.0 {
+        format!("{:.1}G", m / 1024.0)
+    } else {
+        format!("{:.0}T", m / (1024.0 * 1024.0))
+    }
+}
+
+/// The narrowest terminal `gorx ps` is laid out for.
+const PS_WIDTH: usize = 80;
+
+/// The terminal's width when stdout is one.
+fn terminal_width() -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize; the fd is stdout's, valid for the call.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::ioctl(std::io::stdout().as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some(ws.ws_col as usize)
+}
+
+/// `s` in at most `w` characters, the middle replaced by `…` (module paths keep their
+/// host and their last element).
+fn elide_middle(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w <= 1 {
+        return "…".chars().take(w).collect();
+    }
+    // Keep the last path element whole when it leaves room for a few leading characters.
+    let last = s.rfind('/').map_or(0, |i| s[i..].chars().count());
+    let tail = if last > 0 && last + 4 <= w {
+        last
+    } else {
+        w - 1 - (w - 1) * 2 / 5
+    };
+    let head = w - 1 - tail;
+    let h: String = s.chars().take(head).collect();
+    let t: String = s.chars().skip(n - tail).collect();
+    format!("{h}…{t}")
+}
+
+/// `s` cut to `w` characters with a trailing `…`.
+fn cut(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    let mut o: String = s.chars().take(w.saturating_sub(1)).collect();
+    o.push('…');
+    o
+}
+
+/// The `gorx ps` table in `width` columns: one line per process, and an indented line
+/// with the runtime knobs and limits when any is set.
+fn ps_table(rows: &[PsRow], width: usize) -> Vec<String> {
+    if rows.is_empty() {
+        return vec!["No Go processes found.".into()];
+    }
+    const MODULE: usize = 18;
+    let line = |pid: &str, go: &str, rss: &str, thr: &str, fds: &str, module: &str, cmd: &str| {
+        let head = format!("{pid:>7} {go:<9} {rss:>7} {thr:>4} {fds:>11} {module:<MODULE$} ");
+        let left = width.saturating_sub(head.chars().count());
+        format!("{head}{}", cut(cmd, left)).trim_end().to_string()
+    };
+    let mut out = vec![line(
+        "PID",
+        "GO",
+        "RSS",
+        "THR",
+        "FDS/LIMIT",
+        "MODULE",
+        "COMMAND",
+    )];
+    let dash = || "-".to_string();
+    for r in rows {
+        // The program's base name and its arguments: the directory rarely tells more.
+        let cmd = match r.command.split_once(' ') {
+            Some((exe, rest)) => format!("{} {rest}", exe.rsplit('/').next().unwrap_or(exe)),
+            None => r
+                .command
+                .rsplit('/')
+                .next()
+                .unwrap_or(&r.command)
+                .to_string(),
+        };
+        let module = r
+            .main_module
+            .as_deref()
+            .map(|m| m.split(' ').next().unwrap_or(m).to_string())
+            .or_else(|| r.main_path.clone())
+            .unwrap_or_else(dash);
+        out.push(line(
+            &r.pid.to_string(),
+            &cut(r.go_version.as_deref().unwrap_or("?"), 9),
+            &r.rss_bytes.map(short_bytes).unwrap_or_else(dash),
+            &r.threads.map(|t| t.to_string()).unwrap_or_else(dash),
+            &cut(
+                &format!(
+                    "{}/{}",
+                    r.open_fds
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    r.nofile_soft_limit
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "∞".into())
+                ),
+                11,
+            ),
+            &elide_middle(&module, MODULE),
+            &cmd,
+        ));
+        let mut knobs = Vec::new();
+        for (k, v) in [
+            ("GOGC", &r.gogc),
+            ("GOMEMLIMIT", &r.gomemlimit),
+            ("GOMAXPROCS", &r.gomaxprocs),
+            ("GODEBUG", &r.godebug),
+        ] {
+            if let Some(v) = v {
+                knobs.push(format!("{k}={v}"));
+            }
+        }
+        if let Some(m) = r.memory_limit_bytes {
+            knobs.push(format!("memory limit {}", short_bytes(m)));
+        }
+        if let Some(c) = r.cpu_limit_cpus {
+            knobs.push(format!("cpu limit {c:.2}"));
+        }
+        if !knobs.is_empty() {
+            out.push(cut(&format!("{:>8}{}", "", knobs.join("  ")), width));
+        }
+        for m in &r.missing {
+            out.push(cut(&format!("{:>8}could not read {m}", ""), width));
+        }
+    }
+    out
+}
+
 /// What the runtime endpoints gave, for the report's inputs and the snapshot.
 struct Fetched {
+    endpoints: http::Endpoints,
     inputs: Vec<InputSummary>,
     /// (url, body) of every endpoint that answered, for the offline analyses.
     bodies: Vec<(String, Vec<u8>)>,
     goroutines: Option<u64>,
+    /// Which endpoint the MemStats in the snapshot came from.
+    runtime_from: Option<(http::RuntimeSource, String)>,
     notes: Vec<String>,
 }
 
-fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
+/// Fetch what the endpoints serve. MemStats: the heap profile's trailer (it carries
+/// PauseNs/PauseEnd and is taken with the profile), else expvar, else /metrics.
+fn fetch_runtime(e: &http::Endpoints, snap: &mut ProcessSnapshot) -> Fetched {
+    use http::RuntimeSource as Src;
     let t = Duration::from_secs(5);
-    let base = base.trim_end_matches('/');
     let mut f = Fetched {
+        endpoints: e.clone(),
         inputs: Vec::new(),
         bodies: Vec::new(),
         goroutines: None,
+        runtime_from: None,
         notes: Vec::new(),
     };
-    let endpoints = [
-        ("/debug/pprof/heap?debug=1", "pprof-heap-debug1"),
-        ("/debug/vars", "expvar"),
-        ("/debug/pprof/goroutine?debug=2", "goroutine-dump"),
-        ("/metrics", "prometheus"),
-    ];
-    for (path, kind) in endpoints {
-        let url = format!("{base}{path}");
+    let mut urls: Vec<(String, &str)> = Vec::new();
+    if let Some(b) = &e.pprof {
+        urls.push((format!("{b}/debug/pprof/heap?debug=1"), "pprof-heap-debug1"));
+    }
+    if let Some(u) = &e.vars {
+        urls.push((u.clone(), "expvar"));
+    }
+    if let Some(b) = &e.pprof {
+        urls.push((
+            format!("{b}/debug/pprof/goroutine?debug=2"),
+            "goroutine-dump",
+        ));
+    }
+    if let Some(u) = &e.metrics {
+        urls.push((u.clone(), "prometheus"));
+    }
+    let mut readings = Vec::new();
+    for (url, kind) in urls {
         match http::get_bytes(&url, t) {
             Ok(b) => {
-                let text = String::from_utf8_lossy(&b);
-                match kind {
-                    "pprof-heap-debug1" => match http::memstats_from_heap_debug1(&url, &text) {
-                        Ok(m) => snap.runtime = Some(m),
+                let src = match kind {
+                    "pprof-heap-debug1" => Some(Src::HeapTrailer),
+                    "expvar" => Some(Src::Expvar),
+                    "prometheus" => Some(Src::Metrics),
+                    _ => None,
+                };
+                if let Some(src) = src {
+                    match http::parse_runtime(src, &url, b.clone()) {
+                        Ok(r) => readings.push(r),
                         Err(e) => f.notes.push(e.to_string()),
-                    },
-                    "expvar" => {
-                        if snap.runtime.is_none()
-                            && let Ok(m) = http::memstats_from_vars(&url, &text)
-                        {
-                            snap.runtime = Some(m);
-                        }
                     }
-                    "goroutine-dump" => {
-                        f.goroutines = Some(
-                            text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64,
-                        )
-                    }
-                    _ => {
-                        snap.gomaxprocs_observed = http::gomaxprocs_from_metrics(&text);
-                        // The limit the runtime really runs with (debug.SetMemoryLimit
-                        // overrides the environment) and the process start.
-                        if let Ok(e) = gorx_formats::prometheus::parse(&url, &b) {
-                            let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
-                            snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
-                            snap.start_time_s = v.start_time_s;
-                        }
-                    }
+                }
+                if kind == "goroutine-dump" {
+                    let text = String::from_utf8_lossy(&b);
+                    f.goroutines =
+                        Some(text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
+                }
+                if kind == "prometheus"
+                    && let Ok(x) = gorx_formats::prometheus::parse(&url, &b)
+                {
+                    // The limit the runtime really runs with (debug.SetMemoryLimit
+                    // overrides the environment) and the process start.
+                    let v = gorx_analysis::metrics::MetricsView::from_exposition(&x);
+                    snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
+                    snap.start_time_s = v.start_time_s;
                 }
                 f.inputs.push(InputSummary {
                     path: url.clone(),
@@ -325,10 +475,21 @@ fn fetch_runtime(base: &str, snap: &mut ProcessSnapshot) -> Fetched {
                 });
                 f.bodies.push((url, b));
             }
-            // /metrics is optional (only with a Prometheus client); say nothing when absent.
-            Err(_) if kind == "prometheus" => {}
             Err(e) => f.notes.push(e.to_string()),
         }
+    }
+    for src in [Src::HeapTrailer, Src::Expvar, Src::Metrics] {
+        if let Some(r) = readings.iter().find(|r| r.source == src) {
+            snap.runtime = Some(r.memory.clone());
+            f.runtime_from = Some((src, r.url.clone()));
+            break;
+        }
+    }
+    if snap.gomaxprocs_observed.is_none() {
+        snap.gomaxprocs_observed = readings.iter().find_map(|r| r.gomaxprocs);
+    }
+    if f.goroutines.is_none() {
+        f.goroutines = readings.iter().find_map(|r| r.goroutines);
     }
     f
 }
@@ -396,14 +557,18 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    let base = args.pprof.clone().or_else(|| {
-        if args.no_discover {
-            None
-        } else {
-            snap.fds.as_ref().and_then(|f| http::discover_pprof(pid, f))
-        }
-    });
-    let fetched = base.as_deref().map(|b| fetch_runtime(b, &mut snap));
+    // An explicit URL that serves nothing is an error naming each URL and its status,
+    // never an empty report.
+    let endpoints = match &args.pprof {
+        Some(u) => http::probe_base(u)?,
+        None if args.no_discover => http::Endpoints::default(),
+        None => snap
+            .fds
+            .as_ref()
+            .map(|f| http::discover(pid, f))
+            .unwrap_or_default(),
+    };
+    let fetched = (!endpoints.is_empty()).then(|| fetch_runtime(&endpoints, &mut snap));
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
@@ -414,6 +579,8 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         findings.extend(more);
         f.notes.extend(err);
     }
+    // Pause and latency advice names the cause the CPU numbers support.
+    process::amend_latency_advice(&mut findings, &snap);
     let diag = Diagnosis::new(inputs, findings);
 
     if args.json {
@@ -426,17 +593,23 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         if let Some(f) = &fetched {
             v["process"]["goroutines"] = serde_json::json!(f.goroutines);
             v["process"]["endpoint_errors"] = serde_json::json!(f.notes);
+            v["process"]["endpoints"] = serde_json::to_value(&f.endpoints)?;
+            v["process"]["runtime_source"] = serde_json::json!(
+                f.runtime_from
+                    .as_ref()
+                    .map(|(s, url)| serde_json::json!({"source": s.as_str(), "url": url}))
+            );
         }
         if let Some(p) = process::predicted_gomaxprocs(&snap) {
             v["process"]["gomaxprocs"] = serde_json::to_value(&p)?;
         }
+        if let Some(c) = process::cpu_contention(&snap) {
+            v["process"]["cpu_contention"] = serde_json::to_value(&c)?;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(super::exit_for(&diag, fail_on));
     }
-    print!(
-        "{}",
-        render_snapshot(&snap, go.as_ref(), base.as_deref(), fetched.as_ref())
-    );
+    print!("{}", render_snapshot(&snap, go.as_ref(), fetched.as_ref()));
     print!("{}", gorx_report::render_text(&diag));
     Ok(super::exit_for(&diag, fail_on))
 }
@@ -452,7 +625,6 @@ fn version(v: Option<gorx_formats::cgroup::CgroupVersion>) -> &'static str {
 fn render_snapshot(
     s: &ProcessSnapshot,
     go: Option<&GoBinary>,
-    base: Option<&str>,
     fetched: Option<&Fetched>,
 ) -> String {
     use std::fmt::Write;
@@ -513,7 +685,10 @@ fn render_snapshot(
         );
     }
     if let Some(p) = process::predicted_gomaxprocs(s) {
-        let _ = writeln!(o, "  GOMAXPROCS {} ({})", p.value, p.reason);
+        let _ = writeln!(o, "  GOMAXPROCS {}", p.describe());
+    }
+    if let Some(c) = process::cpu_contention(s) {
+        let _ = writeln!(o, "  cpu: {}", c.facts().join("; "));
     }
     if let Some(c) = &s.cgroup {
         for l in &c.memory {
@@ -540,8 +715,12 @@ fn render_snapshot(
             );
         }
     }
-    match (base, &s.runtime) {
-        (Some(b), Some(r)) => {
+    let from = fetched.and_then(|f| f.runtime_from.as_ref());
+    match (fetched, &s.runtime) {
+        (Some(_), Some(r)) => {
+            let b = from
+                .map(|(src, url)| format!("{} {url}", src.as_str()))
+                .unwrap_or_default();
             let _ = writeln!(
                 o,
                 "  runtime ({b}): Sys {}  heap in use {}  idle not released {}  released {}  stacks {}  metadata {}  unaccounted anon RSS {}",
@@ -554,14 +733,20 @@ fn render_snapshot(
                 opt_mib(s.unaccounted_bytes())
             );
         }
-        (Some(b), None) => {
-            let _ = writeln!(o, "  runtime ({b}): MemStats not available");
+        (Some(f), None) => {
+            let _ = writeln!(
+                o,
+                "  runtime ({}): MemStats not available",
+                f.endpoints.describe()
+            );
         }
         (None, _) => o.push_str(
-            "  runtime: no pprof endpoint found (pass --pprof URL); RSS cannot be reconciled\n",
+            "  runtime: no pprof, /debug/vars or /metrics endpoint found (pass --pprof URL); \
+             RSS cannot be reconciled\n",
         ),
     }
     if let Some(f) = fetched {
+        let _ = writeln!(o, "  endpoints: {}", f.endpoints.describe());
         if let Some(g) = f.goroutines {
             let _ = writeln!(o, "  goroutines: {g}");
         }
@@ -616,6 +801,8 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         pprof,
     };
     let tty = !args.plain && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // SIGINT/SIGTERM end the loop; the summary below is still printed.
+    watch::install_stop_handlers();
     let summary = if tty {
         let mut ui = tui::Ui::start();
         let r = watch::run(pid, &cfg, |ev| ui.on(ev));
@@ -634,7 +821,10 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
         })?
     };
     println!(
-        "watch ended: {} samples, {} bundle(s){}",
+        "watch ended{}: {} samples, {} bundle(s){}",
+        watch::stop_signal()
+            .map(|s| format!(" by {s}"))
+            .unwrap_or_default(),
         summary.samples,
         summary.bundles.len(),
         if summary.findings_seen.is_empty() {
@@ -661,13 +851,17 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
         Event::Started {
             pid,
             command,
-            pprof,
+            endpoints,
         } => vec![format!(
             "watching pid {pid} ({command}); runtime endpoints: {}",
-            pprof.unwrap_or("none found (only /proc and cgroup are sampled)")
+            if endpoints.is_empty() {
+                "none found (only /proc and cgroup are sampled)"
+            } else {
+                endpoints
+            }
         )],
         Event::Sample(s) => vec![format!(
-            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{}",
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{} [{}]",
             s.t_ms as f64 / 1000.0,
             opt_mib(s.rss_bytes),
             opt_mib(s.rss_anon_bytes),
@@ -680,6 +874,7 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
                 .unwrap_or("-".into()),
             opt_num(s.nr_throttled),
             opt_num(s.nr_periods),
+            s.runtime_source.unwrap_or("runtime: none"),
         )],
         Event::Anomaly(fs) => fs
             .iter()
@@ -714,7 +909,7 @@ mod tui {
     const KEEP: usize = 600;
     const SERIES: [&str; 6] = [
         "RSS (MiB)",
-        "Go heap in use (MiB)",
+        "Go heap in use (MiB",
         "goroutines",
         "open fds",
         "threads",
@@ -725,6 +920,8 @@ mod tui {
         term: ratatui::DefaultTerminal,
         series: [VecDeque<u64>; 6],
         last_throttled: Option<u64>,
+        /// Where the heap series is read from (shown in its title).
+        heap_source: &'static str,
         title: String,
         current: String,
         log: Vec<String>,
@@ -736,6 +933,7 @@ mod tui {
                 term: ratatui::init(),
                 series: Default::default(),
                 last_throttled: None,
+                heap_source: "none",
                 title: String::new(),
                 current: String::new(),
                 log: Vec::new(),
@@ -752,6 +950,9 @@ mod tui {
                         self.last_throttled = Some(t);
                         d
                     });
+                    if let Some(src) = s.runtime_source {
+                        self.heap_source = src;
+                    }
                     let vals = [
                         mib(s.rss_bytes),
                         mib(s.heap_inuse_bytes),
@@ -799,6 +1000,7 @@ mod tui {
                 title,
                 current,
                 log,
+                heap_source,
                 ..
             } = self;
             let _ = term.draw(|f| {
@@ -820,6 +1022,11 @@ mod tui {
                         .copied()
                         .collect();
                     let now = data.last().copied().unwrap_or(0);
+                    let name = if i == 1 {
+                        format!("{name}, from {heap_source})")
+                    } else {
+                        name.to_string()
+                    };
                     f.render_widget(
                         Sparkline::default()
                             .block(Block::bordered().title(format!("{name}: {now}")))

@@ -8,8 +8,10 @@ pub mod inputs;
 pub mod live;
 pub mod pprof;
 pub mod probe;
+pub mod score;
 pub mod trace;
 pub mod trace_tasks;
+pub mod tune;
 
 use gorx_analysis::{Diagnosis, Severity};
 use std::process::ExitCode;

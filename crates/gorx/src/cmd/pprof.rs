@@ -227,7 +227,7 @@ pub fn scaled(v: i64, unit: &str) -> String {
 fn folded(p: &Profile, idx: usize) -> String {
     let mut m: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     for s in &p.samples {
-        let v = s.values[idx];
+        let v = s.values.get(idx).copied().unwrap_or(0);
         if v == 0 {
             continue;
         }
@@ -266,11 +266,19 @@ fn flame(a: FlameArgs) -> anyhow::Result<ExitCode> {
     let after = folded(&p, idx);
     let mut opts = inferno::flamegraph::Options::default();
     opts.count_name = st.unit.to_string();
-    let svg = std::fs::File::create(&a.output)
-        .with_context(|| format!("creating {}", a.output.display()))?;
-    let mut svg = std::io::BufWriter::new(svg);
+    // Render into memory first: a profile with nothing to draw (a mutex or block profile
+    // with profiling off has no samples) must not leave an empty or half-written file.
+    let mut svg = Vec::new();
     if let Some((b, bi)) = base {
         let before = folded(&b, bi);
+        if before.trim().is_empty() && after.trim().is_empty() {
+            bail!(
+                "{}: profile has no samples of type {} (profiling off?), nor has the base {}; nothing drawn",
+                a.file.display(),
+                st.ty,
+                a.base.as_deref().unwrap_or(Path::new("")).display()
+            );
+        }
         let mut diff = Vec::new();
         inferno::differential::from_readers(
             inferno::differential::Options::default(),
@@ -286,17 +294,25 @@ fn flame(a: FlameArgs) -> anyhow::Result<ExitCode> {
         );
         let diff = String::from_utf8(diff)?;
         if diff.trim().is_empty() {
-            bail!("{}: no samples of type {} to draw", a.file.display(), st.ty);
+            bail!(
+                "{}: profile has no samples of type {} (profiling off?); nothing drawn",
+                a.file.display(),
+                st.ty
+            );
         }
         inferno::flamegraph::from_lines(&mut opts, diff.lines(), &mut svg)?;
     } else {
         if after.trim().is_empty() {
-            bail!("{}: no samples of type {} to draw", a.file.display(), st.ty);
+            bail!(
+                "{}: profile has no samples of type {} (profiling off?); nothing drawn",
+                a.file.display(),
+                st.ty
+            );
         }
         opts.title = format!("{} {}", a.file.display(), st.ty);
         inferno::flamegraph::from_lines(&mut opts, after.lines(), &mut svg)?;
     }
-    svg.flush()?;
+    std::fs::write(&a.output, &svg).with_context(|| format!("writing {}", a.output.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

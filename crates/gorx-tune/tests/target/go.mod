@@ -1,0 +1,3 @@
+module gorx.dev/tune-target
+
+go 1.19

@@ -1,0 +1,2 @@
+module warmup
+go 1.22
