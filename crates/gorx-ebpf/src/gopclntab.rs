@@ -68,12 +68,15 @@ pub struct GoSymbols {
     gofunc: Option<Vec<u8>>,
     /// How `gofunc` was found: `symbol`, `moduledata`, or `none`.
     pub inline_source: &'static str,
+    /// Where `runtime.text` came from: `header`, `symbol`, `moduledata`, or `section`.
+    pub text_source: &'static str,
 }
 
 /// `moduledata.gofunc`'s index in pointer-sized words (Go 1.20 through 1.26), and `text`'s.
 const MD_GOFUNC_WORD: usize = 40;
 const MD_TEXT_WORD: usize = 22;
 const MD_MINPC_WORD: usize = 20;
+const MD_MAXPC_WORD: usize = 21;
 /// `_func` (Go 1.20+): `npcdata` at 28, `nfuncdata` at 43, then `pcdata[]`, `funcdata[]`.
 const FUNC_HEADER: usize = 44;
 const PCDATA_INL_TREE_INDEX: usize = 2;
@@ -95,21 +98,23 @@ impl GoSymbols {
             return Err(err(name, "big-endian binaries are not supported"));
         }
         let pie = matches!(obj.kind(), object::ObjectKind::Dynamic);
-        let text = obj.section_by_name(".text").map(|s| s.address());
+        let text = obj
+            .section_by_name(".text")
+            .map(|s| s.address()..s.address().saturating_add(s.size()));
         let mut syms = None;
         let mut table_off = 0u64;
         if let Some(sec) = obj.section_by_name(".gopclntab")
             && let Some((off, size)) = sec.file_range()
             && let Some(bytes) = slice(file, off, size)
         {
-            syms = Some(GoSymbols::parse(name, bytes, text, "section")?);
+            syms = Some(GoSymbols::parse(name, bytes, text.clone(), "section")?);
             table_off = off;
         }
         if syms.is_none() {
             // No section header (or a PIE that keeps it elsewhere): search for the magic.
             let mut at = 0;
             while let Some(pos) = find_magic(&file[at..]).map(|p| p + at) {
-                if let Ok(s) = GoSymbols::parse(name, &file[pos..], text, "magic-search") {
+                if let Ok(s) = GoSymbols::parse(name, &file[pos..], text.clone(), "magic-search") {
                     syms = Some(s);
                     table_off = pos as u64;
                     break;
@@ -124,14 +129,15 @@ impl GoSymbols {
             )
         })?;
         syms.pie = pie;
-        if syms.format == "1.20+" {
-            syms.find_gofunc(&obj, file, table_off);
-        }
+        syms.resolve(&obj, file, table_off);
         Ok(syms)
     }
 
-    /// Locate `go:func.*` and keep the bytes from there to the end of its segment.
-    fn find_gofunc(&mut self, obj: &object::File<'_>, file: &[u8], table_off: u64) {
+    /// `runtime.text` (when the header's copy is not usable) and `go:func.*` (for inline
+    /// trees): from the symbol table when present, else from the runtime's `moduledata`,
+    /// found by its first word (the table's address) and checked by its `minpc`/`maxpc`
+    /// against the function table.
+    fn resolve(&mut self, obj: &object::File<'_>, file: &[u8], table_off: u64) {
         use object::{ObjectSegment, ObjectSymbol};
         let segment_bytes = |addr: u64| -> Option<Vec<u8>> {
             obj.segments().find_map(|seg| {
@@ -144,20 +150,60 @@ impl GoSymbols {
                 slice(file, from, size - (addr - start)).map(<[u8]>::to_vec)
             })
         };
-        if let Some(sym) = obj.symbols().find(|s| s.name() == Ok("go:func.*"))
-            && let Some(b) = segment_bytes(sym.address())
-        {
-            self.gofunc = Some(b);
-            self.inline_source = "symbol";
-            return;
+        let symbol = |name: &str| {
+            obj.symbols()
+                .find(|s| s.name() == Ok(name))
+                .map(|s| s.address())
+        };
+        let want_inline = self.format == "1.20+";
+        let mut need_text = self.text_source != "header";
+        if need_text && let Some(t) = symbol("runtime.text") {
+            self.text_start = t;
+            self.text_source = "symbol";
+            need_text = false;
         }
-        // Stripped: moduledata's first word is the table's address; check `text`/`minpc`.
-        let Some(table_addr) = obj.segments().find_map(|seg| {
+        let mut gofunc = if want_inline {
+            symbol("go:func.*")
+        } else {
+            None
+        };
+        if gofunc.is_some() {
+            self.inline_source = "symbol";
+        }
+        if (need_text || (want_inline && gofunc.is_none()))
+            && let Some(md) = self.find_moduledata(obj, file, table_off)
+        {
+            if need_text {
+                self.text_start = md.0;
+                self.text_source = "moduledata";
+            }
+            if want_inline && gofunc.is_none() {
+                gofunc = md.1;
+                self.inline_source = "moduledata";
+            }
+        }
+        match gofunc.and_then(segment_bytes) {
+            Some(b) => self.gofunc = Some(b),
+            None => self.inline_source = "none",
+        }
+    }
+
+    /// (`text`, `gofunc`) of the moduledata that points at this table.
+    fn find_moduledata(
+        &self,
+        obj: &object::File<'_>,
+        file: &[u8],
+        table_off: u64,
+    ) -> Option<(u64, Option<u64>)> {
+        use object::ObjectSegment;
+        let table_addr = obj.segments().find_map(|seg| {
             let (off, size) = seg.file_range();
             (table_off >= off && table_off < off + size).then(|| seg.address() + (table_off - off))
-        }) else {
-            return;
-        };
+        })?;
+        let (first, last) = (
+            u64::from(self.entry(0)?),
+            u64::from(self.entry(self.nfunc)?),
+        );
         let want = table_addr.to_le_bytes();
         for seg in obj.segments() {
             let (off, size) = seg.file_range();
@@ -171,25 +217,28 @@ impl GoSymbols {
                     continue;
                 }
                 let word = |i: usize| read_uint(bytes, p + 8 * i, 8);
-                if word(MD_TEXT_WORD) == Some(self.text_start)
-                    && word(MD_MINPC_WORD) == Some(self.text_start)
-                    && let Some(gofunc) = word(MD_GOFUNC_WORD)
-                    && let Some(b) = segment_bytes(gofunc)
-                {
-                    self.gofunc = Some(b);
-                    self.inline_source = "moduledata";
-                    return;
+                let (Some(minpc), Some(maxpc), Some(text)) =
+                    (word(MD_MINPC_WORD), word(MD_MAXPC_WORD), word(MD_TEXT_WORD))
+                else {
+                    continue;
+                };
+                if minpc.checked_sub(text) == Some(first) && maxpc.checked_sub(text) == Some(last) {
+                    let gofunc = (self.format == "1.20+")
+                        .then(|| word(MD_GOFUNC_WORD))
+                        .flatten();
+                    return Some((text, gofunc));
                 }
             }
         }
+        None
     }
 
     /// Parse a table at the start of `data` (which may run past its end). `text` is the
-    /// `.text` section address when known: the header's copy may be unrelocated in a PIE.
+    /// `.text` section's address range when known.
     pub fn parse(
         name: &str,
         data: &[u8],
-        text: Option<u64>,
+        text: Option<Range<u64>>,
         found_by: &'static str,
     ) -> Result<GoSymbols, SymbolError> {
         let magic =
@@ -251,7 +300,18 @@ impl GoSymbols {
         let mut syms = GoSymbols {
             format,
             found_by,
-            text_start: text.unwrap_or(text_start),
+            // runtime.text: the header's copy when it lies in .text (an externally linked
+            // binary starts .text with C code, so runtime.text is past its start); the
+            // section's start when the copy is outside it (unrelocated, as gosym warns).
+            text_start: match &text {
+                Some(t) if t.contains(&text_start) => text_start,
+                Some(t) => t.start,
+                None => text_start,
+            },
+            text_source: match &text {
+                Some(t) if !t.contains(&text_start) => "section",
+                _ => "header",
+            },
             nfunc,
             names: funcname_off as usize..pctab_off as usize,
             funcs,
@@ -573,8 +633,13 @@ mod tests {
         assert_eq!(t.lookup(0x1020), None);
         assert_eq!(t.lookup(0xfff), None);
         assert_eq!(t.text_range(), 0x1000..0x1020);
-        let t = GoSymbols::parse("t", &tiny_table(), Some(0x2000), "section").unwrap();
+        // The header's runtime.text outside .text (unrelocated): the section's start.
+        let t = GoSymbols::parse("t", &tiny_table(), Some(0x2000..0x3000), "section").unwrap();
         assert_eq!(t.lookup(0x2011), Some("main.b"));
+        // Inside .text but past its start (external linking put C code first): the header.
+        let t = GoSymbols::parse("t", &tiny_table(), Some(0x0f00..0x3000), "section").unwrap();
+        assert_eq!(t.lookup(0x1000), Some("main.a"));
+        assert_eq!(t.lookup(0x0f00), None);
     }
 
     #[test]
@@ -600,7 +665,8 @@ mod tests {
 
     #[test]
     fn a_text_start_near_the_top_of_the_address_space_does_not_overflow() {
-        let t = GoSymbols::parse("t", &tiny_table(), Some(u64::MAX - 4), "section").unwrap();
+        let t =
+            GoSymbols::parse("t", &tiny_table(), Some(u64::MAX - 4..u64::MAX), "section").unwrap();
         assert_eq!(t.lookup(u64::MAX), Some("main.a"));
         let _ = (t.text_range(), t.functions().count(), t.frames(u64::MAX));
     }

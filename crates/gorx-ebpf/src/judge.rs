@@ -33,11 +33,28 @@ pub struct SlowGroup {
     pub stack: Vec<String>,
 }
 
+/// The frames that name what waits in the syscall, leaf first. A thread that reached
+/// `runtime.schedule` is an idle M looking for work: frame pointers lead on from its g0
+/// stack into the goroutine it switched away from (through `mcall`/`morestack`), which
+/// is not what the thread waits for, so the stack is cut there. Unsymbolized addresses
+/// (C code, the vDSO) cannot name a site and are skipped.
+fn blocked_frames(frames: &[String]) -> Vec<&str> {
+    let cut = frames
+        .iter()
+        .position(|f| f == "runtime.schedule" || f == "runtime.mstart")
+        .map_or(frames.len(), |i| i + 1);
+    frames[..cut]
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.starts_with("0x"))
+        .collect()
+}
+
 /// Slow syscalls grouped by (syscall, site), most blocked time first.
 pub fn group_slow(slow: &[SlowSyscall], window_ns: u64) -> Vec<SlowGroup> {
     let mut groups: BTreeMap<(String, String), SlowGroup> = BTreeMap::new();
     for ev in slow {
-        let site = user_site(ev.frames.iter().map(String::as_str))
+        let site = user_site(blocked_frames(&ev.frames))
             .unwrap_or("<no stack>")
             .to_string();
         let g = groups
@@ -269,6 +286,39 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].sites, vec!["main.save"]);
         assert_eq!(f[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn an_idle_m_is_not_charged_to_the_goroutine_it_switched_away_from() {
+        // etcd (Debian): an M parked in stopm after a goroutine yielded; frame pointers run
+        // on into that goroutine's stack. And sysmon on a cgo binary, ending in C frames.
+        let idle = [
+            "runtime.futex",
+            "runtime.notesleep",
+            "runtime.stopm",
+            "runtime.findRunnable",
+            "runtime.schedule",
+            "runtime.park_m",
+            "runtime.mcall",
+            "runtime.selectgo",
+            "go.etcd.io/etcd/raft.(*node).run",
+        ];
+        let sysmon = [
+            "runtime.futex",
+            "runtime.notetsleep",
+            "runtime.sysmon",
+            "runtime.mstart",
+            "0x7fc90e0ede58",
+        ];
+        let mut slow: Vec<_> = (0..300).map(|_| ev("futex", 100_000_000, &idle)).collect();
+        slow.extend((0..300).map(|_| ev("futex", 100_000_000, &sysmon)));
+        let r = report(slow, 5_000_000_000);
+        let groups = group_slow(&r.slow, r.window_ns);
+        assert!(
+            groups.iter().all(|g| g.site.starts_with("runtime.")),
+            "{groups:#?}"
+        );
+        assert!(judge_syscalls(&r, &groups).is_empty());
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl Drop for KillOnDrop {
 }
 
 fn build(go: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    build_with(go, out, extra, "0")
+}
+
+fn build_with(go: &Path, out: &Path, extra: &[&str], cgo: &str) -> PathBuf {
     let status = Command::new(go)
         .arg("build")
         .args(extra)
@@ -43,7 +47,7 @@ fn build(go: &Path, out: &Path, extra: &[&str]) -> PathBuf {
         .arg("./syscall-blocking")
         .current_dir(patients_dir())
         .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
+        .env("CGO_ENABLED", cgo)
         .status()
         .expect("go build");
     assert!(status.success(), "go build {extra:?} failed");
@@ -117,6 +121,55 @@ fn check_against_addr2line(go: &Path, bin: &Path) -> usize {
     addrs.len()
 }
 
+/// Every text symbol `go tool nm` lists: its entry and its last byte name it in `t`.
+/// Returns the addresses checked.
+fn check_against_nm(go: &Path, bin: &Path, t: &GoSymbols) -> Vec<u64> {
+    let nm = Command::new(go)
+        .args(["tool", "nm", "-size", "-sort", "address"])
+        .arg(bin)
+        .output()
+        .unwrap();
+    let nm = String::from_utf8_lossy(&nm.stdout);
+    let (mut checked, mut bad, mut addrs) = (0, Vec::new(), Vec::new());
+    for line in nm.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 4 || !matches!(f[2], "T" | "t") {
+            continue;
+        }
+        let (Ok(addr), Ok(size)) = (u64::from_str_radix(f[0], 16), f[1].parse::<u64>()) else {
+            continue;
+        };
+        // The symbol table marks assembly (ABI0) functions with a suffix the function
+        // table does not carry.
+        let name = f[3..].join(" ");
+        let name = name.strip_suffix(".abi0").unwrap_or(&name).to_string();
+        if size == 0 || !t.text_range().contains(&addr) {
+            continue; // markers such as runtime.text/etext, and C functions
+        }
+        checked += 1;
+        for a in [addr, addr + size - 1] {
+            addrs.push(a);
+            // ...and writes the middle dot of compiler-made names (`type:.eq.T·3`) as '.'.
+            if t.lookup(a).map(|n| n.replace('·', ".")) != Some(name.clone()) {
+                bad.push(format!("{a:#x}: gorx {:?}, nm {name}", t.lookup(a)));
+            }
+        }
+    }
+    assert!(
+        checked > 1000,
+        "{}: only {checked} text symbols in nm output",
+        bin.display()
+    );
+    assert!(
+        bad.is_empty(),
+        "{}: {} of {checked} symbols differ:\n{}",
+        bin.display(),
+        bad.len(),
+        bad[..bad.len().min(20)].join("\n")
+    );
+    addrs
+}
+
 #[test]
 fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
     let Some(go) = go_toolchain("") else {
@@ -138,47 +191,12 @@ fn gopclntab_agrees_with_go_tools_on_plain_stripped_and_pie_binaries() {
 
     // 1. Every text symbol of the symbol table: its entry and last byte name it.
     let t = symbols(&plain);
-    let nm = Command::new(&go)
-        .args(["tool", "nm", "-size", "-sort", "address"])
-        .arg(&plain)
-        .output()
-        .unwrap();
-    let nm = String::from_utf8_lossy(&nm.stdout);
-    let (mut checked, mut bad) = (0, Vec::new());
-    for line in nm.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 4 || f[2] != "T" {
-            continue;
-        }
-        let (Ok(addr), Ok(size)) = (u64::from_str_radix(f[0], 16), f[1].parse::<u64>()) else {
-            continue;
-        };
-        // The symbol table marks assembly (ABI0) functions with a suffix the function
-        // table does not carry.
-        let name = f[3..].join(" ");
-        let name = name.strip_suffix(".abi0").unwrap_or(&name).to_string();
-        if size == 0 || !t.text_range().contains(&addr) {
-            continue; // markers such as runtime.text/etext
-        }
-        checked += 1;
-        for a in [addr, addr + size - 1] {
-            // ...and writes the middle dot of compiler-made names (`type:.eq.T·3`) as '.'.
-            if t.lookup(a).map(|n| n.replace('·', ".")) != Some(name.clone()) {
-                bad.push(format!("{a:#x}: gorx {:?}, nm {name}", t.lookup(a)));
-            }
-        }
-    }
-    assert!(checked > 1000, "only {checked} text symbols in nm output");
-    assert!(
-        bad.is_empty(),
-        "{} of {checked} symbols differ:\n{}",
-        bad.len(),
-        bad[..bad.len().min(20)].join("\n")
-    );
+    check_against_nm(&go, &plain, &t);
     assert_eq!(t.found_by, "section");
 
     // 2. Stripped and PIE: no symbol table; addr2line reads the same gopclntab via gosym.
-    for bin in [&stripped, &pie] {
+    let bins = [stripped.clone(), pie.clone()];
+    for bin in &bins {
         let n = check_against_addr2line(&go, bin);
         assert!(n > 300, "{n} addresses checked");
     }
@@ -366,5 +384,73 @@ fn inlined_frames_expand_as_runtime_callers_frames_does() {
             deepest >= 3,
             "{tag}: no PC had inlined frames, the test proves nothing:\n{text}"
         );
+    }
+}
+
+/// A cgo program, linked externally (as Debian builds etcd and prometheus): `.text` starts
+/// with C code, so `runtime.text` is past the section's start, and Go 1.26 leaves the
+/// header's copy zero. Checked against `go tool nm`, then with the symbol table stripped
+/// (`strip`), where `runtime.text` comes from moduledata.
+#[test]
+fn externally_linked_cgo_binaries_find_runtime_text() {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    for tool in ["gcc", "strip"] {
+        if !Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            missing_prerequisite(&format!("{tool} (cgo, external linking)"));
+            return;
+        }
+    }
+    let tmp = TempDir::new("cgo");
+    std::fs::write(
+        tmp.0.join("main.go"),
+        "package main\n\n/*\nint twice(int x) { return 2 * x; }\n*/\nimport \"C\"\nimport \"fmt\"\n\nfunc main() { fmt.Println(C.twice(21)) }\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.0.join("go.mod"), "module cgo\n\ngo 1.21\n").unwrap();
+    let bin = tmp.0.join("cgo");
+    let status = Command::new(&go)
+        .args(["build", "-trimpath", "-ldflags=-linkmode=external", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&tmp.0)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = symbols(&bin);
+    let data = std::fs::read(&bin).unwrap();
+    let obj = object::File::parse(&*data).unwrap();
+    use object::{Object, ObjectSection};
+    let text = obj.section_by_name(".text").unwrap().address();
+    assert_ne!(
+        t.text_range().start,
+        text,
+        "runtime.text at .text's start: the case is not covered"
+    );
+    let addrs = check_against_nm(&go, &bin, &t);
+
+    let stripped = tmp.0.join("cgo-stripped");
+    assert!(
+        Command::new("strip")
+            .arg("-o")
+            .arg(&stripped)
+            .arg(&bin)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let s = symbols(&stripped);
+    assert_eq!(s.text_source, "moduledata");
+    assert_eq!(s.text_range(), t.text_range());
+    for a in addrs {
+        assert_eq!(s.lookup(a), t.lookup(a), "{a:#x}");
     }
 }
