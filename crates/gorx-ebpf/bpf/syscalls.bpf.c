@@ -45,8 +45,10 @@ struct start {
 	__u64 nr;
 };
 
+// LRU: a thread that exits inside a syscall (exit_group) never reaches sys_exit; its
+// stale entry is evicted instead of filling the table.
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_THREADS);
 	__type(key, __u32);
 	__type(value, struct start);

@@ -548,3 +548,31 @@ fn openat_count_agrees_with_bpftrace_over_the_same_window() {
     assert_eq!(syscall_links(), before);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_killed_gorx_leaves_no_links() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient() else { return };
+    let before = syscall_links();
+    let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while syscall_links() < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never attached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL: no handler runs; the kernel drops the links with the process's fds.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while syscall_links() != before {
+        assert!(Instant::now() < deadline, "links left after SIGKILL");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
