@@ -73,29 +73,49 @@ fn syscall_links() -> usize {
 /// The patient binary, built once per test run.
 fn patient() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_patient("syscall-blocking", &[]))
+        .clone()
+}
+
+/// The patient stripped of its symbol table and built as a PIE (loaded at a random base).
+fn stripped_pie_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| {
-        let go = go_toolchain("")?;
-        let dir = std::env::temp_dir().join(format!("gorx-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let out = dir.join("syscall-blocking");
-        let ok = Command::new(go)
-            .args(["build", "-trimpath", "-o"])
-            .arg(&out)
-            .arg("./syscall-blocking")
-            .current_dir(patients_dir())
-            .env("GOTOOLCHAIN", "local")
-            .env("CGO_ENABLED", "0")
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "go build ./syscall-blocking failed");
-        Some(out)
+        build_patient(
+            "syscall-blocking-stripped-pie",
+            &["-buildmode=pie", "-ldflags=-s -w"],
+        )
     })
     .clone()
 }
 
+fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    let go = go_toolchain("")?;
+    let dir = std::env::temp_dir().join(format!("gorx-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let out = dir.join(name);
+    let ok = Command::new(go)
+        .arg("build")
+        .args(flags)
+        .args(["-trimpath", "-o"])
+        .arg(&out)
+        .arg("./syscall-blocking")
+        .current_dir(patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "go build {flags:?} ./syscall-blocking failed");
+    Some(out)
+}
+
 /// Start the patient and wait until it says it is ready (its pipes are being fed).
 fn start_patient() -> Option<KillOnDrop> {
-    let Some(bin) = patient() else {
+    start_patient_bin(patient())
+}
+
+fn start_patient_bin(bin: Option<PathBuf>) -> Option<KillOnDrop> {
+    let Some(bin) = bin else {
         missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
         return None;
     };
@@ -575,4 +595,35 @@ fn a_killed_gorx_leaves_no_links() {
         assert!(Instant::now() < deadline, "links left after SIGKILL");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_stripped_pie_patient_is_symbolized_through_its_function_table() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(stripped_pie_patient()) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--duration", "3s", "--json"]),
+        Duration::from_secs(25),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sites: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "syscall.slow")
+        .filter_map(|f| f["sites"][0].as_str())
+        .collect();
+    assert!(sites.contains(&"main.reader"), "{sites:?}");
+    assert!(sites.contains(&"main.sleeper"), "{sites:?}");
 }
