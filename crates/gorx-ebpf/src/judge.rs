@@ -8,7 +8,7 @@
 //! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
 //! asked for, so stacks whose site is in the runtime are left out.
 
-use crate::syscalls::{SlowSyscall, SyscallReport};
+use crate::syscalls::{SlowStack, SyscallReport};
 use gorx_analysis::sites::{is_runtime, user_site};
 use gorx_analysis::thresholds::{
     SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
@@ -51,7 +51,7 @@ fn blocked_frames(frames: &[String]) -> Vec<&str> {
 }
 
 /// Slow syscalls grouped by (syscall, site), most blocked time first.
-pub fn group_slow(slow: &[SlowSyscall], window_ns: u64) -> Vec<SlowGroup> {
+pub fn group_slow(slow: &[SlowStack], window_ns: u64) -> Vec<SlowGroup> {
     let mut groups: BTreeMap<(String, String), SlowGroup> = BTreeMap::new();
     for ev in slow {
         let site = user_site(blocked_frames(&ev.frames))
@@ -68,9 +68,9 @@ pub fn group_slow(slow: &[SlowSyscall], window_ns: u64) -> Vec<SlowGroup> {
                 threads_blocked: 0.0,
                 stack: ev.frames.clone(),
             });
-        g.count += 1;
-        g.total_ns = g.total_ns.saturating_add(ev.latency_ns);
-        g.max_ns = g.max_ns.max(ev.latency_ns);
+        g.count += ev.count;
+        g.total_ns = g.total_ns.saturating_add(ev.total_ns);
+        g.max_ns = g.max_ns.max(ev.max_ns);
     }
     let mut out: Vec<SlowGroup> = groups.into_values().collect();
     for g in &mut out {
@@ -201,19 +201,19 @@ mod tests {
     use super::*;
     use crate::syscalls::SyscallStat;
 
-    fn ev(name: &str, ns: u64, frames: &[&str]) -> SlowSyscall {
-        SlowSyscall {
-            tid: 1,
+    fn ev(name: &str, ns: u64, frames: &[&str]) -> SlowStack {
+        SlowStack {
             nr: 0,
             name: name.into(),
-            latency_ns: ns,
-            ret: 0,
             frames: frames.iter().map(|s| s.to_string()).collect(),
+            count: 1,
+            total_ns: ns,
+            max_ns: ns,
             stack_error: None,
         }
     }
 
-    fn report(slow: Vec<SlowSyscall>, window_ns: u64) -> SyscallReport {
+    fn report(slow: Vec<SlowStack>, window_ns: u64) -> SyscallReport {
         SyscallReport {
             pid: 42,
             window_ns,
@@ -226,6 +226,8 @@ mod tests {
                 max_ns: 2_000_000_000,
                 hist: vec![0; crate::syscalls::HIST_SLOTS],
             }],
+            slow_events: slow.iter().map(|s| s.count).sum(),
+            slow_unrecorded: 0,
             slow,
             in_flight: Vec::new(),
             slow_dropped: 0,

@@ -85,18 +85,82 @@ impl SyscallStat {
     }
 }
 
-/// A syscall slower than the threshold, with its Go stack (leaf first).
+/// Syscalls slower than the threshold that returned with one Go stack (leaf first):
+/// events are aggregated per (syscall, stack) as they arrive, so memory and output grow
+/// with the distinct stacks, not with the events.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SlowSyscall {
-    pub tid: u32,
+pub struct SlowStack {
     pub nr: u32,
     pub name: String,
-    pub latency_ns: u64,
-    pub ret: i64,
     pub frames: Vec<String>,
+    pub count: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
     /// Why no stack was taken (bpf_get_stack's errno), when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stack_error: Option<i32>,
+}
+
+/// One decoded `struct slow_event`.
+#[derive(Debug, Clone, PartialEq)]
+struct SlowEvent {
+    nr: u32,
+    latency_ns: u64,
+    pcs: Vec<u64>,
+    stack_error: Option<i32>,
+}
+
+/// (syscall, raw user stack, stack errno).
+type StackKey = (u32, Vec<u64>, Option<i32>);
+/// (count, total ns, max ns).
+type StackTotals = (u64, u64, u64);
+
+/// Slow events aggregated by (syscall, raw stack) until the window ends; each distinct
+/// stack is symbolized once.
+#[derive(Default)]
+struct SlowAgg {
+    by_stack: std::collections::HashMap<StackKey, StackTotals>,
+    events: u64,
+    unrecorded: u64,
+}
+
+impl SlowAgg {
+    fn add(&mut self, ev: SlowEvent) {
+        self.events += 1;
+        let key = (ev.nr, ev.pcs, ev.stack_error);
+        if !self.by_stack.contains_key(&key) && self.by_stack.len() >= MAX_STACKS_KEPT {
+            self.unrecorded += 1;
+            return;
+        }
+        let e = self.by_stack.entry(key).or_default();
+        e.0 += 1;
+        e.1 = e.1.saturating_add(ev.latency_ns);
+        e.2 = e.2.max(ev.latency_ns);
+    }
+
+    fn finish(self, sym: &Symbolizer) -> Vec<SlowStack> {
+        let mut out: Vec<SlowStack> = self
+            .by_stack
+            .into_iter()
+            .map(
+                |((nr, pcs, stack_error), (count, total_ns, max_ns))| SlowStack {
+                    nr,
+                    name: syscall_name(nr),
+                    frames: sym.frames(&pcs),
+                    count,
+                    total_ns,
+                    max_ns,
+                    stack_error,
+                },
+            )
+            .collect();
+        out.sort_by(|a, b| {
+            b.total_ns
+                .cmp(&a.total_ns)
+                .then_with(|| a.frames.cmp(&b.frames))
+        });
+        out
+    }
 }
 
 /// What the syscall probe saw over its window.
@@ -107,7 +171,12 @@ pub struct SyscallReport {
     pub slow_threshold_ns: u64,
     /// Most total time first.
     pub syscalls: Vec<SyscallStat>,
-    pub slow: Vec<SlowSyscall>,
+    /// Slow syscalls by (syscall, stack), most total time first.
+    pub slow: Vec<SlowStack>,
+    /// Slow syscalls received (the sum of `slow[].count` plus `slow_unrecorded`).
+    pub slow_events: u64,
+    /// Slow syscalls not kept because too many distinct stacks were seen.
+    pub slow_unrecorded: u64,
     /// Syscalls still blocked at the window's end, longest first.
     pub in_flight: Vec<InFlight>,
     /// Slow events lost because the ring buffer was full.
@@ -124,9 +193,9 @@ pub struct Config {
     pub slow_ns: u64,
 }
 
-/// Keep at most this many slow events (the kernel side is bounded by its ring buffer; this
-/// bounds gorx's memory over a long window).
-const MAX_SLOW_KEPT: usize = 100_000;
+/// Keep at most this many distinct (syscall, stack) pairs: the kernel side is bounded by
+/// its ring buffer; this bounds gorx's memory over a long window.
+const MAX_STACKS_KEPT: usize = 10_000;
 
 /// Attach, wait for the window (or `stop`, or the target's exit), collect, detach.
 pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallReport, ProbeError> {
@@ -151,11 +220,11 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
     .map_err(|e| ProbeError::Load(format!("events: {e}")))?;
 
     let start = Instant::now();
-    let mut slow = Vec::new();
+    let mut slow = SlowAgg::default();
     let mut target_exited = false;
     let proc_dir = format!("/proc/{}", cfg.pid);
     loop {
-        drain(&mut ring, sym, &mut slow);
+        drain(&mut ring, &mut slow);
         if stop.load(Ordering::Relaxed) || start.elapsed() >= cfg.duration {
             break;
         }
@@ -177,7 +246,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
             let _ = p.unload();
         }
     }
-    drain(&mut ring, sym, &mut slow);
+    drain(&mut ring, &mut slow);
     let syscalls = read_stats(&ebpf)?;
     let drops = read_drops(&ebpf)?;
     Ok(SyscallReport {
@@ -185,7 +254,9 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
         window_ns,
         slow_threshold_ns: cfg.slow_ns,
         syscalls,
-        slow,
+        slow_events: slow.events,
+        slow_unrecorded: slow.unrecorded,
+        slow: slow.finish(sym),
         in_flight,
         slow_dropped: drops[0],
         entries_lost: drops[1],
@@ -193,38 +264,32 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
     })
 }
 
-fn drain(ring: &mut RingBuf<MapData>, sym: &Symbolizer, out: &mut Vec<SlowSyscall>) {
+fn drain(ring: &mut RingBuf<MapData>, agg: &mut SlowAgg) {
     while let Some(item) = ring.next() {
-        if let Some(ev) = decode_event(&item, sym)
-            && out.len() < MAX_SLOW_KEPT
-        {
-            out.push(ev);
+        if let Some(ev) = decode_event(&item) {
+            agg.add(ev);
         }
     }
 }
 
-/// `struct slow_event` from syscalls.bpf.c.
-fn decode_event(b: &[u8], sym: &Symbolizer) -> Option<SlowSyscall> {
+/// `struct slow_event` from syscalls.bpf.c: tid u32, nr u32, latency_ns u64, end_ns u64,
+/// ret i64, stack_bytes i32, pad u32, stack [u64; 64].
+fn decode_event(b: &[u8]) -> Option<SlowEvent> {
     let u32_at = |o: usize| Some(u32::from_ne_bytes(b.get(o..o + 4)?.try_into().ok()?));
     let u64_at = |o: usize| Some(u64::from_ne_bytes(b.get(o..o + 8)?.try_into().ok()?));
-    let tid = u32_at(0)?;
     let nr = u32_at(4)?;
     let latency_ns = u64_at(8)?;
-    let ret = u64_at(24)? as i64;
     let stack_bytes = u32_at(32)? as i32;
     let (pcs, stack_error) = if stack_bytes < 0 {
-        (Vec::new(), Some(-stack_bytes))
+        (Vec::new(), Some(stack_bytes.saturating_neg()))
     } else {
         let n = (stack_bytes as usize / 8).min(MAX_STACK);
         ((0..n).filter_map(|i| u64_at(40 + 8 * i)).collect(), None)
     };
-    Some(SlowSyscall {
-        tid,
+    Some(SlowEvent {
         nr,
-        name: syscall_name(nr),
         latency_ns,
-        ret,
-        frames: sym.frames(&pcs),
+        pcs,
         stack_error,
     })
 }
@@ -345,14 +410,41 @@ mod tests {
     }
 
     #[test]
-    fn a_short_event_record_is_skipped() {
-        let sym = Symbolizer::empty();
-        assert!(decode_event(&[0u8; 20], &sym).is_none());
+    fn events_aggregate_per_stack_and_a_short_record_is_skipped() {
+        assert!(decode_event(&[0u8; 20]).is_none());
         let mut b = vec![0u8; 40 + 16];
+        b[8..16].copy_from_slice(&20_000_000u64.to_ne_bytes());
         b[32..36].copy_from_slice(&16i32.to_ne_bytes());
         b[40..48].copy_from_slice(&0x1234u64.to_ne_bytes());
-        let ev = decode_event(&b, &sym).unwrap();
-        assert_eq!(ev.name, "read");
-        assert_eq!(ev.frames, vec!["0x1234"], "zero addresses are dropped");
+        let mut agg = SlowAgg::default();
+        agg.add(decode_event(&b).unwrap());
+        b[8..16].copy_from_slice(&30_000_000u64.to_ne_bytes());
+        agg.add(decode_event(&b).unwrap());
+        let out = agg.finish(&Symbolizer::empty());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].name, "read");
+        assert_eq!(
+            (out[0].count, out[0].total_ns, out[0].max_ns),
+            (2, 50_000_000, 30_000_000)
+        );
+        assert_eq!(out[0].frames, vec!["0x1234"], "zero addresses are dropped");
+    }
+
+    #[test]
+    fn distinct_stacks_are_bounded() {
+        let mut agg = SlowAgg::default();
+        for i in 0..MAX_STACKS_KEPT as u64 + 5 {
+            agg.add(SlowEvent {
+                nr: 0,
+                latency_ns: 1,
+                pcs: vec![i],
+                stack_error: None,
+            });
+        }
+        assert_eq!(agg.by_stack.len(), MAX_STACKS_KEPT);
+        assert_eq!(
+            (agg.events, agg.unrecorded),
+            (MAX_STACKS_KEPT as u64 + 5, 5)
+        );
     }
 }

@@ -62,11 +62,10 @@ pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
         out,
         "Syscalls slower than {} by Go site ({} events{}):",
         format_duration_ns(r.slow_threshold_ns as f64),
-        r.slow.len(),
-        if r.slow_dropped > 0 {
-            format!(", {} dropped: ring buffer full", r.slow_dropped)
-        } else {
-            String::new()
+        r.slow_events,
+        match (r.slow_dropped, r.slow_unrecorded) {
+            (0, 0) => String::new(),
+            (d, u) => format!(", {d} dropped (ring buffer full), {u} not kept (too many stacks)"),
         }
     );
     if groups.is_empty() {
