@@ -10,6 +10,9 @@ command -v clang >/dev/null || missing+=(clang)
 command -v bpftool >/dev/null || missing+=(bpftool)
 [[ -r /usr/include/bpf/bpf_helpers.h ]] || missing+=(libbpf-dev)
 command -v bpftrace >/dev/null || missing+=(bpftrace)
+# The symbolizer's oracle builds an externally linked cgo binary and strips a copy.
+command -v gcc >/dev/null || missing+=(gcc)
+command -v strip >/dev/null || missing+=(binutils)
 command -v llvm-strip >/dev/null || command -v llvm-strip-14 >/dev/null || missing+=(llvm)
 if (( ${#missing[@]} )); then
 	apt-get update -qq
