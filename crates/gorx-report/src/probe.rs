@@ -129,3 +129,62 @@ pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_ebpf::syscalls::{InFlight, SyscallStat};
+
+    #[test]
+    fn table_groups_and_in_flight_render() {
+        let mut hist = vec![0; gorx_ebpf::syscalls::HIST_SLOTS];
+        hist[30] = 3; // ~1 s
+        let r = SyscallReport {
+            pid: 7,
+            window_ns: 5_000_000_000,
+            slow_threshold_ns: 10_000_000,
+            syscalls: vec![SyscallStat {
+                nr: 0,
+                name: "read".into(),
+                count: 3,
+                total_ns: 3_300_000_000,
+                max_ns: 1_200_000_000,
+                hist,
+            }],
+            slow: Vec::new(),
+            slow_events: 3,
+            slow_unrecorded: 0,
+            in_flight: vec![InFlight {
+                tid: 9,
+                nr: 74,
+                name: "fsync".into(),
+                elapsed_ns: 4_000_000_000,
+            }],
+            slow_dropped: 2,
+            entries_lost: 0,
+            target_exited: true,
+        };
+        let groups = vec![SlowGroup {
+            syscall: "read".into(),
+            site: "main.reader".into(),
+            count: 3,
+            total_ns: 3_300_000_000,
+            max_ns: 1_200_000_000,
+            threads_blocked: 0.66,
+            stack: vec!["syscall.read".into(), "main.reader".into()],
+        }];
+        let text = render_syscalls_text(&r, &groups);
+        for want in [
+            "Syscalls of pid 7 over 5.00 s (3 calls",
+            "the target exited",
+            "read                          3",
+            "≤1.20 s",
+            "(3 events, 2 dropped (ring buffer full), 0 not kept",
+            "0.66 threads blocked  at main.reader",
+            "      syscall.read",
+            "fsync             1 threads, longest 4.00 s",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+    }
+}
