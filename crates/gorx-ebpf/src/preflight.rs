@@ -32,7 +32,22 @@ pub fn check_caps(caps: u64) -> Result<(), ProbeError> {
     )))
 }
 
-/// Privileges and BTF, in that order.
+/// The inode of the initial PID namespace (`PROC_PID_INIT_INO` in the kernel).
+const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
+
+/// The BPF programs filter on the kernel's (initial namespace's) tgid. From inside
+/// another PID namespace the pid given would never match and the probe would see
+/// nothing, silently; refuse instead.
+pub fn check_pid_namespace(ns_ino: Option<u64>) -> Result<(), ProbeError> {
+    match ns_ino {
+        Some(ino) if ino != INIT_PID_NS_INO => Err(ProbeError::Unsupported(format!(
+            "gorx probe runs in a PID namespace other than the host's (pid:[{ino}]): the kernel filters by host pids; run it in the host PID namespace (e.g. docker run --pid=host, or nsenter -t 1 -p)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Privileges, BTF and the PID namespace, in that order.
 pub fn check() -> Result<(), ProbeError> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     check_caps(effective_caps(&status).unwrap_or(0))?;
@@ -40,6 +55,8 @@ pub fn check() -> Result<(), ProbeError> {
     // GORX_BTF_PATH exists for tests of a kernel without BTF.
     std::fs::metadata(&btf)
         .map_err(|e| ProbeError::NoBtf(format!("{}: {e}", std::path::Path::new(&btf).display())))?;
+    use std::os::unix::fs::MetadataExt;
+    check_pid_namespace(std::fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino()))?;
     Ok(())
 }
 
@@ -64,5 +81,18 @@ mod tests {
             Some(0x1ff_ffff_ffff)
         );
         assert_eq!(effective_caps("CapEff:\tzz\n"), None);
+    }
+
+    #[test]
+    fn only_the_host_pid_namespace_is_accepted() {
+        assert!(check_pid_namespace(Some(INIT_PID_NS_INO)).is_ok());
+        assert!(check_pid_namespace(None).is_ok());
+        let e = check_pid_namespace(Some(4026532290))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("pid:[4026532290]") && e.contains("host PID namespace"),
+            "{e}"
+        );
     }
 }

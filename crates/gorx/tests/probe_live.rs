@@ -370,6 +370,16 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     } else {
         missing_prerequisite("setpriv (util-linux)");
     }
+    // Inside another PID namespace the kernel's tgids are not the pids gorx sees.
+    if have("unshare") {
+        let mut c = Command::new("unshare");
+        c.args(["--pid", "--fork", "--mount-proc", gorx(), "probe"])
+            .arg(non_go.to_string())
+            .args(["--duration", "1s"]);
+        expect(c, "PID namespace other than the host's");
+    } else {
+        missing_prerequisite("unshare (util-linux)");
+    }
     // A pid that no longer exists.
     let _ = other.0.kill();
     let _ = other.0.wait();
