@@ -41,7 +41,7 @@ const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
 pub fn check_pid_namespace(ns_ino: Option<u64>) -> Result<(), ProbeError> {
     match ns_ino {
         Some(ino) if ino != INIT_PID_NS_INO => Err(ProbeError::Unsupported(format!(
-            "gorx probe runs in a PID namespace other than the host's (pid:[{ino}]): the kernel filters by host pids; run it in the host PID namespace (e.g. docker run --pid=host, or nsenter -t 1 -p)"
+            "this process runs in a PID namespace other than the host's (pid:[{ino}]): the kernel filters by host pids; run it in the host PID namespace (e.g. docker run --pid=host, or nsenter -t 1 -p)"
         ))),
         _ => Ok(()),
     }
