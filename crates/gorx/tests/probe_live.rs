@@ -260,44 +260,46 @@ fn syscall_blocking_patient_names_read_and_nanosleep_at_their_go_sites() {
 }
 
 #[test]
-fn sigint_ends_the_window_early_prints_results_and_detaches() {
+fn sigint_and_sigterm_end_the_window_early_print_results_and_detach() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !bpf_capable() {
         return;
     }
     let Some(p) = start_patient() else { return };
-    let before = syscall_links();
-    let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while syscall_links() < before + 2 {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let before = syscall_links();
+        let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while syscall_links() < before + 2 {
+            assert!(
+                Instant::now() < deadline,
+                "gorx probe never attached its two links"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let out = wait_output(&mut child, Duration::from_secs(8));
         assert!(
-            Instant::now() < deadline,
-            "gorx probe never attached its two links"
+            started.elapsed() < Duration::from_secs(5),
+            "signal {signal} took {:?}",
+            started.elapsed()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "signal {signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Syscalls of pid"));
+        assert_eq!(syscall_links(), before, "links left after signal {signal}");
     }
-    std::thread::sleep(Duration::from_millis(1500));
-    let started = Instant::now();
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let out = wait_output(&mut child, Duration::from_secs(8));
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "SIGINT took {:?}",
-        started.elapsed()
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Syscalls of pid"));
-    assert_eq!(syscall_links(), before, "links left after SIGINT");
 }
 
 #[test]
