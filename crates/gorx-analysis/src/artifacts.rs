@@ -12,7 +12,7 @@ use crate::finding::{Finding, Severity};
 use crate::judge::{self, HeapObservation, Observations};
 use crate::metrics::{self, MetricsView};
 use crate::process::{self, ProcessSnapshot, RuntimeMemory};
-use crate::trace::{Sides, TraceAnalyzer, trace_findings};
+use crate::trace::{Sides, TraceAnalyzer};
 use crate::{gc, goroutines, memory, profiles};
 use gorx_formats::FormatError;
 use gorx_formats::detect::{ArtifactKind, detect};
@@ -305,11 +305,11 @@ fn observe(
             pe.note_proc(name);
         }
         ArtifactKind::GoroutineDump => {
-            out.extend(goroutines::dump_findings(
-                &dump::parse(name, a.bytes)?,
-                name,
-            ));
-            pe.observed.dumps.push(name.to_string());
+            let d = dump::parse(name, a.bytes)?;
+            out.extend(goroutines::dump_findings(&d, name));
+            pe.observed
+                .dumps
+                .push((name.to_string(), goroutines::summarize(&d)));
         }
         ArtifactKind::RuntimeLog => {
             // Lines that only look like gctrace are tolerated: a log interleaves
@@ -381,7 +381,8 @@ fn observe(
             } else {
                 read(TraceAnalyzer::new())?
             };
-            out.extend(trace_findings(&summary, name));
+            // Judged with the process's goroutine dump, if any (judge.rs).
+            pe.observed.traces.push((name.to_string(), summary));
         }
         ArtifactKind::Unknown => {}
     }

@@ -3,8 +3,9 @@
 //! state, leak suspects, goroutine count, and a finalizer goroutine stuck in user code.
 
 use crate::finding::{Evidence, Finding, Severity};
+use crate::sites::{IdleKind, idle_wait, is_plumbing};
 use crate::thresholds as t;
-use gorx_formats::goroutines::{Dump, Frame, Goroutine, package_of};
+use gorx_formats::goroutines::{Dump, Frame, Goroutine};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -47,9 +48,13 @@ pub struct GoroutineGroup {
     pub frames: Vec<GroupFrame>,
     pub elided: bool,
     pub created_by: Option<GroupFrame>,
-    /// The first frame outside the runtime and synchronisation plumbing: where the code
-    /// that owns these goroutines is waiting.
+    /// Where the code that owns these goroutines is waiting: the first frame outside the
+    /// runtime and the standard library, else the first outside the waiting primitives
+    /// ([`crate::sites::site`]).
     pub site: Option<GroupFrame>,
+    /// Why these goroutines wait by design (idle keep-alive connections, listeners,
+    /// service loops, sleeping tickers): never a leak. None: not known to be idle.
+    pub idle: Option<IdleKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,21 +66,25 @@ pub struct DumpSummary {
     pub groups: Vec<GoroutineGroup>,
 }
 
-/// Packages whose frames are plumbing: the waiting primitive, not the code that waits.
-fn is_plumbing(function: &str) -> bool {
-    let pkg = package_of(function);
-    pkg == "runtime"
-        || pkg == "sync"
-        || pkg == "syscall"
-        || pkg == "panic"
-        || pkg.starts_with("runtime/")
-        || pkg.starts_with("internal/")
-        || pkg.starts_with("sync/")
+/// The goroutine's site ([`crate::sites::site`]): the first frame outside the runtime
+/// and the standard library, else the first outside the waiting primitives.
+pub fn site_of<'a>(g: &'a Goroutine<'a>) -> Option<&'a Frame<'a>> {
+    let name = crate::sites::site(g.frames.iter().map(|f| f.function))?;
+    g.frames.iter().find(|f| f.function == name)
 }
 
-/// The first non-plumbing frame.
-pub fn site_of<'a>(g: &'a Goroutine<'a>) -> Option<&'a Frame<'a>> {
-    g.frames.iter().find(|f| !is_plumbing(f.function))
+/// Why the goroutine waits by design, if it does ([`crate::sites::idle_wait`]).
+pub fn idle_of(g: &Goroutine<'_>) -> Option<IdleKind> {
+    if !g.is_waiting() {
+        return None;
+    }
+    let funcs: Vec<&str> = g.frames.iter().map(|f| f.function).collect();
+    idle_wait(
+        g.state.starts_with("IO wait"),
+        g.state.starts_with("sleep"),
+        &funcs,
+        g.created_by.as_ref().map(|c| c.function),
+    )
 }
 
 type Key<'a> = (
@@ -113,6 +122,7 @@ pub fn group(d: &Dump<'_>) -> Vec<GoroutineGroup> {
                     line: c.line,
                 }),
                 site: site_of(g).map(GroupFrame::of),
+                idle: idle_of(g),
             });
             groups.len() - 1
         });
@@ -179,6 +189,11 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
     let total = s.total;
 
     for g in &s.groups {
+        // Idle by design (keep-alive connections, listeners, service loops): counted
+        // below, never a leak however long they wait.
+        if g.idle.is_some() {
+            continue;
+        }
         let Some(site) = &g.site else { continue };
         let waiting = !matches!(
             g.state.as_str(),
@@ -250,11 +265,18 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
         });
     }
 
+    let idle = idle_counts(&s.groups);
+    let idle_total: usize = idle.iter().map(|(_, n)| n).sum();
     if total >= t::GOROUTINES_WARNING {
-        let sev = if total >= t::GOROUTINES_CRITICAL {
+        // Idle connections and service loops are what a connection-per-goroutine server
+        // is made of: the bars are for the goroutines that are not idle by design.
+        let busy = total - idle_total;
+        let sev = if busy >= t::GOROUTINES_CRITICAL {
             Severity::Critical
-        } else {
+        } else if busy >= t::GOROUTINES_WARNING {
             Severity::Warning
+        } else {
+            Severity::Info
         };
         let mut e = Evidence::new();
         e.insert("goroutines".into(), json!(total));
@@ -272,18 +294,36 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
             })
             .collect();
         e.insert("largest_groups".into(), json!(top));
+        if idle_total > 0 {
+            e.insert("idle_goroutines".into(), json!(idle_total));
+            e.insert("idle".into(), idle_evidence(&idle));
+        }
         out.push(Finding {
             id: "goroutine.count-high",
             severity: sev,
-            title: format!("{total} goroutines in {} distinct stacks", s.groups.len()),
+            title: format!(
+                "{total} goroutines in {} distinct stacks{}",
+                s.groups.len(),
+                if idle_total > 0 {
+                    format!(" ({idle_total} of them idle by design: {})", idle_words(&idle))
+                } else {
+                    String::new()
+                }
+            ),
             evidence: e,
-            recommendation: match s.groups.first().and_then(|g| g.site.as_ref()) {
-                Some(site) => format!(
-                    "The largest group ({} goroutines) waits at {}; bound concurrency there (worker pool, semaphore) and make sure those goroutines exit.",
-                    s.groups[0].count,
+            recommendation: match s
+                .groups
+                .iter()
+                .find(|g| g.idle.is_none())
+                .and_then(|g| Some((g, g.site.as_ref()?)))
+            {
+                Some((g, site)) if sev > Severity::Info => format!(
+                    "The largest group not idle by design ({} goroutines) waits at {}; bound concurrency there (worker pool, semaphore) and make sure those goroutines exit.",
+                    g.count,
                     frame_name(site)
                 ),
-                None => "Bound concurrency (worker pools, semaphores) and make sure goroutines exit.".into(),
+                _ if sev == Severity::Info => "Most goroutines wait by design (idle connections, listeners, service loops): bound idle connections with the server's IdleTimeout or the client's MaxIdleConnsPerHost/IdleConnTimeout if their number matters (file descriptors, memory).".into(),
+                _ => "Bound concurrency (worker pools, semaphores) and make sure goroutines exit.".into(),
             },
             sources: vec![source.to_string()],
             sites: s
@@ -293,10 +333,71 @@ pub fn dump_findings(d: &Dump<'_>, source: &str) -> Vec<Finding> {
                 .filter_map(|g| g.site.as_ref().map(|f| f.function.clone()))
                 .collect(),
         });
+    } else if idle_total >= t::IDLE_NOTE_MIN_GOROUTINES {
+        // What a leak rule would have looked at, said for what it is: idle connections
+        // and service loops are normal, but their number is worth knowing (each holds a
+        // connection, a file descriptor and a stack).
+        let mut e = Evidence::new();
+        e.insert("goroutines".into(), json!(total));
+        e.insert("idle_goroutines".into(), json!(idle_total));
+        e.insert("idle".into(), idle_evidence(&idle));
+        let longest = s
+            .groups
+            .iter()
+            .filter(|g| g.idle.is_some())
+            .map(|g| g.wait_minutes_max)
+            .max()
+            .unwrap_or(0);
+        if longest > 0 {
+            e.insert("idle_wait_minutes_max".into(), json!(longest));
+        }
+        out.push(Finding {
+            id: "goroutine.count-high",
+            severity: Severity::Info,
+            title: format!("{}; not a leak", idle_words(&idle)),
+            evidence: e,
+            recommendation: format!(
+                "{idle_total} of {total} goroutines wait by design (idle connections, listeners, \
+                 service loops). Nothing to fix; if the number of idle connections matters (file \
+                 descriptors, memory), bound it with the server's IdleTimeout or the client's \
+                 MaxIdleConnsPerHost/IdleConnTimeout."
+            ),
+            sources: vec![source.to_string()],
+            sites: Vec::new(),
+        });
     }
 
     out.extend(finalizer_blocked(d, source));
     out
+}
+
+/// Idle goroutines by kind, most first.
+fn idle_counts(groups: &[GoroutineGroup]) -> Vec<(IdleKind, usize)> {
+    let mut by: std::collections::BTreeMap<IdleKind, usize> = Default::default();
+    for g in groups {
+        if let Some(k) = g.idle {
+            *by.entry(k).or_default() += g.count;
+        }
+    }
+    let mut v: Vec<(IdleKind, usize)> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// "150 idle HTTP keep-alive server connections, 2 listeners waiting in Accept".
+pub(crate) fn idle_words(idle: &[(IdleKind, usize)]) -> String {
+    idle.iter()
+        .map(|(k, n)| format!("{n} {}", k.describe()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn idle_evidence(idle: &[(IdleKind, usize)]) -> serde_json::Value {
+    json!(
+        idle.iter()
+            .map(|(k, n)| (k.describe().to_string(), json!(n)))
+            .collect::<serde_json::Map<_, _>>()
+    )
 }
 
 /// The finalizer goroutine waiting in user code. Go 1.26+ shows `runtime.runFinalizers`
@@ -405,6 +506,55 @@ mod tests {
         assert!(dump_findings(&d, "d").is_empty());
     }
 
+    /// 150 handlers blocked 3 minutes reading an upstream under net/http's conn.serve
+    /// are not idle connections: still a leak, at the handler's frame.
+    #[test]
+    fn a_handler_stuck_reading_is_still_a_leak() {
+        let mut s = String::from("goroutine 1 [running]:\nmain.main()\n\t/x/main.go:9 +0x1d\n\n");
+        for i in 0..150 {
+            s.push_str(&format!(
+                "goroutine {} [IO wait, 3 minutes]:\n\
+internal/poll.runtime_pollWait(0x0?, 0x72)\n\t/go/src/runtime/netpoll.go:351 +0x85\n\
+internal/poll.(*FD).Read(0x0?, {{0x0?, 0x0?, 0x0?}})\n\t/go/src/internal/poll/fd_unix.go:165 +0x27\n\
+net.(*netFD).Read(0x0?, {{0x0?, 0x0?, 0x0?}})\n\t/go/src/net/fd_posix.go:68 +0x25\n\
+net.(*conn).Read(0x0?, {{0x0?, 0x0?, 0x0?}})\n\t/go/src/net/net.go:196 +0x45\n\
+main.fetchUpstream(0x0?)\n\t/x/main.go:40 +0x46\n\
+main.handler({{0x0?, 0x0?}}, 0x0?)\n\t/x/main.go:30 +0x46\n\
+net/http.HandlerFunc.ServeHTTP(0x0?, {{0x0?, 0x0?}}, 0x0?)\n\t/go/src/net/http/server.go:2294 +0x29\n\
+net/http.(*conn).serve(0x0?, {{0x0?, 0x0?}})\n\t/go/src/net/http/server.go:2102 +0x625\n\
+created by net/http.(*Server).Serve in goroutine 1\n\t/go/src/net/http/server.go:3454 +0x485\n\n",
+                i + 10
+            ));
+        }
+        let d = gorx_formats::goroutines::parse("d", s.as_bytes()).unwrap();
+        let f = dump_findings(&d, "d");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "goroutine.leak");
+        assert_eq!(f[0].sites[0], "main.fetchUpstream");
+    }
+
+    /// 10,050 idle keep-alive connections reach the count bar only by being idle: info.
+    #[test]
+    fn idle_connections_do_not_make_the_count_high() {
+        let mut s = String::from("goroutine 1 [running]:\nmain.main()\n\t/x/main.go:9 +0x1d\n\n");
+        for i in 0..10_050 {
+            s.push_str(&format!(
+                "goroutine {} [IO wait, 5 minutes]:\n\
+internal/poll.runtime_pollWait(0x0?, 0x72)\n\t/go/src/runtime/netpoll.go:351 +0x85\n\
+net.(*netFD).Read(0x0?, {{0x0?, 0x0?, 0x0?}})\n\t/go/src/net/fd_posix.go:68 +0x25\n\
+net/http.(*connReader).backgroundRead(0x0?)\n\t/go/src/net/http/server.go:690 +0x37\n\
+created by net/http.(*connReader).startBackgroundRead in goroutine 9\n\t/go/src/net/http/server.go:686 +0xb6\n\n",
+                i + 10
+            ));
+        }
+        let d = gorx_formats::goroutines::parse("d", s.as_bytes()).unwrap();
+        let f = dump_findings(&d, "d");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "goroutine.count-high");
+        assert_eq!(f[0].severity, Severity::Info);
+        assert_eq!(f[0].evidence["idle_goroutines"], 10_050);
+    }
+
     #[test]
     fn finalizer_without_runtime_frames() {
         let text = "goroutine 1 [running]:\nmain.main()\n\t/x/main.go:9 +0x1d\n\n\
@@ -475,6 +625,39 @@ mod corpus_tests {
             gorx_testsupport::missing_prerequisite(
                 "testdata/artifacts corpus (goroutine.debug2.txt)",
             );
+        }
+    }
+
+    /// A real net/http server with 150 idle HTTP/1.1 keep-alive and 5 HTTP/2 clients
+    /// for 75 s (testdata/samples/dumps/keepalive/main.go), and its client process: idle
+    /// connections are an info note with their count, never goroutine.leak (issue 13:
+    /// caddy's 150 idle keep-alive connections were a warning).
+    #[test]
+    fn idle_keepalive_connections_are_not_leaks() {
+        for (name, idle, words) in [
+            (
+                "keepalive-server-go1.26.debug2.txt",
+                162,
+                "150 idle HTTP keep-alive server connections",
+            ),
+            (
+                "keepalive-client-go1.26.debug2.txt",
+                305,
+                "300 idle HTTP client connections",
+            ),
+        ] {
+            let data =
+                std::fs::read(repo_root().join("testdata/samples/dumps").join(name)).unwrap();
+            let d = gorx_formats::goroutines::parse(name, &data).unwrap();
+            // The waits are old enough for the leak rule: only idleness keeps it quiet.
+            assert!(d.goroutines.iter().filter(|g| g.wait_minutes >= 1).count() >= 150);
+            let f = dump_findings(&d, name);
+            assert_eq!(f.len(), 1, "{name}: {f:#?}");
+            assert_eq!(f[0].id, "goroutine.count-high");
+            assert_eq!(f[0].severity, Severity::Info);
+            assert_eq!(f[0].evidence["idle_goroutines"], idle, "{name}");
+            assert!(f[0].title.contains(words), "{}", f[0].title);
+            assert!(f[0].title.contains("not a leak"), "{}", f[0].title);
         }
     }
 

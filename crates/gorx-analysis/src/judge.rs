@@ -7,15 +7,20 @@
 //!   with heap profiles of the process → the site that holds the memory;
 //! - `name_pause_allocation_site`: gc.long-pause with an allocation hotspot in a heap or
 //!   allocs profile → the allocating site;
+//! - traces are judged with the process's goroutine dump: a trace's leak group takes the
+//!   dump's site, creator and minutes when their goroutine ids match, and is dropped when
+//!   the dump shows it idle (`trace::trace_findings_with_dump`);
 //! - `prefer_dump_over_siteless_trace_leak`: a trace's goroutine.leak without a site and
 //!   a goroutine dump of the same process → the dump's verdict, which has stacks and wait
 //!   minutes;
 //! - `merge_same_id`: several artifacts saying the same thing → one finding.
 
 use crate::finding::{Finding, Severity};
+use crate::goroutines::DumpSummary;
 use crate::profiles::{self, SiteRow};
 use crate::sites;
 use crate::thresholds as t;
+use crate::trace::{self, TraceSummary};
 use gorx_formats::pprof::Profile;
 use serde_json::json;
 use std::collections::HashMap;
@@ -33,8 +38,10 @@ pub(crate) struct Observations {
     pub findings: Vec<Finding>,
     /// Heap and allocs profiles (protobuf, or text forms converted).
     pub heaps: Vec<HeapObservation>,
-    /// Goroutine dumps (debug=2, panics, SIGQUIT) read for this process.
-    pub dumps: Vec<String>,
+    /// Goroutine dumps (debug=2, panics, SIGQUIT) read for this process, grouped.
+    pub dumps: Vec<(String, DumpSummary)>,
+    /// Execution traces, judged here so that their leak groups can take the dump's sites.
+    pub traces: Vec<(String, TraceSummary)>,
 }
 
 /// Runs the joins over one process's observations and returns its findings.
@@ -43,7 +50,12 @@ pub(crate) fn judge(obs: Observations) -> Vec<Finding> {
         mut findings,
         heaps,
         dumps,
+        traces,
     } = obs;
+    for (name, summary) in &traces {
+        let dump = dumps.first().map(|(n, d)| (d, n.as_str()));
+        findings.extend(trace::trace_findings_with_dump(summary, name, dump));
+    }
     prefer_dump_over_siteless_trace_leak(&mut findings, &dumps);
     name_heap_growth_site(&mut findings, &heaps);
     name_pause_allocation_site(&mut findings, &heaps);
@@ -75,7 +87,7 @@ pub(crate) fn heap_text_profile(h: &gorx_formats::pprof::legacy::HeapProfile) ->
     )
 }
 
-/// The site rows of one heap profile for one sample type, named by [`sites::user_site`].
+/// The site rows of one heap profile for one sample type, named by [`sites::site`].
 fn user_site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
     let mut m: HashMap<&str, i64> = HashMap::new();
     for s in &p.samples {
@@ -84,14 +96,14 @@ fn user_site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
             continue;
         }
         let names: Vec<&str> = p.frames(s).map(|f| f.function).collect();
-        let site = sites::user_site(names.iter().copied()).unwrap_or("<no stack>");
+        let site = sites::site(names.iter().copied()).unwrap_or("<no stack>");
         let e = m.entry(site).or_default();
         *e = e.saturating_add(v);
     }
     // Stacks wholly inside the runtime name no code to change.
     let mut rows: Vec<SiteRow> = m
         .into_iter()
-        .filter(|(site, _)| !sites::is_runtime(site))
+        .filter(|(site, _)| !sites::is_plumbing(site))
         .map(|(site, value)| SiteRow {
             site: site.to_string(),
             value,
@@ -268,7 +280,7 @@ pub(crate) fn name_pause_allocation_site(findings: &mut [Finding], heaps: &[Heap
         .iter()
         .filter(|s| {
             let names: Vec<&str> = h.profile.frames(s).map(|f| f.function).collect();
-            sites::user_site(names.iter().copied()) == Some(top.site.as_str())
+            sites::site(names.iter().copied()) == Some(top.site.as_str())
         })
         .map(|s| s.values.get(objects_i).copied().unwrap_or(0))
         .sum();
@@ -313,7 +325,7 @@ pub(crate) fn name_pause_allocation_site(findings: &mut [Finding], heaps: &[Heap
 /// dump of the same process. Claims nothing new: the dump has the stacks and the minutes
 /// each goroutine has waited, which a short trace has not, so the dump's verdict (a leak
 /// at a named site, or none) stands in for the trace's siteless one.
-pub(crate) fn prefer_dump_over_siteless_trace_leak(findings: &mut Vec<Finding>, dumps: &[String]) {
+pub(crate) fn prefer_dump_over_siteless_trace_leak<T>(findings: &mut Vec<Finding>, dumps: &[T]) {
     if dumps.is_empty() {
         return;
     }
@@ -511,9 +523,9 @@ mod tests {
         let mut e = Evidence::new();
         e.insert("from".into(), json!("execution trace"));
         let mut f = vec![finding("goroutine.leak", Severity::Warning, e)];
-        prefer_dump_over_siteless_trace_leak(&mut f, &[]);
+        prefer_dump_over_siteless_trace_leak::<String>(&mut f, &[]);
         assert_eq!(f.len(), 1, "no dump: the trace's finding stands");
-        prefer_dump_over_siteless_trace_leak(&mut f, &["goroutine.debug2.txt".into()]);
+        prefer_dump_over_siteless_trace_leak(&mut f, &["goroutine.debug2.txt".to_string()]);
         assert!(f.is_empty());
     }
 }

@@ -230,10 +230,8 @@ pub const SYSCALL_BLOCKING_SHARE_CRITICAL: f64 = 4.0;
 /// The share rule needs at least this much syscall time in total: in a very short trace
 /// a few microsecond syscalls are a large share of nothing.
 pub const SYSCALL_BLOCKING_MIN_TOTAL_NS: u64 = 100_000_000;
-/// gc.long-pause (from traces): STW pauses are normally 10–500 µs; 1 ms at P99 is worth
-/// fixing, and one of 10 ms stalls every request in flight.
-pub const TRACE_STW_P99_WARNING_NS: u64 = 1_000_000;
-pub const TRACE_STW_MAX_CRITICAL_NS: u64 = 10_000_000;
+/// gc.long-pause (from traces) is judged with the gctrace and /metrics bars
+/// (GC_PAUSE_*): a 1 ms bar warned on healthy servers (caddy: 8 pauses, max 1.05 ms).
 /// contention.block (from traces): goroutine time blocked on mutexes or channel sends per
 /// second of trace = the average number of goroutines stuck there. Healthy services sit
 /// near 0 (their idle goroutines wait on receives and selects, which are not counted);
@@ -411,6 +409,21 @@ pub const HOST_CPU_PRESSURE_WARNING_PCT: f64 = 10.0;
 pub const HOST_CPU_PRESSURE_CRITICAL_PCT: f64 = 40.0;
 /// Load average (1 min) per online CPU above which the host is oversubscribed.
 pub const HOST_LOAD_PER_CPU_HIGH: f64 = 1.5;
+
+// ---- trace-dump (issue 13: idle waits, trace pauses and sites; `goroutines.rs`,
+// `trace.rs`, `trace_leak.rs`, `trace_assist.rs`, `sites.rs`) ----
+
+/// goroutine.count-high (info) for idle goroutines (keep-alive connections, listeners,
+/// service loops): said only from the size at which a group would have been looked at
+/// as a leak (LEAK_MIN_GROUP), since below it an idle pool needs no comment.
+pub const IDLE_NOTE_MIN_GOROUTINES: usize = LEAK_MIN_GROUP;
+
+/// gc.assist-heavy (from traces) at start-up is warm-up (info): the trace began with
+/// the process (its first GC cycle in the trace is at most the 2nd of the process) and
+/// every assist ended within its first 250 ms, while the heap grew from the minimum
+/// goal (4 MiB × GOGC/100) with no pacer history.
+pub const TRACE_ASSIST_WARMUP_MAX_FIRST_GC: u64 = 2;
+pub const TRACE_ASSIST_WARMUP_NS: u64 = 250_000_000;
 // ---- ebpf: `gorx probe` syscall latency (gorx-ebpf/src/judge.rs) ----
 
 /// A syscall at least this slow (10 ms) is recorded with its Go stack: ten times a disk

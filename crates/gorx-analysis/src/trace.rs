@@ -81,6 +81,10 @@ impl DurationHistogram {
         }
         self.max_ns
     }
+    /// Samples of at least `ns` (whole buckets from the one holding `ns` up: ≤ 3% off).
+    pub fn count_at_least(&self, ns: u64) -> u64 {
+        self.counts[bucket_of(ns)..].iter().sum()
+    }
     /// Non-empty buckets as (upper bound ns, count).
     pub fn buckets(&self) -> Vec<(u64, u64)> {
         self.counts
@@ -142,6 +146,22 @@ pub struct TraceSummary {
     pub syscall_ns_by_site: BTreeMap<String, u64>,
     /// Syscalls that blocked long enough for the P to be handed off.
     pub syscalls_blocked: u64,
+    /// Syscalls of event loops waiting on their own event source by design (epoll_wait,
+    /// an inotify reader; [`crate::sites::idle_syscall`]): in `syscalls`, not judged.
+    pub syscalls_idle: DurationHistogram,
+    /// The other syscalls: what syscall.blocking judges.
+    pub syscalls_busy: DurationHistogram,
+    /// Idle syscall time by site (left out of `syscall_ns_by_site`).
+    pub syscall_idle_ns_by_site: BTreeMap<String, u64>,
+    /// Time goroutines waited on locks (Mutex, RWMutex) or in blocked channel sends,
+    /// told by the blocking stack's frames (or, without a stack, the reason).
+    pub contention_ns: u64,
+    /// ...of which in channel sends (backpressure).
+    pub send_wait_ns: u64,
+    /// Fork-join waits (WaitGroup.Wait, Cond.Wait, errgroup): not contention.
+    pub fork_join_ns: u64,
+    /// Contention time by "lock @ site" / "chan send @ site".
+    pub contention_ns_by_site: BTreeMap<String, u64>,
     /// Blocked time by "reason @ site" (site: first non-runtime frame where it blocked).
     pub block_ns_by_site: BTreeMap<String, u64>,
     /// Goroutines blocked through the whole window, grouped by site (trace_leak.rs).
@@ -183,8 +203,15 @@ struct GState {
     syscall_site: Rc<str>,
     /// Empty unless waiting with a stack.
     block_site: Rc<str>,
-    /// Leaf of the last stack seen ([`GoroutineTimes::site`]).
-    site: Option<Rc<str>>,
+    /// What the blocking stack waits on.
+    block_wait: Wait,
+    /// The syscall is an event loop's wait on its own event source.
+    syscall_idle: bool,
+    /// The goroutine's site ([`GoroutineTimes::site`]) and its rank (2: outside the
+    /// runtime and standard library, 1: standard library, 0: the leaf of a stack with
+    /// runtime frames only): a stack of runtime frames only (an async preemption) does
+    /// not replace a better site seen before.
+    site: Option<(Rc<str>, u8)>,
     /// Blocked time by reason ([`GoroutineTimes::block_ns`]), a few entries.
     block_ns: Vec<(Rc<str>, u64)>,
     times: GoroutineTimes,
@@ -204,7 +231,7 @@ impl GState {
         for (reason, ns) in self.block_ns {
             *t.block_ns.entry(reason.to_string()).or_default() += ns;
         }
-        if let Some(site) = self.site {
+        if let Some((site, _)) = self.site {
             t.site = site.to_string();
         }
         t
@@ -222,14 +249,16 @@ pub struct TraceAnalyzer {
     reasons: crate::trace_names::Names,
     /// [`leaf`] of each stack of the current generation (stack ids are per generation:
     /// cleared at each Sync event and whenever the event's table changes).
-    sites: crate::trace_names::PerGeneration<u64, Option<Rc<str>>>,
+    sites: crate::trace_names::PerGeneration<u64, StackInfo>,
     /// Interned site names (the same function over generations is one `Rc`).
     site_names: FxHashMap<String, Rc<str>>,
     /// "(unknown)", the syscall site of a syscall without a stack, and "", interned.
     unknown_site: Rc<str>,
     no_site: Rc<str>,
     syscall_ns_by_site: FxHashMap<Interned, u64>,
+    syscall_idle_ns_by_site: FxHashMap<Interned, u64>,
     block_ns_by_site: FxHashMap<(Interned, Interned), u64>,
+    contention_ns_by_site: FxHashMap<(bool, Interned), u64>,
     first: bool,
     /// The side trackers this analyzer runs (all unless [`TraceAnalyzer::leaving_out`]).
     side: SideTrackers,
@@ -331,18 +360,79 @@ impl Default for TraceAnalyzer {
 }
 
 /// The first frame outside the runtime (where user code called in), else the leaf.
-fn leaf(ev: &Event, stack: gorx_trace::event::StackRef) -> Option<String> {
-    let frames = ev.frames(stack);
-    let user = frames.iter().find(|f| {
-        !(f.func.starts_with(b"runtime.")
-            || f.func.starts_with(b"runtime/")
-            || f.func.starts_with(b"internal/")
-            || f.func.starts_with(b"sync.")
-            || f.func.starts_with(b"syscall.")
-            || f.func.starts_with(b"time.Sleep"))
+fn leaf(funcs: &[String]) -> Option<&str> {
+    let user = funcs.iter().find(|f| {
+        !(f.starts_with("runtime.")
+            || f.starts_with("runtime/")
+            || f.starts_with("internal/")
+            || f.starts_with("sync.")
+            || f.starts_with("syscall.")
+            || f.starts_with("time.Sleep"))
     });
-    user.or(frames.first())
-        .map(|f| String::from_utf8_lossy(f.func).into_owned())
+    user.or(funcs.first()).map(String::as_str)
+}
+
+/// What a blocking stack waits on, from its frames (leaf first: the innermost
+/// recognised frame decides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Wait {
+    /// Nothing recognised (no stack): judged by the block reason.
+    #[default]
+    Unknown,
+    /// Mutex / RWMutex: contention.
+    Lock,
+    /// A blocked channel send: backpressure.
+    Send,
+    /// WaitGroup.Wait, Cond.Wait, errgroup: fork-join, not contention.
+    ForkJoin,
+    /// A receive or select: waiting for work, not contention.
+    Receive,
+    /// Anything else recognised (network, sleep, ...).
+    Other,
+}
+
+fn wait_of(funcs: &[String]) -> Wait {
+    for f in funcs {
+        let w = match f.as_str() {
+            "sync.(*Mutex).Lock"
+            | "sync.(*Mutex).lockSlow"
+            | "internal/sync.(*Mutex).Lock"
+            | "internal/sync.(*Mutex).lockSlow"
+            | "sync.(*RWMutex).Lock"
+            | "sync.(*RWMutex).RLock"
+            | "sync.runtime_SemacquireMutex"
+            | "sync.runtime_SemacquireRWMutex"
+            | "sync.runtime_SemacquireRWMutexR"
+            | "internal/sync.runtime_SemacquireMutex" => Wait::Lock,
+            "sync.(*WaitGroup).Wait"
+            | "sync.runtime_SemacquireWaitGroup"
+            | "sync.(*Cond).Wait"
+            | "sync.runtime_notifyListWait"
+            | "golang.org/x/sync/errgroup.(*Group).Wait" => Wait::ForkJoin,
+            "runtime.chansend" | "runtime.chansend1" => Wait::Send,
+            "runtime.chanrecv" | "runtime.chanrecv1" | "runtime.chanrecv2" | "runtime.selectgo"
+            | "runtime.block" => Wait::Receive,
+            _ => continue,
+        };
+        return w;
+    }
+    if funcs.is_empty() {
+        Wait::Unknown
+    } else {
+        Wait::Other
+    }
+}
+
+/// What the analyzer keeps of a stack, resolved once per stack id and generation.
+#[derive(Clone, Default)]
+struct StackInfo {
+    /// [`leaf`], interned.
+    leaf: Option<Rc<str>>,
+    /// [`crate::sites::site`] (else the leaf) with its rank (see [`GState::site`]).
+    site: Option<(Rc<str>, u8)>,
+    wait: Wait,
+    /// An event loop's wait on its own event source ([`crate::sites::idle_syscall`]).
+    idle_syscall: bool,
 }
 
 impl TraceAnalyzer {
@@ -362,7 +452,9 @@ impl TraceAnalyzer {
             unknown_site: Rc::from("(unknown)"),
             no_site: Rc::from(""),
             syscall_ns_by_site: FxHashMap::default(),
+            syscall_idle_ns_by_site: FxHashMap::default(),
             block_ns_by_site: FxHashMap::default(),
+            contention_ns_by_site: FxHashMap::default(),
             first: true,
             side: SideTrackers::new(Sides::ALL),
         }
@@ -451,20 +543,79 @@ impl TraceAnalyzer {
         }
     }
 
-    /// [`leaf`] of the stack, cached per generation and interned.
-    fn site(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> Option<Rc<str>> {
-        let id = stack?;
+    /// What the stack says ([`StackInfo`]), cached per generation and interned.
+    fn stack_info(&mut self, ev: &Event, stack: gorx_trace::event::StackRef) -> StackInfo {
+        let Some(id) = stack else {
+            return StackInfo::default();
+        };
         if let Some(s) = self.sites.of(ev.table()).get(&id) {
             return s.clone();
         }
-        let site = leaf(ev, stack).map(|name| {
+        let funcs: Vec<String> = ev
+            .frames(stack)
+            .iter()
+            .map(|f| String::from_utf8_lossy(f.func).into_owned())
+            .collect();
+        let mut intern = |name: &str| {
             self.site_names
-                .entry(name)
+                .entry(name.to_string())
                 .or_insert_with_key(|name| Rc::from(name.as_str()))
                 .clone()
-        });
-        self.sites.of(ev.table()).insert(id, site.clone());
-        site
+        };
+        let names: Vec<&str> = funcs.iter().map(String::as_str).collect();
+        let site = match crate::sites::site(names.iter().copied()) {
+            Some(f) => Some((intern(f), if crate::sites::is_std(f) { 1 } else { 2 })),
+            None => names.first().map(|f| (intern(f), 0)),
+        };
+        let info = StackInfo {
+            leaf: leaf(&funcs).map(&mut intern),
+            site,
+            wait: wait_of(&funcs),
+            idle_syscall: crate::sites::idle_syscall(&names),
+        };
+        self.sites.of(ev.table()).insert(id, info.clone());
+        info
+    }
+
+    /// Counts a wait of `d` that ended (or the trace ended in) as contention (locks,
+    /// blocked sends) or fork-join by what its stack waited on; without a stack, by the
+    /// block reason ("sync" is a lock, as in the runtime's reason for Mutex waits).
+    fn contention_add(
+        s: &mut TraceSummary,
+        by_site: &mut FxHashMap<(bool, Interned), u64>,
+        unknown: &Rc<str>,
+        g: &GState,
+        d: u64,
+    ) {
+        let send = match g.block_wait {
+            Wait::Lock => false,
+            Wait::Send => true,
+            Wait::ForkJoin => {
+                s.fork_join_ns += d;
+                return;
+            }
+            Wait::Receive | Wait::Other => return,
+            Wait::Unknown => match &*g.reason {
+                "chan send" => true,
+                "sync" => false,
+                r if r.starts_with("sync.(*RWMutex)") => false,
+                "sync.(*Cond).Wait" => {
+                    s.fork_join_ns += d;
+                    return;
+                }
+                _ => return,
+            },
+        };
+        s.contention_ns += d;
+        if send {
+            s.send_wait_ns += d;
+        }
+        let site = if g.block_site.is_empty() {
+            unknown.clone()
+        } else {
+            g.block_site.clone()
+        };
+        *by_site.entry((send, Interned(site))).or_default() += d;
     }
 
     /// The heat-map count of a scheduling latency `d` ending at `t`.
@@ -495,8 +646,9 @@ impl TraceAnalyzer {
         }
     }
 
-    fn transition(&mut self, ev: &Event, t: i64, (id, _, new, st): GoTransition<'_>) {
-        let site = self.site(ev, st.stack);
+    fn transition(&mut self, ev: &Event, t: i64, (id, from, new, st): GoTransition<'_>) {
+        let info = self.stack_info(ev, st.stack);
+        let site = info.leaf.clone();
         let reason = self.reasons.get(ev.table(), st.reason);
         let mut latency = None;
         let g = self.gs.entry(id).or_default();
@@ -519,14 +671,24 @@ impl TraceAnalyzer {
                             .entry((Interned(g.reason.clone()), Interned(g.block_site.clone())))
                             .or_default() += d;
                     }
+                    Self::contention_add(
+                        &mut self.s,
+                        &mut self.contention_ns_by_site,
+                        &self.unknown_site,
+                        g,
+                        d,
+                    );
                 }
                 GoState::Syscall => {
                     g.times.syscall_ns += d;
                     self.s.syscalls.record(d);
-                    *self
-                        .syscall_ns_by_site
-                        .entry(Interned(g.syscall_site.clone()))
-                        .or_default() += d;
+                    let (hist, by_site) = if g.syscall_idle {
+                        (&mut self.s.syscalls_idle, &mut self.syscall_idle_ns_by_site)
+                    } else {
+                        (&mut self.s.syscalls_busy, &mut self.syscall_ns_by_site)
+                    };
+                    hist.record(d);
+                    *by_site.entry(Interned(g.syscall_site.clone())).or_default() += d;
                     if new == GoState::Runnable {
                         self.s.syscalls_blocked += 1;
                     }
@@ -536,14 +698,28 @@ impl TraceAnalyzer {
         }
         if new == GoState::Syscall {
             g.syscall_site = site.clone().unwrap_or_else(|| self.unknown_site.clone());
+            g.syscall_idle = info.idle_syscall;
         }
         // Only a block with its own stack names where the goroutine waits.
         g.block_site = match (&site, new) {
             (Some(s), GoState::Waiting) => s.clone(),
             _ => self.no_site.clone(),
         };
-        if site.is_some() {
-            g.site = site;
+        // A wait already under way when the trace began (a status event) is not
+        // judged as contention: goroutines blocked through the window are the leak
+        // tracker's (trace_leak.rs), and a status carries no reason either.
+        g.block_wait = if from == GoState::Undetermined {
+            Wait::Other
+        } else if from == new {
+            // A status repeated at a generation boundary: the same wait goes on.
+            g.block_wait
+        } else {
+            info.wait
+        };
+        if let Some((name, rank)) = info.site
+            && g.site.as_ref().is_none_or(|(_, r)| rank >= *r)
+        {
+            g.site = Some((name, rank));
         }
         g.state = Some(new);
         g.since = t;
@@ -568,7 +744,16 @@ impl TraceAnalyzer {
                 match old {
                     GoState::Running => g.times.exec_ns += d,
                     GoState::Runnable => g.times.sched_wait_ns += d,
-                    GoState::Waiting => g.add_block(d),
+                    GoState::Waiting => {
+                        g.add_block(d);
+                        Self::contention_add(
+                            &mut self.s,
+                            &mut self.contention_ns_by_site,
+                            &self.unknown_site,
+                            &g,
+                            d,
+                        );
+                    }
                     GoState::Syscall => g.times.syscall_ns += d,
                     _ => {}
                 }
@@ -586,6 +771,21 @@ impl TraceAnalyzer {
                 .s
                 .syscall_ns_by_site
                 .entry(site.to_string())
+                .or_default() += ns;
+        }
+        for (Interned(site), ns) in self.syscall_idle_ns_by_site {
+            *self
+                .s
+                .syscall_idle_ns_by_site
+                .entry(site.to_string())
+                .or_default() += ns;
+        }
+        for ((send, Interned(site)), ns) in self.contention_ns_by_site {
+            let what = if send { "chan send" } else { "lock" };
+            *self
+                .s
+                .contention_ns_by_site
+                .entry(format!("{what} @ {site}"))
                 .or_default() += ns;
         }
         for ((Interned(reason), Interned(site)), ns) in self.block_ns_by_site {
@@ -607,21 +807,106 @@ fn scope_id(r: Resource) -> i64 {
     }
 }
 
-/// Block reasons that mean waiting on another goroutine's lock or a full channel.
-fn is_contention_reason(r: &str) -> bool {
-    r == "sync" || r == "sync.(*Cond).Wait" || r == "chan send" || r.starts_with("sync.(*RWMutex)")
+fn long_pause(s: &TraceSummary, sources: &[String]) -> Option<Finding> {
+    let h = &s.stw;
+    if h.count == 0 {
+        return None;
+    }
+    let few = h.count < th::PAUSE_PERCENTILE_MIN_SAMPLES as u64;
+    let p99 = if few { h.max_ns } else { h.quantile_ns(0.99) };
+    let long = h.count_at_least(th::GC_PAUSE_P99_WARNING_NS);
+    let severity = if h.max_ns >= th::GC_PAUSE_MAX_CRITICAL_NS
+        || (p99 >= th::GC_PAUSE_P99_CRITICAL_NS && long >= 2)
+    {
+        Severity::Critical
+    } else if p99 >= th::GC_PAUSE_P99_WARNING_NS && long >= 2 {
+        Severity::Warning
+    } else if h.max_ns >= th::GC_PAUSE_P99_WARNING_NS {
+        Severity::Info
+    } else {
+        return None;
+    };
+    let mut ev = Evidence::new();
+    ev.insert("stw_pauses".into(), h.count.into());
+    if few {
+        ev.insert(format!("stw_max_of_{}_ns", h.count), h.max_ns.into());
+    } else {
+        ev.insert("stw_p99_ns".into(), p99.into());
+    }
+    ev.insert("stw_max_ns".into(), h.max_ns.into());
+    ev.insert("stw_pauses_over_warning".into(), long.into());
+    for (reason, h) in &s.stw_by_reason {
+        ev.insert(format!("stw_max_ns:{reason}"), h.max_ns.into());
+    }
+    let worst = s
+        .stw_by_reason
+        .iter()
+        .filter(|(r, _)| !matches!(r.as_str(), "start trace" | "stop trace"))
+        .max_by_key(|(_, h)| h.max_ns)
+        .map(|(r, _)| r.clone())
+        .unwrap_or_default();
+    let level = if few {
+        format!("{} max of {}", ms(h.max_ns), h.count)
+    } else {
+        format!("{} at P99 ({} max)", ms(p99), ms(h.max_ns))
+    };
+    Some(Finding {
+        id: "gc.long-pause",
+        severity,
+        title: format!("Stop-the-world pauses reach {level} (worst: {worst})"),
+        evidence: ev,
+        recommendation: if severity == Severity::Info {
+            "One slow stop is not a pattern: a longer trace (or gctrace) shows whether pauses \
+             are long at P99. If they are, check for goroutines in long non-preemptible loops \
+             (they delay the stop) and CPU starvation of the process."
+                .into()
+        } else {
+            "Long stop-the-world phases stall every goroutine: check for goroutines in long \
+             non-preemptible loops (they delay the stop), CPU starvation of the process (host \
+             load, CFS throttling), very large heaps of pointers scanned at mark termination, \
+             and explicit runtime.GC or ReadMemStats calls in hot paths."
+                .into()
+        },
+        sources: sources.to_vec(),
+        sites: vec![worst],
+    })
+}
+
+/// sched.latency's sites: the goroutines that waited longest for a P, named by their
+/// site outside the runtime and standard library first (the code that kept the Ps
+/// busy), then standard-library sites; the runtime's own goroutines (a site with
+/// runtime frames only, such as `runtime.asyncPreempt2` or `runtime.bgsweep`) are left
+/// out.
+fn latency_sites(s: &TraceSummary) -> Vec<String> {
+    let mut gs: Vec<&GoroutineTimes> = s
+        .goroutines
+        .iter()
+        .filter(|g| !g.site.is_empty() && !crate::sites::is_plumbing(&g.site))
+        .collect();
+    gs.sort_by_key(|g| std::cmp::Reverse(g.sched_wait_ns));
+    let mut sites: Vec<String> = Vec::new();
+    for user in [true, false] {
+        for g in gs.iter().take(th::TRACE_TOP_SITES * 4) {
+            if crate::sites::is_std(&g.site) == user || sites.contains(&g.site) {
+                continue;
+            }
+            if sites.len() < th::TRACE_TOP_SITES {
+                sites.push(g.site.clone());
+            }
+        }
+    }
+    sites
 }
 
 fn ms(ns: u64) -> String {
     format!("{:.2} ms", ns as f64 / 1e6)
 }
 
-/// Findings from a trace summary. `source` names the trace file.
-/// The goroutine state change `ev` carries, if it is one: (goroutine, from, to, the
-/// transition itself for its reason and stack).
-/// A goroutine's state change: (id, old, new, the transition).
+/// A goroutine's state change: (id, old, new, the transition itself for its reason and
+/// stack).
 pub(crate) type GoTransition<'a> = (GoId, GoState, GoState, StateTransition<'a>);
 
+/// The goroutine state change `ev` carries, if it is one.
 pub(crate) fn goroutine_transition(ev: &Event) -> Option<GoTransition<'_>> {
     let st = ev.state_transition()?;
     let Resource::Goroutine(id) = st.resource else {
@@ -631,7 +916,19 @@ pub(crate) fn goroutine_transition(ev: &Event) -> Option<GoTransition<'_>> {
     Some((id, old, new, st))
 }
 
+/// Findings from a trace summary. `source` names the trace file.
 pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
+    trace_findings_with_dump(s, source, None)
+}
+
+/// [`trace_findings`] with a goroutine dump of the same process (its summary and source
+/// name), if there is one: the leak groups take their site from the dump
+/// ([`crate::trace_leak::leak_findings_joined`]).
+pub fn trace_findings_with_dump(
+    s: &TraceSummary,
+    source: &str,
+    dump: Option<(&crate::goroutines::DumpSummary, &str)>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let sources = vec![source.to_string()];
 
@@ -658,17 +955,23 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
             if s.gomaxprocs > 0 {
                 ev.insert("gomaxprocs".into(), s.gomaxprocs.into());
             }
-            let mut gs: Vec<&GoroutineTimes> = s.goroutines.iter().collect();
-            gs.sort_by_key(|g| std::cmp::Reverse(g.sched_wait_ns));
-            let mut sites: Vec<String> = Vec::new();
-            for g in gs.iter().take(th::TRACE_TOP_SITES * 4) {
-                if !g.site.is_empty() && !sites.contains(&g.site) {
-                    sites.push(g.site.clone());
-                }
-                if sites.len() == th::TRACE_TOP_SITES {
-                    break;
-                }
-            }
+            let sites = latency_sites(s);
+            // The goroutines that held the Ps longest: with their site where the trace
+            // names one (an async preemption's stack stops at runtime.asyncPreempt), and
+            // their ids, which a goroutine dump or CPU profile of the process can name.
+            let mut busy: Vec<&GoroutineTimes> = s.goroutines.iter().collect();
+            busy.sort_by_key(|g| std::cmp::Reverse(g.exec_ns));
+            let busy: Vec<serde_json::Value> = busy
+                .iter()
+                .filter(|g| g.exec_ns > 0)
+                .take(th::TRACE_TOP_SITES)
+                .map(|g| {
+                    let site = (!g.site.is_empty() && !crate::sites::is_plumbing(&g.site))
+                        .then(|| g.site.clone());
+                    serde_json::json!({"goroutine": g.id, "exec_ns": g.exec_ns, "site": site})
+                })
+                .collect();
+            ev.insert("busiest_goroutines".into(), busy.into());
             out.push(Finding {
                 id: "sched.latency",
                 severity,
@@ -694,13 +997,15 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         }
     }
 
-    // syscall.blocking: time in syscalls long enough to hand the P off.
+    // syscall.blocking: time in syscalls long enough to hand the P off. Event loops
+    // waiting on their own event source (epoll_wait, inotify readers) are left out.
     let dur = s.duration_ns().max(1);
-    let long_share = s.syscalls.sum_ns as f64 / dur as f64;
-    if s.syscalls.count > 0
-        && (s.syscalls.max_ns >= th::SYSCALL_BLOCKING_MAX_NS
+    let sc = &s.syscalls_busy;
+    let long_share = sc.sum_ns as f64 / dur as f64;
+    if sc.count > 0
+        && (sc.max_ns >= th::SYSCALL_BLOCKING_MAX_NS
             || (long_share >= th::SYSCALL_BLOCKING_SHARE_WARNING
-                && s.syscalls.sum_ns >= th::SYSCALL_BLOCKING_MIN_TOTAL_NS as u128))
+                && sc.sum_ns >= th::SYSCALL_BLOCKING_MIN_TOTAL_NS as u128))
     {
         let severity = if long_share >= th::SYSCALL_BLOCKING_SHARE_CRITICAL {
             Severity::Critical
@@ -710,11 +1015,17 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         let mut sites: Vec<(&String, &u64)> = s.syscall_ns_by_site.iter().collect();
         sites.sort_by_key(|(_, v)| std::cmp::Reverse(**v));
         let mut ev = Evidence::new();
-        ev.insert("syscalls".into(), s.syscalls.count.into());
+        ev.insert("syscalls".into(), sc.count.into());
         ev.insert("syscalls_blocked".into(), s.syscalls_blocked.into());
-        ev.insert("syscall_total_ns".into(), (s.syscalls.sum_ns as u64).into());
-        ev.insert("syscall_p99_ns".into(), s.syscalls.quantile_ns(0.99).into());
-        ev.insert("syscall_max_ns".into(), s.syscalls.max_ns.into());
+        ev.insert("syscall_total_ns".into(), (sc.sum_ns as u64).into());
+        ev.insert("syscall_p99_ns".into(), sc.quantile_ns(0.99).into());
+        ev.insert("syscall_max_ns".into(), sc.max_ns.into());
+        if s.syscalls_idle.count > 0 {
+            ev.insert(
+                "event_loop_syscall_ns_left_out".into(),
+                (s.syscalls_idle.sum_ns as u64).into(),
+            );
+        }
         ev.insert("trace_duration_ns".into(), dur.into());
         ev.insert(
             "syscall_goroutine_time_per_wall_ratio".into(),
@@ -728,9 +1039,9 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
             severity,
             title: format!(
                 "Goroutines spend {} in syscalls over a {} trace (longest {})",
-                ms(s.syscalls.sum_ns as u64),
+                ms(sc.sum_ns as u64),
                 ms(dur),
-                ms(s.syscalls.max_ns)
+                ms(sc.max_ns)
             ),
             evidence: ev,
             recommendation: "Blocking syscalls hold an M each and hand their P off: move blocking \
@@ -746,15 +1057,10 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         });
     }
 
-    // contention.block: goroutines waiting on mutexes or on channel sends (back-pressure).
-    // Receives and selects are left out: idle consumers wait there by design.
-    let contended: u64 = s
-        .goroutines
-        .iter()
-        .flat_map(|g| g.block_ns.iter())
-        .filter(|(r, _)| is_contention_reason(r))
-        .map(|(_, v)| *v)
-        .sum();
+    // contention.mutex / contention.block: goroutines waiting on locks or in blocked channel sends
+    // (backpressure), told by the blocking stack's frames. Receives and selects wait for
+    // work, WaitGroup/Cond waits are fork-join: neither is contention.
+    let contended = s.contention_ns;
     let ratio = contended as f64 / dur as f64;
     if s.duration_ns() > 0 && ratio >= th::TRACE_CONTENTION_WARNING_RATIO {
         let severity = if ratio >= th::TRACE_CONTENTION_CRITICAL_RATIO {
@@ -762,14 +1068,16 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         } else {
             Severity::Warning
         };
-        let mut sites: Vec<(&String, &u64)> = s
-            .block_ns_by_site
-            .iter()
-            .filter(|(k, _)| is_contention_reason(k.split(" @ ").next().unwrap_or("")))
-            .collect();
-        sites.sort_by_key(|(_, v)| std::cmp::Reverse(**v));
+        let mut sites: Vec<(&String, &u64)> = s.contention_ns_by_site.iter().collect();
+        sites.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let lock_ns = contended - s.send_wait_ns;
         let mut ev = Evidence::new();
         ev.insert("blocked_ns".into(), contended.into());
+        ev.insert("lock_wait_ns".into(), lock_ns.into());
+        ev.insert("chan_send_wait_ns".into(), s.send_wait_ns.into());
+        if s.fork_join_ns > 0 {
+            ev.insert("fork_join_wait_ns_left_out".into(), s.fork_join_ns.into());
+        }
         ev.insert("trace_duration_ns".into(), dur.into());
         ev.insert(
             "blocked_goroutines_avg".into(),
@@ -778,72 +1086,66 @@ pub fn trace_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         for (site, ns) in sites.iter().take(th::TRACE_TOP_SITES) {
             ev.insert(format!("site_ns:{site}"), (**ns).into());
         }
+        let what = if s.send_wait_ns == 0 {
+            "locks"
+        } else if lock_ns == 0 {
+            "blocked channel sends"
+        } else {
+            "locks or blocked channel sends"
+        };
+        let mut advice = Vec::new();
+        if lock_ns > 0 {
+            advice.push(
+                "for locks, shorten the critical sections or shard the lock at the listed sites",
+            );
+        }
+        if s.send_wait_ns > 0 {
+            advice.push(
+                "for channel sends (backpressure), the consumer is too slow or the buffer too \
+                 small: add consumers, batch, or apply back-pressure upstream",
+            );
+        }
+        let mut recommendation = advice.join("; ");
+        if let Some(c) = recommendation.get_mut(0..1) {
+            c.make_ascii_uppercase();
+        }
+        recommendation.push('.');
+        // Mostly lock waits: that is mutex contention, the finding a mutex profile of the
+        // same process gives; mostly blocked sends: backpressure, contention.block.
+        let id = if lock_ns >= s.send_wait_ns {
+            "contention.mutex"
+        } else {
+            "contention.block"
+        };
         out.push(Finding {
-            id: "contention.block",
+            id,
             severity,
             title: format!(
-                "On average {ratio:.1} goroutines wait on mutexes or channel sends ({} blocked over a {} trace)",
+                "On average {ratio:.1} goroutines wait on {what} ({} blocked over a {} trace)",
                 ms(contended),
                 ms(dur)
             ),
             evidence: ev,
-            recommendation: "Shorten critical sections or shard the lock at the listed sites; for \
-                channel sends, the consumer is too slow or the buffer too small: add consumers, \
-                batch, or apply back-pressure upstream."
-                .into(),
+            recommendation,
             sources: sources.clone(),
             sites: sites
                 .iter()
                 .take(th::TRACE_TOP_SITES)
-                .map(|(s, _)| (*s).clone())
+                .map(|(s, _)| s.split(" @ ").nth(1).unwrap_or(s).to_string())
                 .collect(),
         });
     }
 
-    // gc.long-pause: stop-the-world pauses.
-    if s.stw.count > 0 {
-        let p99 = s.stw.quantile_ns(0.99);
-        let sev = if s.stw.max_ns >= th::TRACE_STW_MAX_CRITICAL_NS {
-            Some(Severity::Critical)
-        } else if p99 >= th::TRACE_STW_P99_WARNING_NS {
-            Some(Severity::Warning)
-        } else {
-            None
-        };
-        if let Some(severity) = sev {
-            let mut ev = Evidence::new();
-            ev.insert("stw_pauses".into(), s.stw.count.into());
-            ev.insert("stw_p99_ns".into(), p99.into());
-            ev.insert("stw_max_ns".into(), s.stw.max_ns.into());
-            for (reason, h) in &s.stw_by_reason {
-                ev.insert(format!("stw_max_ns:{reason}"), h.max_ns.into());
-            }
-            let worst = s
-                .stw_by_reason
-                .iter()
-                .max_by_key(|(_, h)| h.max_ns)
-                .map(|(r, _)| r.clone())
-                .unwrap_or_default();
-            out.push(Finding {
-                id: "gc.long-pause",
-                severity,
-                title: format!(
-                    "Stop-the-world pauses reach {} at P99 ({} max, worst: {worst})",
-                    ms(p99),
-                    ms(s.stw.max_ns)
-                ),
-                evidence: ev,
-                recommendation: "Long stop-the-world phases stall every goroutine: check for \
-                    goroutines in long non-preemptible loops (they delay the stop), very large \
-                    heaps of pointers scanned at mark termination, and explicit runtime.GC or \
-                    ReadMemStats calls in hot paths."
-                    .into(),
-                sources: sources.clone(),
-                sites: vec![worst],
-            });
-        }
+    // gc.long-pause: stop-the-world pauses, judged as gctrace and /metrics pauses are
+    // (GC_PAUSE_*): a P99 at the warning bar with at least two such pauses is a pattern,
+    // one pause at the max bar is critical, a single slow stop alone is info. Over fewer
+    // than PAUSE_PERCENTILE_MIN_SAMPLES pauses a P99 is the max, and is named so.
+    if let Some(f) = long_pause(s, &sources) {
+        out.push(f);
     }
-    out.extend(crate::trace_leak::leak_findings(&s.blocked, source));
+    out.extend(crate::trace_leak::leak_findings_joined(
+        &s.blocked, source, dump,
+    ));
     out.extend(crate::trace_assist::assist_findings(s, source));
     out
 }
@@ -932,6 +1234,240 @@ pub(crate) mod tests {
         assert_eq!(g2.syscall_ns, 4000);
         // One short syscall and one latency sample: no findings.
         assert!(trace_findings(&s, "synthetic").is_empty());
+    }
+
+    const FUNCS: &[&str] = &[
+        "syscall.Syscall6",
+        "golang.org/x/sys/unix.EpollWait",
+        "github.com/fsnotify/fsnotify.(*Watcher).readEvents",
+        "syscall.Syscall",
+        "syscall.Fsync",
+        "main.save",
+        "sync.runtime_SemacquireWaitGroup",
+        "sync.(*WaitGroup).Wait",
+        "main.gather",
+        "sync.runtime_SemacquireMutex",
+        "sync.(*Mutex).Lock",
+        "main.update",
+        "main.score",
+        "runtime.asyncPreempt2",
+        "runtime.asyncPreempt",
+    ];
+    /// Stacks by id, leaf first, as indexes into FUNCS.
+    const STACKS: &[(u64, &[usize])] = &[
+        (1, &[0, 1, 2]),   // an fsnotify event loop in epoll_wait
+        (2, &[3, 4, 5]),   // fsync in main.save
+        (3, &[6, 7, 8]),   // WaitGroup.Wait in main.gather
+        (4, &[9, 10, 11]), // Mutex.Lock in main.update
+        (5, &[12]),        // main.score's start
+        (6, &[13, 14]),    // an async preemption
+    ];
+
+    /// One generation at 1 tick = 1 ns with strings "sync" (1), "preempted" (2), the
+    /// functions of FUNCS (10...) and the stacks of STACKS, then `body` on P0 / M0 from
+    /// time 1000.
+    fn with_stacks(body: Vec<RawEvent>) -> TraceSummary {
+        let none = u64::MAX;
+        let mut evs = batch(
+            none,
+            0,
+            vec![
+                e(ev::SYNC, &[]),
+                e(ev::FREQUENCY, &[1_000_000_000]),
+                e(ev::CLOCK_SNAPSHOT, &[0, 0, 0, 0]),
+            ],
+        );
+        let mut strs = vec![e(ev::STRINGS, &[])];
+        let mut str_ev = |id: u64, text: &str| {
+            let mut x = e(ev::STRING, &[id]);
+            x.data = Some(text.as_bytes().to_vec());
+            strs.push(x);
+        };
+        str_ev(1, "sync");
+        str_ev(2, "preempted");
+        str_ev(3, "x.go");
+        for (i, f) in FUNCS.iter().enumerate() {
+            str_ev(10 + i as u64, f);
+        }
+        evs.extend(batch(none, 0, strs));
+        let mut stacks = vec![e(ev::STACKS, &[])];
+        for (id, frames) in STACKS {
+            let mut x = e(ev::STACK, &[*id, frames.len() as u64]);
+            for (k, f) in frames.iter().enumerate() {
+                x.args
+                    .extend([0x401000 + (*id << 8) + k as u64, 10 + *f as u64, 3, 1]);
+            }
+            stacks.push(x);
+        }
+        evs.extend(batch(none, 0, stacks));
+        evs.extend(batch(0, 1000, body));
+        evs.push(e(ev::END_OF_GENERATION, &[]));
+        let b = encode(Version::GO126, &evs);
+        let mut r = gorx_trace::Reader::new("synthetic", &b[..]).unwrap();
+        let mut an = TraceAnalyzer::new();
+        while let Some(ev) = r.read_event().unwrap() {
+            an.observe(&ev);
+        }
+        an.finish()
+    }
+
+    /// G1 in one 200 ms syscall at `stack`.
+    fn syscall_at(stack: u64) -> TraceSummary {
+        with_stacks(vec![
+            e(ev::PROC_STATUS, &[0, 0, 1]),
+            e(ev::GO_STATUS, &[0, 1, u64::MAX, 2]),
+            e(ev::GO_SYSCALL_BEGIN, &[10, 1, stack]),
+            e(ev::GO_SYSCALL_END, &[200_000_000]),
+        ])
+    }
+
+    /// An event loop sitting in epoll_wait by design is idle; fsync is not.
+    #[test]
+    fn event_loop_syscalls_are_idle() {
+        let s = syscall_at(1);
+        assert_eq!(s.syscalls.count, 1);
+        assert_eq!(s.syscalls_idle.count, 1);
+        let f = trace_findings(&s, "t");
+        assert!(f.iter().all(|f| f.id != "syscall.blocking"), "{f:#?}");
+        let s = syscall_at(2);
+        let f = trace_findings(&s, "t");
+        let sb = f
+            .iter()
+            .find(|f| f.id == "syscall.blocking")
+            .expect("fsync");
+        assert_eq!(sb.sites, ["main.save"]);
+    }
+
+    /// G1 creates G2 and G3 (started at main.score), G1 and G2 block at `stack` with
+    /// reason "sync", G3 runs for 1 s and is preempted (a stack of runtime frames only).
+    fn two_blocked_at(stack: u64) -> TraceSummary {
+        with_stacks(vec![
+            e(ev::PROC_STATUS, &[0, 0, 1]),
+            e(ev::GO_STATUS, &[0, 1, u64::MAX, 2]),
+            e(ev::GO_CREATE, &[10, 2, 5, 0]),
+            e(ev::GO_CREATE, &[10, 3, 5, 0]),
+            e(ev::GO_BLOCK, &[10, 1, stack]),
+            e(ev::GO_START, &[10, 2, 1]),
+            e(ev::GO_BLOCK, &[10, 1, stack]),
+            e(ev::GO_START, &[10, 3, 1]),
+            e(ev::GO_STOP, &[1_000_000_000, 2, 6]),
+        ])
+    }
+
+    /// WaitGroup waits (fork-join) are not contention; Mutex waits are.
+    #[test]
+    fn fork_join_is_not_contention_locks_are() {
+        let s = two_blocked_at(3);
+        assert!(s.fork_join_ns > 1_900_000_000, "{}", s.fork_join_ns);
+        let f = trace_findings(&s, "t");
+        assert!(
+            f.iter()
+                .all(|f| f.id != "contention.block" && f.id != "contention.mutex"),
+            "{f:#?}"
+        );
+        let s = two_blocked_at(4);
+        let f = trace_findings(&s, "t");
+        // Lock waits are mutex contention.
+        let c = f.iter().find(|f| f.id == "contention.mutex").expect("lock");
+        assert_eq!(c.sites, ["main.update"]);
+        assert!(c.title.contains("wait on locks"), "{}", c.title);
+    }
+
+    /// A preemption's stack of runtime frames only does not replace the site the
+    /// goroutine was seen at (its start, main.score).
+    #[test]
+    fn preemption_keeps_the_user_site() {
+        let s = two_blocked_at(3);
+        let g3 = s.goroutines.iter().find(|g| g.id == 3).unwrap();
+        assert_eq!(g3.site, "main.score");
+        let mut s = s;
+        for (i, g) in s.goroutines.iter_mut().enumerate() {
+            g.sched_wait_ns = 1000 * (i as u64 + 1);
+        }
+        s.goroutines.push(GoroutineTimes {
+            id: 9,
+            sched_wait_ns: 1_000_000,
+            site: "runtime.asyncPreempt2".into(),
+            ..Default::default()
+        });
+        assert_eq!(latency_sites(&s)[0], "main.score");
+        assert!(!latency_sites(&s).iter().any(|x| x.starts_with("runtime.")));
+    }
+
+    /// Goroutines blocked in a channel send since before the trace began (the
+    /// goroutine-leak patient's 2000 senders) are a leak suspect, not contention: only
+    /// waits that begin in the trace are judged as contention.block.
+    #[test]
+    fn waits_from_before_the_trace_are_not_contention() {
+        let mut seen = 0;
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            if patient != "goroutine-leak" {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(dir.join("trace.out")) else {
+                continue;
+            };
+            seen += 1;
+            let mut r = gorx_trace::Reader::new("trace.out", &bytes[..]).unwrap();
+            let mut an = TraceAnalyzer::new();
+            while let Some(ev) = r.read_event().unwrap() {
+                an.observe(&ev);
+            }
+            let s = an.finish();
+            let f = trace_findings(&s, "trace.out");
+            assert!(
+                f.iter().all(|f| f.id != "contention.block"),
+                "{ver}: {f:#?}"
+            );
+            assert!(f.iter().any(|f| f.id == "goroutine.leak"), "{ver}: {f:#?}");
+        }
+        if seen == 0 {
+            gorx_testsupport::missing_prerequisite("testdata/artifacts goroutine-leak traces");
+        }
+    }
+
+    fn pauses(ns: &[u64]) -> TraceSummary {
+        let mut s = TraceSummary::default();
+        let mut h = DurationHistogram::default();
+        for p in ns {
+            h.record(*p);
+        }
+        s.stw_by_reason
+            .insert("GC mark termination".into(), h.clone());
+        s.stw = h;
+        s
+    }
+
+    /// Trace pauses are judged with the gctrace and /metrics bars; a percentile of
+    /// fewer than 20 pauses is "max of N".
+    #[test]
+    fn trace_pauses_are_judged_like_gctrace() {
+        // caddy: 8 pauses, max 1.05 ms: nothing to say.
+        let mut caddy = vec![100_000u64; 7];
+        caddy.push(1_050_000);
+        assert!(trace_findings(&pauses(&caddy), "t").is_empty());
+        // One slow stop among 8: info, as /metrics says it.
+        let mut one = vec![100_000u64; 7];
+        one.push(30_000_000);
+        let f = trace_findings(&pauses(&one), "t");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Info);
+        assert!(f[0].title.contains("max of 8"), "{}", f[0].title);
+        assert!(!f[0].title.contains("P99"), "{}", f[0].title);
+        assert!(f[0].evidence.contains_key("stw_max_of_8_ns"));
+        assert!(!f[0].evidence.contains_key("stw_p99_ns"));
+        // Two of 8 over 10 ms: a pattern.
+        let mut two = vec![100_000u64; 6];
+        two.extend([12_000_000, 30_000_000]);
+        let f = trace_findings(&pauses(&two), "t");
+        assert_eq!(f[0].severity, Severity::Warning);
+        // 40 pauses: a real P99.
+        let mut many = vec![100_000u64; 37];
+        many.extend([60_000_000, 60_000_000, 70_000_000]);
+        let f = trace_findings(&pauses(&many), "t");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(f[0].title.contains("at P99"), "{}", f[0].title);
+        assert!(f[0].evidence.contains_key("stw_p99_ns"));
     }
 
     #[test]

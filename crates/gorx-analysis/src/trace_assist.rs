@@ -36,6 +36,11 @@ pub struct MarkWork {
     pub assist_ns_by_site: Vec<(String, u64)>,
     /// The last heap goal the trace reported.
     pub heap_goal_bytes: u64,
+    /// The first GC cycle number in the trace (cycles count from the process start: 1
+    /// means the trace began with the process).
+    pub first_gc_seq: Option<u64>,
+    /// When the last assist ended, as ns after the trace start.
+    pub assists_end_ns: u64,
 }
 
 /// Sites kept in the summary.
@@ -51,6 +56,7 @@ enum Mode {
 /// Streaming: feed every event with [`observe`](Self::observe).
 #[derive(Default)]
 pub struct AssistTracker {
+    start: Option<i64>,
     end: i64,
     /// Running goroutines: since when, and the mark worker mode if labelled one.
     running: FxHashMap<i64, (i64, Option<Mode>)>,
@@ -93,6 +99,10 @@ impl AssistTracker {
             cpu += (t - since.max(*run)).max(0) as u64;
         }
         self.w.assists += 1;
+        self.w.assists_end_ns = self
+            .w
+            .assists_end_ns
+            .max((t - self.start.unwrap_or(t)).max(0) as u64);
         self.w.assist_ns += cpu;
         self.w.assist_wall_ns += (t - since).max(0) as u64;
         *self.by_site.entry(site).or_default() += cpu;
@@ -105,7 +115,11 @@ impl AssistTracker {
     /// [`Self::observe`] with the event's goroutine transition already worked out.
     pub(crate) fn observe_transition(&mut self, ev: &Event, tr: Option<GoTransition<'_>>) {
         let t = ev.time();
+        self.start.get_or_insert(t);
         self.end = self.end.max(t);
+        if let Some(seq) = ev.gc_seq() {
+            self.w.first_gc_seq = Some(self.w.first_gc_seq.map_or(seq, |s| s.min(seq)));
+        }
         match ev.kind() {
             EventKind::StateTransition => {
                 let Some((id, old, new, _)) = tr else {
@@ -206,7 +220,16 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
     if share < th::TRACE_ASSIST_WARNING_SHARE {
         return Vec::new();
     }
-    let severity = if share >= th::TRACE_ASSIST_CRITICAL_SHARE
+    // Start-up: the trace began with the process (its first GC cycles) and every assist
+    // ended within its first moments, while the heap grew from the minimum goal. The
+    // pacer has no history yet then; that is warm-up, not a pacing problem.
+    let warm_up = w.assists > 0
+        && w.first_gc_seq
+            .is_some_and(|seq| seq <= th::TRACE_ASSIST_WARMUP_MAX_FIRST_GC)
+        && w.assists_end_ns <= th::TRACE_ASSIST_WARMUP_NS;
+    let severity = if warm_up {
+        Severity::Info
+    } else if share >= th::TRACE_ASSIST_CRITICAL_SHARE
         || cpu_share >= th::TRACE_ASSIST_CPU_CRITICAL_SHARE
     {
         Severity::Critical
@@ -229,6 +252,10 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         json!((cpu_share * 1000.0).round() / 10.0),
     );
     e.insert("gc_cycles".into(), json!(s.gc_cycles));
+    if let Some(seq) = w.first_gc_seq {
+        e.insert("first_gc_cycle".into(), json!(seq));
+    }
+    e.insert("assists_end_ns".into(), json!(w.assists_end_ns));
     e.insert("trace_duration_ns".into(), json!(s.duration_ns()));
     e.insert("gomaxprocs".into(), json!(s.gomaxprocs));
     if w.heap_goal_bytes > 0 {
@@ -244,6 +271,26 @@ pub fn assist_findings(s: &TraceSummary, source: &str) -> Vec<Finding> {
         .map(|(s, _)| s.clone())
         .filter(|s| !s.starts_with('('))
         .collect();
+    if warm_up {
+        return vec![Finding {
+            id: "gc.assist-heavy",
+            severity,
+            title: format!(
+                "Mark assists only during start-up: {:.0}% of GC mark work in the process's \
+                 first {} (GC cycles from {}), warm-up",
+                share * 100.0,
+                ms(w.assists_end_ns),
+                w.first_gc_seq.unwrap_or(1)
+            ),
+            evidence: e,
+            recommendation: "The heap grows from the minimum goal at start-up, before the \
+                pacer has a history: assists then are normal and stop by themselves. Judge \
+                assists on a trace of the process in steady state."
+                .into(),
+            sources: vec![source.to_string()],
+            sites,
+        }];
+    }
     vec![Finding {
         id: "gc.assist-heavy",
         severity,
@@ -283,6 +330,38 @@ mod tests {
     use crate::trace::tests::{batch, e};
     use gorx_trace::raw::encode;
     use gorx_trace::spec::{Version, ev};
+
+    /// A real Go 1.26 process traced from init (testdata/samples/traces/assist-startup,
+    /// GOMAXPROCS=4 GOGC=50): its working set is built in the first ~140 ms with assists
+    /// doing most of the marking, then it idles. Warm-up: info, worded so (it was
+    /// critical); the same assists later in a process's life are judged.
+    #[test]
+    fn start_up_assists_are_warm_up() {
+        let path = gorx_testsupport::repo_root()
+            .join("testdata/samples/traces/assist-startup-go1.26.trace");
+        let bytes = std::fs::read(path).unwrap();
+        let mut r = gorx_trace::Reader::new("trace", &bytes[..]).unwrap();
+        let mut an = crate::trace::TraceAnalyzer::new();
+        while let Some(ev) = r.read_event().unwrap() {
+            an.observe(&ev);
+        }
+        let mut s = an.finish();
+        assert_eq!(s.mark_work.first_gc_seq, Some(1));
+        assert!(s.mark_work.assists_end_ns < th::TRACE_ASSIST_WARMUP_NS);
+        let f = assist_findings(&s, "trace");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Info);
+        assert!(f[0].title.contains("start-up") && f[0].title.contains("warm-up"));
+        // Its pauses: 8, max 16.9 ms, one over 10 ms: one slow stop, not a P99.
+        let p = crate::trace::trace_findings(&s, "trace");
+        let pause = p.iter().find(|f| f.id == "gc.long-pause").unwrap();
+        assert_eq!(pause.severity, Severity::Info);
+        assert!(pause.title.contains("max of 8"), "{}", pause.title);
+        // The same assists in a process past its first cycles are judged.
+        s.mark_work.first_gc_seq = Some(40);
+        let f = assist_findings(&s, "trace");
+        assert!(f[0].severity >= Severity::Warning, "{f:#?}");
+    }
 
     /// G1 begins an assist at 1100, parks for credit at 1200, is woken at 1500, runs
     /// again from 1600 and ends the assist at 2000: 900 ns of wall time, 500 of CPU.

@@ -2,14 +2,14 @@
 //!
 //! Needs: the slow-syscall events with their symbolized Go stacks and the window.
 //! Claims: `syscall.slow` per (syscall, Go site), the site being the first frame outside
-//! the runtime and the standard library (`gorx_analysis::sites::user_site`).
+//! the runtime and the standard library (`gorx_analysis::sites::site`).
 //! Why: a syscall that blocks in the kernel pins an OS thread; the measure of harm is how
 //! many threads a site keeps blocked on average (blocked time / window). The runtime's own
 //! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
 //! asked for, so stacks whose site is in the runtime are left out.
 
 use crate::syscalls::{SlowStack, SyscallReport};
-use gorx_analysis::sites::{is_runtime, user_site};
+use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
     SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
     SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
@@ -50,12 +50,18 @@ fn blocked_frames(frames: &[String]) -> Vec<&str> {
         .collect()
 }
 
+/// The site of a slow syscall whose stack could not be taken.
+const NO_STACK: &str = "<no stack>";
+
 /// Slow syscalls grouped by (syscall, site), most blocked time first.
 pub fn group_slow(slow: &[SlowStack], window_ns: u64) -> Vec<SlowGroup> {
     let mut groups: BTreeMap<(String, String), SlowGroup> = BTreeMap::new();
     for ev in slow {
-        let site = user_site(blocked_frames(&ev.frames))
-            .unwrap_or("<no stack>")
+        let frames = blocked_frames(&ev.frames);
+        // A stack of the runtime alone has no site: it is named by its leaf.
+        let site = site(frames.iter().copied())
+            .or_else(|| frames.first().copied())
+            .unwrap_or(NO_STACK)
             .to_string();
         let g = groups
             .entry((ev.name.clone(), site.clone()))
@@ -96,7 +102,9 @@ pub fn judge_syscalls(r: &SyscallReport, groups: &[SlowGroup]) -> Vec<Finding> {
     let mut out = Vec::new();
     for g in groups
         .iter()
-        .filter(|g| !is_runtime(&g.site) && g.site != "<no stack>")
+        .filter(|g| !is_plumbing(&g.site) && g.site != NO_STACK)
+        // An event loop waiting on its own epoll set or inotify fd is idle by design.
+        .filter(|g| !idle_syscall(&g.stack.iter().map(String::as_str).collect::<Vec<_>>()))
     {
         if out.len() == SYSCALL_SLOW_MAX_FINDINGS {
             break;
@@ -320,6 +328,23 @@ mod tests {
             groups.iter().all(|g| g.site.starts_with("runtime.")),
             "{groups:#?}"
         );
+        assert!(judge_syscalls(&r, &groups).is_empty());
+    }
+
+    #[test]
+    fn an_event_loop_waiting_on_its_own_epoll_set_is_idle() {
+        let stack = [
+            "internal/runtime/syscall/linux.Syscall6",
+            "syscall.Syscall6",
+            "golang.org/x/sys/unix.EpollWait",
+            "example.com/app/loop.(*Loop).Run",
+        ];
+        let slow: Vec<_> = (0..100)
+            .map(|_| ev("epoll_wait", 1_000_000_000, &stack))
+            .collect();
+        let r = report(slow, 10_000_000_000);
+        let groups = group_slow(&r.slow, r.window_ns);
+        assert_eq!(groups[0].site, "golang.org/x/sys/unix.EpollWait");
         assert!(judge_syscalls(&r, &groups).is_empty());
     }
 

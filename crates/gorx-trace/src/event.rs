@@ -120,6 +120,12 @@ pub struct EvTable {
     pub(crate) stacks: DataTable<Box<[u64]>>,
     pub(crate) pcs: HashMap<u64, Frame>,
     pub(crate) exp_batches: BTreeMap<u64, Vec<ExperimentalBatch>>,
+    /// The trace format version (the N of `go 1.N trace`; 0 when unknown).
+    pub(crate) version: u32,
+    /// v1 traces: each goroutine's start stack (its start function), by goroutine id,
+    /// from its GoCreate event (Go ≤ 1.21 traces name the start function of goroutines
+    /// created before tracing began; the conversion has no event to carry it).
+    pub(crate) start_stacks: HashMap<u64, u64>,
 }
 
 impl EvTable {
@@ -150,6 +156,19 @@ impl EvTable {
     }
     pub(crate) fn mul(&self, t: u64) -> Time {
         mul_freq(self.freq, t)
+    }
+    /// The trace format version: the N of the header's `go 1.N trace` (11, 19, 21 for
+    /// v1 traces converted to v2 events; 22, 23, 25, 26 for v2), 0 when unknown.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// v1 traces only: the start stack of goroutine `g` (one frame, its start function)
+    /// from its GoCreate event, also for goroutines created before tracing began.
+    pub fn start_stack(&self, g: i64) -> Option<u64> {
+        u64::try_from(g)
+            .ok()
+            .and_then(|g| self.start_stacks.get(&g).copied())
+            .filter(|id| *id != 0)
     }
     /// Experimental batches of this generation, by experiment id.
     pub fn experimental_batches(&self) -> &BTreeMap<u64, Vec<ExperimentalBatch>> {
@@ -566,6 +585,13 @@ impl Event {
             }
             _ => return None,
         })
+    }
+
+    /// The GC cycle number (counted from the process start) of GCBegin, GCActive and
+    /// GCEnd: a trace whose first cycle is 1 began with the process.
+    pub fn gc_seq(&self) -> Option<u64> {
+        matches!(self.base.typ, ev::GC_BEGIN | ev::GC_ACTIVE | ev::GC_END)
+            .then(|| self.base.args[0])
     }
 
     /// For GCSweepEnd: bytes swept and reclaimed.

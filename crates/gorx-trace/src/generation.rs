@@ -623,6 +623,7 @@ pub(crate) fn read_generation<R: BufRead>(
     ver: Version,
 ) -> Result<Option<Generation>, GenError> {
     let mut g = Generation::new();
+    g.table.version = ver.0;
     loop {
         let (b, gen_no) = match read_batch(src)? {
             BatchRead::Eof => {
@@ -668,6 +669,7 @@ pub(crate) fn read_generation_with_spill<R: BufRead>(
     ver: Version,
 ) -> Result<(Generation, Option<Spilled>, Option<GenError>), GenError> {
     let mut g = Generation::new();
+    g.table.version = ver.0;
     if let Some(sp) = spill {
         g.gen_no = sp.gen_no;
         g.min_ts = sp.batch.time;

@@ -5,9 +5,11 @@
 //! the MANIFEST's `expected.exceptions`, nothing else above `expected.max_severity`).
 //!
 //! A cell is ✓ when the warning/critical findings produced are exactly what is expected:
-//! every expected id is produced at warning or above and no other id is. Otherwise it says
-//! what differed (`−id` expected but not produced at warning+, `+W id`/`+C id` produced
-//! but not expected). Patients are judged by `gorx analyze --json DIR`; real captures by
+//! every expected id is produced at warning or above and no other id is. A patient whose
+//! planted finding is produced beside others shows `✓ +W id` (diagnosed, with the rest
+//! listed); otherwise the cell says what differed (`−id` expected but not produced at
+//! warning+, `+W id`/`+C id` produced but not expected). A real capture counts only when
+//! exact. Patients are judged by `gorx analyze --json DIR`; real captures by
 //! that and `gorx gc --json DIR/stderr.log` together.
 //!
 //! The test fails when README.md's table differs from the one computed now; run it with
@@ -127,6 +129,9 @@ fn verdict(expected: &BTreeSet<String>, allowed: u8, produced: &[(String, String
     }
     if diffs.is_empty() {
         "✓".to_string()
+    } else if diffs.iter().all(|d| d.starts_with('+')) {
+        // Everything expected was found; the rest is reported beside it.
+        format!("✓ {}", diffs.join(", "))
     } else {
         diffs.join(", ")
     }
@@ -163,7 +168,7 @@ fn entries_of_versions(artifacts: &Path) -> Vec<(String, String, PathBuf)> {
     out
 }
 
-fn patients_table() -> (String, usize, usize) {
+fn patients_table() -> (String, usize, usize, usize) {
     // patient -> version -> (expected, verdict)
     let mut rows: BTreeMap<String, BTreeMap<String, (BTreeSet<String>, String)>> = BTreeMap::new();
     let artifacts = repo_root().join("testdata/artifacts");
@@ -208,7 +213,7 @@ fn patients_table() -> (String, usize, usize) {
             .join(" | ")
     );
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(versions.len()));
-    let (mut ok, mut total) = (0, 0);
+    let (mut ok, mut exact, mut total) = (0, 0, 0);
     for (patient, per) in &rows {
         let all_expected: BTreeSet<&BTreeSet<String>> = per.values().map(|(e, _)| e).collect();
         let same = all_expected.len() == 1;
@@ -223,8 +228,11 @@ fn patients_table() -> (String, usize, usize) {
                 None => "—".to_string(),
                 Some((e, c)) => {
                     total += 1;
-                    if c == "✓" {
+                    if c.starts_with('✓') {
                         ok += 1;
+                    }
+                    if c == "✓" {
+                        exact += 1;
                     }
                     if same {
                         c.clone()
@@ -236,7 +244,7 @@ fn patients_table() -> (String, usize, usize) {
             .collect();
         let _ = writeln!(out, "| {patient} | {exp_cell} | {} |", cells.join(" | "));
     }
-    (out, ok, total)
+    (out, ok, exact, total)
 }
 
 fn real_table() -> (String, usize, usize) {
@@ -305,12 +313,13 @@ fn real_table() -> (String, usize, usize) {
 }
 
 fn table() -> String {
-    let (patients, p_ok, p_total) = patients_table();
+    let (patients, p_ok, p_exact, p_total) = patients_table();
     let (real, r_ok, r_total) = real_table();
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Planted patients: {p_ok} of {p_total} diagnosed exactly. \
+        "Planted patients: {p_ok} of {p_total} diagnosed (the planted finding at warning or \
+         above), {p_exact} of them with no other warning (the others list theirs after ✓). \
          Real servers: {r_ok} of {r_total} captures with the expected verdict.\n"
     );
     out.push_str(&patients);

@@ -48,8 +48,13 @@ fn planted_trace_pathologies_are_found() {
                     "{ver}/{patient}: {ids:?}"
                 )
             }
-            "chan-block" | "mutex-contention" => assert!(
+            // Blocked sends are backpressure; lock waits are mutex contention.
+            "chan-block" => assert!(
                 ids.contains(&"contention.block".into()),
+                "{ver}/{patient}: {ids:?}"
+            ),
+            "mutex-contention" => assert!(
+                ids.contains(&"contention.mutex".into()),
                 "{ver}/{patient}: {ids:?}"
             ),
             "goroutine-leak" => assert!(
@@ -60,6 +65,7 @@ fn planted_trace_pathologies_are_found() {
                 !ids.iter().any(|i| i == "sched.latency"
                     || i == "syscall.blocking"
                     || i == "contention.block"
+                    || i == "contention.mutex"
                     || i == "goroutine.leak"
                     || i == "gc.assist-heavy"),
                 "{ver}/{patient}: {ids:?}"

@@ -143,6 +143,14 @@ impl Converter {
             );
         }
         evt.stacks.compactify();
+        evt.version = tr.version;
+        // Start functions of every goroutine (the conversion drops the GoCreate events
+        // of goroutines created before tracing began; analyses still want to know them).
+        for e in &tr.events {
+            if e.typ == v1ev::GO_CREATE {
+                evt.start_stacks.insert(e.args[0], e.args[1]);
+            }
+        }
         Ok(Converter {
             version: tr.version,
             events: tr.events,

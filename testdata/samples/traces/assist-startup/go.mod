@@ -1,0 +1,2 @@
+module assiststartup
+go 1.21
