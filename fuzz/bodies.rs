@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("expvar_prometheus", expvar_prometheus),
     ("procfs_cgroup", procfs_cgroup),
     ("analyze", analyze),
+    ("gopclntab", gopclntab),
 ];
 
 /// The trace reader returns events or an error, and every event it returns can be
@@ -287,4 +288,24 @@ pub fn analyze(data: &[u8]) {
         })
         .collect();
     black_box(diagnose(&artifacts)).ok();
+}
+
+/// The Go function table: as a raw table (the seeds are `.gopclntab` sections) and as an
+/// ELF file; every function's entry and the edges of the text range symbolize, inlined
+/// frames included, without panicking.
+pub fn gopclntab(data: &[u8]) {
+    use gorx_ebpf::gopclntab::GoSymbols;
+    let tables = [
+        GoSymbols::parse("fuzz", data, None, "section").ok(),
+        GoSymbols::from_elf("fuzz", data).ok(),
+    ];
+    for t in tables.into_iter().flatten() {
+        let range = t.text_range();
+        for (entry, name) in t.functions().take(256) {
+            black_box((name, t.frames(entry), t.frames(entry.wrapping_add(1))));
+        }
+        for pc in [range.start, range.end.wrapping_sub(1), range.end, u64::MAX] {
+            black_box(t.frames(pc));
+        }
+    }
 }

@@ -124,6 +124,44 @@ analyze)
         done >"$out/bundle-$(basename "$p")"
     done
     ;;
+gopclntab)
+    # The .gopclntab sections of the Go binaries at hand (the go command, Debian's servers).
+    for b in "$(go env GOROOT 2>/dev/null)/bin/go" /usr/bin/etcd /usr/bin/prometheus; do
+        [ -f "$b" ] || continue
+        objcopy -O binary --only-section=.gopclntab "$b" "$out/tmp" 2>/dev/null || continue
+        head -c "$max_seed_bytes" "$out/tmp" >"$out/$(basename "$b").gopclntab"
+        rm -f "$out/tmp"
+    done
+    # A whole small table (Go 1.20 layout, three functions, pc-value tables), so that
+    # mutations reach the function table and the pc-value decoder.
+    python3 - "$out/small.gopclntab" <<'PY'
+import struct, sys
+names = b"main.a\0main.b\0runtime.c\0"
+pctab = b"\0" + bytes([2, 8, 1, 8, 0])  # offset 0 means "no table"; then (+1 @8), (-1 @16)
+hdr_end = 8 + 8 * 8
+fn_off = hdr_end
+pc_off = fn_off + len(names)
+ln_off = pc_off + len(pctab)
+d = bytearray(b"\xf1\xff\xff\xff\0\0\x01\x08")
+d += struct.pack("<8Q", 3, 1, 0x401000, fn_off, fn_off, fn_off, pc_off, ln_off)
+d += names + pctab
+ft = 4 * 8
+recs = []
+for i, (entry, name) in enumerate([(0, 0), (0x20, 7), (0x40, 14)]):
+    recs.append(struct.pack("<IiiIIIIIIiBBBB", entry, name, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4)
+                + struct.pack("<3I", 0, 0, 1) + struct.pack("<4I", 0, 0, 0, 0))
+offs, o = [], ft
+for r in recs:
+    offs.append(o)
+    o += len(r)
+for (entry, _), off in zip([(0, 0), (0x20, 7), (0x40, 14)], offs):
+    d += struct.pack("<II", entry, off)
+d += struct.pack("<II", 0x60, 0)
+for r in recs:
+    d += r
+open(sys.argv[1], "wb").write(d)
+PY
+    ;;
 *)
     echo "seeds.sh: unknown target $target" >&2
     exit 2

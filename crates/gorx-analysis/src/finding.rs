@@ -67,6 +67,7 @@ pub const FINDING_IDS: &[&str] = &[
     "cpu.gc-share",
     "alloc.contention",
     "sched.cpu-starved",
+    "syscall.slow",
 ];
 
 impl Finding {

@@ -337,6 +337,7 @@ mod tests {
                 cycles_per_min: Some(20.0),
                 oscillation: Some(0.05),
                 heap_vs_limit_bytes: None,
+                ..Default::default()
             },
         );
         assert!(healthy.score >= 95, "{healthy:?}");

@@ -424,3 +424,22 @@ pub const IDLE_NOTE_MIN_GOROUTINES: usize = LEAK_MIN_GROUP;
 /// goal (4 MiB × GOGC/100) with no pacer history.
 pub const TRACE_ASSIST_WARMUP_MAX_FIRST_GC: u64 = 2;
 pub const TRACE_ASSIST_WARMUP_NS: u64 = 250_000_000;
+// ---- ebpf: `gorx probe` syscall latency (gorx-ebpf/src/judge.rs) ----
+
+/// A syscall at least this slow (10 ms) is recorded with its Go stack: ten times a disk
+/// fsync on a healthy SSD and far above any non-blocking call, so the event stream stays
+/// rare on a healthy process.
+pub const SYSCALL_SLOW_NS: u64 = 10_000_000;
+/// syscall.slow is a warning when a site's slow syscalls hold on average at least half an
+/// OS thread blocked in the kernel over the window (blocked time / window ≥ 0.5): each
+/// blocked syscall pins a thread the scheduler must replace.
+pub const SYSCALL_SLOW_WARN_THREADS: f64 = 0.5;
+/// ...and critical at four threads pinned on average: the runtime keeps creating threads
+/// (memory, scheduler churn) and GOMAXPROCS-sized work waits on the kernel.
+pub const SYSCALL_SLOW_CRITICAL_THREADS: f64 = 4.0;
+/// Fewer slow calls than this at a site is anecdote, not pattern: info at most.
+pub const SYSCALL_SLOW_MIN_EVENTS: u64 = 5;
+/// A window shorter than this (2 s) lowers the severity one step: a burst is not a rate.
+pub const SYSCALL_SLOW_MIN_WINDOW_NS: u64 = 2_000_000_000;
+/// At most this many syscall.slow findings (the sites with the most blocked time).
+pub const SYSCALL_SLOW_MAX_FINDINGS: usize = 5;

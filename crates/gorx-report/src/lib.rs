@@ -1,5 +1,6 @@
 //! Renderers. They never decide what is wrong; they show what analysis found.
 
+pub mod probe;
 mod text;
 pub mod trace_export;
 

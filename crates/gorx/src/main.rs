@@ -43,6 +43,8 @@ enum Command {
     Inspect(cmd::live::InspectArgs),
     /// Watch a running Go process and capture evidence when an anomaly starts.
     Watch(cmd::live::WatchArgs),
+    /// Probe a running Go process from the kernel (eBPF): syscall latency with Go stacks.
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Ps(a) => cmd::live::ps(a),
         Command::Inspect(a) => cmd::live::inspect(a),
         Command::Watch(a) => cmd::live::watch(a),
+        Command::Probe(a) => cmd::probe::run(a),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@ pub mod goroutines;
 pub mod inputs;
 pub mod live;
 pub mod pprof;
+pub mod probe;
 pub mod score;
 pub mod trace;
 pub mod trace_tasks;

@@ -1,0 +1,362 @@
+//! Judging the syscall probe: a pure function from its results to findings (no I/O).
+//!
+//! Needs: the slow-syscall events with their symbolized Go stacks and the window.
+//! Claims: `syscall.slow` per (syscall, Go site), the site being the first frame outside
+//! the runtime and the standard library (`gorx_analysis::sites::site`).
+//! Why: a syscall that blocks in the kernel pins an OS thread; the measure of harm is how
+//! many threads a site keeps blocked on average (blocked time / window). The runtime's own
+//! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
+//! asked for, so stacks whose site is in the runtime are left out.
+
+use crate::syscalls::{SlowStack, SyscallReport};
+use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
+use gorx_analysis::thresholds::{
+    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
+    SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
+};
+use gorx_analysis::{Evidence, Finding, Severity};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Slow syscalls of one kind at one Go site.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SlowGroup {
+    pub syscall: String,
+    pub site: String,
+    pub count: u64,
+    pub total_ns: u64,
+    pub max_ns: u64,
+    /// Blocked time over the window: OS threads held in the kernel on average.
+    pub threads_blocked: f64,
+    /// One representative stack, leaf first.
+    pub stack: Vec<String>,
+}
+
+/// The frames that name what waits in the syscall, leaf first. A thread that reached
+/// `runtime.schedule` is an idle M looking for work: frame pointers lead on from its g0
+/// stack into the goroutine it switched away from (through `mcall`/`morestack`), which
+/// is not what the thread waits for, so the stack is cut there. Unsymbolized addresses
+/// (C code, the vDSO) cannot name a site and are skipped.
+fn blocked_frames(frames: &[String]) -> Vec<&str> {
+    let cut = frames
+        .iter()
+        .position(|f| f == "runtime.schedule" || f == "runtime.mstart")
+        .map_or(frames.len(), |i| i + 1);
+    frames[..cut]
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.starts_with("0x"))
+        .collect()
+}
+
+/// The site of a slow syscall whose stack could not be taken.
+const NO_STACK: &str = "<no stack>";
+
+/// Slow syscalls grouped by (syscall, site), most blocked time first.
+pub fn group_slow(slow: &[SlowStack], window_ns: u64) -> Vec<SlowGroup> {
+    let mut groups: BTreeMap<(String, String), SlowGroup> = BTreeMap::new();
+    for ev in slow {
+        let frames = blocked_frames(&ev.frames);
+        // A stack of the runtime alone has no site: it is named by its leaf.
+        let site = site(frames.iter().copied())
+            .or_else(|| frames.first().copied())
+            .unwrap_or(NO_STACK)
+            .to_string();
+        let g = groups
+            .entry((ev.name.clone(), site.clone()))
+            .or_insert_with(|| SlowGroup {
+                syscall: ev.name.clone(),
+                site,
+                count: 0,
+                total_ns: 0,
+                max_ns: 0,
+                threads_blocked: 0.0,
+                stack: ev.frames.clone(),
+            });
+        g.count += ev.count;
+        g.total_ns = g.total_ns.saturating_add(ev.total_ns);
+        g.max_ns = g.max_ns.max(ev.max_ns);
+    }
+    let mut out: Vec<SlowGroup> = groups.into_values().collect();
+    for g in &mut out {
+        g.threads_blocked = g.total_ns as f64 / window_ns.max(1) as f64;
+    }
+    out.sort_by(|a, b| {
+        b.total_ns
+            .cmp(&a.total_ns)
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    out
+}
+
+fn lower(s: Severity) -> Severity {
+    match s {
+        Severity::Critical => Severity::Warning,
+        _ => Severity::Info,
+    }
+}
+
+/// `syscall.slow` findings from the probe's results.
+pub fn judge_syscalls(r: &SyscallReport, groups: &[SlowGroup]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for g in groups
+        .iter()
+        .filter(|g| !is_plumbing(&g.site) && g.site != NO_STACK)
+        // An event loop waiting on its own epoll set or inotify fd is idle by design.
+        .filter(|g| !idle_syscall(&g.stack.iter().map(String::as_str).collect::<Vec<_>>()))
+    {
+        if out.len() == SYSCALL_SLOW_MAX_FINDINGS {
+            break;
+        }
+        let mut reasons = Vec::new();
+        let mut sev = if g.threads_blocked >= SYSCALL_SLOW_CRITICAL_THREADS {
+            reasons.push(format!(
+                "{:.1} threads blocked on average ≥ {SYSCALL_SLOW_CRITICAL_THREADS}",
+                g.threads_blocked
+            ));
+            Severity::Critical
+        } else if g.threads_blocked >= SYSCALL_SLOW_WARN_THREADS {
+            reasons.push(format!(
+                "{:.2} threads blocked on average ≥ {SYSCALL_SLOW_WARN_THREADS}",
+                g.threads_blocked
+            ));
+            Severity::Warning
+        } else {
+            reasons.push(format!(
+                "{:.2} threads blocked on average < {SYSCALL_SLOW_WARN_THREADS}",
+                g.threads_blocked
+            ));
+            Severity::Info
+        };
+        if g.count < SYSCALL_SLOW_MIN_EVENTS && sev > Severity::Info {
+            reasons.push(format!(
+                "only {} slow calls (< {SYSCALL_SLOW_MIN_EVENTS}): lowered",
+                g.count
+            ));
+            sev = Severity::Info;
+        }
+        if r.window_ns < SYSCALL_SLOW_MIN_WINDOW_NS && sev > Severity::Info {
+            reasons.push(format!(
+                "window {} ms < {} ms: lowered",
+                r.window_ns / 1_000_000,
+                SYSCALL_SLOW_MIN_WINDOW_NS / 1_000_000
+            ));
+            sev = lower(sev);
+        }
+        let calls = r.syscalls.iter().find(|s| s.name == g.syscall);
+        let mut evidence = Evidence::new();
+        evidence.insert("syscall".into(), json!(g.syscall));
+        evidence.insert("slow_calls".into(), json!(g.count));
+        evidence.insert("slow_total_ns".into(), json!(g.total_ns));
+        evidence.insert("slow_max_ns".into(), json!(g.max_ns));
+        evidence.insert("slow_threshold_ns".into(), json!(r.slow_threshold_ns));
+        evidence.insert(
+            "threads_blocked_avg".into(),
+            json!((g.threads_blocked * 100.0).round() / 100.0),
+        );
+        evidence.insert("window_ns".into(), json!(r.window_ns));
+        if let Some(c) = calls {
+            evidence.insert("calls_total".into(), json!(c.count));
+            evidence.insert("latency_p99_ns".into(), json!(c.quantile_ns(0.99)));
+        }
+        evidence.insert("severity_reasons".into(), json!(reasons));
+        out.push(Finding {
+            id: "syscall.slow",
+            severity: sev,
+            title: format!(
+                "{} slow {} syscalls at {} ({:.1} threads blocked on average)",
+                g.count, g.syscall, g.site, g.threads_blocked
+            ),
+            evidence,
+            recommendation: advice(&g.syscall, &g.site),
+            sources: vec![format!("ebpf:raw_syscalls pid {}", r.pid)],
+            sites: vec![g.site.clone()],
+        });
+    }
+    out
+}
+
+fn advice(syscall: &str, site: &str) -> String {
+    let what = match syscall {
+        "read" | "readv" | "pread64" | "write" | "writev" | "pwrite64" => {
+            "a blocking read/write on an fd outside the netpoller (pipe, tty, or a fd set blocking): open it non-blocking (os.NewFile on an O_NONBLOCK fd, or syscall.SetNonblock) so the runtime parks the goroutine instead of the thread"
+        }
+        "nanosleep" | "clock_nanosleep" => {
+            "a sleep through the raw syscall pins an OS thread for its whole duration: use time.Sleep or a time.Timer, which park only the goroutine"
+        }
+        "fsync" | "fdatasync" | "sync_file_range" | "msync" => {
+            "synchronous flushes to storage: batch them (group commit), move them off the request path, or check the device's latency"
+        }
+        "flock" | "fcntl" => {
+            "file-lock waits: another process or thread holds the lock; shorten the critical section or use a lock with a timeout"
+        }
+        "connect" => {
+            "a blocking connect: dial through net.Dialer with a timeout (netpoller) instead of a raw socket"
+        }
+        "wait4" | "waitid" => {
+            "waiting for a child process: expected when it runs long; bound it with a context"
+        }
+        _ => {
+            "a syscall that blocks in the kernel pins an OS thread while it waits; make it non-blocking or bound its duration"
+        }
+    };
+    format!("{site}: {what}.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::SyscallStat;
+
+    fn ev(name: &str, ns: u64, frames: &[&str]) -> SlowStack {
+        SlowStack {
+            nr: 0,
+            name: name.into(),
+            frames: frames.iter().map(|s| s.to_string()).collect(),
+            count: 1,
+            total_ns: ns,
+            max_ns: ns,
+            stack_error: None,
+        }
+    }
+
+    fn report(slow: Vec<SlowStack>, window_ns: u64) -> SyscallReport {
+        SyscallReport {
+            pid: 42,
+            window_ns,
+            slow_threshold_ns: 10_000_000,
+            syscalls: vec![SyscallStat {
+                nr: 0,
+                name: "read".into(),
+                count: 1000,
+                total_ns: 0,
+                max_ns: 2_000_000_000,
+                hist: vec![0; crate::syscalls::HIST_SLOTS],
+            }],
+            slow_events: slow.iter().map(|s| s.count).sum(),
+            slow_unrecorded: 0,
+            slow,
+            in_flight: Vec::new(),
+            slow_dropped: 0,
+            entries_lost: 0,
+            target_exited: false,
+        }
+    }
+
+    const READ_STACK: &[&str] = &[
+        "internal/runtime/syscall.Syscall6",
+        "syscall.read",
+        "syscall.Read",
+        "main.reader",
+        "runtime.goexit",
+    ];
+
+    #[test]
+    fn many_threads_blocked_at_a_user_site_is_critical_and_names_it() {
+        // 32 readers each blocked 1.6 s per read over 10 s: ~32 threads pinned.
+        let slow: Vec<_> = (0..200)
+            .map(|_| ev("read", 1_600_000_000, READ_STACK))
+            .collect();
+        let r = report(slow, 10_000_000_000);
+        let groups = group_slow(&r.slow, r.window_ns);
+        let f = judge_syscalls(&r, &groups);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "syscall.slow");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(f[0].sites, vec!["main.reader"]);
+        assert!(f[0].title.contains("read"), "{}", f[0].title);
+    }
+
+    #[test]
+    fn runtime_sleeps_are_idle_and_thin_evidence_is_info() {
+        let futex = [
+            "runtime.futex",
+            "runtime.futexsleep",
+            "runtime.notesleep",
+            "runtime.stopm",
+            "runtime.schedule",
+        ];
+        let mut slow: Vec<_> = (0..500)
+            .map(|_| ev("futex", 1_000_000_000, &futex))
+            .collect();
+        // Two slow fsyncs at a user site: a pattern needs more than that.
+        slow.push(ev(
+            "fsync",
+            50_000_000,
+            &["syscall.Fsync", "os.(*File).Sync", "main.save"],
+        ));
+        slow.push(ev(
+            "fsync",
+            40_000_000,
+            &["syscall.Fsync", "os.(*File).Sync", "main.save"],
+        ));
+        let r = report(slow, 10_000_000_000);
+        let f = judge_syscalls(&r, &group_slow(&r.slow, r.window_ns));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].sites, vec!["main.save"]);
+        assert_eq!(f[0].severity, Severity::Info);
+    }
+
+    #[test]
+    fn an_idle_m_is_not_charged_to_the_goroutine_it_switched_away_from() {
+        // etcd (Debian): an M parked in stopm after a goroutine yielded; frame pointers run
+        // on into that goroutine's stack. And sysmon on a cgo binary, ending in C frames.
+        let idle = [
+            "runtime.futex",
+            "runtime.notesleep",
+            "runtime.stopm",
+            "runtime.findRunnable",
+            "runtime.schedule",
+            "runtime.park_m",
+            "runtime.mcall",
+            "runtime.selectgo",
+            "go.etcd.io/etcd/raft.(*node).run",
+        ];
+        let sysmon = [
+            "runtime.futex",
+            "runtime.notetsleep",
+            "runtime.sysmon",
+            "runtime.mstart",
+            "0x7fc90e0ede58",
+        ];
+        let mut slow: Vec<_> = (0..300).map(|_| ev("futex", 100_000_000, &idle)).collect();
+        slow.extend((0..300).map(|_| ev("futex", 100_000_000, &sysmon)));
+        let r = report(slow, 5_000_000_000);
+        let groups = group_slow(&r.slow, r.window_ns);
+        assert!(
+            groups.iter().all(|g| g.site.starts_with("runtime.")),
+            "{groups:#?}"
+        );
+        assert!(judge_syscalls(&r, &groups).is_empty());
+    }
+
+    #[test]
+    fn an_event_loop_waiting_on_its_own_epoll_set_is_idle() {
+        let stack = [
+            "internal/runtime/syscall/linux.Syscall6",
+            "syscall.Syscall6",
+            "golang.org/x/sys/unix.EpollWait",
+            "example.com/app/loop.(*Loop).Run",
+        ];
+        let slow: Vec<_> = (0..100)
+            .map(|_| ev("epoll_wait", 1_000_000_000, &stack))
+            .collect();
+        let r = report(slow, 10_000_000_000);
+        let groups = group_slow(&r.slow, r.window_ns);
+        assert_eq!(groups[0].site, "golang.org/x/sys/unix.EpollWait");
+        assert!(judge_syscalls(&r, &groups).is_empty());
+    }
+
+    #[test]
+    fn a_short_window_lowers_the_severity() {
+        let slow: Vec<_> = (0..20)
+            .map(|_| ev("read", 500_000_000, READ_STACK))
+            .collect();
+        let r = report(slow, 1_000_000_000);
+        let f = judge_syscalls(&r, &group_slow(&r.slow, r.window_ns));
+        assert_eq!(f[0].severity, Severity::Warning);
+        let reasons = f[0].evidence["severity_reasons"].to_string();
+        assert!(reasons.contains("lowered"), "{reasons}");
+    }
+}

@@ -1,0 +1,85 @@
+//! gorx-ebpf: the kernel's view of a Go process.
+//!
+//! Collects and symbolizes; judging is in [`judge`] (a pure function from probe results to
+//! findings), rendering in gorx-report, wiring in the `gorx probe` command.
+//!
+//! - BPF programs in C (CO-RE) live in `bpf/`, compiled objects committed beside their
+//!   source and embedded here, so the default build needs no clang (`bpf/build.sh`
+//!   rebuilds them; `bpf/build.sh --check` fails on a stale object).
+//! - Loader: aya 0.14 (pure Rust, no libbpf or C toolchain at build time; 0.15+ need a
+//!   newer Rust than the workspace's 1.95).
+//! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
+//!   symbolized through the target's own gopclntab ([`gopclntab`]).
+
+pub mod gopclntab;
+pub mod judge;
+pub mod preflight;
+pub mod symbolize;
+mod syscall_names;
+pub mod syscalls;
+
+/// Why a probe could not run. Each names what is missing; the command exits 2 on all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(
+        "missing privileges: loading BPF programs needs root or CAP_BPF and CAP_PERFMON (this process has {0}); run as root or grant them (setcap cap_bpf,cap_perfmon+ep)"
+    )]
+    Privileges(String),
+    #[error(
+        "the kernel has no BTF ({0}); gorx probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+    )]
+    NoBtf(String),
+    #[error("pid {pid}: {path}: {error}")]
+    Target {
+        pid: u32,
+        path: String,
+        error: std::io::Error,
+    },
+    #[error("pid {0} does not exist")]
+    NoSuchProcess(u32),
+    #[error("pid {0} is not a Go program (no Go build info or function table in its executable)")]
+    NotGo(u32),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("loading the BPF program failed: {0}")]
+    Load(String),
+}
+
+impl ProbeError {
+    fn target(pid: u32, path: &str, error: std::io::Error) -> ProbeError {
+        if error.kind() == std::io::ErrorKind::NotFound
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            return ProbeError::NoSuchProcess(pid);
+        }
+        ProbeError::Target {
+            pid,
+            path: path.to_string(),
+            error,
+        }
+    }
+
+    fn load(e: impl std::error::Error) -> ProbeError {
+        // The whole chain: aya's top-level messages ("error relocating section") say little.
+        let mut s = e.to_string();
+        let mut src = e.source();
+        while let Some(c) = src {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            src = c.source();
+        }
+        // EPERM: a capability checked late (e.g. by a LSM).
+        if s.contains("Operation not permitted") {
+            return ProbeError::Privileges(format!("the kernel refused: {s}"));
+        }
+        ProbeError::Load(s)
+    }
+}
+
+/// The x86_64 name of a syscall number, or `syscall_N`.
+pub fn syscall_name(nr: u32) -> String {
+    match syscall_names::X86_64.binary_search_by_key(&nr, |(n, _)| *n) {
+        Ok(i) => syscall_names::X86_64[i].1.to_string(),
+        Err(_) => format!("syscall_{nr}"),
+    }
+}

@@ -1,0 +1,190 @@
+//! `gorx probe`: the syscall table (as bcc's syscount prints it, with quantiles from the
+//! in-kernel log2 histogram) and the slow syscalls grouped by Go site.
+
+use crate::text::format_duration_ns;
+use gorx_ebpf::judge::SlowGroup;
+use gorx_ebpf::syscalls::SyscallReport;
+use std::fmt::Write;
+
+/// Rows shown in the syscall table (the rest are summed in one line).
+const TOP_SYSCALLS: usize = 15;
+/// Slow-syscall groups shown.
+const TOP_GROUPS: usize = 10;
+/// Frames of a group's stack shown.
+const STACK_FRAMES: usize = 8;
+
+pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
+    let mut out = String::new();
+    let total_calls: u64 = r.syscalls.iter().map(|s| s.count).sum();
+    let _ = writeln!(
+        out,
+        "Syscalls of pid {} over {} ({} calls; in-kernel aggregation, tgid-filtered):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64),
+        total_calls
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if r.syscalls.is_empty() {
+        let _ = writeln!(out, "  no syscalls completed in the window\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "  {:<20} {:>10} {:>12} {:>11} {:>11} {:>11}",
+            "SYSCALL", "COUNT", "TOTAL", "P50", "P99", "MAX"
+        );
+        for s in r.syscalls.iter().take(TOP_SYSCALLS) {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>10} {:>12} {:>11} {:>11} {:>11}",
+                s.name,
+                s.count,
+                format_duration_ns(s.total_ns as f64),
+                format!("≤{}", format_duration_ns(s.quantile_ns(0.50) as f64)),
+                format!("≤{}", format_duration_ns(s.quantile_ns(0.99) as f64)),
+                format_duration_ns(s.max_ns as f64)
+            );
+        }
+        if r.syscalls.len() > TOP_SYSCALLS {
+            let rest = &r.syscalls[TOP_SYSCALLS..];
+            let _ = writeln!(
+                out,
+                "  ({} more syscalls, {} calls, {})",
+                rest.len(),
+                rest.iter().map(|s| s.count).sum::<u64>(),
+                format_duration_ns(rest.iter().map(|s| s.total_ns).sum::<u64>() as f64)
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Syscalls slower than {} by Go site ({} events{}):",
+        format_duration_ns(r.slow_threshold_ns as f64),
+        r.slow_events,
+        match (r.slow_dropped, r.slow_unrecorded) {
+            (0, 0) => String::new(),
+            (d, u) => format!(", {d} dropped (ring buffer full), {u} not kept (too many stacks)"),
+        }
+    );
+    if groups.is_empty() {
+        let _ = writeln!(out, "  none\n");
+    }
+    for g in groups.iter().take(TOP_GROUPS) {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>6}× total {:>10}  max {:>10}  {:.2} threads blocked  at {}",
+            g.syscall,
+            g.count,
+            format_duration_ns(g.total_ns as f64),
+            format_duration_ns(g.max_ns as f64),
+            g.threads_blocked,
+            g.site
+        );
+        for f in g.stack.iter().take(STACK_FRAMES) {
+            let _ = writeln!(out, "      {f}");
+        }
+        if g.stack.len() > STACK_FRAMES {
+            let _ = writeln!(
+                out,
+                "      ... {} more frames",
+                g.stack.len() - STACK_FRAMES
+            );
+        }
+    }
+    if groups.len() > TOP_GROUPS {
+        let _ = writeln!(
+            out,
+            "  ({} more groups; --json has them all)",
+            groups.len() - TOP_GROUPS
+        );
+    }
+    out.push('\n');
+    if !r.in_flight.is_empty() {
+        // One line per syscall: how many threads, the longest (stacks are taken on return).
+        let mut by_name: Vec<(&str, usize, u64)> = Vec::new();
+        for f in &r.in_flight {
+            match by_name.iter_mut().find(|(n, _, _)| *n == f.name) {
+                Some(e) => {
+                    e.1 += 1;
+                    e.2 = e.2.max(f.elapsed_ns);
+                }
+                None => by_name.push((&f.name, 1, f.elapsed_ns)),
+            }
+        }
+        let _ = writeln!(
+            out,
+            "Still blocked when the window closed, at least {} (no stack: stacks are taken on return):",
+            format_duration_ns(r.slow_threshold_ns as f64)
+        );
+        for (name, n, longest) in by_name {
+            let _ = writeln!(
+                out,
+                "  {name:<12} {n:>6} threads, longest {}",
+                format_duration_ns(longest as f64)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_ebpf::syscalls::{InFlight, SyscallStat};
+
+    #[test]
+    fn table_groups_and_in_flight_render() {
+        let mut hist = vec![0; gorx_ebpf::syscalls::HIST_SLOTS];
+        hist[30] = 3; // ~1 s
+        let r = SyscallReport {
+            pid: 7,
+            window_ns: 5_000_000_000,
+            slow_threshold_ns: 10_000_000,
+            syscalls: vec![SyscallStat {
+                nr: 0,
+                name: "read".into(),
+                count: 3,
+                total_ns: 3_300_000_000,
+                max_ns: 1_200_000_000,
+                hist,
+            }],
+            slow: Vec::new(),
+            slow_events: 3,
+            slow_unrecorded: 0,
+            in_flight: vec![InFlight {
+                tid: 9,
+                nr: 74,
+                name: "fsync".into(),
+                elapsed_ns: 4_000_000_000,
+            }],
+            slow_dropped: 2,
+            entries_lost: 0,
+            target_exited: true,
+        };
+        let groups = vec![SlowGroup {
+            syscall: "read".into(),
+            site: "main.reader".into(),
+            count: 3,
+            total_ns: 3_300_000_000,
+            max_ns: 1_200_000_000,
+            threads_blocked: 0.66,
+            stack: vec!["syscall.read".into(), "main.reader".into()],
+        }];
+        let text = render_syscalls_text(&r, &groups);
+        for want in [
+            "Syscalls of pid 7 over 5.00 s (3 calls",
+            "the target exited",
+            "read                          3",
+            "≤1.20 s",
+            "(3 events, 2 dropped (ring buffer full), 0 not kept",
+            "0.66 threads blocked  at main.reader",
+            "      syscall.read",
+            "fsync             1 threads, longest 4.00 s",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+    }
+}

@@ -1,0 +1,641 @@
+//! `gorx probe` on real processes: the syscall-blocking patient's slow syscalls named at
+//! their Go sites, BPF links detached on every exit path (normal end, SIGINT, target exit),
+//! and a hostile environment (no privileges, no BTF, a non-Go pid, no such pid) giving a
+//! clear message and exit 2.
+//!
+//! Needs root, kernel BTF, bpftool (to count links) and Go: skips without them, fails under
+//! CI=true. The tests are serialized (they count the machine's raw-tracepoint links) and
+//! each is bounded well under 30 s.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use gorx_testsupport::{go_toolchain, missing_prerequisite, patients_dir};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct KillOnDrop(Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn gorx() -> &'static str {
+    env!("CARGO_BIN_EXE_gorx")
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Root, BTF and bpftool, or a skip (a failure under CI).
+fn bpf_capable() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        missing_prerequisite("root (BPF probes)");
+        return false;
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        missing_prerequisite("kernel BTF (/sys/kernel/btf/vmlinux)");
+        return false;
+    }
+    if !have("bpftool") {
+        missing_prerequisite("bpftool (apt-get install -y bpftool)");
+        return false;
+    }
+    true
+}
+
+/// The raw-tracepoint links on sys_enter/sys_exit (ours, or any other tracer's).
+fn syscall_links() -> usize {
+    let out = Command::new("bpftool")
+        .args(["link", "show", "-j"])
+        .output()
+        .expect("bpftool");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|l| matches!(l["tp_name"].as_str(), Some("sys_enter" | "sys_exit")))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The patient binary, built once per test run.
+fn patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_patient("syscall-blocking", &[]))
+        .clone()
+}
+
+/// The patient stripped of its symbol table and built as a PIE (loaded at a random base).
+fn stripped_pie_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        build_patient(
+            "syscall-blocking-stripped-pie",
+            &["-buildmode=pie", "-ldflags=-s -w"],
+        )
+    })
+    .clone()
+}
+
+fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    let go = go_toolchain("")?;
+    let dir = std::env::temp_dir().join(format!("gorx-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let out = dir.join(name);
+    let ok = Command::new(go)
+        .arg("build")
+        .args(flags)
+        .args(["-trimpath", "-o"])
+        .arg(&out)
+        .arg("./syscall-blocking")
+        .current_dir(patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "go build {flags:?} ./syscall-blocking failed");
+    Some(out)
+}
+
+/// Start the patient and wait until it says it is ready (its pipes are being fed).
+fn start_patient() -> Option<KillOnDrop> {
+    start_patient_bin(patient())
+}
+
+fn start_patient_bin(bin: Option<PathBuf>) -> Option<KillOnDrop> {
+    let Some(bin) = bin else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return None;
+    };
+    let mut child = KillOnDrop(
+        Command::new(bin)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start patient"),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("patient announced nothing in 15 s");
+    assert!(line.starts_with("gorx-patient: listening"), "{line:?}");
+    // Its readers and sleepers start at once; let them block once.
+    std::thread::sleep(Duration::from_millis(500));
+    Some(child)
+}
+
+/// Run a command to completion within `limit`, collecting its output.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_output(&mut child, limit)
+}
+
+fn wait_output(child: &mut Child, limit: Duration) -> Output {
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let t1 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: t1.join().unwrap(),
+        stderr: t2.join().unwrap(),
+    }
+}
+
+fn probe_cmd(pid: u32, extra: &[&str]) -> Command {
+    let mut c = Command::new(gorx());
+    c.arg("probe").arg(pid.to_string()).args(extra);
+    c
+}
+
+#[test]
+fn syscall_blocking_patient_names_read_and_nanosleep_at_their_go_sites() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient() else { return };
+    let before = syscall_links();
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--duration", "4s", "--json"]),
+        Duration::from_secs(25),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(
+        syscall_links(),
+        before,
+        "BPF links left attached after gorx probe"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["schema"], 1);
+    let findings = v["findings"].as_array().unwrap();
+    let slow = |syscall: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == "syscall.slow" && f["evidence"]["syscall"] == syscall)
+            .unwrap_or_else(|| panic!("no syscall.slow for {syscall}: {findings:#?}"))
+    };
+    // 32 pipe readers wake every ~1.6 s, 16 sleepers every 300 ms: both pin threads.
+    let read = slow("read");
+    assert_eq!(read["sites"][0], "main.reader");
+    assert!(read["severity"] != "info", "{read:#}");
+    let nap = slow("nanosleep");
+    assert_eq!(nap["sites"][0], "main.sleeper");
+    // The runtime's own sleeps are not findings.
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f["sites"][0].as_str().unwrap_or("").starts_with("runtime.")),
+        "{findings:#?}"
+    );
+    // The probes section: the per-syscall table and the slow groups with stacks.
+    let rep = &v["probes"]["syscalls"]["report"];
+    let reads = rep["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "read")
+        .unwrap();
+    assert!(reads["count"].as_u64().unwrap() > 0);
+    // Most of the 32 readers are mid-read (1.6 s each) when the 4 s window closes.
+    let in_flight = rep["in_flight"].as_array().unwrap();
+    assert!(
+        in_flight.iter().filter(|f| f["name"] == "read").count() >= 8,
+        "{in_flight:#?}"
+    );
+    let groups = v["probes"]["syscalls"]["slow_groups"].as_array().unwrap();
+    let g = groups.iter().find(|g| g["site"] == "main.reader").unwrap();
+    assert!(
+        g["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "syscall.Read" || f == "syscall.read"),
+        "{g:#}"
+    );
+}
+
+#[test]
+fn sigint_and_sigterm_end_the_window_early_print_results_and_detach() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient() else { return };
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let before = syscall_links();
+        let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while syscall_links() < before + 2 {
+            assert!(
+                Instant::now() < deadline,
+                "gorx probe never attached its two links"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let out = wait_output(&mut child, Duration::from_secs(8));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "signal {signal} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "signal {signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Syscalls of pid"));
+        assert_eq!(syscall_links(), before, "links left after signal {signal}");
+    }
+}
+
+#[test]
+fn a_target_exiting_mid_probe_exits_2_with_what_was_seen() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(mut p) = start_patient() else { return };
+    let before = syscall_links();
+    let mut child = probe_cmd(p.0.id(), &["--duration", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+    let out = wait_output(&mut child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exited"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the target exited"));
+    assert_eq!(
+        syscall_links(),
+        before,
+        "links left after the target exited"
+    );
+}
+
+#[test]
+fn hostile_environment_names_what_is_missing_and_exits_2() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let before = syscall_links();
+    let mut other = KillOnDrop(Command::new("sleep").arg("30").spawn().unwrap());
+    let non_go = other.0.id();
+    let expect = |mut cmd: Command, needle: &str| {
+        cmd.env_remove("CI");
+        let out = run_bounded(cmd, Duration::from_secs(15));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
+        assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    };
+    // A non-Go process.
+    expect(
+        probe_cmd(non_go, &["--duration", "1s"]),
+        "is not a Go program",
+    );
+    // No BTF (pointed elsewhere: the kernel here has it).
+    let mut c = probe_cmd(non_go, &["--duration", "1s"]);
+    c.env("GORX_BTF_PATH", "/nonexistent/btf");
+    expect(c, "the kernel has no BTF");
+    // No privileges: run as nobody with every capability dropped.
+    if have("setpriv") {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            gorx(),
+            "probe",
+        ])
+        .arg(non_go.to_string())
+        .args(["--duration", "1s"]);
+        expect(c, "missing privileges");
+    } else {
+        missing_prerequisite("setpriv (util-linux)");
+    }
+    // Inside another PID namespace the kernel's tgids are not the pids gorx sees.
+    if have("unshare") {
+        let mut c = Command::new("unshare");
+        c.args(["--pid", "--fork", "--mount-proc", gorx(), "probe"])
+            .arg(non_go.to_string())
+            .args(["--duration", "1s"]);
+        expect(c, "PID namespace other than the host's");
+    } else {
+        missing_prerequisite("unshare (util-linux)");
+    }
+    // A pid that no longer exists.
+    let _ = other.0.kill();
+    let _ = other.0.wait();
+    expect(probe_cmd(non_go, &["--duration", "1s"]), "does not exist");
+    // A planned probe that is not there yet is refused, not ignored.
+    let out = run_bounded(probe_cmd(1, &["--only", "offcpu"]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert_eq!(syscall_links(), before);
+}
+
+/// Go program for the oracle: on each stdin line, exactly 20000 openat calls.
+const OPENAT_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		n := 0
+		for i := 0; i < 20000; i++ {
+			fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0)
+			if err == nil {
+				syscall.Close(fd)
+				n++
+			}
+		}
+		fmt.Println("done", n)
+	}
+}
+"#;
+
+/// tracefs mounted for bpftrace's tracepoints (gorx needs none), unmounted after if this
+/// test mounted it.
+struct Tracefs(bool);
+impl Tracefs {
+    fn ensure() -> Tracefs {
+        if Path::new("/sys/kernel/tracing/events").exists() {
+            return Tracefs(false);
+        }
+        let ok = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status()
+            .is_ok_and(|s| s.success());
+        Tracefs(ok)
+    }
+}
+impl Drop for Tracefs {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = Command::new("umount").arg("/sys/kernel/tracing").status();
+        }
+    }
+}
+
+fn read_line_within(r: &mpsc::Receiver<String>, limit: Duration, what: &str) -> String {
+    r.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: no line within {limit:?}"))
+}
+
+fn line_reader(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn openat_count_agrees_with_bpftrace_over_the_same_window() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    if !have("bpftrace") {
+        missing_prerequisite("bpftrace (apt-get install -y bpftrace)");
+        return;
+    }
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-openat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), OPENAT_PROG).unwrap();
+    std::fs::write(dir.join("go.mod"), "module openat\n\ngo 1.21\n").unwrap();
+    let bin = dir.join("openat");
+    let built = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut target = KillOnDrop(
+        Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let t_out = line_reader(target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(10), "target"),
+        "ready"
+    );
+
+    let _tracefs = Tracefs::ensure();
+    let mut bt = KillOnDrop(
+        Command::new("bpftrace")
+            .arg("-e")
+            .arg(format!(
+                "tracepoint:syscalls:sys_enter_openat /pid == {pid}/ {{ @n = count(); }}"
+            ))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let bt_out = line_reader(bt.0.stdout.take().unwrap());
+    let first = read_line_within(&bt_out, Duration::from_secs(15), "bpftrace");
+    assert!(first.starts_with("Attaching"), "bpftrace: {first}");
+
+    let before = syscall_links();
+    let mut probe = probe_cmd(pid, &["--duration", "25s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while syscall_links() < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never attached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Both attached: the burst falls inside both windows.
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    let done = read_line_within(&t_out, Duration::from_secs(15), "target burst");
+    assert_eq!(done, "done 20000");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own children.
+    unsafe {
+        libc::kill(probe.id() as libc::pid_t, libc::SIGINT);
+        libc::kill(bt.0.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = wait_output(&mut probe, Duration::from_secs(10));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gorx_n = v["probes"]["syscalls"]["report"]["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "openat")
+        .and_then(|s| s["count"].as_u64())
+        .unwrap_or(0);
+    let mut bt_n = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bt_n.is_none() && Instant::now() < deadline {
+        if let Ok(l) = bt_out.recv_timeout(Duration::from_millis(200))
+            && let Some(n) = l.strip_prefix("@n: ")
+        {
+            bt_n = n.trim().parse::<u64>().ok();
+        }
+    }
+    let bt_n = bt_n.expect("bpftrace printed no @n");
+    let diff = gorx_n.abs_diff(bt_n) as f64 / bt_n.max(1) as f64;
+    eprintln!("openat over the same window: gorx {gorx_n}, bpftrace {bt_n}");
+    assert!(
+        bt_n >= 20000 && gorx_n >= 20000,
+        "gorx {gorx_n}, bpftrace {bt_n}"
+    );
+    assert!(
+        diff <= 0.02,
+        "gorx {gorx_n} vs bpftrace {bt_n}: {:.2}% apart",
+        diff * 100.0
+    );
+    assert_eq!(syscall_links(), before);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_killed_gorx_leaves_no_links() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient() else { return };
+    let before = syscall_links();
+    let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while syscall_links() < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never attached");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SIGKILL: no handler runs; the kernel drops the links with the process's fds.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while syscall_links() != before {
+        assert!(Instant::now() < deadline, "links left after SIGKILL");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_stripped_pie_patient_is_symbolized_through_its_function_table() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(stripped_pie_patient()) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--duration", "3s", "--json"]),
+        Duration::from_secs(25),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sites: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "syscall.slow")
+        .filter_map(|f| f["sites"][0].as_str())
+        .collect();
+    assert!(sites.contains(&"main.reader"), "{sites:?}");
+    assert!(sites.contains(&"main.sleeper"), "{sites:?}");
+}
