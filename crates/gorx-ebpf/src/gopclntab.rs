@@ -72,8 +72,11 @@ pub struct GoSymbols {
     pub text_source: &'static str,
 }
 
-/// `moduledata.gofunc`'s index in pointer-sized words (Go 1.20 through 1.26), and `text`'s.
-const MD_GOFUNC_WORD: usize = 40;
+/// `moduledata.gofunc`'s index in pointer-sized words: 40 in Go 1.20 through 1.26; 43 from
+/// Go 1.27, which added `typedesclen`, `itaboffset` and `itabsize` before it. Either is
+/// taken when the word after it, `epclntab` (Go 1.23+), lies past this table's start;
+/// without one, 40. And `text`'s.
+const MD_GOFUNC_WORDS: [usize; 2] = [40, 43];
 const MD_TEXT_WORD: usize = 22;
 const MD_MINPC_WORD: usize = 20;
 const MD_MAXPC_WORD: usize = 21;
@@ -223,8 +226,21 @@ impl GoSymbols {
                     continue;
                 };
                 if minpc.checked_sub(text) == Some(first) && maxpc.checked_sub(text) == Some(last) {
+                    // `epclntab` follows `gofunc` and lies past the table's start, within
+                    // what a table can span; a word in another layout's slot (itabsize,
+                    // rodata) does not.
+                    // Before Go 1.23 no `epclntab` follows: then the Go 1.20 slot.
                     let gofunc = (self.format == "1.20+")
-                        .then(|| word(MD_GOFUNC_WORD))
+                        .then(|| {
+                            MD_GOFUNC_WORDS
+                                .iter()
+                                .find_map(|&i| {
+                                    let end = word(i + 1)?;
+                                    let span = end.checked_sub(table_addr)?;
+                                    (span > 0 && span < 1 << 32).then(|| word(i)).flatten()
+                                })
+                                .or_else(|| word(MD_GOFUNC_WORDS[0]))
+                        })
                         .flatten();
                     return Some((text, gofunc));
                 }

@@ -332,10 +332,27 @@ func main() {
 
 #[test]
 fn inlined_frames_expand_as_runtime_callers_frames_does() {
-    let Some(go) = go_toolchain("") else {
-        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
-        return;
-    };
+    // Every toolchain at hand: moduledata's layout moved in Go 1.27.
+    let mut gos: Vec<_> = ["1.22", "1.24", "1.26", "1.27"]
+        .iter()
+        .filter_map(|m| go_toolchain(m))
+        .collect();
+    gos.dedup();
+    if gos.is_empty() {
+        match go_toolchain("") {
+            Some(go) => gos.push(go),
+            None => {
+                missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+                return;
+            }
+        }
+    }
+    for go in gos {
+        inlined_frames_with(&go);
+    }
+}
+
+fn inlined_frames_with(go: &std::path::Path) {
     let tmp = TempDir::new("inline");
     std::fs::write(tmp.0.join("main.go"), INLINE_PROG).unwrap();
     std::fs::write(tmp.0.join("go.mod"), "module inl\n\ngo 1.21\n").unwrap();
@@ -359,7 +376,9 @@ fn inlined_frames_expand_as_runtime_callers_frames_does() {
                 "symbol"
             } else {
                 "moduledata"
-            }
+            },
+            "{tag} build by {}",
+            go.display()
         );
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<(u64, &str)> = text
