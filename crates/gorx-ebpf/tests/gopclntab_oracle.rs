@@ -358,7 +358,7 @@ fn inlined_frames_with(go: &std::path::Path) {
     std::fs::write(tmp.0.join("go.mod"), "module inl\n\ngo 1.21\n").unwrap();
     for (tag, flags) in [("plain", ""), ("stripped", "-s -w")] {
         let bin = tmp.0.join(tag);
-        let status = Command::new(&go)
+        let status = Command::new(go)
             .args(["build", "-trimpath", &format!("-ldflags={flags}"), "-o"])
             .arg(&bin)
             .arg(".")
