@@ -49,6 +49,8 @@ struct ProcessEvidence {
     start_source: Option<String>,
     /// Single-artifact verdicts and what the joins need (judge.rs).
     observed: Observations,
+    /// Lines of auxiliary files that were skipped, for the diagnosis's notes.
+    notes: Vec<String>,
 }
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
@@ -107,7 +109,9 @@ pub fn diagnose_with(
     }
     let judged = processes.len();
     let mut findings = Vec::new();
-    for (dir, pe) in processes {
+    let mut notes = Vec::new();
+    for (dir, mut pe) in processes {
+        notes.append(&mut pe.notes);
         let mut found = judge_process(pe);
         if judged > 1 {
             // Several processes: each finding says whose it is.
@@ -118,7 +122,7 @@ pub fn diagnose_with(
         }
         findings.extend(found);
     }
-    Ok(Diagnosis::new(inputs, findings))
+    Ok(Diagnosis::new(inputs, findings).with_notes(notes))
 }
 
 /// The judgement of one process: the rules that need the bundle's pacing, rates and
@@ -283,6 +287,7 @@ fn observe(
         }
         ArtifactKind::ProcStatus => {
             let s = procfs::parse_status(name, text(a)?)?;
+            pe.notes.extend(s.skipped_lines.iter().cloned());
             pe.snapshot.pid = s.pid.unwrap_or(0);
             pe.snapshot.command = s.name.clone();
             pe.snapshot.status = Some(s);
@@ -301,7 +306,9 @@ fn observe(
             pe.note_proc(name);
         }
         ArtifactKind::FdList => {
-            pe.snapshot.fds = Some(procfs::parse_fd_listing(name, text(a)?)?);
+            let fds = procfs::parse_fd_listing(name, text(a)?)?;
+            pe.notes.extend(fds.skipped_lines.iter().cloned());
+            pe.snapshot.fds = Some(fds);
             pe.note_proc(name);
         }
         ArtifactKind::GoroutineDump => {

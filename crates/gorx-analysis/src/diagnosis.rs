@@ -20,6 +20,10 @@ pub struct Diagnosis {
     pub inputs: Vec<InputSummary>,
     /// Most severe first; ties keep the order the analyses produced them in.
     pub findings: Vec<Finding>,
+    /// What the reading skipped or could not use (a damaged line of an auxiliary file),
+    /// each naming the file and line. Omitted from JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Diagnosis {
@@ -29,7 +33,14 @@ impl Diagnosis {
             schema: SCHEMA_VERSION,
             inputs,
             findings,
+            notes: Vec::new(),
         }
+    }
+
+    /// The same diagnosis with `notes` added.
+    pub fn with_notes(mut self, notes: Vec<String>) -> Self {
+        self.notes.extend(notes);
+        self
     }
 
     /// The most severe finding's severity, if any.

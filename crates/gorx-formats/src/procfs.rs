@@ -13,6 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// `/proc/PID/status`: the fields gorx uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Status {
+    /// Lines that did not parse (`file:line: why; line skipped`): a damaged line of a
+    /// copied status file loses that field, not the file.
+    pub skipped_lines: Vec<String>,
     pub name: String,
     /// Single-letter state, e.g. `S`, `R`, `Z`.
     pub state: String,
@@ -44,35 +47,8 @@ pub fn parse_status(input: &str, text: &str) -> Result<Status> {
             continue;
         };
         let val = val.trim();
-        let kb = || parse_kb(input, lineno, key, val);
-        let num = || parse_num::<u64>(input, lineno, key, val);
-        match key {
-            "Name" => s.name = val.to_string(),
-            "State" => s.state = val.split_whitespace().next().unwrap_or("").to_string(),
-            "Pid" => s.pid = Some(parse_num(input, lineno, key, val)?),
-            "PPid" => s.ppid = Some(parse_num(input, lineno, key, val)?),
-            "Uid" => {
-                let mut f = val.split_whitespace();
-                let r = f.next().unwrap_or("");
-                let e = f.next().unwrap_or("");
-                s.uid = Some((
-                    parse_num(input, lineno, key, r)?,
-                    parse_num(input, lineno, key, e)?,
-                ));
-            }
-            "VmSize" => s.vm_size_bytes = Some(kb()?),
-            "VmHWM" => s.vm_hwm_bytes = Some(kb()?),
-            "VmRSS" => s.vm_rss_bytes = Some(kb()?),
-            "RssAnon" => s.rss_anon_bytes = Some(kb()?),
-            "RssFile" => s.rss_file_bytes = Some(kb()?),
-            "RssShmem" => s.rss_shmem_bytes = Some(kb()?),
-            "VmSwap" => s.vm_swap_bytes = Some(kb()?),
-            "Threads" => s.threads = Some(num()?),
-            "FDSize" => s.fd_size = Some(num()?),
-            "Cpus_allowed_list" => s.cpus_allowed = Some(count_cpu_list(input, lineno, val)?),
-            "voluntary_ctxt_switches" => s.voluntary_ctxt_switches = Some(num()?),
-            "nonvoluntary_ctxt_switches" => s.nonvoluntary_ctxt_switches = Some(num()?),
-            _ => {}
+        if let Err(e) = status_field(&mut s, input, lineno, key, val) {
+            s.skipped_lines.push(format!("{e}; line skipped"));
         }
     }
     if s.name.is_empty() && s.pid.is_none() {
@@ -82,6 +58,40 @@ pub fn parse_status(input: &str, text: &str) -> Result<Status> {
         ));
     }
     Ok(s)
+}
+
+fn status_field(s: &mut Status, input: &str, lineno: u64, key: &str, val: &str) -> Result<()> {
+    let kb = || parse_kb(input, lineno, key, val);
+    let num = || parse_num::<u64>(input, lineno, key, val);
+    match key {
+        "Name" => s.name = val.to_string(),
+        "State" => s.state = val.split_whitespace().next().unwrap_or("").to_string(),
+        "Pid" => s.pid = Some(parse_num(input, lineno, key, val)?),
+        "PPid" => s.ppid = Some(parse_num(input, lineno, key, val)?),
+        "Uid" => {
+            let mut f = val.split_whitespace();
+            let r = f.next().unwrap_or("");
+            let e = f.next().unwrap_or("");
+            s.uid = Some((
+                parse_num(input, lineno, key, r)?,
+                parse_num(input, lineno, key, e)?,
+            ));
+        }
+        "VmSize" => s.vm_size_bytes = Some(kb()?),
+        "VmHWM" => s.vm_hwm_bytes = Some(kb()?),
+        "VmRSS" => s.vm_rss_bytes = Some(kb()?),
+        "RssAnon" => s.rss_anon_bytes = Some(kb()?),
+        "RssFile" => s.rss_file_bytes = Some(kb()?),
+        "RssShmem" => s.rss_shmem_bytes = Some(kb()?),
+        "VmSwap" => s.vm_swap_bytes = Some(kb()?),
+        "Threads" => s.threads = Some(num()?),
+        "FDSize" => s.fd_size = Some(num()?),
+        "Cpus_allowed_list" => s.cpus_allowed = Some(count_cpu_list(input, lineno, val)?),
+        "voluntary_ctxt_switches" => s.voluntary_ctxt_switches = Some(num()?),
+        "nonvoluntary_ctxt_switches" => s.nonvoluntary_ctxt_switches = Some(num()?),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Count the CPUs in a list like `0-3,8,10-11` (also `/sys/devices/system/cpu/online`).
@@ -942,11 +952,13 @@ mod tests {
 
     #[test]
     fn status_bad_number_names_line() {
-        let e = parse_status("/proc/1/status", "Name:\tx\nVmRSS:\t12x kB\n").unwrap_err();
+        // A damaged line loses its field, named with file and line; the file still parses.
+        let s = parse_status("/proc/1/status", "Name:\tx\nVmRSS:\t12x kB\nThreads:\t3\n").unwrap();
         assert_eq!(
-            e.to_string(),
-            "/proc/1/status:2: VmRSS: expected a number, got \"12x\""
+            s.skipped_lines,
+            ["/proc/1/status:2: VmRSS: expected a number, got \"12x\"; line skipped"]
         );
+        assert_eq!((s.vm_rss_bytes, s.threads), (None, Some(3)));
         assert!(parse_status("f", "garbage\n").is_err());
     }
 

@@ -40,6 +40,7 @@ pub fn read_snapshot_dir(dir: &Path) -> Result<ProcessSnapshot, LiveError> {
     let mut s = read_bundle_extras(dir)?;
     if let Some((n, t)) = read_opt(dir, "proc/status") {
         let st = procfs::parse_status(&n, &t)?;
+        s.missing.extend(st.skipped_lines.iter().cloned());
         if s.pid == 0 {
             s.pid = st.pid.unwrap_or(0);
         }

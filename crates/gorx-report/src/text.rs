@@ -11,6 +11,12 @@ pub fn render_text(d: &Diagnosis) -> String {
         let _ = writeln!(out, "  {:<22} {}", i.kind, i.path);
     }
     out.push('\n');
+    for n in &d.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    if !d.notes.is_empty() {
+        out.push('\n');
+    }
     if d.findings.is_empty() {
         out.push_str("No findings: nothing in these inputs looks wrong.\n");
         return out;

@@ -121,3 +121,59 @@ fn a_triggered_bundle_reports_its_trigger() {
     // Only the trigger's ids come back from findings.json.
     assert!(!findings.iter().any(|f| f["title"] == "not a trigger"));
 }
+
+/// A damaged line in an auxiliary /proc copy (an fd that closed mid-listing, a status
+/// line cut short) is skipped and named in the notes; the capture is still analysed.
+#[test]
+fn damaged_proc_lines_are_skipped_with_a_note() {
+    let healthy = repo_root().join("testdata/artifacts/1.26/healthy");
+    let dir = std::env::temp_dir().join(format!("gorx-analyze-damaged-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("proc")).unwrap();
+    for f in ["proc/limits", "proc/smaps_rollup"] {
+        std::fs::copy(healthy.join(f), dir.join(f)).unwrap();
+    }
+    let mut fd = std::fs::read_to_string(healthy.join("proc/fd.txt")).unwrap();
+    fd.push_str("18 -> \n");
+    std::fs::write(dir.join("proc/fd.txt"), fd).unwrap();
+    let status = std::fs::read_to_string(healthy.join("proc/status"))
+        .unwrap()
+        .replace("VmRSS:", "VmRSS:\t12x")
+        .replace("Threads:", "Threads:\tmany");
+    std::fs::write(dir.join("proc/status"), status).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(["analyze", "--json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no notes in {v:#}"))
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("fd.txt") && n.contains("fd 18")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("status") && n.contains("VmRSS")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("status") && n.contains("Threads")),
+        "{notes:?}"
+    );
+}
