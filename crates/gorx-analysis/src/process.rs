@@ -1176,6 +1176,9 @@ pub struct Sample {
     pub gc_cpu_fraction: Option<f64>,
     /// Seconds since the process started (to turn the cumulative fraction into a rate).
     pub process_uptime_s: Option<f64>,
+    /// The GC health score (score.rs) from the MemStats read at this sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc_score: Option<u32>,
 }
 
 /// (first, last, share of steps that did not fall) of a series, or None if too short.

@@ -271,6 +271,10 @@ fn sample(t: &Target, started: Instant) -> Result<Sample, LiveError> {
             s.next_gc_bytes = Some(r.memory.next_gc_bytes);
             s.num_gc = Some(r.memory.num_gc);
             s.gc_cpu_fraction = r.gc_cpu_fraction;
+            let inputs = gorx_analysis::score::inputs_of_memstats(&r.memstats, None);
+            if inputs.gc_cpu_percent.is_some() || inputs.pause_ns.is_some() {
+                s.gc_score = Some(gorx_analysis::score::score("watch", &inputs).score);
+            }
             s.goroutines = s.goroutines.or(r.goroutines);
             s.process_uptime_s = process_uptime_s(t.pid);
         }

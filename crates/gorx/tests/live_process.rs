@@ -1079,6 +1079,13 @@ fn server_without_debug_vars_is_not_blind() {
             l.contains("heap_inuse=") && l.contains("[heap?debug=1]"),
             "{l}"
         );
+        // The GC health score from the same MemStats (the heap profile's trailer).
+        let score = l
+            .split("gc_score=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse::<u32>().ok());
+        assert!(score.is_some_and(|n| n <= 100), "{l}");
     }
 }
 

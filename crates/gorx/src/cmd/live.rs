@@ -861,7 +861,7 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
             }
         )],
         Event::Sample(s) => vec![format!(
-            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} throttled={}/{} [{}]",
+            "{:>8.1}s rss={} anon={} fds={} threads={} goroutines={} heap_inuse={} gc_cpu_since_start={} gc_score={} throttled={}/{} [{}]",
             s.t_ms as f64 / 1000.0,
             opt_mib(s.rss_bytes),
             opt_mib(s.rss_anon_bytes),
@@ -872,6 +872,7 @@ fn plain_lines(ev: &gorx_live::watch::Event<'_>) -> Vec<String> {
             s.gc_cpu_fraction
                 .map(|f| format!("{:.1}%", f * 100.0))
                 .unwrap_or("-".into()),
+            s.gc_score.map_or("-".into(), |n| n.to_string()),
             opt_num(s.nr_throttled),
             opt_num(s.nr_periods),
             s.runtime_source.unwrap_or("runtime: none"),
