@@ -78,6 +78,24 @@ pub fn diagnose_with(
     artifacts: &[Artifact<'_>],
     known: Vec<KnownProcess>,
 ) -> Result<Diagnosis, FormatError> {
+    diagnose_grouped(artifacts, known, &|name| bundle_of(name).to_string())
+}
+
+/// One live process: every artifact (fetched from its endpoints, named by URL) belongs
+/// to `known`, whatever its name, and is judged with its /proc snapshot (`gorx inspect`).
+pub fn diagnose_process(
+    artifacts: &[Artifact<'_>],
+    known: KnownProcess,
+) -> Result<Diagnosis, FormatError> {
+    let dir = known.dir.clone();
+    diagnose_grouped(artifacts, vec![known], &|_| dir.clone())
+}
+
+fn diagnose_grouped(
+    artifacts: &[Artifact<'_>],
+    known: Vec<KnownProcess>,
+    process_of: &dyn Fn(&str) -> String,
+) -> Result<Diagnosis, FormatError> {
     let mut inputs = Vec::new();
     let mut processes: BTreeMap<String, ProcessEvidence> = known
         .into_iter()
@@ -104,7 +122,7 @@ pub fn diagnose_with(
             path: a.name.to_string(),
             kind: kind.as_str().to_string(),
         });
-        let pe = processes.entry(bundle_of(a.name).to_string()).or_default();
+        let pe = processes.entry(process_of(a.name)).or_default();
         observe(a, kind, pe)?;
     }
     let judged = processes.len();

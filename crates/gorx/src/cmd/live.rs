@@ -497,27 +497,44 @@ fn fetch_runtime(e: &http::Endpoints, snap: &mut ProcessSnapshot) -> Fetched {
 /// The offline analyses over the fetched artifacts (the same code `gorx analyze` runs),
 /// minus ids the live snapshot already judged or judges better (process ids: /metrics
 /// only rebuilds a coarser snapshot).
-fn artifact_findings(f: &Fetched, have: &[Finding]) -> (Vec<Finding>, Option<String>) {
-    let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = f
-        .bodies
-        .iter()
-        .map(|(name, b)| gorx_analysis::artifacts::Artifact {
-            name,
-            bytes: b,
-            explicit: false,
-        })
-        .collect();
-    match gorx_analysis::artifacts::diagnose(&arts) {
-        Ok(d) => (
-            d.findings
-                .into_iter()
-                .filter(|x| !have.iter().any(|h| h.id == x.id))
-                .filter(|x| !gorx_analysis::process::SNAPSHOT_FINDING_IDS.contains(&x.id))
-                .collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    }
+/// The findings of one live process: its snapshot and the fetched bodies judged together.
+/// A fetched body that does not parse is named in the endpoint notes, and the snapshot is
+/// judged alone.
+fn judge_live(
+    pid: u32,
+    snap: &process::ProcessSnapshot,
+    fetched: Option<&mut Fetched>,
+) -> (Vec<Finding>, Vec<String>) {
+    use gorx_analysis::artifacts::{Artifact, KnownProcess, diagnose_process};
+    let known = || KnownProcess {
+        dir: format!("/proc/{pid}"),
+        snapshot: snap.clone(),
+        trigger: Vec::new(),
+    };
+    let alone = || diagnose_process(&[], known()).map(|d| (d.findings, d.notes));
+    let result = match fetched {
+        Some(f) => {
+            let arts: Vec<Artifact<'_>> = f
+                .bodies
+                .iter()
+                .map(|(name, b)| Artifact {
+                    name,
+                    bytes: b,
+                    explicit: false,
+                })
+                .collect();
+            match diagnose_process(&arts, known()) {
+                Ok(d) => Ok((d.findings, d.notes)),
+                Err(e) => {
+                    f.notes.push(e.to_string());
+                    alone()
+                }
+            }
+        }
+        None => alone(),
+    };
+    // The snapshot alone has no artifact to fail on.
+    result.unwrap_or_else(|e| (Vec::new(), vec![e.to_string()]))
 }
 
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
@@ -572,16 +589,11 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
-    let mut findings = process::analyze(&snap);
+    // One judgement over the snapshot and everything fetched (gorx_analysis::judge): the
+    // joins, the per-process merge and the latency advice from the CPU numbers.
     let mut fetched = fetched;
-    if let Some(f) = &mut fetched {
-        let (more, err) = artifact_findings(f, &findings);
-        findings.extend(more);
-        f.notes.extend(err);
-    }
-    // Pause and latency advice names the cause the CPU numbers support.
-    process::amend_latency_advice(&mut findings, &snap);
-    let diag = Diagnosis::new(inputs, findings);
+    let (findings, notes) = judge_live(pid, &snap, fetched.as_mut());
+    let diag = Diagnosis::new(inputs, findings).with_notes(notes);
 
     if args.json {
         let mut v = serde_json::to_value(&diag)?;
