@@ -51,6 +51,11 @@ struct ProcessEvidence {
     observed: Observations,
     /// Lines of auxiliary files that were skipped, for the diagnosis's notes.
     notes: Vec<String>,
+    /// Empty contention profiles (kind, source), judged once every text form of the
+    /// process has said whether profiling was on.
+    empty_contention: Vec<(profiles::ProfileKind, String)>,
+    /// Profiling rates the text forms state (mutex `sampling period=`).
+    contention_rates: Vec<(profiles::ProfileKind, u64)>,
 }
 
 /// Diagnose every artifact. Fails on the first input that claims a format but breaks it.
@@ -173,6 +178,17 @@ fn judge_process(mut pe: ProcessEvidence) -> Vec<Finding> {
             findings.push(f);
         }
     }
+    // An empty contention profile: off, or on with nothing to record (a text form of
+    // the same process tells which), or either.
+    for (kind, source) in &pe.empty_contention {
+        let rate = pe
+            .contention_rates
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, r)| *r)
+            .max();
+        findings.extend(profiles::empty_contention_finding(*kind, source, rate));
+    }
     if pe.has_proc {
         // Pause and latency advice names the cause this process's CPU numbers support.
         process::amend_latency_advice(&mut findings, &pe.snapshot);
@@ -244,7 +260,7 @@ fn observe(
                 // profile looks like an empty block profile; its file name tells them apart.
                 if profiles::is_profiling_off(&p) {
                     let off = profiles::contention_kind(&p, name).unwrap_or(kind);
-                    out.push(profiles::profiling_off_finding(off, name));
+                    pe.empty_contention.push((off, name.to_string()));
                 } else {
                     let to = if kind == profiles::ProfileKind::Mutex {
                         &mut pe.mutexes
@@ -282,13 +298,16 @@ fn observe(
                     }
                 }
                 legacy::TextProfile::Contention(c) => {
+                    let ck = if c.kind == "mutex" {
+                        profiles::ProfileKind::Mutex
+                    } else {
+                        profiles::ProfileKind::Block
+                    };
+                    if let Some(rate) = c.sampling_period {
+                        pe.contention_rates.push((ck, rate));
+                    }
                     if c.records.is_empty() {
-                        let off = if c.kind == "mutex" {
-                            profiles::ProfileKind::Mutex
-                        } else {
-                            profiles::ProfileKind::Block
-                        };
-                        out.push(profiles::profiling_off_finding(off, name));
+                        pe.empty_contention.push((ck, name.to_string()));
                     } else {
                         let p = profiles::contention_text_profile(&c);
                         let to = if c.kind == "mutex" {

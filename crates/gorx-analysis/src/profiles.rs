@@ -1354,6 +1354,41 @@ pub fn profiling_off_finding(kind: ProfileKind, source: &str) -> Finding {
     }
 }
 
+/// What an empty mutex or block profile says, given the rate when a text form told it
+/// (`sampling period=` of a mutex `?debug=1` profile): rate 0 is profiling off
+/// ([`profiling_off_finding`]); a positive rate means profiling is on and nothing waited,
+/// which is no finding; an unknown rate (protobuf profiles carry none) is either, and the
+/// finding says so.
+pub fn empty_contention_finding(
+    kind: ProfileKind,
+    source: &str,
+    rate: Option<u64>,
+) -> Option<Finding> {
+    match rate {
+        Some(0) => Some(profiling_off_finding(kind, source)),
+        Some(_) => None,
+        None => {
+            let mut f = profiling_off_finding(kind, source);
+            let what = if kind == ProfileKind::Mutex {
+                "Mutex"
+            } else {
+                "Block"
+            };
+            f.title = format!(
+                "{what} profile is empty: profiling is off (Go's default rate 0) or nothing has waited since it was enabled"
+            );
+            f.recommendation = format!(
+                "If the program never sets the rate, {}",
+                f.recommendation
+                    .get(..1)
+                    .map(|c| c.to_lowercase() + &f.recommendation[1..])
+                    .unwrap_or_default()
+            );
+            Some(f)
+        }
+    }
+}
+
 /// `contention.mutex` / `contention.block` from a legacy `?debug=1` contention profile.
 pub fn contention_text_findings(p: &ContentionProfile, source: &str) -> Vec<Finding> {
     // Reuse the protobuf logic on an equivalent profile.
@@ -2086,6 +2121,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// An empty profile is "off" only when a text form says the rate is 0: with a
+    /// positive rate nothing waited (no finding); without a rate it may be either.
+    #[test]
+    fn empty_profiles_say_only_what_is_known() {
+        let k = ProfileKind::Mutex;
+        assert!(empty_contention_finding(k, "m", Some(5)).is_none());
+        let off = empty_contention_finding(k, "m", Some(0)).unwrap();
+        assert!(
+            off.title.contains("profiling is off (rate 0)"),
+            "{}",
+            off.title
+        );
+        let either = empty_contention_finding(k, "m", None).unwrap();
+        assert!(
+            either.title.contains("or nothing has waited"),
+            "{}",
+            either.title
+        );
+        assert_eq!(either.severity, Severity::Info);
     }
 
     /// Issue 13: a mutex/block profile with profiling off says so (info), and its kind is
