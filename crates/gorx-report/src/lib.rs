@@ -3,6 +3,7 @@
 pub mod probe;
 mod text;
 pub mod trace_export;
+pub mod tune;
 
 pub use text::{format_bytes, format_duration_ns, render_text};
 

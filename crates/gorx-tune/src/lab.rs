@@ -173,6 +173,10 @@ pub struct Cell {
     pub p99_spread_percent: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Why the cell cannot be recommended (a failure, errors, OOM, the rate, --max-rss);
+    /// set by [`run`] once the constraints are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<String>,
 }
 
 fn median_u64(mut v: Vec<u64>) -> u64 {
@@ -223,6 +227,7 @@ pub fn summarise(levels: BTreeMap<String, String>, spec: &CellSpec, runs: &[Cell
         runs: runs.len(),
         p99_spread_percent: spread_percent(&p99s),
         failure: runs.iter().find_map(|r| r.failure.clone()),
+        excluded: None,
     }
 }
 
@@ -492,11 +497,14 @@ pub fn run(
             runs[i].push(r);
         }
     }
-    let cells: Vec<Cell> = specs
+    let mut cells: Vec<Cell> = specs
         .iter()
         .zip(&runs)
         .map(|((labels, spec), r)| summarise(labels.clone(), spec, r))
         .collect();
+    for c in &mut cells {
+        c.excluded = disqualified(c, &constraints);
+    }
     let front = pareto_front(&cells, &constraints);
     let sens = sensitivity(&factors, &cells);
     let (recommendation, note) = match front.first() {
@@ -576,6 +584,7 @@ mod tests {
             runs: 1,
             p99_spread_percent: 0.0,
             failure: None,
+            excluded: None,
         }
     }
 

@@ -1,10 +1,9 @@
 //! `gorx tune ... --url URL -- CMD ARGS...`: the tuning lab (gorx_tune): argument parsing,
-//! progress on stderr, and the table, heat map and recommendation on stdout.
+//! progress on stderr, and the report (gorx_report::tune) on stdout and in `--html`.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use gorx_tune::cell::Protocol;
-use gorx_tune::lab::{self, Cell, Constraints, Design, Factor, FactorKind, LabReport};
-use std::fmt::Write as _;
+use gorx_tune::lab::{self, Constraints, Design, Factor, FactorKind};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -60,6 +59,9 @@ pub struct Args {
     pub work_dir: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as an HTML page with the P99 heat map in SVG.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
     /// The service's command line ({port} is replaced).
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -144,163 +146,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &mut |line| eprintln!("gorx tune: {line}"),
     )
     .map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.html {
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        std::fs::write(path, gorx_report::tune::render_tune_html(&report, &command))
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&report, &constraints));
+        print!("{}", gorx_report::tune::render_tune_text(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn ms(ns: u64) -> String {
-    format!("{:.2}", ns as f64 / 1e6)
-}
-
-fn render(r: &LabReport, k: &Constraints) -> String {
-    let mut out = String::new();
-    let names: Vec<&str> = r.factors.iter().map(|f| f.kind.name()).collect();
-    let _ = writeln!(
-        out,
-        "{} cells ({} design); latency from each request's intended send time (open loop)\n",
-        r.cells.len(),
-        if r.design == Design::Full {
-            "full"
-        } else {
-            "orthogonal"
-        }
-    );
-    let mut head = String::new();
-    for n in &names {
-        let _ = write!(head, "{n:>12} ");
-    }
-    let _ = writeln!(
-        out,
-        "{head}{:>9} {:>9} {:>9} {:>8} {:>6} {:>7} {:>6} {:>9} {:>6}  note",
-        "p50 ms", "p99 ms", "p99.9 ms", "req/s", "err", "GC", "GC%", "peak MiB", "±p99%"
-    );
-    for (i, c) in r.cells.iter().enumerate() {
-        let mut row = String::new();
-        for n in &names {
-            let _ = write!(
-                row,
-                "{:>12} ",
-                c.levels.get(*n).map(String::as_str).unwrap_or("-")
-            );
-        }
-        let note = match lab::disqualified(c, k) {
-            Some(why) => why,
-            None if r.pareto_front.contains(&i) => "front".into(),
-            None => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{row}{:>9} {:>9} {:>9} {:>8.0} {:>6} {:>7} {:>6.1} {:>9} {:>6.1}  {note}",
-            ms(c.p50_ns),
-            ms(c.p99_ns),
-            ms(c.p999_ns),
-            c.rps,
-            c.errors + c.timeouts,
-            c.gc_cycles,
-            c.gc_cpu_percent,
-            c.peak_rss_bytes >> 20,
-            c.p99_spread_percent
-        );
-    }
-    if let Some(map) = heat_map(r) {
-        out.push('\n');
-        out.push_str(&map);
-    }
-    if !r.sensitivity_percent.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nsensitivity of P99 (range of the mean over a factor's levels / overall mean):"
-        );
-        let mut v: Vec<(&String, &f64)> = r.sensitivity_percent.iter().collect();
-        v.sort_by(|a, b| b.1.total_cmp(a.1));
-        for (n, s) in v {
-            let _ = writeln!(out, "  {n:<20} {s:>6.1}%");
-        }
-    }
-    out.push('\n');
-    match (&r.recommendation, &r.note) {
-        (Some(rec), _) => {
-            let _ = writeln!(
-                out,
-                "{}: {}",
-                if rec.beats_defaults {
-                    "recommendation"
-                } else {
-                    "verdict"
-                },
-                rec.verdict
-            );
-        }
-        (None, Some(note)) => {
-            let _ = writeln!(out, "verdict: {note}");
-        }
-        _ => {}
-    }
-    out
-}
-
-/// P99 over the two factors with the most levels, shaded from best (light) to worst.
-fn heat_map(r: &LabReport) -> Option<String> {
-    let mut fs: Vec<&Factor> = r.factors.iter().filter(|f| f.levels.len() >= 2).collect();
-    if fs.len() < 2 {
-        return None;
-    }
-    fs.sort_by_key(|f| std::cmp::Reverse(f.levels.len()));
-    let (rows_f, cols_f) = (fs[0], fs[1]);
-    let (rn, cn) = (rows_f.kind.name(), cols_f.kind.name());
-    let mean = |a: &str, b: &str| -> Option<f64> {
-        let v: Vec<f64> = r
-            .cells
-            .iter()
-            .filter(|c: &&Cell| c.failure.is_none() && c.p99_ns > 0)
-            .filter(|c| c.levels.get(rn).map(String::as_str) == Some(a))
-            .filter(|c| c.levels.get(cn).map(String::as_str) == Some(b))
-            .map(|c| c.p99_ns as f64 / 1e6)
-            .collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
-    let values: Vec<f64> = rows_f
-        .levels
-        .iter()
-        .flat_map(|a| cols_f.levels.iter().filter_map(move |b| mean(a, b)))
-        .collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
-    let shade = |v: f64| {
-        let x = if hi > lo { (v - lo) / (hi - lo) } else { 0.0 };
-        [' ', '░', '▒', '▓', '█'][((x * 4.0).round() as usize).min(4)]
-    };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "P99 ms by {rn} (rows) × {cn} (columns); darker is slower"
-    );
-    let _ = write!(out, "{:>12} ", "");
-    for b in &cols_f.levels {
-        let _ = write!(out, "{b:>12} ");
-    }
-    out.push('\n');
-    for a in &rows_f.levels {
-        let _ = write!(out, "{a:>12} ");
-        for b in &cols_f.levels {
-            match mean(a, b) {
-                Some(v) => {
-                    let s = shade(v);
-                    let _ = write!(out, "{s}{s}{v:>9.2}{s} ");
-                }
-                None => {
-                    let _ = write!(out, "{:>12} ", "failed");
-                }
-            }
-        }
-        out.push('\n');
-    }
-    Some(out)
 }
 
 #[cfg(test)]
