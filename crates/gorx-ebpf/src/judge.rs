@@ -1,4 +1,5 @@
-//! Judging the syscall probe: a pure function from its results to findings (no I/O).
+//! Judging the probes: pure functions from their results to findings (no I/O).
+//! The syscall probe first; the run-queue probe (`judge_runq`) below it.
 //!
 //! Needs: the slow-syscall events with their symbolized Go stacks and the window.
 //! Claims: `syscall.slow` per (syscall, Go site), the site being the first frame outside
@@ -8,11 +9,15 @@
 //! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
 //! asked for, so stacks whose site is in the runtime are left out.
 
+use crate::runq::{CpuWindow, RunqReport};
 use crate::syscalls::{SlowStack, SyscallReport};
+use gorx_analysis::process::{CpuCause, CpuContention};
 use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
-    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
-    SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
+    CGROUP_THROTTLED_WARNING_RATIO, HOST_CPU_PRESSURE_WARNING_PCT, HOST_LOAD_PER_CPU_HIGH,
+    RUNQ_PROBE_MIN_SAMPLES, RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS,
+    RUNQ_PROBE_P99_WARNING_NS, SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS,
+    SYSCALL_SLOW_MIN_EVENTS, SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
 };
 use gorx_analysis::{Evidence, Finding, Severity};
 use serde::Serialize;
@@ -204,6 +209,134 @@ fn advice(syscall: &str, site: &str) -> String {
     format!("{site}: {what}.")
 }
 
+// ---- probe 3: run-queue latency ----
+
+/// The cause the window's numbers support, with them, in the shape process.rs uses for
+/// `sched.cpu-starved` from /proc (same causes, same advice).
+pub fn runq_contention(w: &CpuWindow) -> CpuContention {
+    let mut c = CpuContention {
+        cause: CpuCause::NoneOutside,
+        runq_wait_share: None,
+        runq_wait_ns: None,
+        thread_cpu_ns: None,
+        host_pressure_some_avg10: w.host_pressure_some_avg10,
+        host_pressure_some_avg60: w.host_pressure_some_avg60,
+        load1: w.load1,
+        host_cpus: w.host_cpus,
+        nr_throttled: w.nr_throttled,
+        nr_periods: w.nr_periods,
+        quota_cpus: w.quota_cpus,
+        gomaxprocs: w.gomaxprocs,
+        gomaxprocs_observed: w.gomaxprocs_observed,
+    };
+    // Throttled periods that grew during the window, in a share of its periods that
+    // process.rs calls throttling (a short window has few periods: no minimum count).
+    let throttled = match (w.nr_throttled, w.nr_periods) {
+        (Some(t), Some(p)) if t > 0 => t as f64 / p.max(1) as f64 >= CGROUP_THROTTLED_WARNING_RATIO,
+        _ => false,
+    };
+    let pressure = w
+        .host_pressure_some_avg10
+        .is_some_and(|p| p >= HOST_CPU_PRESSURE_WARNING_PCT);
+    let loaded = match (w.load1, w.host_cpus) {
+        (Some(l), Some(n)) if n > 0 => l / n as f64 >= HOST_LOAD_PER_CPU_HIGH,
+        _ => false,
+    };
+    let over_quota = match (w.quota_cpus, w.gomaxprocs) {
+        (Some(q), Some(g)) => g > (q.ceil() as u32).max(1),
+        _ => false,
+    };
+    c.cause = if throttled {
+        CpuCause::CgroupThrottled
+    } else if pressure || loaded {
+        CpuCause::HostSaturated
+    } else if over_quota {
+        CpuCause::GomaxprocsAboveQuota
+    } else {
+        CpuCause::NoneOutside
+    };
+    c
+}
+
+/// `sched.cpu-starved` from the run-queue probe: the P99 delay from runnable to on-CPU of
+/// the target's threads, naming the cause the window's numbers support.
+pub fn judge_runq(r: &RunqReport) -> Vec<Finding> {
+    let p99 = r.all.quantile_ns(0.99);
+    if r.all.count == 0 || p99 < RUNQ_PROBE_P99_WARNING_NS {
+        return Vec::new();
+    }
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut reasons = Vec::new();
+    let mut sev = if p99 >= RUNQ_PROBE_P99_CRITICAL_NS {
+        reasons.push(format!(
+            "P99 run-queue delay {:.1} ms ≥ {:.0} ms",
+            ms(p99),
+            ms(RUNQ_PROBE_P99_CRITICAL_NS)
+        ));
+        Severity::Critical
+    } else {
+        reasons.push(format!(
+            "P99 run-queue delay {:.1} ms ≥ {:.0} ms",
+            ms(p99),
+            ms(RUNQ_PROBE_P99_WARNING_NS)
+        ));
+        Severity::Warning
+    };
+    if r.all.count < RUNQ_PROBE_MIN_SAMPLES {
+        reasons.push(format!(
+            "only {} delays measured (< {RUNQ_PROBE_MIN_SAMPLES}): lowered",
+            r.all.count
+        ));
+        sev = Severity::Info;
+    }
+    if r.window_ns < RUNQ_PROBE_MIN_WINDOW_NS && sev > Severity::Info {
+        reasons.push(format!(
+            "window {} ms < {} ms: lowered",
+            r.window_ns / 1_000_000,
+            RUNQ_PROBE_MIN_WINDOW_NS / 1_000_000
+        ));
+        sev = lower(sev);
+    }
+    let c = runq_contention(&r.cpu);
+    let cause = match c.cause {
+        CpuCause::CgroupThrottled => "CFS quota throttling",
+        CpuCause::HostSaturated => "host CPU contention",
+        CpuCause::GomaxprocsAboveQuota => "GOMAXPROCS above the CPU quota",
+        CpuCause::NoneOutside => "no outside cause in the numbers",
+    };
+    let mut evidence = Evidence::new();
+    evidence.insert("source".into(), json!("ebpf-runq"));
+    evidence.insert("cause".into(), json!(c.cause));
+    evidence.insert("runq_delays".into(), json!(r.all.count));
+    evidence.insert("runq_p50_ns".into(), json!(r.all.quantile_ns(0.5)));
+    evidence.insert("runq_p99_ns".into(), json!(p99));
+    evidence.insert("runq_max_ns".into(), json!(r.all.max_ns));
+    evidence.insert("runq_mean_ns".into(), json!(r.all.mean_ns()));
+    evidence.insert("runq_wait_total_ns".into(), json!(r.all.total_ns));
+    evidence.insert(
+        "threads_waiting_avg".into(),
+        json!((r.all.total_ns as f64 / r.window_ns.max(1) as f64 * 100.0).round() / 100.0),
+    );
+    evidence.insert("preemptions".into(), json!(r.after_preemption.count));
+    evidence.insert("window_ns".into(), json!(r.window_ns));
+    evidence.insert("contention".into(), json!(c));
+    evidence.insert("severity_reasons".into(), json!(reasons));
+    vec![Finding {
+        id: "sched.cpu-starved",
+        severity: sev,
+        title: format!(
+            "Threads waited on a CPU run queue: P99 {:.1} ms, max {:.1} ms over {} delays ({cause})",
+            ms(p99),
+            ms(r.all.max_ns),
+            r.all.count
+        ),
+        evidence,
+        recommendation: c.advice(),
+        sources: vec![format!("ebpf:sched_switch pid {}", r.pid)],
+        sites: Vec::new(),
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +491,124 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         let reasons = f[0].evidence["severity_reasons"].to_string();
         assert!(reasons.contains("lowered"), "{reasons}");
+    }
+
+    // ---- run-queue probe ----
+
+    use crate::runq::{CpuWindow, Delays, RunqReport};
+
+    /// `n` delays in log2 slot `slot`, max `max_ns`.
+    fn delays(n: u64, slot: usize, max_ns: u64) -> Delays {
+        let mut d = Delays::empty();
+        d.count = n;
+        d.hist[slot] = n;
+        d.total_ns = n * (1u64 << slot);
+        d.max_ns = max_ns;
+        d
+    }
+
+    fn runq(all: Delays, cpu: CpuWindow) -> RunqReport {
+        RunqReport {
+            pid: 42,
+            window_ns: 5_000_000_000,
+            after_wakeup: all.clone(),
+            all,
+            after_preemption: Delays::empty(),
+            entries_lost: 0,
+            cpu,
+            target_exited: false,
+        }
+    }
+
+    fn quiet_host() -> CpuWindow {
+        CpuWindow {
+            host_pressure_some_avg10: Some(1.0),
+            host_pressure_some_avg60: Some(1.0),
+            load1: Some(0.5),
+            host_cpus: Some(8),
+            gomaxprocs: Some(8),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn short_run_queue_waits_are_healthy() {
+        // 5000 delays, all ~16-32 µs; even the max (3 ms) is under the warning P99.
+        let mut d = delays(5000, 14, 3_000_000);
+        d.hist[21] = 10; // a few ~2-4 ms waits
+        d.count += 10;
+        assert!(judge_runq(&runq(d, quiet_host())).is_empty());
+    }
+
+    #[test]
+    fn throttled_quota_is_named_as_the_cause() {
+        // 2% of delays at ~64-128 ms: the rest of a 100 ms period after the quota ran out.
+        let mut d = delays(4900, 14, 95_000_000);
+        d.hist[26] = 100;
+        d.count += 100;
+        let cpu = CpuWindow {
+            cgroup: Some("/probe".into()),
+            nr_periods: Some(50),
+            nr_throttled: Some(48),
+            throttled_ns: Some(3_500_000_000),
+            quota_cpus: Some(0.2),
+            gomaxprocs: Some(4),
+            gomaxprocs_observed: true,
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "sched.cpu-starved");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(f[0].evidence["cause"], "cgroup-throttled");
+        assert!(f[0].title.contains("CFS quota"), "{}", f[0].title);
+        assert!(
+            f[0].recommendation.contains("GOMAXPROCS=1"),
+            "{}",
+            f[0].recommendation
+        );
+    }
+
+    #[test]
+    fn old_throttling_does_not_explain_this_window() {
+        // A quota that throttled nothing during the window while the host is saturated.
+        let d = delays(1000, 23, 12_000_000); // ~8-16 ms
+        let cpu = CpuWindow {
+            nr_periods: Some(50),
+            nr_throttled: Some(0),
+            quota_cpus: Some(4.0),
+            host_pressure_some_avg10: Some(60.0),
+            load1: Some(20.0),
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cause"], "host-saturated");
+    }
+
+    #[test]
+    fn gomaxprocs_above_the_quota_when_nothing_else_shows() {
+        let d = delays(1000, 23, 12_000_000);
+        let cpu = CpuWindow {
+            nr_periods: Some(50),
+            nr_throttled: Some(1), // 2% < the throttling share
+            quota_cpus: Some(2.0),
+            gomaxprocs: Some(16),
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f[0].evidence["cause"], "gomaxprocs-above-quota");
+    }
+
+    #[test]
+    fn few_samples_or_a_short_window_lower_the_severity() {
+        let d = delays(50, 26, 100_000_000);
+        let f = judge_runq(&runq(d, quiet_host()));
+        assert_eq!(f[0].severity, Severity::Info);
+        let mut r = runq(delays(1000, 26, 100_000_000), quiet_host());
+        r.window_ns = 1_000_000_000;
+        let f = judge_runq(&r);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cause"], "none-outside");
     }
 }

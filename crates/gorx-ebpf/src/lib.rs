@@ -14,6 +14,7 @@
 pub mod gopclntab;
 pub mod judge;
 pub mod preflight;
+pub mod runq;
 pub mod symbolize;
 mod syscall_names;
 pub mod syscalls;

@@ -70,10 +70,38 @@ fn syscall_links() -> usize {
         .unwrap_or(0)
 }
 
+/// The raw-tracepoint links on the scheduler tracepoints the runq probe uses.
+fn sched_links() -> usize {
+    let out = Command::new("bpftool")
+        .args(["link", "show", "-j"])
+        .output()
+        .expect("bpftool");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|l| {
+                    matches!(
+                        l["tp_name"].as_str(),
+                        Some("sched_wakeup" | "sched_wakeup_new" | "sched_switch")
+                    )
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// The patient binary, built once per test run.
 fn patient() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| build_patient("syscall-blocking", &[]))
+        .clone()
+}
+
+/// The sched-latency patient: CPU-bound goroutines (as many as GOMAXPROCS can run).
+fn sched_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("sched-latency", "sched-latency", &[]))
         .clone()
 }
 
@@ -90,6 +118,10 @@ fn stripped_pie_patient() -> Option<PathBuf> {
 }
 
 fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    build_package(name, "syscall-blocking", flags)
+}
+
+fn build_package(name: &str, package: &str, flags: &[&str]) -> Option<PathBuf> {
     let go = go_toolchain("")?;
     let dir = std::env::temp_dir().join(format!("gorx-probe-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -99,13 +131,13 @@ fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
         .args(flags)
         .args(["-trimpath", "-o"])
         .arg(&out)
-        .arg("./syscall-blocking")
+        .arg(format!("./{package}"))
         .current_dir(patients_dir())
         .env("GOTOOLCHAIN", "local")
         .env("CGO_ENABLED", "0")
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "go build {flags:?} ./syscall-blocking failed");
+    assert!(ok, "go build {flags:?} ./{package} failed");
     Some(out)
 }
 
@@ -115,13 +147,19 @@ fn start_patient() -> Option<KillOnDrop> {
 }
 
 fn start_patient_bin(bin: Option<PathBuf>) -> Option<KillOnDrop> {
+    start_patient_cmd(bin, |_| {})
+}
+
+/// Start a patient binary, `setup` adjusting its command (environment, cgroup).
+fn start_patient_cmd(bin: Option<PathBuf>, setup: impl FnOnce(&mut Command)) -> Option<KillOnDrop> {
     let Some(bin) = bin else {
         missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
         return None;
     };
+    let mut cmd = Command::new(bin);
+    setup(&mut cmd);
     let mut child = KillOnDrop(
-        Command::new(bin)
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -346,31 +384,33 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
         assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     };
-    // A non-Go process.
-    expect(
-        probe_cmd(non_go, &["--duration", "1s"]),
-        "is not a Go program",
-    );
-    // No BTF (pointed elsewhere: the kernel here has it).
-    let mut c = probe_cmd(non_go, &["--duration", "1s"]);
-    c.env("GORX_BTF_PATH", "/nonexistent/btf");
-    expect(c, "the kernel has no BTF");
-    // No privileges: run as nobody with every capability dropped.
-    if have("setpriv") {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            gorx(),
-            "probe",
-        ])
-        .arg(non_go.to_string())
-        .args(["--duration", "1s"]);
-        expect(c, "missing privileges");
-    } else {
-        missing_prerequisite("setpriv (util-linux)");
+    let sched_before = sched_links();
+    // Each probe set refuses the same way.
+    for only in ["syscalls", "runq", "syscalls,runq"] {
+        let args = ["--duration", "1s", "--only", only];
+        // A non-Go process.
+        expect(probe_cmd(non_go, &args), "is not a Go program");
+        // No BTF (pointed elsewhere: the kernel here has it).
+        let mut c = probe_cmd(non_go, &args);
+        c.env("GORX_BTF_PATH", "/nonexistent/btf");
+        expect(c, "the kernel has no BTF");
+        // No privileges: run as nobody with every capability dropped.
+        if have("setpriv") {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                gorx(),
+                "probe",
+            ])
+            .arg(non_go.to_string())
+            .args(args);
+            expect(c, "missing privileges");
+        } else {
+            missing_prerequisite("setpriv (util-linux)");
+        }
     }
     // Inside another PID namespace the kernel's tgids are not the pids gorx sees.
     if have("unshare") {
@@ -386,11 +426,16 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     let _ = other.0.kill();
     let _ = other.0.wait();
     expect(probe_cmd(non_go, &["--duration", "1s"]), "does not exist");
+    expect(
+        probe_cmd(non_go, &["--duration", "1s", "--only", "runq"]),
+        "does not exist",
+    );
     // A planned probe that is not there yet is refused, not ignored.
     let out = run_bounded(probe_cmd(1, &["--only", "offcpu"]), Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
     assert_eq!(syscall_links(), before);
+    assert_eq!(sched_links(), sched_before);
 }
 
 /// Go program for the oracle: on each stdin line, exactly 20000 openat calls.
@@ -638,4 +683,142 @@ fn a_stripped_pie_patient_is_symbolized_through_its_function_table() {
         .collect();
     assert!(sites.contains(&"main.reader"), "{sites:?}");
     assert!(sites.contains(&"main.sleeper"), "{sites:?}");
+}
+
+/// A throwaway cpu cgroup with a CFS quota (v2 `cpu.max` where the machine has v2, else
+/// v1's cpu hierarchy, as gorx tune's lab cells); removed on drop.
+struct QuotaCgroup {
+    dir: PathBuf,
+    procs: std::fs::File,
+}
+
+impl QuotaCgroup {
+    fn create(name: &str, cpus: f64) -> Option<QuotaCgroup> {
+        let root = Path::new("/sys/fs/cgroup");
+        let quota = (cpus * 100_000.0) as u64;
+        let dir = if root.join("cgroup.controllers").exists() {
+            let _ = std::fs::write(root.join("cgroup.subtree_control"), "+cpu");
+            let d = root.join(name);
+            std::fs::create_dir_all(&d).ok()?;
+            std::fs::write(d.join("cpu.max"), format!("{quota} 100000")).ok()?;
+            d
+        } else {
+            let d = root.join("cpu").join(name);
+            std::fs::create_dir_all(&d).ok()?;
+            std::fs::write(d.join("cpu.cfs_period_us"), "100000").ok()?;
+            std::fs::write(d.join("cpu.cfs_quota_us"), quota.to_string()).ok()?;
+            d
+        };
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .ok()?;
+        Some(QuotaCgroup { dir, procs })
+    }
+
+    /// The child joins the cgroup between fork and exec.
+    fn enter_on_spawn(&self, cmd: &mut Command) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = self.procs.as_raw_fd();
+        // SAFETY: only write(2) runs between fork and exec (async-signal-safe); "0" moves
+        // the writing process itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for QuotaCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn runq_json(pid: u32, duration: &str) -> serde_json::Value {
+    let sched_before = sched_links();
+    let out = run_bounded(
+        probe_cmd(pid, &["--only", "runq", "--duration", duration, "--json"]),
+        Duration::from_secs(15),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(sched_links(), sched_before, "runq links left attached");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn runq_in_a_cpu_quota_cgroup_shows_the_delay_and_names_the_quota() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    // Baseline: the mostly idle syscall-blocking patient, no quota.
+    let Some(idle) = start_patient() else { return };
+    let base = runq_json(idle.0.id(), "2s");
+    drop(idle);
+    let base_p99 = base["probes"]["runq"]["p99_ns"].as_u64().unwrap();
+    assert!(
+        base["probes"]["runq"]["report"]["all"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "no run-queue delays measured for the idle patient: {base:#}"
+    );
+
+    // Four CPU-bound Ps in 0.2 CPU: each 100 ms period runs 20 ms and throttles 80.
+    let name = format!("gorx-probe-runq-{}", std::process::id());
+    let Some(cg) = QuotaCgroup::create(&name, 0.2) else {
+        missing_prerequisite("a writable cpu cgroup hierarchy (/sys/fs/cgroup)");
+        return;
+    };
+    let Some(p) = start_patient_cmd(sched_patient(), |c| {
+        c.env("GOMAXPROCS", "4");
+        cg.enter_on_spawn(c);
+    }) else {
+        return;
+    };
+    let v = runq_json(p.0.id(), "3s");
+    drop(p);
+    let runq = &v["probes"]["runq"];
+    let p99 = runq["p99_ns"].as_u64().unwrap();
+    let cpu = &runq["report"]["cpu"];
+    assert!(
+        cpu["nr_throttled"].as_u64().unwrap_or(0) > 0,
+        "no throttled periods in the window: {cpu:#}"
+    );
+    assert!(
+        cpu["cgroup"].as_str().unwrap_or("").contains(&name),
+        "{cpu:#}"
+    );
+    assert!(
+        p99 >= 20_000_000 && p99 > 4 * base_p99,
+        "throttled P99 {p99} ns vs idle P99 {base_p99} ns"
+    );
+    assert!(
+        runq["report"]["after_preemption"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{runq:#}"
+    );
+    let findings = v["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["id"] == "sched.cpu-starved")
+        .unwrap_or_else(|| panic!("no sched.cpu-starved: {findings:#?}"));
+    assert_eq!(f["evidence"]["cause"], "cgroup-throttled", "{f:#}");
+    assert_ne!(f["severity"], "info", "{f:#}");
+    assert!(f["title"].as_str().unwrap().contains("CFS quota"), "{f:#}");
+    drop(cg);
 }
