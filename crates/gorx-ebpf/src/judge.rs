@@ -319,7 +319,25 @@ pub fn judge_runq(r: &RunqReport) -> Vec<Finding> {
     );
     evidence.insert("preemptions".into(), json!(r.after_preemption.count));
     evidence.insert("window_ns".into(), json!(r.window_ns));
-    evidence.insert("contention".into(), json!(c));
+    // The window's competition, flat (probes.runq.report.cpu has all of it).
+    let w = &r.cpu;
+    for (k, v) in [
+        ("throttled_periods", w.nr_throttled.map(|x| json!(x))),
+        ("cfs_periods", w.nr_periods.map(|x| json!(x))),
+        ("throttled_ns", w.throttled_ns.map(|x| json!(x))),
+        ("quota_cpus", w.quota_cpus.map(|x| json!(x))),
+        (
+            "host_cpu_pressure_some_avg10",
+            w.host_pressure_some_avg10.map(|x| json!(x)),
+        ),
+        ("load1", w.load1.map(|x| json!(x))),
+        ("host_cpus", w.host_cpus.map(|x| json!(x))),
+        ("gomaxprocs", w.gomaxprocs.map(|x| json!(x))),
+    ] {
+        if let Some(v) = v {
+            evidence.insert(k.into(), v);
+        }
+    }
     evidence.insert("severity_reasons".into(), json!(reasons));
     vec![Finding {
         id: "sched.cpu-starved",
