@@ -1,5 +1,6 @@
 //! Judging the probes: pure functions from their results to findings (no I/O).
-//! The syscall probe first; the run-queue probe (`judge_runq`) below it.
+//! The syscall probe first; the run-queue probe (`judge_runq`) and the fd probe
+//! (`judge_fds`) below it.
 //!
 //! Needs: the slow-syscall events with their symbolized Go stacks and the window.
 //! Claims: `syscall.slow` per (syscall, Go site), the site being the first frame outside
@@ -9,15 +10,18 @@
 //! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
 //! asked for, so stacks whose site is in the runtime are left out.
 
+use crate::fds::FdReport;
 use crate::runq::{CpuWindow, RunqReport};
 use crate::syscalls::{SlowStack, SyscallReport};
 use gorx_analysis::process::{CpuCause, CpuContention};
 use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
-    CGROUP_THROTTLED_WARNING_RATIO, HOST_CPU_PRESSURE_WARNING_PCT, HOST_LOAD_PER_CPU_HIGH,
-    RUNQ_PROBE_MIN_SAMPLES, RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS,
-    RUNQ_PROBE_P99_WARNING_NS, SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS,
-    SYSCALL_SLOW_MIN_EVENTS, SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
+    CGROUP_THROTTLED_WARNING_RATIO, FD_LEAK_PROBE_CRITICAL_HORIZON_S, FD_LEAK_PROBE_MAX_FINDINGS,
+    FD_LEAK_PROBE_MIN_GROWTH, FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE,
+    HOST_CPU_PRESSURE_WARNING_PCT, HOST_LOAD_PER_CPU_HIGH, RUNQ_PROBE_MIN_SAMPLES,
+    RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS, RUNQ_PROBE_P99_WARNING_NS,
+    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
+    SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
 };
 use gorx_analysis::{Evidence, Finding, Severity};
 use serde::Serialize;
@@ -355,6 +359,149 @@ pub fn judge_runq(r: &RunqReport) -> Vec<Finding> {
     }]
 }
 
+// ---- probe 4: fd lifetimes ----
+
+/// The fds opened at one Go site (every stack whose site it is), over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FdGroup {
+    pub site: String,
+    pub opened: u64,
+    pub closed: u64,
+    pub outstanding: i64,
+    /// Outstanding fds at each sample, summed over the site's stacks.
+    pub series: Vec<i64>,
+    /// The stack with the most outstanding fds, leaf first.
+    pub stack: Vec<String>,
+}
+
+/// Opening stacks grouped by Go site, most outstanding first.
+pub fn group_fds(r: &FdReport) -> Vec<FdGroup> {
+    let mut groups: BTreeMap<String, FdGroup> = BTreeMap::new();
+    // Stacks come most outstanding first: the first seen names the group's stack.
+    for st in &r.stacks {
+        let frames: Vec<&str> = st
+            .frames
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.starts_with("0x"))
+            .collect();
+        let site = site(frames.iter().copied())
+            .or_else(|| frames.first().copied())
+            .unwrap_or(NO_STACK)
+            .to_string();
+        let g = groups.entry(site.clone()).or_insert_with(|| FdGroup {
+            site,
+            opened: 0,
+            closed: 0,
+            outstanding: 0,
+            series: vec![0; st.series.len()],
+            stack: st.frames.clone(),
+        });
+        g.opened += st.opened;
+        g.closed += st.closed;
+        g.outstanding += st.outstanding;
+        if g.series.len() < st.series.len() {
+            g.series.resize(st.series.len(), 0);
+        }
+        for (a, b) in g.series.iter_mut().zip(&st.series) {
+            *a += b;
+        }
+    }
+    let mut out: Vec<FdGroup> = groups.into_values().collect();
+    out.sort_by(|a, b| {
+        b.outstanding
+            .cmp(&a.outstanding)
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    out
+}
+
+/// `fd.leak` for the sites whose open fds kept growing through the window.
+pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let secs = r.window_ns as f64 / 1e9;
+    for g in groups
+        .iter()
+        .filter(|g| !is_plumbing(&g.site) && g.site != NO_STACK)
+    {
+        if out.len() == FD_LEAK_PROBE_MAX_FINDINGS {
+            break;
+        }
+        // Counting starts at attach: the outstanding count is the growth since then.
+        let total = g.outstanding;
+        if total < FD_LEAK_PROBE_MIN_GROWTH || g.series.len() < 3 {
+            continue;
+        }
+        let mid = g.series[g.series.len() / 2];
+        let second_half = total - mid;
+        if (second_half as f64) < (total as f64 * FD_LEAK_PROBE_SECOND_HALF_SHARE).max(1.0) {
+            continue; // filled early, then held: a pool, not a leak
+        }
+        let rate = total as f64 / secs.max(1e-3);
+        let to_limit_s = match (r.nofile_soft, r.open_fds_end) {
+            (Some(l), Some(n)) if rate > 0.0 => Some(l.saturating_sub(n) as f64 / rate),
+            _ => None,
+        };
+        let mut reasons = vec![format!(
+            "{total} more fds opened than closed in {secs:.1} s, {second_half} of them in the second half"
+        )];
+        let mut sev = match to_limit_s {
+            Some(t) if t <= FD_LEAK_PROBE_CRITICAL_HORIZON_S => {
+                reasons.push(format!(
+                    "RLIMIT_NOFILE reached in {:.0} s at this rate (≤ {:.0} s)",
+                    t, FD_LEAK_PROBE_CRITICAL_HORIZON_S
+                ));
+                Severity::Critical
+            }
+            _ => Severity::Warning,
+        };
+        if r.window_ns < FD_LEAK_PROBE_MIN_WINDOW_NS {
+            reasons.push(format!(
+                "window {} ms < {} ms: lowered",
+                r.window_ns / 1_000_000,
+                FD_LEAK_PROBE_MIN_WINDOW_NS / 1_000_000
+            ));
+            sev = lower(sev);
+        }
+        let mut evidence = Evidence::new();
+        evidence.insert("source".into(), json!("ebpf-fds"));
+        evidence.insert("opened".into(), json!(g.opened));
+        evidence.insert("closed".into(), json!(g.closed));
+        evidence.insert("outstanding".into(), json!(total));
+        evidence.insert("growth_second_half".into(), json!(second_half));
+        evidence.insert("fds_per_s".into(), json!((rate * 100.0).round() / 100.0));
+        if let Some(n) = r.open_fds_end {
+            evidence.insert("open_fds".into(), json!(n));
+        }
+        if let Some(l) = r.nofile_soft {
+            evidence.insert("nofile_soft".into(), json!(l));
+        }
+        if let Some(t) = to_limit_s {
+            evidence.insert("seconds_to_limit".into(), json!(t.round()));
+        }
+        evidence.insert("window_ns".into(), json!(r.window_ns));
+        evidence.insert("severity_reasons".into(), json!(reasons));
+        out.push(Finding {
+            id: "fd.leak",
+            severity: sev,
+            title: format!(
+                "fds opened at {} keep growing: {} opened, {} closed in {:.1} s ({:.1}/s)",
+                g.site, g.opened, g.closed, secs, rate
+            ),
+            evidence,
+            recommendation: format!(
+                "{}: files or connections opened here are not closed. Close them on every path \
+                 (defer f.Close() / resp.Body.Close() right after the error check), or bound \
+                 them with a pool; the stack in probes.fds shows the opening call.",
+                g.site
+            ),
+            sources: vec![format!("ebpf:raw_syscalls fds pid {}", r.pid)],
+            sites: vec![g.site.clone()],
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,5 +775,97 @@ mod tests {
         let f = judge_runq(&r);
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(f[0].evidence["cause"], "none-outside");
+    }
+
+    // ---- fd probe ----
+
+    use crate::fds::{FdReport, FdStack};
+
+    fn fd_stack(frames: &[&str], opened: u64, series: &[i64]) -> FdStack {
+        let out = *series.last().unwrap();
+        FdStack {
+            frames: frames.iter().map(|s| s.to_string()).collect(),
+            opened,
+            closed: opened - out as u64,
+            outstanding: out,
+            series: series.to_vec(),
+            stack_error: None,
+        }
+    }
+
+    fn fd_report(stacks: Vec<FdStack>) -> FdReport {
+        FdReport {
+            pid: 42,
+            window_ns: 5_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks,
+            untracked: 0,
+            open_fds_start: Some(100),
+            open_fds_end: Some(150),
+            nofile_soft: Some(1024),
+            target_exited: false,
+        }
+    }
+
+    const DIAL: &[&str] = &[
+        "syscall.Socket",
+        "net.sysSocket",
+        "net.(*Dialer).DialContext",
+        "net.Dial",
+        "main.fetch",
+        "runtime.goexit",
+    ];
+    const OPEN: &[&str] = &["syscall.openat", "os.OpenFile", "os.Open", "main.fetch"];
+
+    #[test]
+    fn a_site_that_keeps_opening_is_a_leak_named_at_its_site() {
+        let steady: Vec<i64> = (1..=10).map(|i| i * 3).collect();
+        let r = fd_report(vec![
+            fd_stack(DIAL, 30, &steady),
+            fd_stack(OPEN, 30, &steady),
+            // Balanced: opened and closed, as os.ReadDir does.
+            fd_stack(
+                &["syscall.openat", "os.ReadDir", "main.count"],
+                50,
+                &[0; 10],
+            ),
+        ]);
+        let groups = group_fds(&r);
+        assert_eq!(groups[0].site, "main.fetch");
+        assert_eq!(groups[0].outstanding, 60);
+        let f = judge_fds(&r, &groups);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "fd.leak");
+        assert_eq!(f[0].sites, vec!["main.fetch"]);
+        // 874 fds left at 12/s: the limit in ~73 s.
+        assert_eq!(f[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_pool_that_filled_early_is_not_a_leak() {
+        let pool = [20, 32, 32, 32, 32, 32, 32, 32, 32, 32];
+        let r = fd_report(vec![fd_stack(DIAL, 32, &pool)]);
+        assert!(judge_fds(&r, &group_fds(&r)).is_empty());
+        // Nor is a handful of fds in flight.
+        let few: Vec<i64> = (1..=10).collect();
+        let r = fd_report(vec![fd_stack(DIAL, 10, &few[..9])]);
+        assert!(judge_fds(&r, &group_fds(&r)).is_empty());
+    }
+
+    #[test]
+    fn far_from_the_limit_is_a_warning_and_runtime_stacks_are_not_sites() {
+        let steady: Vec<i64> = (1..=10).map(|i| i * 2).collect();
+        let mut r = fd_report(vec![
+            fd_stack(OPEN, 20, &steady),
+            fd_stack(
+                &["runtime.netpollinit", "runtime.netpollGenericInit"],
+                20,
+                &steady,
+            ),
+        ]);
+        r.nofile_soft = Some(1 << 20);
+        let f = judge_fds(&r, &group_fds(&r));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
     }
 }

@@ -11,6 +11,7 @@
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
+pub mod fds;
 pub mod gopclntab;
 pub mod judge;
 pub mod preflight;

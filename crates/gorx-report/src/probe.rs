@@ -3,7 +3,8 @@
 //! delays (as bcc's runqlat prints them) with the window's CPU competition.
 
 use crate::text::format_duration_ns;
-use gorx_ebpf::judge::SlowGroup;
+use gorx_ebpf::fds::FdReport;
+use gorx_ebpf::judge::{FdGroup, SlowGroup};
 use gorx_ebpf::runq::RunqReport;
 use gorx_ebpf::syscalls::SyscallReport;
 use std::fmt::Write;
@@ -232,6 +233,59 @@ pub fn render_runq_text(r: &RunqReport) -> String {
     out
 }
 
+/// The fd probe: fds opened and closed per Go site over the window, most still open first.
+pub fn render_fds_text(r: &FdReport, groups: &[FdGroup]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fds of pid {} over {} by opening Go site (in-kernel, tgid-filtered; open fds {} → {}{}):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64),
+        r.open_fds_start.map_or("?".into(), |n| n.to_string()),
+        r.open_fds_end.map_or("?".into(), |n| n.to_string()),
+        r.nofile_soft
+            .map(|l| format!(", limit {l}"))
+            .unwrap_or_default()
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if r.untracked > 0 {
+        let _ = writeln!(out, "  ({} fds not tracked: tables full)", r.untracked);
+    }
+    if groups.is_empty() {
+        let _ = writeln!(out, "  no fds opened in the window\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "  {:>8} {:>8} {:>11}  SITE",
+        "OPENED", "CLOSED", "STILL OPEN"
+    );
+    for g in groups.iter().take(TOP_GROUPS) {
+        let _ = writeln!(
+            out,
+            "  {:>8} {:>8} {:>11}  {}",
+            g.opened, g.closed, g.outstanding, g.site
+        );
+    }
+    if groups.len() > TOP_GROUPS {
+        let _ = writeln!(
+            out,
+            "  ({} more sites; --json has them all)",
+            groups.len() - TOP_GROUPS
+        );
+    }
+    for g in groups.iter().filter(|g| g.outstanding > 0).take(3) {
+        let _ = writeln!(out, "\n  {} still open from {}:", g.outstanding, g.site);
+        for f in g.stack.iter().take(STACK_FRAMES) {
+            let _ = writeln!(out, "      {f}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +383,39 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn fd_sites_and_their_stacks_render() {
+        use gorx_ebpf::fds::FdReport;
+        let r = FdReport {
+            pid: 9,
+            window_ns: 4_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks: Vec::new(),
+            untracked: 0,
+            open_fds_start: Some(27),
+            open_fds_end: Some(87),
+            nofile_soft: Some(1024),
+            target_exited: false,
+        };
+        let groups = vec![FdGroup {
+            site: "main.leak".into(),
+            opened: 40,
+            closed: 0,
+            outstanding: 40,
+            series: vec![5, 10, 40],
+            stack: vec!["syscall.Socket".into(), "main.leak".into()],
+        }];
+        let text = render_fds_text(&r, &groups);
+        for want in [
+            "fds of pid 9 over 4.00 s by opening Go site (in-kernel, tgid-filtered; open fds 27 → 87, limit 1024):",
+            "      40        0          40  main.leak",
+            "40 still open from main.leak:",
+            "      syscall.Socket",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        assert!(render_fds_text(&r, &[]).contains("no fds opened"));
     }
 }

@@ -70,31 +70,57 @@ fn syscall_links() -> usize {
         .unwrap_or(0)
 }
 
-/// The raw-tracepoint links on the scheduler tracepoints the runq probe uses.
-fn sched_links() -> usize {
+/// Loaded BPF programs with one of these names: gorx's own, whatever else runs on the
+/// machine (other tracers attach to the same tracepoints, so links are not counted here).
+/// The kernel frees a program after its last fd closes, from deferred work: a count that
+/// is still above `want` is read again for up to 3 s.
+fn progs_named_settled(names: &[&str], want: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = progs_named(names);
+        if n <= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn progs_named(names: &[&str]) -> usize {
     let out = Command::new("bpftool")
-        .args(["link", "show", "-j"])
+        .args(["prog", "show", "-j"])
         .output()
         .expect("bpftool");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
     v.as_array()
         .map(|a| {
             a.iter()
-                .filter(|l| {
-                    matches!(
-                        l["tp_name"].as_str(),
-                        Some("sched_wakeup" | "sched_wakeup_new" | "sched_switch")
-                    )
-                })
+                .filter(|p| p["name"].as_str().is_some_and(|n| names.contains(&n)))
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// The runq probe's programs (loaded only while a gorx probe runs).
+fn sched_links() -> usize {
+    progs_named(&["runq_wakeup", "runq_wakeup_new", "runq_switch"])
+}
+
+/// The fd probe's programs.
+fn fds_progs() -> usize {
+    progs_named(&["fds_enter", "fds_exit"])
 }
 
 /// The patient binary, built once per test run.
 fn patient() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| build_patient("syscall-blocking", &[]))
+        .clone()
+}
+
+/// The fd-leak patient: a socket pair and a file opened every 200 ms, never closed.
+fn fd_leak_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("fd-leak", "fd-leak", &[]))
         .clone()
 }
 
@@ -385,8 +411,9 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
         assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     };
     let sched_before = sched_links();
+    let fds_before = fds_progs();
     // Each probe set refuses the same way.
-    for only in ["syscalls", "runq", "syscalls,runq"] {
+    for only in ["syscalls", "runq", "fds", "syscalls,runq,fds"] {
         let args = ["--duration", "1s", "--only", only];
         // A non-Go process.
         expect(probe_cmd(non_go, &args), "is not a Go program");
@@ -436,6 +463,7 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
     assert_eq!(syscall_links(), before);
     assert_eq!(sched_links(), sched_before);
+    assert_eq!(fds_progs(), fds_before);
 }
 
 /// Go program for the oracle: on each stdin line, exactly 20000 openat calls.
@@ -753,7 +781,14 @@ fn runq_json(pid: u32, duration: &str) -> serde_json::Value {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(sched_links(), sched_before, "runq links left attached");
+    assert_eq!(
+        progs_named_settled(
+            &["runq_wakeup", "runq_wakeup_new", "runq_switch"],
+            sched_before
+        ),
+        sched_before,
+        "runq programs left loaded"
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -821,4 +856,60 @@ fn runq_in_a_cpu_quota_cgroup_shows_the_delay_and_names_the_quota() {
     assert_ne!(f["severity"], "info", "{f:#}");
     assert!(f["title"].as_str().unwrap().contains("CFS quota"), "{f:#}");
     drop(cg);
+}
+
+#[test]
+fn fd_leak_patient_names_the_leaking_function_and_not_the_balanced_one() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let before = fds_progs();
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--only", "fds", "--duration", "4s", "--json"]),
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(
+        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        before,
+        "fd probe programs left loaded"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let findings = v["findings"].as_array().unwrap();
+    let leak = |site: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == "fd.leak" && f["sites"][0] == site)
+    };
+    // The dialer goroutine opens a socket and a file every 200 ms and keeps both.
+    let f = leak("main.main.func2").unwrap_or_else(|| panic!("no fd.leak: {findings:#?}"));
+    assert!(
+        f["evidence"]["outstanding"].as_i64().unwrap() >= 20,
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"]["closed"], 0, "{f:#}");
+    // openFDs reads /proc/self/fd every tick and closes it: balanced, not a leak.
+    assert!(leak("main.openFDs").is_none(), "{findings:#?}");
+    let sites = v["probes"]["fds"]["sites"].as_array().unwrap();
+    let balanced = sites.iter().find(|g| g["site"] == "main.openFDs");
+    if let Some(b) = balanced {
+        assert_eq!(b["outstanding"], 0, "{b:#}");
+    }
+    let g = sites
+        .iter()
+        .find(|g| g["site"] == "main.main.func2")
+        .unwrap();
+    assert!(
+        g["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "syscall.Socket" || f == "syscall.openat" || f == "os.Open"),
+        "{g:#}"
+    );
 }

@@ -4,14 +4,14 @@
 use super::analyze::parse_fail_on;
 use anyhow::{Result, bail};
 use gorx_analysis::{Diagnosis, InputSummary};
-use gorx_ebpf::{ProbeError, judge, preflight, runq, symbolize::Symbolizer, syscalls};
+use gorx_ebpf::{ProbeError, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Probes that exist.
-const AVAILABLE: &[&str] = &["syscalls", "runq"];
+const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
 /// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["offcpu", "fds", "mmap", "alloc"];
+const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,7 +22,8 @@ pub struct Args {
     pub duration: std::time::Duration,
     /// Which probes to run (comma-separated), at once over the same window. Available:
     /// syscalls (latency per syscall, slow ones with their Go stack), runq (run-queue
-    /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS).
+    /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
+    /// fds (fds opened and closed per opening Go stack: the sites that leak).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -46,6 +47,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 struct Results {
     syscalls: Option<syscalls::SyscallReport>,
     runq: Option<runq::RunqReport>,
+    fds: Option<fds::FdReport>,
 }
 
 impl Results {
@@ -53,7 +55,10 @@ impl Results {
     fn exited_after_ns(&self) -> Option<u64> {
         let s = self.syscalls.as_ref().filter(|r| r.target_exited);
         let q = self.runq.as_ref().filter(|r| r.target_exited);
-        s.map(|r| r.window_ns).or(q.map(|r| r.window_ns))
+        let f = self.fds.as_ref().filter(|r| r.target_exited);
+        s.map(|r| r.window_ns)
+            .or(q.map(|r| r.window_ns))
+            .or(f.map(|r| r.window_ns))
     }
 }
 
@@ -88,6 +93,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 probes.insert(
                     "runq".into(),
                     serde_json::json!({ "report": report, "p50_ns": p50, "p99_ns": p99 }),
+                );
+            }
+            if let Some(report) = &res.fds {
+                let groups = judge::group_fds(report);
+                findings.extend(judge::judge_fds(report, &groups));
+                text.push_str(&gorx_report::probe::render_fds_text(report, &groups));
+                probes.insert(
+                    "fds".into(),
+                    serde_json::json!({ "report": report, "sites": groups }),
                 );
             }
             let d = Diagnosis::new(
@@ -147,9 +161,14 @@ fn probe(args: &Args) -> Result<Results, ProbeError> {
         pid: args.pid,
         duration: args.duration,
     };
+    let fds_cfg = fds::Config {
+        pid: args.pid,
+        duration: args.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = want("runq").then(|| s.spawn(|| runq::run(&runq_cfg, &STOP)));
+        let fd = want("fds").then(|| s.spawn(|| fds::run(&fds_cfg, &sym, &STOP)));
         let sys = want("syscalls").then(|| syscalls::run(&sys_cfg, &sym, &STOP));
         if matches!(sys, Some(Err(_))) {
             // Do not keep the other probe watching for a result that will not be printed.
@@ -159,9 +178,14 @@ fn probe(args: &Args) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the runq probe panicked".into())))
         });
+        let fd = fd.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the fds probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
+            fds: fd.transpose()?,
         })
     })
 }
