@@ -913,3 +913,50 @@ fn fd_leak_patient_names_the_leaking_function_and_not_the_balanced_one() {
         "{g:#}"
     );
 }
+
+#[test]
+fn runq_and_fds_end_with_the_target_and_unload_their_programs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let ours = [
+        "runq_wakeup",
+        "runq_wakeup_new",
+        "runq_switch",
+        "fds_enter",
+        "fds_exit",
+    ];
+    let before = progs_named(&ours);
+    let Some(mut p) = start_patient() else { return };
+    let mut child = probe_cmd(p.0.id(), &["--only", "runq,fds", "--duration", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&ours) < before + ours.len() {
+        assert!(
+            Instant::now() < deadline,
+            "gorx probe never loaded its programs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+    let out = wait_output(&mut child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exited"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Run-queue delay of pid") && stdout.contains("the target exited"),
+        "{stdout}"
+    );
+    assert_eq!(
+        progs_named_settled(&ours, before),
+        before,
+        "programs left loaded after the target exited"
+    );
+}
