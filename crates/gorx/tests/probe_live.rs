@@ -960,3 +960,157 @@ fn runq_and_fds_end_with_the_target_and_unload_their_programs() {
         "programs left loaded after the target exited"
     );
 }
+
+/// Go program for the fd counts: on each stdin line, 300 files opened and kept, 300 opened
+/// and closed, 100 pipes (200 fds) kept and one dup2 onto a kept fd (its old file is
+/// closed by the kernel: a release the probe must see).
+const FDS_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+var kept []int
+
+//go:noinline
+func keep() {
+	for i := 0; i < 300; i++ {
+		if fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0); err == nil {
+			kept = append(kept, fd)
+		}
+	}
+}
+
+//go:noinline
+func balanced() {
+	for i := 0; i < 300; i++ {
+		if fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0); err == nil {
+			syscall.Close(fd)
+		}
+	}
+}
+
+//go:noinline
+func pipes() {
+	for i := 0; i < 100; i++ {
+		var p [2]int
+		if syscall.Pipe2(p[:], syscall.O_CLOEXEC) == nil {
+			kept = append(kept, p[0], p[1])
+		}
+	}
+}
+
+//go:noinline
+func redirect() {
+	// dup2 onto the first kept file: the kernel closes that file, dup2 owns the number.
+	syscall.Dup3(kept[len(kept)-1], kept[0], 0)
+}
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		keep()
+		balanced()
+		pipes()
+		redirect()
+		fmt.Println("done", len(kept))
+	}
+}
+"#;
+
+#[test]
+fn fd_counts_per_site_are_exact_on_a_known_program() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), FDS_PROG).unwrap();
+    std::fs::write(dir.join("go.mod"), "module fds\n\ngo 1.21\n").unwrap();
+    let bin = dir.join("fds");
+    let built = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut target = KillOnDrop(
+        Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let t_out = line_reader(target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(10), "target"),
+        "ready"
+    );
+    let names = ["fds_enter", "fds_exit"];
+    let before = progs_named(&names);
+    let mut probe = probe_cmd(pid, &["--only", "fds", "--duration", "20s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&names) < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Loaded, then attached right after: give it a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    let done = read_line_within(&t_out, Duration::from_secs(15), "target burst");
+    assert_eq!(done, "done 500");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(probe.id() as libc::pid_t, libc::SIGINT) };
+    let out = wait_output(&mut probe, Duration::from_secs(10));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sites = v["probes"]["fds"]["sites"].as_array().unwrap();
+    let at = |site: &str| {
+        let g = sites
+            .iter()
+            .find(|g| g["site"] == site)
+            .unwrap_or_else(|| panic!("no site {site}: {sites:#?}"));
+        (g["opened"].as_u64().unwrap(), g["closed"].as_u64().unwrap())
+    };
+    // keep's first file was closed by redirect's dup3.
+    assert_eq!(at("main.keep"), (300, 1));
+    assert_eq!(at("main.balanced"), (300, 300));
+    assert_eq!(at("main.pipes"), (200, 0));
+    assert_eq!(at("main.redirect"), (1, 0));
+    let leaks: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "fd.leak")
+        .map(|f| f["sites"][0].as_str().unwrap().to_string())
+        .collect();
+    // A burst at one moment is not "still growing in the second half": the growth
+    // criterion is what a steady leak shows (the fd-leak patient's test).
+    assert!(!leaks.contains(&"main.balanced".to_string()), "{leaks:?}");
+    assert_eq!(progs_named_settled(&names, before), before);
+}
