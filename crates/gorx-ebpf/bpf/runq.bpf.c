@@ -81,11 +81,8 @@ static __always_inline __u32 log2_slot(__u64 v)
 	return r < HIST_SLOTS ? r : HIST_SLOTS - 1;
 }
 
-static __always_inline void enqueue(struct task_struct *p, __u64 kind)
+static __always_inline void enqueue_tid(__u32 tid, __u64 kind)
 {
-	if ((__u32)BPF_CORE_READ(p, tgid) != target_tgid)
-		return;
-	__u32 tid = (__u32)BPF_CORE_READ(p, pid);
 	struct queued q = { .ts = bpf_ktime_get_ns(), .kind = kind };
 	if (bpf_map_update_elem(&queued_at, &tid, &q, BPF_ANY) != 0) {
 		__u32 zero = 0;
@@ -93,6 +90,13 @@ static __always_inline void enqueue(struct task_struct *p, __u64 kind)
 		if (v)
 			*v += 1;
 	}
+}
+
+static __always_inline void enqueue(struct task_struct *p, __u64 kind)
+{
+	if ((__u32)BPF_CORE_READ(p, tgid) != target_tgid)
+		return;
+	enqueue_tid((__u32)BPF_CORE_READ(p, pid), kind);
 }
 
 // sched_wakeup(struct task_struct *p)
@@ -118,13 +122,18 @@ int runq_switch(void *ctx)
 	struct task_struct *prev = (struct task_struct *)raw_arg(ctx, 1);
 	struct task_struct *next = (struct task_struct *)raw_arg(ctx, 2);
 
-	long state;
-	if (bpf_core_field_exists(prev->__state))
-		state = BPF_CORE_READ(prev, __state);
-	else
-		state = BPF_CORE_READ((struct task_struct___pre514 *)prev, state);
-	if (state == TASK_RUNNING)
-		enqueue(prev, 1);
+	// The tracepoint fires before the switch: current is still prev, so its tgid costs
+	// no kernel read (this runs on every context switch of the machine).
+	__u64 cur = bpf_get_current_pid_tgid();
+	if ((__u32)(cur >> 32) == target_tgid) {
+		long state;
+		if (bpf_core_field_exists(prev->__state))
+			state = BPF_CORE_READ(prev, __state);
+		else
+			state = BPF_CORE_READ((struct task_struct___pre514 *)prev, state);
+		if (state == TASK_RUNNING)
+			enqueue_tid((__u32)cur, 1);
+	}
 
 	if ((__u32)BPF_CORE_READ(next, tgid) != target_tgid)
 		return 0;
