@@ -443,3 +443,37 @@ pub const SYSCALL_SLOW_MIN_EVENTS: u64 = 5;
 pub const SYSCALL_SLOW_MIN_WINDOW_NS: u64 = 2_000_000_000;
 /// At most this many syscall.slow findings (the sites with the most blocked time).
 pub const SYSCALL_SLOW_MAX_FINDINGS: usize = 5;
+
+// ---- ebpf2: `gorx probe --only runq` run-queue latency (gorx-ebpf/src/judge.rs) ----
+
+/// sched.cpu-starved from the run-queue probe: a warning when the P99 delay from
+/// "runnable" to "on a CPU" of the target's threads reaches 5 ms. An idle CFS run queue
+/// hands a woken thread a CPU in tens of µs, a busy but healthy one within a couple of
+/// ms (sched_latency_ns is 6 ms on small machines, split between the runnable tasks);
+/// 5 ms at P99 means one in a hundred wakeups of a request handler waits longer than
+/// most requests take to serve.
+pub const RUNQ_PROBE_P99_WARNING_NS: u64 = 5_000_000;
+/// ...critical at 50 ms: half a CFS period, the signature of a throttled quota (a thread
+/// waits out the rest of the 100 ms period) or of a saturated host.
+pub const RUNQ_PROBE_P99_CRITICAL_NS: u64 = 50_000_000;
+/// Fewer measured delays than this is anecdote (a P99 of 20 samples is their max): info.
+pub const RUNQ_PROBE_MIN_SAMPLES: u64 = 200;
+/// A window shorter than this (2 s) lowers the severity one step: a burst is not a rate.
+pub const RUNQ_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
+
+// ---- ebpf2: `gorx probe --only fds` fd lifetimes (gorx-ebpf/src/judge.rs) ----
+
+/// fd.leak from the fd probe: a site must have opened at least this many more fds than it
+/// closed over the window. Below, a request in flight or a pool warming up explains it.
+pub const FD_LEAK_PROBE_MIN_GROWTH: i64 = 10;
+/// ...and still be growing in the window's second half by at least this share of its
+/// total growth: a connection pool or cache that filled early and then held steady is
+/// not a leak, a site that keeps opening without closing is.
+pub const FD_LEAK_PROBE_SECOND_HALF_SHARE: f64 = 0.25;
+/// Critical when, at the window's rate, the process reaches RLIMIT_NOFILE within an hour
+/// (EMFILE: accept and open start failing).
+pub const FD_LEAK_PROBE_CRITICAL_HORIZON_S: f64 = 3600.0;
+/// A window shorter than this (2 s) lowers the severity one step.
+pub const FD_LEAK_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
+/// At most this many fd.leak findings (the fastest-growing sites).
+pub const FD_LEAK_PROBE_MAX_FINDINGS: usize = 5;

@@ -1,4 +1,6 @@
-//! Judging the syscall probe: a pure function from its results to findings (no I/O).
+//! Judging the probes: pure functions from their results to findings (no I/O).
+//! The syscall probe first; the run-queue probe (`judge_runq`) and the fd probe
+//! (`judge_fds`) below it.
 //!
 //! Needs: the slow-syscall events with their symbolized Go stacks and the window.
 //! Claims: `syscall.slow` per (syscall, Go site), the site being the first frame outside
@@ -8,9 +10,16 @@
 //! sleeps (futex under the scheduler, epoll in netpoll) are idle, not blocking the code
 //! asked for, so stacks whose site is in the runtime are left out.
 
+use crate::fds::FdReport;
+use crate::runq::{CpuWindow, RunqReport};
 use crate::syscalls::{SlowStack, SyscallReport};
+use gorx_analysis::process::{CpuCause, CpuContention};
 use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
+    CGROUP_THROTTLED_WARNING_RATIO, FD_LEAK_PROBE_CRITICAL_HORIZON_S, FD_LEAK_PROBE_MAX_FINDINGS,
+    FD_LEAK_PROBE_MIN_GROWTH, FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE,
+    HOST_CPU_PRESSURE_WARNING_PCT, HOST_LOAD_PER_CPU_HIGH, RUNQ_PROBE_MIN_SAMPLES,
+    RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS, RUNQ_PROBE_P99_WARNING_NS,
     SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
     SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
 };
@@ -204,6 +213,295 @@ fn advice(syscall: &str, site: &str) -> String {
     format!("{site}: {what}.")
 }
 
+// ---- probe 3: run-queue latency ----
+
+/// The cause the window's numbers support, with them, in the shape process.rs uses for
+/// `sched.cpu-starved` from /proc (same causes, same advice).
+pub fn runq_contention(w: &CpuWindow) -> CpuContention {
+    let mut c = CpuContention {
+        cause: CpuCause::NoneOutside,
+        runq_wait_share: None,
+        runq_wait_ns: None,
+        thread_cpu_ns: None,
+        host_pressure_some_avg10: w.host_pressure_some_avg10,
+        host_pressure_some_avg60: w.host_pressure_some_avg60,
+        load1: w.load1,
+        host_cpus: w.host_cpus,
+        nr_throttled: w.nr_throttled,
+        nr_periods: w.nr_periods,
+        quota_cpus: w.quota_cpus,
+        gomaxprocs: w.gomaxprocs,
+        gomaxprocs_observed: w.gomaxprocs_observed,
+    };
+    // Throttled periods that grew during the window, in a share of its periods that
+    // process.rs calls throttling (a short window has few periods: no minimum count).
+    let throttled = match (w.nr_throttled, w.nr_periods) {
+        (Some(t), Some(p)) if t > 0 => t as f64 / p.max(1) as f64 >= CGROUP_THROTTLED_WARNING_RATIO,
+        _ => false,
+    };
+    let pressure = w
+        .host_pressure_some_avg10
+        .is_some_and(|p| p >= HOST_CPU_PRESSURE_WARNING_PCT);
+    let loaded = match (w.load1, w.host_cpus) {
+        (Some(l), Some(n)) if n > 0 => l / n as f64 >= HOST_LOAD_PER_CPU_HIGH,
+        _ => false,
+    };
+    let over_quota = match (w.quota_cpus, w.gomaxprocs) {
+        (Some(q), Some(g)) => g > (q.ceil() as u32).max(1),
+        _ => false,
+    };
+    c.cause = if throttled {
+        CpuCause::CgroupThrottled
+    } else if pressure || loaded {
+        CpuCause::HostSaturated
+    } else if over_quota {
+        CpuCause::GomaxprocsAboveQuota
+    } else {
+        CpuCause::NoneOutside
+    };
+    c
+}
+
+/// `sched.cpu-starved` from the run-queue probe: the P99 delay from runnable to on-CPU of
+/// the target's threads, naming the cause the window's numbers support.
+pub fn judge_runq(r: &RunqReport) -> Vec<Finding> {
+    let p99 = r.all.quantile_ns(0.99);
+    if r.all.count == 0 || p99 < RUNQ_PROBE_P99_WARNING_NS {
+        return Vec::new();
+    }
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let mut reasons = Vec::new();
+    let mut sev = if p99 >= RUNQ_PROBE_P99_CRITICAL_NS {
+        reasons.push(format!(
+            "P99 run-queue delay {:.1} ms ≥ {:.0} ms",
+            ms(p99),
+            ms(RUNQ_PROBE_P99_CRITICAL_NS)
+        ));
+        Severity::Critical
+    } else {
+        reasons.push(format!(
+            "P99 run-queue delay {:.1} ms ≥ {:.0} ms",
+            ms(p99),
+            ms(RUNQ_PROBE_P99_WARNING_NS)
+        ));
+        Severity::Warning
+    };
+    if r.all.count < RUNQ_PROBE_MIN_SAMPLES {
+        reasons.push(format!(
+            "only {} delays measured (< {RUNQ_PROBE_MIN_SAMPLES}): lowered",
+            r.all.count
+        ));
+        sev = Severity::Info;
+    }
+    if r.window_ns < RUNQ_PROBE_MIN_WINDOW_NS && sev > Severity::Info {
+        reasons.push(format!(
+            "window {} ms < {} ms: lowered",
+            r.window_ns / 1_000_000,
+            RUNQ_PROBE_MIN_WINDOW_NS / 1_000_000
+        ));
+        sev = lower(sev);
+    }
+    let c = runq_contention(&r.cpu);
+    let cause = match c.cause {
+        CpuCause::CgroupThrottled => "CFS quota throttling",
+        CpuCause::HostSaturated => "host CPU contention",
+        CpuCause::GomaxprocsAboveQuota => "GOMAXPROCS above the CPU quota",
+        CpuCause::NoneOutside => "no outside cause in the numbers",
+    };
+    let mut evidence = Evidence::new();
+    evidence.insert("source".into(), json!("ebpf-runq"));
+    evidence.insert("cause".into(), json!(c.cause));
+    evidence.insert("runq_delays".into(), json!(r.all.count));
+    evidence.insert("runq_p50_ns".into(), json!(r.all.quantile_ns(0.5)));
+    evidence.insert("runq_p99_ns".into(), json!(p99));
+    evidence.insert("runq_max_ns".into(), json!(r.all.max_ns));
+    evidence.insert("runq_mean_ns".into(), json!(r.all.mean_ns()));
+    evidence.insert("runq_wait_total_ns".into(), json!(r.all.total_ns));
+    evidence.insert(
+        "threads_waiting_avg".into(),
+        json!((r.all.total_ns as f64 / r.window_ns.max(1) as f64 * 100.0).round() / 100.0),
+    );
+    evidence.insert("preemptions".into(), json!(r.after_preemption.count));
+    evidence.insert("window_ns".into(), json!(r.window_ns));
+    // The window's competition, flat (probes.runq.report.cpu has all of it).
+    let w = &r.cpu;
+    for (k, v) in [
+        ("throttled_periods", w.nr_throttled.map(|x| json!(x))),
+        ("cfs_periods", w.nr_periods.map(|x| json!(x))),
+        ("throttled_ns", w.throttled_ns.map(|x| json!(x))),
+        ("quota_cpus", w.quota_cpus.map(|x| json!(x))),
+        (
+            "host_cpu_pressure_some_avg10",
+            w.host_pressure_some_avg10.map(|x| json!(x)),
+        ),
+        ("load1", w.load1.map(|x| json!(x))),
+        ("host_cpus", w.host_cpus.map(|x| json!(x))),
+        ("gomaxprocs", w.gomaxprocs.map(|x| json!(x))),
+    ] {
+        if let Some(v) = v {
+            evidence.insert(k.into(), v);
+        }
+    }
+    evidence.insert("severity_reasons".into(), json!(reasons));
+    vec![Finding {
+        id: "sched.cpu-starved",
+        severity: sev,
+        title: format!(
+            "Threads waited on a CPU run queue: P99 {:.1} ms, max {:.1} ms over {} delays ({cause})",
+            ms(p99),
+            ms(r.all.max_ns),
+            r.all.count
+        ),
+        evidence,
+        recommendation: c.advice(),
+        sources: vec![format!("ebpf:sched_switch pid {}", r.pid)],
+        sites: Vec::new(),
+    }]
+}
+
+// ---- probe 4: fd lifetimes ----
+
+/// The fds opened at one Go site (every stack whose site it is), over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FdGroup {
+    pub site: String,
+    pub opened: u64,
+    pub closed: u64,
+    pub outstanding: i64,
+    /// Outstanding fds at each sample, summed over the site's stacks.
+    pub series: Vec<i64>,
+    /// The stack with the most outstanding fds, leaf first.
+    pub stack: Vec<String>,
+}
+
+/// Opening stacks grouped by Go site, most outstanding first.
+pub fn group_fds(r: &FdReport) -> Vec<FdGroup> {
+    let mut groups: BTreeMap<String, FdGroup> = BTreeMap::new();
+    // Stacks come most outstanding first: the first seen names the group's stack.
+    for st in &r.stacks {
+        let frames: Vec<&str> = st
+            .frames
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.starts_with("0x"))
+            .collect();
+        let site = site(frames.iter().copied())
+            .or_else(|| frames.first().copied())
+            .unwrap_or(NO_STACK)
+            .to_string();
+        let g = groups.entry(site.clone()).or_insert_with(|| FdGroup {
+            site,
+            opened: 0,
+            closed: 0,
+            outstanding: 0,
+            series: vec![0; st.series.len()],
+            stack: st.frames.clone(),
+        });
+        g.opened += st.opened;
+        g.closed += st.closed;
+        g.outstanding += st.outstanding;
+        if g.series.len() < st.series.len() {
+            g.series.resize(st.series.len(), 0);
+        }
+        for (a, b) in g.series.iter_mut().zip(&st.series) {
+            *a += b;
+        }
+    }
+    let mut out: Vec<FdGroup> = groups.into_values().collect();
+    out.sort_by(|a, b| {
+        b.outstanding
+            .cmp(&a.outstanding)
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    out
+}
+
+/// `fd.leak` for the sites whose open fds kept growing through the window.
+pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let secs = r.window_ns as f64 / 1e9;
+    for g in groups
+        .iter()
+        .filter(|g| !is_plumbing(&g.site) && g.site != NO_STACK)
+    {
+        if out.len() == FD_LEAK_PROBE_MAX_FINDINGS {
+            break;
+        }
+        // Counting starts at attach: the outstanding count is the growth since then.
+        let total = g.outstanding;
+        if total < FD_LEAK_PROBE_MIN_GROWTH || g.series.len() < 3 {
+            continue;
+        }
+        let mid = g.series[g.series.len() / 2];
+        let second_half = total - mid;
+        if (second_half as f64) < (total as f64 * FD_LEAK_PROBE_SECOND_HALF_SHARE).max(1.0) {
+            continue; // filled early, then held: a pool, not a leak
+        }
+        let rate = total as f64 / secs.max(1e-3);
+        let to_limit_s = match (r.nofile_soft, r.open_fds_end) {
+            (Some(l), Some(n)) if rate > 0.0 => Some(l.saturating_sub(n) as f64 / rate),
+            _ => None,
+        };
+        let mut reasons = vec![format!(
+            "{total} more fds opened than closed in {secs:.1} s, {second_half} of them in the second half"
+        )];
+        let mut sev = match to_limit_s {
+            Some(t) if t <= FD_LEAK_PROBE_CRITICAL_HORIZON_S => {
+                reasons.push(format!(
+                    "RLIMIT_NOFILE reached in {:.0} s at this rate (≤ {:.0} s)",
+                    t, FD_LEAK_PROBE_CRITICAL_HORIZON_S
+                ));
+                Severity::Critical
+            }
+            _ => Severity::Warning,
+        };
+        if r.window_ns < FD_LEAK_PROBE_MIN_WINDOW_NS {
+            reasons.push(format!(
+                "window {} ms < {} ms: lowered",
+                r.window_ns / 1_000_000,
+                FD_LEAK_PROBE_MIN_WINDOW_NS / 1_000_000
+            ));
+            sev = lower(sev);
+        }
+        let mut evidence = Evidence::new();
+        evidence.insert("source".into(), json!("ebpf-fds"));
+        evidence.insert("opened".into(), json!(g.opened));
+        evidence.insert("closed".into(), json!(g.closed));
+        evidence.insert("outstanding".into(), json!(total));
+        evidence.insert("growth_second_half".into(), json!(second_half));
+        evidence.insert("fds_per_s".into(), json!((rate * 100.0).round() / 100.0));
+        if let Some(n) = r.open_fds_end {
+            evidence.insert("open_fds".into(), json!(n));
+        }
+        if let Some(l) = r.nofile_soft {
+            evidence.insert("nofile_soft".into(), json!(l));
+        }
+        if let Some(t) = to_limit_s {
+            evidence.insert("seconds_to_limit".into(), json!(t.round()));
+        }
+        evidence.insert("window_ns".into(), json!(r.window_ns));
+        evidence.insert("severity_reasons".into(), json!(reasons));
+        out.push(Finding {
+            id: "fd.leak",
+            severity: sev,
+            title: format!(
+                "fds opened at {} keep growing: {} opened, {} closed in {:.1} s ({:.1}/s)",
+                g.site, g.opened, g.closed, secs, rate
+            ),
+            evidence,
+            recommendation: format!(
+                "{}: files or connections opened here are not closed. Close them on every path \
+                 (defer f.Close() / resp.Body.Close() right after the error check), or bound \
+                 them with a pool; the stack in probes.fds shows the opening call.",
+                g.site
+            ),
+            sources: vec![format!("ebpf:raw_syscalls fds pid {}", r.pid)],
+            sites: vec![g.site.clone()],
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +656,216 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         let reasons = f[0].evidence["severity_reasons"].to_string();
         assert!(reasons.contains("lowered"), "{reasons}");
+    }
+
+    // ---- run-queue probe ----
+
+    use crate::runq::{CpuWindow, Delays, RunqReport};
+
+    /// `n` delays in log2 slot `slot`, max `max_ns`.
+    fn delays(n: u64, slot: usize, max_ns: u64) -> Delays {
+        let mut d = Delays::empty();
+        d.count = n;
+        d.hist[slot] = n;
+        d.total_ns = n * (1u64 << slot);
+        d.max_ns = max_ns;
+        d
+    }
+
+    fn runq(all: Delays, cpu: CpuWindow) -> RunqReport {
+        RunqReport {
+            pid: 42,
+            window_ns: 5_000_000_000,
+            after_wakeup: all.clone(),
+            all,
+            after_preemption: Delays::empty(),
+            entries_lost: 0,
+            cpu,
+            target_exited: false,
+        }
+    }
+
+    fn quiet_host() -> CpuWindow {
+        CpuWindow {
+            host_pressure_some_avg10: Some(1.0),
+            host_pressure_some_avg60: Some(1.0),
+            load1: Some(0.5),
+            host_cpus: Some(8),
+            gomaxprocs: Some(8),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn short_run_queue_waits_are_healthy() {
+        // 5000 delays, all ~16-32 µs; even the max (3 ms) is under the warning P99.
+        let mut d = delays(5000, 14, 3_000_000);
+        d.hist[21] = 10; // a few ~2-4 ms waits
+        d.count += 10;
+        assert!(judge_runq(&runq(d, quiet_host())).is_empty());
+    }
+
+    #[test]
+    fn throttled_quota_is_named_as_the_cause() {
+        // 2% of delays at ~64-128 ms: the rest of a 100 ms period after the quota ran out.
+        let mut d = delays(4900, 14, 95_000_000);
+        d.hist[26] = 100;
+        d.count += 100;
+        let cpu = CpuWindow {
+            cgroup: Some("/probe".into()),
+            nr_periods: Some(50),
+            nr_throttled: Some(48),
+            throttled_ns: Some(3_500_000_000),
+            quota_cpus: Some(0.2),
+            gomaxprocs: Some(4),
+            gomaxprocs_observed: true,
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].id, "sched.cpu-starved");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(f[0].evidence["cause"], "cgroup-throttled");
+        assert!(f[0].title.contains("CFS quota"), "{}", f[0].title);
+        assert!(
+            f[0].recommendation.contains("GOMAXPROCS=1"),
+            "{}",
+            f[0].recommendation
+        );
+    }
+
+    #[test]
+    fn old_throttling_does_not_explain_this_window() {
+        // A quota that throttled nothing during the window while the host is saturated.
+        let d = delays(1000, 23, 12_000_000); // ~8-16 ms
+        let cpu = CpuWindow {
+            nr_periods: Some(50),
+            nr_throttled: Some(0),
+            quota_cpus: Some(4.0),
+            host_pressure_some_avg10: Some(60.0),
+            load1: Some(20.0),
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cause"], "host-saturated");
+    }
+
+    #[test]
+    fn gomaxprocs_above_the_quota_when_nothing_else_shows() {
+        let d = delays(1000, 23, 12_000_000);
+        let cpu = CpuWindow {
+            nr_periods: Some(50),
+            nr_throttled: Some(1), // 2% < the throttling share
+            quota_cpus: Some(2.0),
+            gomaxprocs: Some(16),
+            ..quiet_host()
+        };
+        let f = judge_runq(&runq(d, cpu));
+        assert_eq!(f[0].evidence["cause"], "gomaxprocs-above-quota");
+    }
+
+    #[test]
+    fn few_samples_or_a_short_window_lower_the_severity() {
+        let d = delays(50, 26, 100_000_000);
+        let f = judge_runq(&runq(d, quiet_host()));
+        assert_eq!(f[0].severity, Severity::Info);
+        let mut r = runq(delays(1000, 26, 100_000_000), quiet_host());
+        r.window_ns = 1_000_000_000;
+        let f = judge_runq(&r);
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cause"], "none-outside");
+    }
+
+    // ---- fd probe ----
+
+    use crate::fds::{FdReport, FdStack};
+
+    fn fd_stack(frames: &[&str], opened: u64, series: &[i64]) -> FdStack {
+        let out = *series.last().unwrap();
+        FdStack {
+            frames: frames.iter().map(|s| s.to_string()).collect(),
+            opened,
+            closed: opened - out as u64,
+            outstanding: out,
+            series: series.to_vec(),
+            stack_error: None,
+        }
+    }
+
+    fn fd_report(stacks: Vec<FdStack>) -> FdReport {
+        FdReport {
+            pid: 42,
+            window_ns: 5_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks,
+            untracked: 0,
+            open_fds_start: Some(100),
+            open_fds_end: Some(150),
+            nofile_soft: Some(1024),
+            target_exited: false,
+        }
+    }
+
+    const DIAL: &[&str] = &[
+        "syscall.Socket",
+        "net.sysSocket",
+        "net.(*Dialer).DialContext",
+        "net.Dial",
+        "main.fetch",
+        "runtime.goexit",
+    ];
+    const OPEN: &[&str] = &["syscall.openat", "os.OpenFile", "os.Open", "main.fetch"];
+
+    #[test]
+    fn a_site_that_keeps_opening_is_a_leak_named_at_its_site() {
+        let steady: Vec<i64> = (1..=10).map(|i| i * 3).collect();
+        let r = fd_report(vec![
+            fd_stack(DIAL, 30, &steady),
+            fd_stack(OPEN, 30, &steady),
+            // Balanced: opened and closed, as os.ReadDir does.
+            fd_stack(
+                &["syscall.openat", "os.ReadDir", "main.count"],
+                50,
+                &[0; 10],
+            ),
+        ]);
+        let groups = group_fds(&r);
+        assert_eq!(groups[0].site, "main.fetch");
+        assert_eq!(groups[0].outstanding, 60);
+        let f = judge_fds(&r, &groups);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "fd.leak");
+        assert_eq!(f[0].sites, vec!["main.fetch"]);
+        // 874 fds left at 12/s: the limit in ~73 s.
+        assert_eq!(f[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_pool_that_filled_early_is_not_a_leak() {
+        let pool = [20, 32, 32, 32, 32, 32, 32, 32, 32, 32];
+        let r = fd_report(vec![fd_stack(DIAL, 32, &pool)]);
+        assert!(judge_fds(&r, &group_fds(&r)).is_empty());
+        // Nor is a handful of fds in flight.
+        let few: Vec<i64> = (1..=10).collect();
+        let r = fd_report(vec![fd_stack(DIAL, 10, &few[..9])]);
+        assert!(judge_fds(&r, &group_fds(&r)).is_empty());
+    }
+
+    #[test]
+    fn far_from_the_limit_is_a_warning_and_runtime_stacks_are_not_sites() {
+        let steady: Vec<i64> = (1..=10).map(|i| i * 2).collect();
+        let mut r = fd_report(vec![
+            fd_stack(OPEN, 20, &steady),
+            fd_stack(
+                &["runtime.netpollinit", "runtime.netpollGenericInit"],
+                20,
+                &steady,
+            ),
+        ]);
+        r.nofile_soft = Some(1 << 20);
+        let f = judge_fds(&r, &group_fds(&r));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
     }
 }

@@ -8,12 +8,17 @@
 //!   rebuilds them; `bpf/build.sh --check` fails on a stale object).
 //! - Loader: aya 0.14 (pure Rust, no libbpf or C toolchain at build time; 0.15+ need a
 //!   newer Rust than the workspace's 1.95).
+//! - Probes: [`syscalls`] (latency per syscall, slow ones with their stack), [`runq`]
+//!   (run-queue delay of the threads, with the window's CFS throttling and host pressure),
+//!   [`fds`] (fds opened and closed per opening stack).
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
+pub mod fds;
 pub mod gopclntab;
 pub mod judge;
 pub mod preflight;
+pub mod runq;
 pub mod symbolize;
 mod syscall_names;
 pub mod syscalls;

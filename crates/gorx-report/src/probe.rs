@@ -1,8 +1,11 @@
 //! `gorx probe`: the syscall table (as bcc's syscount prints it, with quantiles from the
-//! in-kernel log2 histogram) and the slow syscalls grouped by Go site.
+//! in-kernel log2 histogram) and the slow syscalls grouped by Go site; the run-queue
+//! delays (as bcc's runqlat prints them) with the window's CPU competition.
 
 use crate::text::format_duration_ns;
-use gorx_ebpf::judge::SlowGroup;
+use gorx_ebpf::fds::FdReport;
+use gorx_ebpf::judge::{FdGroup, SlowGroup};
+use gorx_ebpf::runq::RunqReport;
 use gorx_ebpf::syscalls::SyscallReport;
 use std::fmt::Write;
 
@@ -130,6 +133,159 @@ pub fn render_syscalls_text(r: &SyscallReport, groups: &[SlowGroup]) -> String {
     out
 }
 
+/// The run-queue probe: delays from runnable to on-CPU (as bcc's runqlat), by how the
+/// thread got queued, the log2 histogram, and what competed for the CPU in the window.
+pub fn render_runq_text(r: &RunqReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Run-queue delay of pid {}'s threads over {} (runnable → on CPU; in-kernel, tgid-filtered):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64)
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    let _ = writeln!(
+        out,
+        "  {:<18} {:>10} {:>12} {:>11} {:>11} {:>11}",
+        "QUEUED", "COUNT", "TOTAL", "P50", "P99", "MAX"
+    );
+    for (name, d) in [
+        ("after wakeup", &r.after_wakeup),
+        ("after preemption", &r.after_preemption),
+        ("all", &r.all),
+    ] {
+        let _ = writeln!(
+            out,
+            "  {:<18} {:>10} {:>12} {:>11} {:>11} {:>11}",
+            name,
+            d.count,
+            format_duration_ns(d.total_ns as f64),
+            format!("≤{}", format_duration_ns(d.quantile_ns(0.50) as f64)),
+            format!("≤{}", format_duration_ns(d.quantile_ns(0.99) as f64)),
+            format_duration_ns(d.max_ns as f64)
+        );
+    }
+    if r.entries_lost > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} queue entries not timed: thread table full)",
+            r.entries_lost
+        );
+    }
+    let peak = r.all.hist.iter().copied().max().unwrap_or(0);
+    if peak > 0 {
+        let first = r.all.hist.iter().position(|&n| n > 0).unwrap_or(0);
+        let last = r.all.hist.iter().rposition(|&n| n > 0).unwrap_or(0);
+        let _ = writeln!(out, "\n  {:>21} : {:<8} distribution", "delay", "count");
+        for i in first..=last {
+            let n = r.all.hist[i];
+            let lo = if i == 0 { 0 } else { 1u64 << i };
+            let bar = (n * 40).div_ceil(peak) as usize;
+            let _ = writeln!(
+                out,
+                "  {:>9} -> {:<9} : {:<8} |{:<40}|",
+                format_duration_ns(lo as f64),
+                format_duration_ns((1u64 << (i + 1)) as f64),
+                n,
+                "*".repeat(bar)
+            );
+        }
+    }
+    let c = &r.cpu;
+    let mut facts = Vec::new();
+    match (c.nr_throttled, c.nr_periods) {
+        (Some(t), Some(p)) => facts.push(format!(
+            "cgroup {} throttled in {t} of {p} CFS periods during the window{}{}",
+            c.cgroup.as_deref().unwrap_or("?"),
+            c.quota_cpus
+                .map(|q| format!(", quota {q:.2} CPUs"))
+                .unwrap_or_default(),
+            c.throttled_ns
+                .filter(|&n| n > 0)
+                .map(|n| format!(", {} throttled", format_duration_ns(n as f64)))
+                .unwrap_or_default()
+        )),
+        _ => facts.push("no cgroup CPU accounting readable".into()),
+    }
+    if let Some(a) = c.host_pressure_some_avg10 {
+        facts.push(format!("host CPU pressure some avg10 {a:.1}%"));
+    }
+    if let (Some(l), Some(n)) = (c.load1, c.host_cpus) {
+        facts.push(format!("load {l:.2} on {n} CPUs"));
+    }
+    if let Some(g) = c.gomaxprocs {
+        facts.push(format!(
+            "GOMAXPROCS {g}{}",
+            if c.gomaxprocs_observed {
+                ""
+            } else {
+                " (predicted)"
+            }
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "\nCPU competition in the window: {}.\n",
+        facts.join("; ")
+    );
+    out
+}
+
+/// The fd probe: fds opened and closed per Go site over the window, most still open first.
+pub fn render_fds_text(r: &FdReport, groups: &[FdGroup]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fds of pid {} over {} by opening Go site (in-kernel, tgid-filtered; open fds {} → {}{}):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64),
+        r.open_fds_start.map_or("?".into(), |n| n.to_string()),
+        r.open_fds_end.map_or("?".into(), |n| n.to_string()),
+        r.nofile_soft
+            .map(|l| format!(", limit {l}"))
+            .unwrap_or_default()
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if r.untracked > 0 {
+        let _ = writeln!(out, "  ({} fds not tracked: tables full)", r.untracked);
+    }
+    if groups.is_empty() {
+        let _ = writeln!(out, "  no fds opened in the window\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "  {:>8} {:>8} {:>11}  SITE",
+        "OPENED", "CLOSED", "STILL OPEN"
+    );
+    for g in groups.iter().take(TOP_GROUPS) {
+        let _ = writeln!(
+            out,
+            "  {:>8} {:>8} {:>11}  {}",
+            g.opened, g.closed, g.outstanding, g.site
+        );
+    }
+    if groups.len() > TOP_GROUPS {
+        let _ = writeln!(
+            out,
+            "  ({} more sites; --json has them all)",
+            groups.len() - TOP_GROUPS
+        );
+    }
+    for g in groups.iter().filter(|g| g.outstanding > 0).take(3) {
+        let _ = writeln!(out, "\n  {} still open from {}:", g.outstanding, g.site);
+        for f in g.stack.iter().take(STACK_FRAMES) {
+            let _ = writeln!(out, "      {f}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +342,80 @@ mod tests {
         ] {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn runq_table_histogram_and_competition_render() {
+        use gorx_ebpf::runq::{CpuWindow, Delays};
+        let mut d = Delays::empty();
+        d.count = 100;
+        d.hist[14] = 90;
+        d.hist[26] = 10;
+        d.total_ns = 700_000_000;
+        d.max_ns = 98_000_000;
+        let r = RunqReport {
+            pid: 7,
+            window_ns: 5_000_000_000,
+            after_wakeup: Delays::empty(),
+            after_preemption: d.clone(),
+            all: d,
+            entries_lost: 0,
+            cpu: CpuWindow {
+                cgroup: Some("/gorx".into()),
+                nr_periods: Some(50),
+                nr_throttled: Some(49),
+                throttled_ns: Some(3_900_000_000),
+                quota_cpus: Some(0.2),
+                gomaxprocs: Some(4),
+                gomaxprocs_observed: true,
+                ..Default::default()
+            },
+            target_exited: false,
+        };
+        let text = render_runq_text(&r);
+        for want in [
+            "Run-queue delay of pid 7's threads over 5.00 s",
+            "after preemption",
+            "≤98.00 ms",
+            "|****************************************|",
+            "cgroup /gorx throttled in 49 of 50 CFS periods during the window, quota 0.20 CPUs",
+            "GOMAXPROCS 4.",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn fd_sites_and_their_stacks_render() {
+        use gorx_ebpf::fds::FdReport;
+        let r = FdReport {
+            pid: 9,
+            window_ns: 4_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks: Vec::new(),
+            untracked: 0,
+            open_fds_start: Some(27),
+            open_fds_end: Some(87),
+            nofile_soft: Some(1024),
+            target_exited: false,
+        };
+        let groups = vec![FdGroup {
+            site: "main.leak".into(),
+            opened: 40,
+            closed: 0,
+            outstanding: 40,
+            series: vec![5, 10, 40],
+            stack: vec!["syscall.Socket".into(), "main.leak".into()],
+        }];
+        let text = render_fds_text(&r, &groups);
+        for want in [
+            "fds of pid 9 over 4.00 s by opening Go site (in-kernel, tgid-filtered; open fds 27 → 87, limit 1024):",
+            "      40        0          40  main.leak",
+            "40 still open from main.leak:",
+            "      syscall.Socket",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        assert!(render_fds_text(&r, &[]).contains("no fds opened"));
     }
 }

@@ -70,10 +70,64 @@ fn syscall_links() -> usize {
         .unwrap_or(0)
 }
 
+/// Loaded BPF programs with one of these names: gorx's own, whatever else runs on the
+/// machine (other tracers attach to the same tracepoints, so links are not counted here).
+/// The kernel frees a program after its last fd closes, from deferred work: a count that
+/// is still above `want` is read again for up to 3 s.
+fn progs_named_settled(names: &[&str], want: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n = progs_named(names);
+        if n <= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn progs_named(names: &[&str]) -> usize {
+    let out = Command::new("bpftool")
+        .args(["prog", "show", "-j"])
+        .output()
+        .expect("bpftool");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|p| p["name"].as_str().is_some_and(|n| names.contains(&n)))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// The runq probe's programs (loaded only while a gorx probe runs).
+fn sched_links() -> usize {
+    progs_named(&["runq_wakeup", "runq_wakeup_new", "runq_switch"])
+}
+
+/// The fd probe's programs.
+fn fds_progs() -> usize {
+    progs_named(&["fds_enter", "fds_exit"])
+}
+
 /// The patient binary, built once per test run.
 fn patient() -> Option<PathBuf> {
     static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
     BIN.get_or_init(|| build_patient("syscall-blocking", &[]))
+        .clone()
+}
+
+/// The fd-leak patient: a socket pair and a file opened every 200 ms, never closed.
+fn fd_leak_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("fd-leak", "fd-leak", &[]))
+        .clone()
+}
+
+/// The sched-latency patient: CPU-bound goroutines (as many as GOMAXPROCS can run).
+fn sched_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("sched-latency", "sched-latency", &[]))
         .clone()
 }
 
@@ -90,6 +144,10 @@ fn stripped_pie_patient() -> Option<PathBuf> {
 }
 
 fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
+    build_package(name, "syscall-blocking", flags)
+}
+
+fn build_package(name: &str, package: &str, flags: &[&str]) -> Option<PathBuf> {
     let go = go_toolchain("")?;
     let dir = std::env::temp_dir().join(format!("gorx-probe-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -99,13 +157,13 @@ fn build_patient(name: &str, flags: &[&str]) -> Option<PathBuf> {
         .args(flags)
         .args(["-trimpath", "-o"])
         .arg(&out)
-        .arg("./syscall-blocking")
+        .arg(format!("./{package}"))
         .current_dir(patients_dir())
         .env("GOTOOLCHAIN", "local")
         .env("CGO_ENABLED", "0")
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "go build {flags:?} ./syscall-blocking failed");
+    assert!(ok, "go build {flags:?} ./{package} failed");
     Some(out)
 }
 
@@ -115,13 +173,19 @@ fn start_patient() -> Option<KillOnDrop> {
 }
 
 fn start_patient_bin(bin: Option<PathBuf>) -> Option<KillOnDrop> {
+    start_patient_cmd(bin, |_| {})
+}
+
+/// Start a patient binary, `setup` adjusting its command (environment, cgroup).
+fn start_patient_cmd(bin: Option<PathBuf>, setup: impl FnOnce(&mut Command)) -> Option<KillOnDrop> {
     let Some(bin) = bin else {
         missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
         return None;
     };
+    let mut cmd = Command::new(bin);
+    setup(&mut cmd);
     let mut child = KillOnDrop(
-        Command::new(bin)
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -346,31 +410,34 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
         assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
     };
-    // A non-Go process.
-    expect(
-        probe_cmd(non_go, &["--duration", "1s"]),
-        "is not a Go program",
-    );
-    // No BTF (pointed elsewhere: the kernel here has it).
-    let mut c = probe_cmd(non_go, &["--duration", "1s"]);
-    c.env("GORX_BTF_PATH", "/nonexistent/btf");
-    expect(c, "the kernel has no BTF");
-    // No privileges: run as nobody with every capability dropped.
-    if have("setpriv") {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            gorx(),
-            "probe",
-        ])
-        .arg(non_go.to_string())
-        .args(["--duration", "1s"]);
-        expect(c, "missing privileges");
-    } else {
-        missing_prerequisite("setpriv (util-linux)");
+    let sched_before = sched_links();
+    let fds_before = fds_progs();
+    // Each probe set refuses the same way.
+    for only in ["syscalls", "runq", "fds", "syscalls,runq,fds"] {
+        let args = ["--duration", "1s", "--only", only];
+        // A non-Go process.
+        expect(probe_cmd(non_go, &args), "is not a Go program");
+        // No BTF (pointed elsewhere: the kernel here has it).
+        let mut c = probe_cmd(non_go, &args);
+        c.env("GORX_BTF_PATH", "/nonexistent/btf");
+        expect(c, "the kernel has no BTF");
+        // No privileges: run as nobody with every capability dropped.
+        if have("setpriv") {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                gorx(),
+                "probe",
+            ])
+            .arg(non_go.to_string())
+            .args(args);
+            expect(c, "missing privileges");
+        } else {
+            missing_prerequisite("setpriv (util-linux)");
+        }
     }
     // Inside another PID namespace the kernel's tgids are not the pids gorx sees.
     if have("unshare") {
@@ -386,11 +453,17 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
     let _ = other.0.kill();
     let _ = other.0.wait();
     expect(probe_cmd(non_go, &["--duration", "1s"]), "does not exist");
+    expect(
+        probe_cmd(non_go, &["--duration", "1s", "--only", "runq"]),
+        "does not exist",
+    );
     // A planned probe that is not there yet is refused, not ignored.
     let out = run_bounded(probe_cmd(1, &["--only", "offcpu"]), Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
     assert_eq!(syscall_links(), before);
+    assert_eq!(sched_links(), sched_before);
+    assert_eq!(fds_progs(), fds_before);
 }
 
 /// Go program for the oracle: on each stdin line, exactly 20000 openat calls.
@@ -638,4 +711,406 @@ fn a_stripped_pie_patient_is_symbolized_through_its_function_table() {
         .collect();
     assert!(sites.contains(&"main.reader"), "{sites:?}");
     assert!(sites.contains(&"main.sleeper"), "{sites:?}");
+}
+
+/// A throwaway cpu cgroup with a CFS quota (v2 `cpu.max` where the machine has v2, else
+/// v1's cpu hierarchy, as gorx tune's lab cells); removed on drop.
+struct QuotaCgroup {
+    dir: PathBuf,
+    procs: std::fs::File,
+}
+
+impl QuotaCgroup {
+    fn create(name: &str, cpus: f64) -> Option<QuotaCgroup> {
+        let root = Path::new("/sys/fs/cgroup");
+        let quota = (cpus * 100_000.0) as u64;
+        let dir = if root.join("cgroup.controllers").exists() {
+            let _ = std::fs::write(root.join("cgroup.subtree_control"), "+cpu");
+            let d = root.join(name);
+            std::fs::create_dir_all(&d).ok()?;
+            std::fs::write(d.join("cpu.max"), format!("{quota} 100000")).ok()?;
+            d
+        } else {
+            let d = root.join("cpu").join(name);
+            std::fs::create_dir_all(&d).ok()?;
+            std::fs::write(d.join("cpu.cfs_period_us"), "100000").ok()?;
+            std::fs::write(d.join("cpu.cfs_quota_us"), quota.to_string()).ok()?;
+            d
+        };
+        let procs = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.join("cgroup.procs"))
+            .ok()?;
+        Some(QuotaCgroup { dir, procs })
+    }
+
+    /// The child joins the cgroup between fork and exec.
+    fn enter_on_spawn(&self, cmd: &mut Command) {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = self.procs.as_raw_fd();
+        // SAFETY: only write(2) runs between fork and exec (async-signal-safe); "0" moves
+        // the writing process itself.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for QuotaCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn runq_json(pid: u32, duration: &str) -> serde_json::Value {
+    let sched_before = sched_links();
+    let out = run_bounded(
+        probe_cmd(pid, &["--only", "runq", "--duration", duration, "--json"]),
+        Duration::from_secs(15),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(
+        progs_named_settled(
+            &["runq_wakeup", "runq_wakeup_new", "runq_switch"],
+            sched_before
+        ),
+        sched_before,
+        "runq programs left loaded"
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn runq_in_a_cpu_quota_cgroup_shows_the_delay_and_names_the_quota() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    // Baseline: the mostly idle syscall-blocking patient, no quota.
+    let Some(idle) = start_patient() else { return };
+    let base = runq_json(idle.0.id(), "2s");
+    drop(idle);
+    let base_p99 = base["probes"]["runq"]["p99_ns"].as_u64().unwrap();
+    assert!(
+        base["probes"]["runq"]["report"]["all"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "no run-queue delays measured for the idle patient: {base:#}"
+    );
+
+    // Four CPU-bound Ps in 0.2 CPU: each 100 ms period runs 20 ms and throttles 80.
+    let name = format!("gorx-probe-runq-{}", std::process::id());
+    let Some(cg) = QuotaCgroup::create(&name, 0.2) else {
+        missing_prerequisite("a writable cpu cgroup hierarchy (/sys/fs/cgroup)");
+        return;
+    };
+    let Some(p) = start_patient_cmd(sched_patient(), |c| {
+        c.env("GOMAXPROCS", "4");
+        cg.enter_on_spawn(c);
+    }) else {
+        return;
+    };
+    let v = runq_json(p.0.id(), "3s");
+    drop(p);
+    let runq = &v["probes"]["runq"];
+    let p99 = runq["p99_ns"].as_u64().unwrap();
+    let cpu = &runq["report"]["cpu"];
+    assert!(
+        cpu["nr_throttled"].as_u64().unwrap_or(0) > 0,
+        "no throttled periods in the window: {cpu:#}"
+    );
+    assert!(
+        cpu["cgroup"].as_str().unwrap_or("").contains(&name),
+        "{cpu:#}"
+    );
+    assert!(
+        p99 >= 20_000_000 && p99 > 4 * base_p99,
+        "throttled P99 {p99} ns vs idle P99 {base_p99} ns"
+    );
+    assert!(
+        runq["report"]["after_preemption"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{runq:#}"
+    );
+    let findings = v["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["id"] == "sched.cpu-starved")
+        .unwrap_or_else(|| panic!("no sched.cpu-starved: {findings:#?}"));
+    assert_eq!(f["evidence"]["cause"], "cgroup-throttled", "{f:#}");
+    assert_ne!(f["severity"], "info", "{f:#}");
+    assert!(f["title"].as_str().unwrap().contains("CFS quota"), "{f:#}");
+    drop(cg);
+}
+
+#[test]
+fn fd_leak_patient_names_the_leaking_function_and_not_the_balanced_one() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let before = fds_progs();
+    let out = run_bounded(
+        probe_cmd(p.0.id(), &["--only", "fds", "--duration", "4s", "--json"]),
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(
+        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        before,
+        "fd probe programs left loaded"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let findings = v["findings"].as_array().unwrap();
+    let leak = |site: &str| {
+        findings
+            .iter()
+            .find(|f| f["id"] == "fd.leak" && f["sites"][0] == site)
+    };
+    // The dialer goroutine opens a socket and a file every 200 ms and keeps both.
+    let f = leak("main.main.func2").unwrap_or_else(|| panic!("no fd.leak: {findings:#?}"));
+    assert!(
+        f["evidence"]["outstanding"].as_i64().unwrap() >= 20,
+        "{f:#}"
+    );
+    assert_eq!(f["evidence"]["closed"], 0, "{f:#}");
+    // openFDs reads /proc/self/fd every tick and closes it: balanced, not a leak.
+    assert!(leak("main.openFDs").is_none(), "{findings:#?}");
+    let sites = v["probes"]["fds"]["sites"].as_array().unwrap();
+    let balanced = sites.iter().find(|g| g["site"] == "main.openFDs");
+    if let Some(b) = balanced {
+        assert_eq!(b["outstanding"], 0, "{b:#}");
+    }
+    let g = sites
+        .iter()
+        .find(|g| g["site"] == "main.main.func2")
+        .unwrap();
+    assert!(
+        g["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "syscall.Socket" || f == "syscall.openat" || f == "os.Open"),
+        "{g:#}"
+    );
+}
+
+#[test]
+fn runq_and_fds_end_with_the_target_and_unload_their_programs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let ours = [
+        "runq_wakeup",
+        "runq_wakeup_new",
+        "runq_switch",
+        "fds_enter",
+        "fds_exit",
+    ];
+    let before = progs_named(&ours);
+    let Some(mut p) = start_patient() else { return };
+    let mut child = probe_cmd(p.0.id(), &["--only", "runq,fds", "--duration", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&ours) < before + ours.len() {
+        assert!(
+            Instant::now() < deadline,
+            "gorx probe never loaded its programs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+    let out = wait_output(&mut child, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exited"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Run-queue delay of pid") && stdout.contains("the target exited"),
+        "{stdout}"
+    );
+    assert_eq!(
+        progs_named_settled(&ours, before),
+        before,
+        "programs left loaded after the target exited"
+    );
+}
+
+/// Go program for the fd counts: on each stdin line, 300 files opened and kept, 300 opened
+/// and closed, 100 pipes (200 fds) kept and one dup2 onto a kept fd (its old file is
+/// closed by the kernel: a release the probe must see).
+const FDS_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+var kept []int
+
+//go:noinline
+func keep() {
+	for i := 0; i < 300; i++ {
+		if fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0); err == nil {
+			kept = append(kept, fd)
+		}
+	}
+}
+
+//go:noinline
+func balanced() {
+	for i := 0; i < 300; i++ {
+		if fd, err := syscall.Open("/dev/null", syscall.O_RDONLY, 0); err == nil {
+			syscall.Close(fd)
+		}
+	}
+}
+
+//go:noinline
+func pipes() {
+	for i := 0; i < 100; i++ {
+		var p [2]int
+		if syscall.Pipe2(p[:], syscall.O_CLOEXEC) == nil {
+			kept = append(kept, p[0], p[1])
+		}
+	}
+}
+
+//go:noinline
+func redirect() {
+	// dup2 onto the first kept file: the kernel closes that file, dup2 owns the number.
+	syscall.Dup3(kept[len(kept)-1], kept[0], 0)
+}
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		keep()
+		balanced()
+		pipes()
+		redirect()
+		fmt.Println("done", len(kept))
+	}
+}
+"#;
+
+#[test]
+fn fd_counts_per_site_are_exact_on_a_known_program() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-fds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), FDS_PROG).unwrap();
+    std::fs::write(dir.join("go.mod"), "module fds\n\ngo 1.21\n").unwrap();
+    let bin = dir.join("fds");
+    let built = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut target = KillOnDrop(
+        Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = target.0.id();
+    let t_out = line_reader(target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(10), "target"),
+        "ready"
+    );
+    let names = ["fds_enter", "fds_exit"];
+    let before = progs_named(&names);
+    let mut probe = probe_cmd(pid, &["--only", "fds", "--duration", "20s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&names) < before + 2 {
+        assert!(Instant::now() < deadline, "gorx probe never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Loaded, then attached right after: give it a moment.
+    std::thread::sleep(Duration::from_millis(500));
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    let done = read_line_within(&t_out, Duration::from_secs(15), "target burst");
+    assert_eq!(done, "done 500");
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(probe.id() as libc::pid_t, libc::SIGINT) };
+    let out = wait_output(&mut probe, Duration::from_secs(10));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let sites = v["probes"]["fds"]["sites"].as_array().unwrap();
+    let at = |site: &str| {
+        let g = sites
+            .iter()
+            .find(|g| g["site"] == site)
+            .unwrap_or_else(|| panic!("no site {site}: {sites:#?}"));
+        (g["opened"].as_u64().unwrap(), g["closed"].as_u64().unwrap())
+    };
+    // keep's first file was closed by redirect's dup3.
+    assert_eq!(at("main.keep"), (300, 1));
+    assert_eq!(at("main.balanced"), (300, 300));
+    assert_eq!(at("main.pipes"), (200, 0));
+    assert_eq!(at("main.redirect"), (1, 0));
+    let leaks: Vec<_> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "fd.leak")
+        .map(|f| f["sites"][0].as_str().unwrap().to_string())
+        .collect();
+    // A burst at one moment is not "still growing in the second half": the growth
+    // criterion is what a steady leak shows (the fd-leak patient's test).
+    assert!(!leaks.contains(&"main.balanced".to_string()), "{leaks:?}");
+    assert_eq!(progs_named_settled(&names, before), before);
 }
