@@ -206,7 +206,7 @@ fn long_pause(m: &MemStats, source: &str) -> Option<Finding> {
 }
 
 /// `PauseEnd` in the order of [`MemStats::recent_pauses_ns`] (oldest first), or empty.
-fn recent_pause_ends_ns(m: &MemStats) -> Vec<u64> {
+pub(crate) fn recent_pause_ends_ns(m: &MemStats) -> Vec<u64> {
     if m.pause_end.len() != 256 {
         return Vec::new();
     }

@@ -271,32 +271,29 @@ pub fn inputs_of_memstats(
     m: &gorx_formats::memstats::MemStats,
     memory_limit_bytes: Option<u64>,
 ) -> ScoreInputs {
-    let pauses = m.recent_pauses_ns();
-    let pause_ns = if pauses.is_empty() {
+    // The pause table's own statistics (nearest-rank P99, the max of N when too few).
+    let pauses = crate::gc::PauseStats::of(&m.recent_pauses_ns());
+    let pause_ns = if pauses.n == 0 {
         None
-    } else if pauses.len() < t::PAUSE_PERCENTILE_MIN_SAMPLES {
-        let max = pauses.iter().copied().max().unwrap_or(0);
+    } else if !pauses.has_percentile() {
         Some((
-            max,
-            format!("max of {} recent pauses (MemStats.PauseNs)", pauses.len()),
+            pauses.max_ns,
+            format!("max of {} recent pauses (MemStats.PauseNs)", pauses.n),
         ))
     } else {
-        let mut v = pauses.clone();
-        v.sort_unstable();
-        let rank = ((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len());
         Some((
-            v[rank - 1],
-            format!("P99 of {} recent pauses (MemStats.PauseNs)", v.len()),
+            pauses.p99_ns,
+            format!("P99 of {} recent pauses (MemStats.PauseNs)", pauses.n),
         ))
     };
     // The recent cycles' end times, in the same ring order as PauseNs.
-    let cycles_per_min = (m.pause_end.len() == 256 && m.num_gc >= 2).then(|| {
-        let n = m.num_gc.min(256) as usize;
-        let last = ((m.num_gc % 256 + 255) % 256) as usize;
-        let first = (last + 256 - (n - 1)) % 256;
-        let (a, b) = (m.pause_end[first], m.pause_end[last]);
-        (b > a && n >= 2).then(|| (n - 1) as f64 * 60e9 / (b - a) as f64)
-    });
+    let ends = crate::memory::recent_pause_ends_ns(m);
+    let cycles_per_min = match (ends.first(), ends.last()) {
+        (Some(&a), Some(&b)) if ends.len() >= 2 && b > a => {
+            Some((ends.len() - 1) as f64 * 60e9 / (b - a) as f64)
+        }
+        _ => None,
+    };
     ScoreInputs {
         gc_cpu_percent: m
             .gc_cpu_fraction
@@ -304,7 +301,7 @@ pub fn inputs_of_memstats(
             .map(|f| 100.0 * f),
         gc_cpu_basis: Some("MemStats.GCCPUFraction, since the process started".into()),
         pause_ns,
-        cycles_per_min: cycles_per_min.flatten(),
+        cycles_per_min,
         heap_vs_limit_bytes: memory_limit_bytes
             .filter(|_| m.next_gc > 0)
             .map(|l| (m.next_gc, l)),
