@@ -398,6 +398,73 @@ mod tests {
         p
     }
 
+    /// Issue 13: the allocating and the in-use sites are the first user frame (not
+    /// bytes.growSlice), and stacks wholly inside the runtime name no site.
+    #[test]
+    fn heap_sites_are_the_first_user_frame() {
+        let mb = 1i64 << 20;
+        let p = heap(
+            &[
+                (
+                    &[
+                        "runtime.makeslice",
+                        "bytes.growSlice",
+                        "bytes.(*Buffer).grow",
+                        "example.com/ingest.(*Batch).encode",
+                        "main.main",
+                    ],
+                    [40, 500 * mb, 1, 12 * mb],
+                ),
+                (
+                    &["runtime.newobject", "example.com/ingest.(*Cache).put"],
+                    [1_000_000, 90 * mb, 800_000, 80 * mb],
+                ),
+                (
+                    &["runtime.malg", "runtime.newproc1"],
+                    [10, 5 * mb, 10, 5 * mb],
+                ),
+            ],
+            0,
+        );
+        let alloc = user_site_table(&p, 1);
+        assert_eq!(alloc[0].site, "example.com/ingest.(*Batch).encode");
+        assert_eq!(share_percent(alloc[0].value, p.total(1)), 84.0);
+        let inuse = user_site_table(&p, 3);
+        assert_eq!(inuse[0].site, "example.com/ingest.(*Cache).put");
+    }
+
+    #[test]
+    fn corpus_heap_sites_are_named() {
+        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
+            let read = |n: &str| {
+                let d = std::fs::read(dir.join(n)).ok()?;
+                gorx_formats::pprof::parse(n, &d).ok()
+            };
+            let top = |p: &Profile, ty: &str| {
+                let i = p.sample_type_index(ty).unwrap();
+                let rows = user_site_table(p, i);
+                (
+                    rows[0].site.clone(),
+                    share_percent(rows[0].value, p.total(i)),
+                )
+            };
+            if patient == "heap-leak"
+                && let Some(p) = read("heap.pb.gz")
+            {
+                let (site, share) = top(&p, "inuse_space");
+                assert_eq!(site, "main.handle", "{ver}");
+                assert!(share > 90.0, "{ver}: {share}");
+            }
+            if patient == "memlimit-thrash"
+                && let Some(p) = read("allocs.pb.gz")
+            {
+                let (site, share) = top(&p, "alloc_space");
+                assert_eq!(site, "main.main.func1", "{ver}");
+                assert!(share > 99.0, "{ver}: {share}");
+            }
+        }
+    }
+
     #[test]
     fn heap_growth_names_the_site_holding_the_memory() {
         let p = heap(

@@ -11,13 +11,10 @@
 //! - [`text_profile_findings`]`(t, source)`: from the legacy `?debug=1` text forms (heap
 //!   MemStats trailer → memory findings; mutex/block → contention findings).
 //! - [`heap_sites`]/[`site_table`]: top in-use and allocating sites, for reports.
-//! - Joins for other evidence of the same process (issue 13): [`alloc_hotspot`] (top
-//!   allocating site by alloc_space, its share and typical object size, beside long GC
-//!   pauses), [`top_inuse_site`] / [`top_inuse_growth_site`] (the site holding or growing
-//!   the in-use heap, beside gc.heap-growth), [`profiling_off_finding`] with
-//!   [`is_profiling_off`] / [`contention_kind`] (an empty mutex/block profile says so);
-//!   the block and mutex profiles of one process are judged together by
-//!   [`crate::block_rate::contention_findings`].
+//! - [`profiling_off_finding`] with [`is_profiling_off`] / [`contention_kind`] (an empty
+//!   mutex/block profile says so); the block and mutex profiles of one process are judged
+//!   together by [`crate::block_rate::contention_findings`]. The heap sites beside
+//!   gc.heap-growth and long GC pauses are named by the joins of [`crate::judge`].
 //!
 //! A "site" is the first frame, from the leaf, that is not in the runtime or sync
 //! packages: the user code that allocated, locked or blocked.
@@ -419,172 +416,6 @@ pub fn heap_sites(p: &Profile) -> Option<HeapSites> {
     })
 }
 
-/// The site of a sample for joining with other evidence: the first frame from the leaf
-/// that is user code (outside the runtime and the standard library), else [`site_of`].
-pub fn user_site_of<'a>(p: &'a Profile, s: &'a Sample) -> &'a str {
-    p.frames(s)
-        .map(|f| f.function)
-        .find(|f| !is_runtime_frame(f) && !is_stdlib_frame(f))
-        .unwrap_or_else(|| site_of(p, s))
-}
-
-/// The site that allocates most bytes in a heap or allocs profile (`alloc_space`, counted
-/// since the program started), for joining with long GC pauses or a high GC share.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AllocHotspot {
-    /// First user frame of the allocating stacks ([`user_site_of`]).
-    pub site: String,
-    pub alloc_bytes: i64,
-    pub alloc_objects: i64,
-    /// All bytes the profile says were allocated.
-    pub total_alloc_bytes: i64,
-    /// `alloc_bytes / total_alloc_bytes`, 0..=1.
-    pub share: f64,
-    /// `alloc_bytes / alloc_objects`: the typical object the site allocates (a 12.5 MB
-    /// slice per call is another matter than many 64-byte structs).
-    pub typical_object_bytes: Option<i64>,
-}
-
-impl AllocHotspot {
-    /// Evidence fields for a finding that names this site.
-    pub fn evidence(&self) -> serde_json::Value {
-        json!({
-            "site": self.site,
-            "alloc_bytes": self.alloc_bytes,
-            "alloc_objects": self.alloc_objects,
-            "total_alloc_bytes": self.total_alloc_bytes,
-            "share_percent": pct(self.share, 1.0),
-            "typical_object_bytes": self.typical_object_bytes,
-        })
-    }
-}
-
-/// The top allocating site of a heap/allocs profile by `alloc_space`, `None` when the
-/// profile has no allocation sample types or allocated nothing.
-pub fn alloc_hotspot(p: &Profile) -> Option<AllocHotspot> {
-    let space = p.sample_type_index("alloc_space")?;
-    let objects = p.sample_type_index("alloc_objects");
-    let mut by_site: HashMap<&str, (i64, i64)> = HashMap::new();
-    let mut total = 0i64;
-    for s in &p.samples {
-        let b = s.values.get(space).copied().unwrap_or(0).max(0);
-        if b == 0 {
-            continue;
-        }
-        sadd(&mut total, b);
-        let e = by_site.entry(user_site_of(p, s)).or_default();
-        sadd(&mut e.0, b);
-        let n = objects.and_then(|i| s.values.get(i).copied()).unwrap_or(0);
-        sadd(&mut e.1, n.max(0));
-    }
-    let (site, (bytes, objs)) = by_site
-        .into_iter()
-        .max_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))?;
-    Some(AllocHotspot {
-        site: site.to_string(),
-        alloc_bytes: bytes,
-        alloc_objects: objs,
-        total_alloc_bytes: total,
-        share: bytes as f64 / total.max(1) as f64,
-        typical_object_bytes: (objs > 0).then(|| bytes / objs),
-    })
-}
-
-/// The site holding most in-use bytes of a heap profile, or growing most between two heap
-/// profiles of one process, for joining with `gc.heap-growth` from gctrace or /metrics.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InuseSite {
-    /// First user frame of the stacks that allocated the bytes ([`user_site_of`]).
-    pub site: String,
-    /// In-use bytes at the site (one profile) or their growth (two).
-    pub bytes: i64,
-    /// All in-use bytes of the profile (one profile) or their net growth (two).
-    pub total_bytes: i64,
-    /// `bytes / total_bytes`, 0..=1 (may exceed 1 with two profiles when other sites
-    /// shrank).
-    pub share: f64,
-    /// Two profiles: the newer one's time minus the base's, when both carry one.
-    pub interval_ns: Option<i64>,
-}
-
-impl InuseSite {
-    /// Evidence fields for a finding that names this site.
-    pub fn evidence(&self) -> serde_json::Value {
-        let mut v = json!({
-            "site": self.site,
-            "bytes": self.bytes,
-            "total_bytes": self.total_bytes,
-            "share_percent": pct(self.share, 1.0),
-        });
-        if let Some(i) = self.interval_ns {
-            v["interval_ns"] = json!(i);
-        }
-        v
-    }
-}
-
-fn inuse_by_user_site(p: &Profile, idx: usize) -> HashMap<&str, i64> {
-    let mut m: HashMap<&str, i64> = HashMap::new();
-    for s in &p.samples {
-        let v = s.values.get(idx).copied().unwrap_or(0);
-        if v != 0 {
-            sadd(m.entry(user_site_of(p, s)).or_default(), v);
-        }
-    }
-    m
-}
-
-/// The top in-use site of one heap profile (`inuse_space`: live bytes as of the last GC),
-/// `None` without in-use data.
-pub fn top_inuse_site(p: &Profile) -> Option<InuseSite> {
-    let idx = p.sample_type_index("inuse_space")?;
-    let m = inuse_by_user_site(p, idx);
-    let total = m.values().fold(0i64, |a, v| a.saturating_add(*v));
-    let (site, bytes) = m
-        .into_iter()
-        .filter(|(_, v)| *v > 0)
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))?;
-    Some(InuseSite {
-        site: site.to_string(),
-        bytes,
-        total_bytes: total,
-        share: bytes as f64 / total.max(1) as f64,
-        interval_ns: None,
-    })
-}
-
-/// The site whose in-use bytes grew most from `base` to `new` (two heap profiles of one
-/// process), with its share of the net growth; `None` when nothing grew.
-pub fn top_inuse_growth_site(new: &Profile, base: &Profile) -> Option<InuseSite> {
-    let ni = new.sample_type_index("inuse_space")?;
-    let bi = base.sample_type_index("inuse_space")?;
-    let mut m: HashMap<String, i64> = HashMap::new();
-    for (k, v) in inuse_by_user_site(new, ni) {
-        sadd(m.entry(k.to_string()).or_default(), v);
-    }
-    for (k, v) in inuse_by_user_site(base, bi) {
-        sadd(m.entry(k.to_string()).or_default(), v.saturating_neg());
-    }
-    let net = m.values().fold(0i64, |a, v| a.saturating_add(*v));
-    let (site, bytes) = m
-        .into_iter()
-        .filter(|(_, v)| *v > 0)
-        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))?;
-    let interval = (new.time_nanos > base.time_nanos && base.time_nanos > 0)
-        .then(|| new.time_nanos - base.time_nanos);
-    Some(InuseSite {
-        site,
-        bytes,
-        total_bytes: net,
-        share: if net > 0 {
-            bytes as f64 / net as f64
-        } else {
-            1.0
-        },
-        interval_ns: interval,
-    })
-}
-
 /// Adds input-derived values without overflow panics (absurd values saturate).
 #[inline]
 fn sadd(x: &mut i64, v: i64) {
@@ -745,20 +576,6 @@ fn top_names(rows: &[SiteRow]) -> Vec<String> {
         .collect()
 }
 
-/// True for a function of Go's standard library: its import path's first element has no
-/// dot (`net/http`, `encoding/json`), except the program's own `main` package.
-pub fn is_stdlib_frame(f: &str) -> bool {
-    if f.starts_with('[') || f.starts_with('<') {
-        return true;
-    }
-    // The package path ends at the first '.' after the last '/'.
-    let slash = f.rfind('/').map_or(0, |i| i + 1);
-    let pkg_end = f[slash..].find('.').map_or(f.len(), |i| slash + i);
-    let path = &f[..pkg_end];
-    let first = path.split('/').next().unwrap_or(path);
-    path != "main" && !first.contains('.')
-}
-
 /// The allocating site of a sample: the first frame rootward of the allocator that is
 /// user code (outside the runtime and the standard library), else the first outside the
 /// runtime (`encoding/json...` when the program's own frames are missing).
@@ -769,7 +586,7 @@ fn user_alloc_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
         if is_alloc_frame(f.function) {
             seen_alloc = true;
         } else if seen_alloc && !is_runtime_frame(f.function) {
-            if !is_stdlib_frame(f.function) {
+            if !crate::sites::is_std(f.function) {
                 return Some(f.function);
             }
             fallback.get_or_insert(f.function);
@@ -2022,105 +1839,32 @@ mod tests {
             "main.rare has 5 samples"
         );
         assert_eq!(g.evidence["cores_used"], json!(1.65));
-        assert!(is_stdlib_frame("encoding/json.Unmarshal"));
-        assert!(is_stdlib_frame("net/http.(*conn).serve"));
-        assert!(!is_stdlib_frame("main.main"));
-        assert!(!is_stdlib_frame("github.com/x/y.(*T).F"));
-        assert!(!is_stdlib_frame("go.etcd.io/etcd/v3/a.b"));
     }
 
-    const HEAP: &[(&str, &str)] = &[
-        ("alloc_objects", "count"),
-        ("alloc_space", "bytes"),
-        ("inuse_objects", "count"),
-        ("inuse_space", "bytes"),
-    ];
-
-    /// Issue 13: the allocating site to name beside long GC pauses (field: one function
-    /// making 84% of allocated bytes in 12.5 MB slices), and the in-use site beside
-    /// gc.heap-growth, by the first user frame (not bytes.growSlice).
+    /// A program whose module path has no dot (`module busy`, common outside public
+    /// hosting) is user code: its frame is the allocating site, not encoding/json below it.
     #[test]
-    fn alloc_hotspot_and_inuse_sites() {
-        let mb = 1i64 << 20;
-        let p = profile_from_stacks(
-            HEAP,
-            [
+    fn a_dotless_module_is_user_code() {
+        let ms = 1_000_000i64;
+        let p = cpu_over(
+            1,
+            &[
+                (&["busy.work", "main.main"], 400 * ms),
                 (
-                    vec![
+                    &[
+                        "runtime.mallocgc",
                         "runtime.makeslice",
-                        "bytes.growSlice",
-                        "bytes.(*Buffer).grow",
-                        "example.com/ingest.(*Batch).encode",
+                        "encoding/json.Unmarshal",
+                        "busy/api.(*Handler).decode",
                         "main.main",
                     ],
-                    vec![40, 500 * mb, 1, 12 * mb],
-                ),
-                (
-                    vec!["runtime.newobject", "example.com/ingest.(*Cache).put"],
-                    vec![1_000_000, 90 * mb, 800_000, 80 * mb],
-                ),
-                (
-                    vec!["runtime.malg", "runtime.newproc1"],
-                    vec![10, 5 * mb, 10, 5 * mb],
+                    1100 * ms,
                 ),
             ],
         );
-        let h = alloc_hotspot(&p).unwrap();
-        assert_eq!(h.site, "example.com/ingest.(*Batch).encode");
-        assert_eq!(h.total_alloc_bytes, 595 * mb);
-        assert!((h.share - 500.0 / 595.0).abs() < 1e-9);
-        assert_eq!(
-            h.typical_object_bytes,
-            Some(500 * mb / 40),
-            "12.5 MiB slices"
-        );
-        assert_eq!(h.evidence()["share_percent"], json!(84.0));
-        let u = top_inuse_site(&p).unwrap();
-        assert_eq!(u.site, "example.com/ingest.(*Cache).put");
-        assert_eq!(u.total_bytes, 97 * mb);
-        // Two profiles: the site that grew, with its share of the growth.
-        let mut base = p.clone();
-        base.samples[1].values[3] = 20 * mb;
-        base.samples[0].values[3] = 14 * mb;
-        base.time_nanos = 1;
-        let mut new = p.clone();
-        new.time_nanos = 61;
-        let g = top_inuse_growth_site(&new, &base).unwrap();
-        assert_eq!(g.site, "example.com/ingest.(*Cache).put");
-        assert_eq!((g.bytes, g.total_bytes), (60 * mb, 58 * mb));
-        assert_eq!(g.interval_ns, Some(60));
-        assert!(top_inuse_growth_site(&base, &new).is_some_and(|g| g.bytes == 2 * mb));
-        assert!(top_inuse_growth_site(&p, &p).is_none());
-        // Not a heap profile.
-        assert!(alloc_hotspot(&cpu(&[(&["main.f"], 10)])).is_none());
-        assert!(top_inuse_site(&cpu(&[(&["main.f"], 10)])).is_none());
-    }
-
-    #[test]
-    fn corpus_heap_sites_are_named() {
-        for (ver, patient, dir) in gorx_testsupport::corpus_entries() {
-            let read = |n: &str| {
-                let d = std::fs::read(dir.join(n)).ok()?;
-                gorx_formats::pprof::parse(n, &d).ok()
-            };
-            if patient == "heap-leak"
-                && let Some(p) = read("heap.pb.gz")
-            {
-                let u = top_inuse_site(&p).unwrap();
-                assert_eq!(u.site, "main.handle", "{ver}");
-                assert!(u.share > 0.9, "{ver}: {u:?}");
-            }
-            if patient == "memlimit-thrash"
-                && let Some(p) = read("allocs.pb.gz")
-            {
-                let h = alloc_hotspot(&p).unwrap();
-                assert_eq!(h.site, "main.main.func1", "{ver}");
-                assert!(
-                    h.share > 0.99 && h.typical_object_bytes.unwrap() > 0,
-                    "{ver}: {h:?}"
-                );
-            }
-        }
+        let f = profile_findings(&p, "cpu.pb.gz");
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].sites, ["busy/api.(*Handler).decode"]);
     }
 
     /// An empty profile is "off" only when a text form says the rate is 0: with a
