@@ -96,14 +96,16 @@ fn user_site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
             continue;
         }
         let names: Vec<&str> = p.frames(s).map(|f| f.function).collect();
-        let site = sites::site(names.iter().copied()).unwrap_or("<no stack>");
+        // Stacks wholly inside the runtime name no code to change.
+        let Some(site) = sites::site(names.iter().copied()).filter(|f| !sites::is_plumbing(f))
+        else {
+            continue;
+        };
         let e = m.entry(site).or_default();
         *e = e.saturating_add(v);
     }
-    // Stacks wholly inside the runtime name no code to change.
     let mut rows: Vec<SiteRow> = m
         .into_iter()
-        .filter(|(site, _)| !sites::is_plumbing(site))
         .map(|(site, value)| SiteRow {
             site: site.to_string(),
             value,
@@ -431,6 +433,7 @@ mod tests {
         assert_eq!(share_percent(alloc[0].value, p.total(1)), 84.0);
         let inuse = user_site_table(&p, 3);
         assert_eq!(inuse[0].site, "example.com/ingest.(*Cache).put");
+        assert_eq!(inuse.len(), 2, "the runtime's own stack names no site");
     }
 
     #[test]
