@@ -6,6 +6,22 @@ use gorx_testsupport::repo_root;
 use serde_json::Value;
 use std::process::Command;
 
+/// `gorx analyze --json DIR` (which must succeed), then DIR removed.
+fn analyze_json(dir: &std::path::Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
+        .args(["analyze", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(dir).ok();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_bundle_with_vars_and_metrics_reports_each_finding_once() {
     let samples = repo_root().join("testdata/samples/prometheus");
@@ -92,18 +108,7 @@ fn a_triggered_bundle_reports_its_trigger() {
              "evidence": {}, "recommendation": "", "sources": [], "sites": []}]}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
-        .args(["analyze", "--json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = analyze_json(&dir);
     let findings = v["findings"].as_array().unwrap();
     let leak = findings
         .iter()
@@ -140,18 +145,7 @@ fn damaged_proc_lines_are_skipped_with_a_note() {
         .replace("VmRSS:", "VmRSS:\t12x")
         .replace("Threads:", "Threads:\tmany");
     std::fs::write(dir.join("proc/status"), status).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
-        .args(["analyze", "--json"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = analyze_json(&dir);
     let notes: Vec<&str> = v["notes"]
         .as_array()
         .unwrap_or_else(|| panic!("no notes in {v:#}"))
