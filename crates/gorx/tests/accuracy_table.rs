@@ -19,6 +19,7 @@
 //! GORX_BLESS=1 cargo test -p gorx --test accuracy_table
 //! ```
 
+use gorx_testsupport::repo_root;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -28,11 +29,6 @@ use std::process::Command;
 const BEGIN: &str = "<!-- accuracy:begin -->";
 const END: &str = "<!-- accuracy:end -->";
 const GO_VERSIONS: [&str; 5] = ["1.19", "1.22", "1.24", "1.26", "1.27"];
-
-/// The root of this checkout (from this crate's own manifest directory).
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Subdirectories of `dir` that hold a MANIFEST.json, sorted by name.
 fn entries(dir: &Path) -> Vec<PathBuf> {
@@ -148,31 +144,14 @@ fn ids_cell(ids: &BTreeSet<String>) -> String {
     }
 }
 
-/// Every `(go_version, patient, dir)` under testdata/artifacts.
-fn entries_of_versions(artifacts: &Path) -> Vec<(String, String, PathBuf)> {
-    let mut out = Vec::new();
-    let mut versions: Vec<PathBuf> = std::fs::read_dir(artifacts)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    versions.sort();
-    for v in versions {
-        for p in entries(&v) {
-            out.push((name(&v), name(&p), p));
-        }
-    }
-    out
-}
-
 fn patients_table() -> (String, usize, usize, usize) {
     // patient -> version -> (expected, verdict)
     let mut rows: BTreeMap<String, BTreeMap<String, (BTreeSet<String>, String)>> = BTreeMap::new();
-    let artifacts = repo_root().join("testdata/artifacts");
-    let corpus = entries_of_versions(&artifacts);
+    let artifacts = gorx_testsupport::artifacts_dir();
+    let corpus: Vec<_> = gorx_testsupport::corpus_entries()
+        .into_iter()
+        .filter(|(_, _, dir)| dir.join("MANIFEST.json").is_file())
+        .collect();
     assert!(
         corpus.len() >= 12,
         "{}: only {} corpus entries",
