@@ -146,10 +146,12 @@ fn inuse_sites(heaps: &[HeapObservation]) -> Option<(String, Vec<SiteRow>, i64, 
     {
         let mut m: HashMap<String, i64> = HashMap::new();
         for r in user_site_table(&last.0.profile, last.1) {
-            *m.entry(r.site).or_default() += r.value;
+            let e = m.entry(r.site).or_default();
+            *e = e.saturating_add(r.value);
         }
         for r in user_site_table(&first.0.profile, first.1) {
-            *m.entry(r.site).or_default() -= r.value;
+            let e = m.entry(r.site).or_default();
+            *e = e.saturating_sub(r.value);
         }
         let mut rows: Vec<SiteRow> = m
             .into_iter()
@@ -157,7 +159,7 @@ fn inuse_sites(heaps: &[HeapObservation]) -> Option<(String, Vec<SiteRow>, i64, 
             .map(|(site, value)| SiteRow { site, value })
             .collect();
         rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.site.cmp(&b.site)));
-        let growth: i64 = rows.iter().map(|r| r.value).sum();
+        let growth = rows.iter().fold(0i64, |a, r| a.saturating_add(r.value));
         if growth > 0 {
             let secs = (last.0.profile.time_nanos - first.0.profile.time_nanos) as f64 / 1e9;
             return Some((
@@ -285,7 +287,7 @@ pub(crate) fn name_pause_allocation_site(findings: &mut [Finding], heaps: &[Heap
             sites::site(names.iter().copied()) == Some(top.site.as_str())
         })
         .map(|s| s.values.get(objects_i).copied().unwrap_or(0))
-        .sum();
+        .fold(0i64, i64::saturating_add);
     let avg = if objects > 0 { top.value / objects } else { 0 };
     f.evidence.insert("top_alloc_site".into(), json!(top.site));
     f.evidence
@@ -508,6 +510,37 @@ mod tests {
             f[0].recommendation
         );
         assert!(f[0].sources.contains(&"heap.pb.gz".to_string()));
+    }
+
+    /// Byte counts a damaged or hostile profile claims (near i64::MAX, negative) never
+    /// overflow the joins' sums.
+    #[test]
+    fn absurd_heap_values_do_not_panic() {
+        let big = i64::MAX - 1;
+        let a = &["runtime.mallocgc", "main.a"][..];
+        let b = &["runtime.mallocgc", "main.b"][..];
+        let old = heap(&[(a, [1, -big, 1, -big]), (b, [1, -big, 1, -big])], 1000);
+        let new = heap(
+            &[(a, [big, big, big, big]), (b, [big, big, big, big])],
+            1060,
+        );
+        let heaps = [
+            HeapObservation {
+                source: "new".into(),
+                profile: new,
+            },
+            HeapObservation {
+                source: "old".into(),
+                profile: old,
+            },
+        ];
+        let mut f = vec![
+            finding("gc.heap-growth", Severity::Warning, Evidence::new()),
+            finding("gc.long-pause", Severity::Warning, Evidence::new()),
+        ];
+        name_heap_growth_site(&mut f, &heaps);
+        name_pause_allocation_site(&mut f, &heaps);
+        assert!(!f[0].sites.is_empty(), "{:?}", f[0]);
     }
 
     #[test]
