@@ -447,7 +447,7 @@ pub fn delta(new: &Profile, base: &Profile) -> Option<Profile> {
     let base_total: i64 = b.values().map(|v| v.1.max(0)).fold(0, i64::saturating_add);
     let fell: i64 = b
         .iter()
-        .map(|(k, v)| (v.1 - n.get(k).map_or(0, |x| x.1)).max(0))
+        .map(|(k, v)| v.1.saturating_sub(n.get(k).map_or(0, |x| x.1)).max(0))
         .fold(0, i64::saturating_add);
     // An empty base, or one whose waits are not in the newer profile, is not the same
     // process's earlier state; a very short interval gives no meaningful rate.
@@ -468,7 +468,7 @@ pub fn delta(new: &Profile, base: &Profile) -> Option<Profile> {
     rows.sort();
     let mut p = profile_from_stacks(&[("contentions", "count"), ("delay", "nanoseconds")], rows);
     p.time_nanos = new.time_nanos;
-    p.duration_nanos = new.time_nanos - base.time_nanos;
+    p.duration_nanos = new.time_nanos.saturating_sub(base.time_nanos);
     Some(p)
 }
 
@@ -665,6 +665,22 @@ mod tests {
         );
         p.time_nanos = 1_800_000_000_000_000_000;
         p
+    }
+
+    /// Delays and times a damaged profile claims (negative, near i64::MAX) never
+    /// overflow the difference of two profiles.
+    #[test]
+    fn absurd_delta_values_do_not_panic() {
+        let stack: &[&'static str] = &["runtime.chansend1", "main.produce"];
+        let mut base = contention(&[(stack, i64::MAX)]);
+        let mut new = contention(&[(stack, -i64::MAX)]);
+        assert!(delta(&new, &base).is_none(), "every wait fell");
+        base = contention(&[(stack, 1_000_000)]);
+        base.time_nanos = -i64::MAX;
+        new.samples = contention(&[(stack, 2_000_000)]).samples;
+        new.time_nanos = i64::MAX;
+        let d = delta(&new, &base).unwrap();
+        assert_eq!(d.duration_nanos, i64::MAX);
     }
 
     const S: i64 = 1_000_000_000;
