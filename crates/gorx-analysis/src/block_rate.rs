@@ -38,24 +38,15 @@ use gorx_formats::pprof::{Profile, Sample};
 use serde_json::json;
 use std::collections::HashMap;
 
-/// Sites where a wait is idleness by design: the standard library's own background
-/// goroutines waiting for work, and the profiler's wait while it captures.
-const IDLE_BLOCK_SITES: &[&str] = &[
-    // An idle keep-alive client connection waits here for its next request. (readLoop's
-    // selects wait for the caller to consume a response body: not idle, not listed.)
-    "net/http.(*persistConn).writeLoop",
-    // net/http/pprof waits out `?seconds=N` (CPU profile, trace, delta profiles).
-    "net/http/pprof.sleep",
-    // database/sql's opener and cleaner wait for requests and timers for the DB's life.
-    "database/sql.(*DB).connectionOpener",
-    "database/sql.(*DB).connectionCleaner",
-];
-
-/// True for a wait that is idleness, not contention: a known idle site, or a stack
+/// True for a wait that is idleness, not contention: a service loop idle by design
+/// ([`crate::sites::idle_wait`]: net/http's writeLoop, database/sql's opener and cleaner,
+/// HTTP/2 and gRPC transport loops), net/http/pprof waiting out `?seconds=N`, or a stack
 /// entirely inside the runtime (its own goroutines).
 pub fn is_idle_wait(p: &Profile, s: &Sample) -> bool {
-    IDLE_BLOCK_SITES.contains(&site_of(p, s))
-        || p.frames(s).all(|f| f.function.starts_with("runtime."))
+    let funcs: Vec<&str> = p.frames(s).map(|f| f.function).collect();
+    site_of(p, s) == "net/http/pprof.sleep"
+        || crate::sites::idle_wait(false, false, &funcs, None).is_some()
+        || funcs.iter().all(|f| f.starts_with("runtime."))
 }
 
 /// The primitive a blocked stack waits in.
@@ -734,6 +725,28 @@ mod tests {
         ] {
             assert_eq!(wait_primitive(st.iter().copied()), WaitPrimitive::ForkJoin);
         }
+    }
+
+    /// The transport loops sites.rs knows idle by design (an HTTP/2 server connection's
+    /// serve loop, gRPC's writer, parked in select) are idle in a block profile too, not
+    /// only the few this file once listed.
+    #[test]
+    fn transport_loops_are_idle_waits() {
+        let p = contention(&[
+            (
+                &[
+                    "runtime.selectgo",
+                    "google.golang.org/grpc/internal/transport.(*loopyWriter).run",
+                ],
+                3600 * S,
+            ),
+            (
+                &["runtime.selectgo", "net/http.(*http2serverConn).serve"],
+                3600 * S,
+            ),
+        ]);
+        let f = one(&p, None);
+        assert!(f.is_empty(), "{f:#?}");
     }
 
     /// Issue 13, held-out healthy servers: service loops and worker pools parked in
