@@ -21,7 +21,7 @@ use crate::profiles::{self, SiteRow};
 use crate::sites;
 use crate::thresholds as t;
 use crate::trace::{self, TraceSummary};
-use gorx_formats::pprof::Profile;
+use gorx_formats::pprof::{Profile, Sample};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -87,7 +87,14 @@ pub(crate) fn heap_text_profile(h: &gorx_formats::pprof::legacy::HeapProfile) ->
     )
 }
 
-/// The site rows of one heap profile for one sample type, named by [`sites::site`].
+/// The site of a heap sample ([`sites::site`]); `None` for a stack wholly inside the
+/// runtime, which names no code to change.
+fn heap_site<'a>(p: &'a Profile, s: &'a Sample) -> Option<&'a str> {
+    let names: Vec<&str> = p.frames(s).map(|f| f.function).collect();
+    sites::site(names.iter().copied()).filter(|f| !sites::is_plumbing(f))
+}
+
+/// The site rows of one heap profile for one sample type, by [`heap_site`].
 fn user_site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
     let mut m: HashMap<&str, i64> = HashMap::new();
     for s in &p.samples {
@@ -95,10 +102,7 @@ fn user_site_table(p: &Profile, index: usize) -> Vec<SiteRow> {
         if v == 0 {
             continue;
         }
-        let names: Vec<&str> = p.frames(s).map(|f| f.function).collect();
-        // Stacks wholly inside the runtime name no code to change.
-        let Some(site) = sites::site(names.iter().copied()).filter(|f| !sites::is_plumbing(f))
-        else {
+        let Some(site) = heap_site(p, s) else {
             continue;
         };
         let e = m.entry(site).or_default();
@@ -282,10 +286,7 @@ pub(crate) fn name_pause_allocation_site(findings: &mut [Finding], heaps: &[Heap
         .profile
         .samples
         .iter()
-        .filter(|s| {
-            let names: Vec<&str> = h.profile.frames(s).map(|f| f.function).collect();
-            sites::site(names.iter().copied()) == Some(top.site.as_str())
-        })
+        .filter(|s| heap_site(&h.profile, s) == Some(top.site.as_str()))
         .map(|s| s.values.get(objects_i).copied().unwrap_or(0))
         .fold(0i64, i64::saturating_add);
     let avg = if objects > 0 { top.value / objects } else { 0 };
