@@ -499,6 +499,20 @@ impl PauseStats {
     }
 }
 
+impl GcSummary {
+    /// The run's pauses (one per cycle) as the pause table judges them.
+    pub fn pause_stats(&self) -> PauseStats {
+        PauseStats {
+            n: self.cycles,
+            p50_ns: self.pause_p50_ns,
+            p99_ns: self.pause_p99_ns,
+            max_ns: self.pause_max_ns,
+            long: self.long_pauses,
+            long_critical: self.long_critical_pauses,
+        }
+    }
+}
+
 /// Findings for one summarised run.
 pub fn run_findings(s: &GcSummary, runs: usize, source: &str) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -614,14 +628,7 @@ pub fn run_findings(s: &GcSummary, runs: usize, source: &str) -> Vec<Finding> {
     }
 
     if s.cycles >= t::GC_MIN_CYCLES {
-        let p = PauseStats {
-            n: s.cycles,
-            p50_ns: s.pause_p50_ns,
-            p99_ns: s.pause_p99_ns,
-            max_ns: s.pause_max_ns,
-            long: s.long_pauses,
-            long_critical: s.long_critical_pauses,
-        };
+        let p = s.pause_stats();
         if let Some(sev) = p.severity() {
             let mut e = base_evidence(s, runs);
             p.add_evidence(&mut e);
