@@ -265,17 +265,7 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
     };
     let (slope, tau) = theil_sen(&points);
     let (first_half_slope, second_half_slope) = half_slopes(&points);
-    let long_pauses = pauses
-        .iter()
-        .filter(|&&p| p >= t::GC_PAUSE_P99_WARNING_NS)
-        .count();
-    let long_critical_pauses = pauses
-        .iter()
-        .filter(|&&p| p >= t::GC_PAUSE_P99_CRITICAL_NS)
-        .count();
-    let pause_max_ns = pauses.iter().copied().max().unwrap_or(0);
-    let pause_p50_ns = percentile(&mut pauses, 0.50);
-    let pause_p99_ns = percentile(&mut pauses, 0.99);
+    let ps = PauseStats::of_vec(pauses);
     GcSummary {
         run_index,
         first_line: run.first_line,
@@ -283,11 +273,11 @@ pub fn summarize(run: &GcRun, run_index: usize, opts: GcOptions) -> GcSummary {
         forced_cycles: forced,
         window_ns,
         cycles_per_min,
-        pause_p50_ns,
-        pause_p99_ns,
-        pause_max_ns,
-        long_pauses,
-        long_critical_pauses,
+        pause_p50_ns: ps.p50_ns,
+        pause_p99_ns: ps.p99_ns,
+        pause_max_ns: ps.max_ns,
+        long_pauses: ps.long,
+        long_critical_pauses: ps.long_critical,
         gc_cpu_percent,
         runtime_gc_cpu_percent: c.last().map_or(0, |x| x.cumulative_cpu_percent()),
         assist_share: if gc_cpu_ns > 0 {
@@ -416,7 +406,11 @@ pub struct PauseStats {
 
 impl PauseStats {
     pub fn of(pauses: &[u64]) -> Self {
-        let mut v = pauses.to_vec();
+        Self::of_vec(pauses.to_vec())
+    }
+
+    /// [`PauseStats::of`] without the copy (a 1 GB gctrace log has millions of pauses).
+    pub fn of_vec(mut v: Vec<u64>) -> Self {
         PauseStats {
             n: v.len(),
             long: v
@@ -502,6 +496,20 @@ impl PauseStats {
         }
         e.insert("pause_max_ns".into(), json!(self.max_ns));
         e.insert("long_pauses".into(), json!(self.long));
+    }
+}
+
+impl GcSummary {
+    /// The run's pauses (one per cycle) as the pause table judges them.
+    pub fn pause_stats(&self) -> PauseStats {
+        PauseStats {
+            n: self.cycles,
+            p50_ns: self.pause_p50_ns,
+            p99_ns: self.pause_p99_ns,
+            max_ns: self.pause_max_ns,
+            long: self.long_pauses,
+            long_critical: self.long_critical_pauses,
+        }
     }
 }
 
@@ -620,14 +628,7 @@ pub fn run_findings(s: &GcSummary, runs: usize, source: &str) -> Vec<Finding> {
     }
 
     if s.cycles >= t::GC_MIN_CYCLES {
-        let p = PauseStats {
-            n: s.cycles,
-            p50_ns: s.pause_p50_ns,
-            p99_ns: s.pause_p99_ns,
-            max_ns: s.pause_max_ns,
-            long: s.long_pauses,
-            long_critical: s.long_critical_pauses,
-        };
+        let p = s.pause_stats();
         if let Some(sev) = p.severity() {
             let mut e = base_evidence(s, runs);
             p.add_evidence(&mut e);

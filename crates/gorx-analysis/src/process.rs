@@ -836,10 +836,43 @@ pub struct CpuContention {
 }
 
 impl CpuContention {
-    fn throttled_ratio(&self) -> Option<f64> {
+    fn throttled_ratio(&self, min_periods: u64) -> Option<f64> {
         let p = self.nr_periods?;
-        (p >= t::CGROUP_THROTTLED_MIN_PERIODS)
-            .then(|| self.nr_throttled.unwrap_or(0) as f64 / p as f64)
+        (p >= min_periods.max(1)).then(|| self.nr_throttled.unwrap_or(0) as f64 / p as f64)
+    }
+
+    /// The cause the numbers support, in order: CFS throttling (throttled periods at
+    /// CGROUP_THROTTLED_WARNING_RATIO of at least `min_periods` periods), host saturation
+    /// (CPU pressure avg10 or avg60 at HOST_CPU_PRESSURE_WARNING_PCT, or load per CPU at
+    /// HOST_LOAD_PER_CPU_HIGH), GOMAXPROCS above the quota (rounded up, at least 2 as the
+    /// Go runtime's own default), else nothing outside the process. `/proc` snapshots pass
+    /// CGROUP_THROTTLED_MIN_PERIODS (cumulative counters); a short probe window may pass 1.
+    pub fn infer_cause(&self, min_periods: u64) -> CpuCause {
+        let throttled = self
+            .throttled_ratio(min_periods)
+            .is_some_and(|r| r >= t::CGROUP_THROTTLED_WARNING_RATIO);
+        let pressure = self
+            .host_pressure_some_avg10
+            .into_iter()
+            .chain(self.host_pressure_some_avg60)
+            .any(|p| p >= t::HOST_CPU_PRESSURE_WARNING_PCT);
+        let loaded = match (self.load1, self.host_cpus) {
+            (Some(l), Some(n)) if n > 0 => l / n as f64 >= t::HOST_LOAD_PER_CPU_HIGH,
+            _ => false,
+        };
+        let over_quota = match (self.quota_cpus, self.gomaxprocs) {
+            (Some(q), Some(g)) => g > (q.ceil() as u32).max(2),
+            _ => false,
+        };
+        if throttled {
+            CpuCause::CgroupThrottled
+        } else if pressure || loaded {
+            CpuCause::HostSaturated
+        } else if over_quota {
+            CpuCause::GomaxprocsAboveQuota
+        } else {
+            CpuCause::NoneOutside
+        }
     }
 
     /// The numbers, as one sentence fragment each.
@@ -957,31 +990,7 @@ pub fn cpu_contention(s: &ProcessSnapshot) -> Option<CpuContention> {
         gomaxprocs: gmp.as_ref().map(|g| g.value),
         gomaxprocs_observed: gmp.as_ref().is_some_and(|g| g.observed),
     };
-    let throttled = c
-        .throttled_ratio()
-        .is_some_and(|r| r >= t::CGROUP_THROTTLED_WARNING_RATIO);
-    let pressure = c
-        .host_pressure_some_avg10
-        .into_iter()
-        .chain(c.host_pressure_some_avg60)
-        .any(|p| p >= t::HOST_CPU_PRESSURE_WARNING_PCT);
-    let loaded = match (c.load1, c.host_cpus) {
-        (Some(l), Some(n)) if n > 0 => l / n as f64 >= t::HOST_LOAD_PER_CPU_HIGH,
-        _ => false,
-    };
-    let over_quota = match (c.quota_cpus, c.gomaxprocs) {
-        (Some(q), Some(g)) => g > (q.ceil() as u32).max(2),
-        _ => false,
-    };
-    c.cause = if throttled {
-        CpuCause::CgroupThrottled
-    } else if pressure || loaded {
-        CpuCause::HostSaturated
-    } else if over_quota {
-        CpuCause::GomaxprocsAboveQuota
-    } else {
-        CpuCause::NoneOutside
-    };
+    c.cause = c.infer_cause(t::CGROUP_THROTTLED_MIN_PERIODS);
     Some(c)
 }
 

@@ -812,20 +812,19 @@ fn long_pause(s: &TraceSummary, sources: &[String]) -> Option<Finding> {
     if h.count == 0 {
         return None;
     }
-    let few = h.count < th::PAUSE_PERCENTILE_MIN_SAMPLES as u64;
-    let p99 = if few { h.max_ns } else { h.quantile_ns(0.99) };
-    let long = h.count_at_least(th::GC_PAUSE_P99_WARNING_NS);
-    let severity = if h.max_ns >= th::GC_PAUSE_MAX_CRITICAL_NS
-        || (p99 >= th::GC_PAUSE_P99_CRITICAL_NS && long >= 2)
-    {
-        Severity::Critical
-    } else if p99 >= th::GC_PAUSE_P99_WARNING_NS && long >= 2 {
-        Severity::Warning
-    } else if h.max_ns >= th::GC_PAUSE_P99_WARNING_NS {
-        Severity::Info
-    } else {
-        return None;
+    // Judged on the one pause table (gc::PauseStats), as gctrace and MemStats pauses are.
+    let stats = crate::gc::PauseStats {
+        n: h.count as usize,
+        p50_ns: h.quantile_ns(0.50),
+        p99_ns: h.quantile_ns(0.99),
+        max_ns: h.max_ns,
+        long: h.count_at_least(th::GC_PAUSE_P99_WARNING_NS) as usize,
+        long_critical: h.count_at_least(th::GC_PAUSE_P99_CRITICAL_NS) as usize,
     };
+    let severity = stats.severity()?;
+    let few = !stats.has_percentile();
+    let p99 = stats.p99_ns;
+    let long = stats.long as u64;
     let mut ev = Evidence::new();
     ev.insert("stw_pauses".into(), h.count.into());
     if few {
@@ -1468,6 +1467,24 @@ pub(crate) mod tests {
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].title.contains("at P99"), "{}", f[0].title);
         assert!(f[0].evidence.contains_key("stw_p99_ns"));
+    }
+
+    /// The trace's pauses get the verdict gctrace's would (one table, gc::PauseStats):
+    /// one pause at the P99 critical bar with another merely long is a warning pattern,
+    /// not critical (the trace's own copy of the table called it critical).
+    #[test]
+    fn trace_pauses_get_the_gctrace_verdict() {
+        let mut mixed = vec![100_000u64; 6];
+        mixed.extend([12_000_000, 60_000_000]);
+        let mut crit = vec![100_000u64; 6];
+        crit.extend([60_000_000, 70_000_000]);
+        let mut many = vec![100_000u64; 150];
+        many.extend([12_000_000, 15_000_000, 60_000_000]);
+        for v in [mixed, crit, many] {
+            let want = crate::gc::PauseStats::of(&v).severity();
+            let got = trace_findings(&pauses(&v), "t").first().map(|f| f.severity);
+            assert_eq!(got, want, "{v:?}");
+        }
     }
 
     #[test]

@@ -193,8 +193,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 s.forced_cycles,
                 s.window_ns as f64 / 1e9,
                 s.cycles_per_min,
-                // Over fewer than PAUSE_PERCENTILE_MIN_SAMPLES pauses a P99 is the maximum.
-                if s.cycles >= gorx_analysis::thresholds::PAUSE_PERCENTILE_MIN_SAMPLES {
+                // Over too few pauses a P99 is the maximum.
+                if s.pause_stats().has_percentile() {
                     format!(
                         "P50 {} ms, P99 {} ms, max {} ms",
                         ms(s.pause_p50_ns),
