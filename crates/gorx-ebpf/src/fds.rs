@@ -14,10 +14,9 @@ use crate::ProbeError;
 use crate::symbolize::Symbolizer;
 use aya::EbpfLoader;
 use aya::maps::{HashMap, MapData, PerCpuArray, StackTraceMap};
-use aya::programs::RawTracePoint;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
@@ -112,47 +111,21 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
         .override_global("target_tgid", &cfg.pid, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    for (prog, tp) in PROGRAMS {
-        let p: &mut RawTracePoint = ebpf
-            .program_mut(prog)
-            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
-            .try_into()
-            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
-        p.load().map_err(ProbeError::load)?;
-        p.attach(tp).map_err(ProbeError::load)?;
-    }
+    crate::attach_raw_tracepoints(&mut ebpf, &PROGRAMS)?;
     let open_fds_start = open_fds(cfg.pid);
     let nofile = nofile_soft(cfg.pid);
     let start = Instant::now();
     let mut samples: Vec<BTreeMap<i32, (u64, u64)>> = Vec::new();
     let mut next = SAMPLE_EVERY;
-    let mut target_exited = false;
-    let proc_dir = format!("/proc/{}", cfg.pid);
-    loop {
-        if stop.load(Ordering::Relaxed) || start.elapsed() >= cfg.duration {
-            break;
-        }
-        if !std::path::Path::new(&proc_dir).exists() {
-            target_exited = true;
-            break;
-        }
+    let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {
         if start.elapsed() >= next {
             samples.push(sample(&ebpf));
             next += SAMPLE_EVERY;
         }
-        std::thread::sleep(
-            Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())),
-        );
-    }
+    });
     let window_ns = start.elapsed().as_nanos() as u64;
     let open_fds_end = open_fds(cfg.pid);
-    for (prog, _) in PROGRAMS {
-        if let Some(p) = ebpf.program_mut(prog)
-            && let Ok(p) = <&mut RawTracePoint>::try_from(p)
-        {
-            let _ = p.unload();
-        }
-    }
+    crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
     samples.push(sample(&ebpf));
     let untracked = ebpf
         .map("drops")

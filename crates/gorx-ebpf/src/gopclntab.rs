@@ -201,7 +201,9 @@ impl GoSymbols {
         use object::ObjectSegment;
         let table_addr = obj.segments().find_map(|seg| {
             let (off, size) = seg.file_range();
-            (table_off >= off && table_off < off + size).then(|| seg.address() + (table_off - off))
+            // Program headers are untrusted: a hostile offset or size must not overflow.
+            let within = table_off.checked_sub(off)?;
+            (within < size).then(|| seg.address().checked_add(within))?
         })?;
         let (first, last) = (
             u64::from(self.entry(0)?),

@@ -81,6 +81,77 @@ impl ProbeError {
     }
 }
 
+/// The quantile `q` (0..=1) of a log2 histogram (`hist[i]`: values in [2^i, 2^(i+1))):
+/// the upper bound of the slot holding it, capped at the max (an over-estimate by at most
+/// 2x, as bcc's histograms read). 0 when empty.
+pub(crate) fn log2_quantile_ns(hist: &[u64], max_ns: u64, q: f64) -> u64 {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return (1u64 << (i + 1).min(63)).min(max_ns.max(1));
+        }
+    }
+    max_ns
+}
+
+/// Load and attach each (program, raw tracepoint) of a loaded object.
+pub(crate) fn attach_raw_tracepoints(
+    ebpf: &mut aya::Ebpf,
+    programs: &[(&str, &str)],
+) -> Result<(), ProbeError> {
+    for &(prog, tp) in programs {
+        let p: &mut aya::programs::RawTracePoint = ebpf
+            .program_mut(prog)
+            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
+            .try_into()
+            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
+        p.load().map_err(ProbeError::load)?;
+        p.attach(tp).map_err(ProbeError::load)?;
+    }
+    Ok(())
+}
+
+/// Unload the programs (their links go with them) so the aggregates stop moving.
+pub(crate) fn detach_raw_tracepoints(ebpf: &mut aya::Ebpf, programs: &[(&str, &str)]) {
+    for &(prog, _) in programs {
+        if let Some(p) = ebpf.program_mut(prog)
+            && let Ok(p) = <&mut aya::programs::RawTracePoint>::try_from(p)
+        {
+            let _ = p.unload();
+        }
+    }
+}
+
+/// Wait out the window in 50 ms steps, calling `tick` after each check, until it ends,
+/// `stop` is set, or the target exits. Returns whether the target exited.
+pub(crate) fn wait_window(
+    pid: u32,
+    start: std::time::Instant,
+    duration: std::time::Duration,
+    stop: &std::sync::atomic::AtomicBool,
+    mut tick: impl FnMut(),
+) -> bool {
+    let proc_dir = format!("/proc/{pid}");
+    loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) || start.elapsed() >= duration {
+            return false;
+        }
+        if !std::path::Path::new(&proc_dir).exists() {
+            return true;
+        }
+        tick();
+        std::thread::sleep(
+            std::time::Duration::from_millis(50).min(duration.saturating_sub(start.elapsed())),
+        );
+    }
+}
+
 /// The x86_64 name of a syscall number, or `syscall_N`.
 pub fn syscall_name(nr: u32) -> String {
     match syscall_names::X86_64.binary_search_by_key(&nr, |(n, _)| *n) {

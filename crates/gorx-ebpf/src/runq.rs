@@ -12,10 +12,9 @@
 use crate::ProbeError;
 use aya::EbpfLoader;
 use aya::maps::{MapData, PerCpuArray};
-use aya::programs::RawTracePoint;
 use gorx_analysis::process::ProcessSnapshot;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
@@ -75,19 +74,7 @@ impl Delays {
     /// The delay at quantile `q` (0..=1): the upper bound of the log2 slot holding it,
     /// capped at the max (an over-estimate by at most 2x, as bcc's runqlat reads).
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        let total: u64 = self.hist.iter().sum();
-        if total == 0 {
-            return 0;
-        }
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        let mut seen = 0;
-        for (i, n) in self.hist.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return (1u64 << (i + 1).min(63)).min(self.max_ns.max(1));
-            }
-        }
-        self.max_ns
+        crate::log2_quantile_ns(&self.hist, self.max_ns, q)
     }
 
     pub fn mean_ns(&self) -> u64 {
@@ -202,31 +189,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<RunqReport, ProbeError> {
         .override_global("target_tgid", &cfg.pid, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    for (prog, tp) in PROGRAMS {
-        let p: &mut RawTracePoint = ebpf
-            .program_mut(prog)
-            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
-            .try_into()
-            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
-        p.load().map_err(ProbeError::load)?;
-        p.attach(tp).map_err(ProbeError::load)?;
-    }
+    crate::attach_raw_tracepoints(&mut ebpf, &PROGRAMS)?;
     let before = snapshot(cfg.pid);
     let start = Instant::now();
-    let mut target_exited = false;
-    let proc_dir = format!("/proc/{}", cfg.pid);
-    loop {
-        if stop.load(Ordering::Relaxed) || start.elapsed() >= cfg.duration {
-            break;
-        }
-        if !std::path::Path::new(&proc_dir).exists() {
-            target_exited = true;
-            break;
-        }
-        std::thread::sleep(
-            Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())),
-        );
-    }
+    let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {});
     let window_ns = start.elapsed().as_nanos() as u64;
     let after = if target_exited {
         None
@@ -234,13 +200,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<RunqReport, ProbeError> {
         snapshot(cfg.pid)
     };
     // Detach first so the aggregates stop moving, then read them.
-    for (prog, _) in PROGRAMS {
-        if let Some(p) = ebpf.program_mut(prog)
-            && let Ok(p) = <&mut RawTracePoint>::try_from(p)
-        {
-            let _ = p.unload();
-        }
-    }
+    crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
     let stats: PerCpuArray<&MapData, RawStat> = PerCpuArray::try_from(
         ebpf.map("stats")
             .ok_or_else(|| ProbeError::Load("map stats missing".into()))?,

@@ -8,10 +8,9 @@
 use crate::symbolize::Symbolizer;
 use crate::{ProbeError, syscall_name};
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::RawTracePoint;
 use aya::{Ebpf, EbpfLoader};
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
@@ -21,6 +20,9 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/syscalls.bpf.o");
 const MAX_SYSCALLS: u32 = 512;
 pub const HIST_SLOTS: usize = 40;
 const MAX_STACK: usize = 64;
+
+/// (program, raw tracepoint).
+const PROGRAMS: [(&str, &str); 2] = [("sys_enter", "sys_enter"), ("sys_exit", "sys_exit")];
 
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -69,19 +71,7 @@ impl SyscallStat {
     /// The latency at quantile `q` (0..=1) from the log2 histogram: the upper bound of the
     /// slot holding it (an over-estimate by at most 2x, as bcc's histograms read).
     pub fn quantile_ns(&self, q: f64) -> u64 {
-        let total: u64 = self.hist.iter().sum();
-        if total == 0 {
-            return 0;
-        }
-        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
-        let mut seen = 0;
-        for (i, n) in self.hist.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return (1u64 << (i + 1).min(63)).min(self.max_ns.max(1));
-            }
-        }
-        self.max_ns
+        crate::log2_quantile_ns(&self.hist, self.max_ns, q)
     }
 }
 
@@ -204,15 +194,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
         .override_global("slow_ns", &cfg.slow_ns, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    for prog in ["sys_enter", "sys_exit"] {
-        let p: &mut RawTracePoint = ebpf
-            .program_mut(prog)
-            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
-            .try_into()
-            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
-        p.load().map_err(ProbeError::load)?;
-        p.attach(prog).map_err(ProbeError::load)?;
-    }
+    crate::attach_raw_tracepoints(&mut ebpf, &PROGRAMS)?;
     let mut ring = RingBuf::try_from(
         ebpf.take_map("events")
             .ok_or_else(|| ProbeError::Load("map events missing".into()))?,
@@ -221,31 +203,14 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<SyscallR
 
     let start = Instant::now();
     let mut slow = SlowAgg::default();
-    let mut target_exited = false;
-    let proc_dir = format!("/proc/{}", cfg.pid);
-    loop {
-        drain(&mut ring, &mut slow);
-        if stop.load(Ordering::Relaxed) || start.elapsed() >= cfg.duration {
-            break;
-        }
-        if !std::path::Path::new(&proc_dir).exists() {
-            target_exited = true;
-            break;
-        }
-        std::thread::sleep(
-            Duration::from_millis(50).min(cfg.duration.saturating_sub(start.elapsed())),
-        );
-    }
+    // Events left in the ring when the window ends are drained after the detach.
+    let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {
+        drain(&mut ring, &mut slow)
+    });
     let window_ns = start.elapsed().as_nanos() as u64;
     let in_flight = read_in_flight(&ebpf, cfg);
     // Detach first so the aggregates stop moving, then read them.
-    for prog in ["sys_enter", "sys_exit"] {
-        if let Some(p) = ebpf.program_mut(prog)
-            && let Ok(p) = <&mut RawTracePoint>::try_from(p)
-        {
-            let _ = p.unload();
-        }
-    }
+    crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
     drain(&mut ring, &mut slow);
     let syscalls = read_stats(&ebpf)?;
     let drops = read_drops(&ebpf)?;

@@ -516,6 +516,47 @@ impl Drop for Tracefs {
     }
 }
 
+/// Build a one-file Go program (module `name`) in a temp dir, start it with piped stdin and
+/// stdout, and wait for its "ready" line. Also returns the temp dir. None (a missing
+/// prerequisite) without Go.
+fn start_inline_program(
+    name: &str,
+    main_go: &str,
+) -> Option<(KillOnDrop, mpsc::Receiver<String>, PathBuf)> {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("gorx-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("main.go"), main_go).unwrap();
+    std::fs::write(dir.join("go.mod"), format!("module {name}\n\ngo 1.21\n")).unwrap();
+    let bin = dir.join(name);
+    let built = Command::new(go)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut target = KillOnDrop(
+        Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let t_out = line_reader(target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(10), "target"),
+        "ready"
+    );
+    Some((target, t_out, dir))
+}
+
 fn read_line_within(r: &mpsc::Receiver<String>, limit: Duration, what: &str) -> String {
     r.recv_timeout(limit)
         .unwrap_or_else(|_| panic!("{what}: no line within {limit:?}"))
@@ -544,38 +585,10 @@ fn openat_count_agrees_with_bpftrace_over_the_same_window() {
         missing_prerequisite("bpftrace (apt-get install -y bpftrace)");
         return;
     }
-    let Some(go) = go_toolchain("") else {
-        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+    let Some((mut target, t_out, dir)) = start_inline_program("openat", OPENAT_PROG) else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("gorx-openat-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.go"), OPENAT_PROG).unwrap();
-    std::fs::write(dir.join("go.mod"), "module openat\n\ngo 1.21\n").unwrap();
-    let bin = dir.join("openat");
-    let built = Command::new(go)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&dir)
-        .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let mut target = KillOnDrop(
-        Command::new(&bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
     let pid = target.0.id();
-    let t_out = line_reader(target.0.stdout.take().unwrap());
-    assert_eq!(
-        read_line_within(&t_out, Duration::from_secs(10), "target"),
-        "ready"
-    );
 
     let _tracefs = Tracefs::ensure();
     let mut bt = KillOnDrop(
@@ -1029,38 +1042,10 @@ fn fd_counts_per_site_are_exact_on_a_known_program() {
     if !bpf_capable() {
         return;
     }
-    let Some(go) = go_toolchain("") else {
-        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+    let Some((mut target, t_out, _dir)) = start_inline_program("fds", FDS_PROG) else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("gorx-fds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.go"), FDS_PROG).unwrap();
-    std::fs::write(dir.join("go.mod"), "module fds\n\ngo 1.21\n").unwrap();
-    let bin = dir.join("fds");
-    let built = Command::new(go)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&dir)
-        .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let mut target = KillOnDrop(
-        Command::new(&bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
     let pid = target.0.id();
-    let t_out = line_reader(target.0.stdout.take().unwrap());
-    assert_eq!(
-        read_line_within(&t_out, Duration::from_secs(10), "target"),
-        "ready"
-    );
     let names = ["fds_enter", "fds_exit"];
     let before = progs_named(&names);
     let mut probe = probe_cmd(pid, &["--only", "fds", "--duration", "20s", "--json"])
