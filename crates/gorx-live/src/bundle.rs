@@ -179,16 +179,16 @@ fn read_json<T: serde::de::DeserializeOwned>(
 }
 
 fn runtime_from_dir(dir: &Path) -> Result<Option<RuntimeMemory>, LiveError> {
-    if let Some((n, t)) = read_opt(dir, "heap.debug1.txt") {
-        return http::memstats_from_heap_debug1(&n, &t).map(Some);
-    }
-    if let Some((n, t)) = read_opt(dir, "vars.json") {
-        return http::memstats_from_vars(&n, &t).map(Some);
-    }
-    // A client_golang server without expvar or pprof: the go_memstats_* gauges.
-    if let Some((n, t)) = read_opt(dir, "metrics.txt") {
-        let r = http::parse_runtime(http::RuntimeSource::Metrics, &n, t.into_bytes())?;
-        return Ok(Some(r.memory));
+    // The first file present decides (a client_golang server without expvar or pprof
+    // has only the go_memstats_* gauges of metrics.txt).
+    for (file, src) in [
+        ("heap.debug1.txt", http::RuntimeSource::HeapTrailer),
+        ("vars.json", http::RuntimeSource::Expvar),
+        ("metrics.txt", http::RuntimeSource::Metrics),
+    ] {
+        if let Some((n, t)) = read_opt(dir, file) {
+            return http::parse_runtime(src, &n, t.into_bytes()).map(|r| Some(r.memory));
+        }
     }
     Ok(None)
 }

@@ -5,7 +5,8 @@
 //! 127.0.0.1 / [::1]. Timeouts are short; bodies are capped.
 
 use crate::LiveError;
-use gorx_analysis::process::RuntimeMemory;
+use gorx_analysis::diagnosis::InputSummary;
+use gorx_analysis::process::{ProcessSnapshot, RuntimeMemory};
 use gorx_formats::procfs::{self, FdBreakdown, TCP_LISTEN};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -245,14 +246,6 @@ pub fn discover(pid: u32, fds: &FdBreakdown) -> Endpoints {
     e
 }
 
-/// The first of the pid's loopback listeners that serves `/debug/pprof/`.
-pub fn discover_pprof(pid: u32, fds: &FdBreakdown) -> Option<String> {
-    listening_loopback_urls(pid, fds).into_iter().find(|base| {
-        get(&format!("{base}/debug/pprof/"), Duration::from_millis(800))
-            .is_ok_and(|b| looks_like("/debug/pprof/", &b))
-    })
-}
-
 /// Where runtime heap/GC data was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum RuntimeSource {
@@ -319,64 +312,204 @@ pub fn parse_runtime(
     url: &str,
     body: Vec<u8>,
 ) -> Result<RuntimeReading, LiveError> {
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let (memstats, gomaxprocs, goroutines) = match source {
+    let parts = runtime_parts(source, url, &body)?;
+    Ok(parts.into_reading(source, url, body))
+}
+
+/// What a runtime source's body says, before it is tied to its body.
+struct RuntimeParts {
+    memstats: gorx_formats::memstats::MemStats,
+    gomaxprocs: Option<u32>,
+    goroutines: Option<u64>,
+}
+
+impl RuntimeParts {
+    fn into_reading(self, source: RuntimeSource, url: &str, body: Vec<u8>) -> RuntimeReading {
+        RuntimeReading {
+            source,
+            url: url.to_string(),
+            memory: RuntimeMemory::from(&self.memstats),
+            gc_cpu_fraction: self.memstats.gc_cpu_fraction,
+            memstats: self.memstats,
+            gomaxprocs: self.gomaxprocs,
+            goroutines: self.goroutines,
+            body,
+        }
+    }
+}
+
+fn runtime_parts(source: RuntimeSource, url: &str, body: &[u8]) -> Result<RuntimeParts, LiveError> {
+    match source {
         RuntimeSource::Expvar => {
-            let v = gorx_formats::expvar::parse(url, text.as_bytes())?;
-            let gmp = ["gomaxprocs", "GOMAXPROCS"]
+            // Invalid UTF-8 replaced, as for the heap trailer (borrowed when valid).
+            let v = gorx_formats::expvar::parse(url, String::from_utf8_lossy(body).as_bytes())?;
+            let gomaxprocs = ["gomaxprocs", "GOMAXPROCS"]
                 .iter()
                 .find_map(|k| v.other.get(*k)?.as_u64())
                 .and_then(|n| u32::try_from(n).ok());
-            let m = v.memstats.ok_or_else(|| {
+            let memstats = v.memstats.ok_or_else(|| {
                 gorx_formats::FormatError::whole(
                     url,
                     "no \"memstats\" object (expvar not imported?)",
                 )
             })?;
-            (m, gmp, None)
+            Ok(RuntimeParts {
+                memstats,
+                gomaxprocs,
+                goroutines: None,
+            })
         }
         RuntimeSource::HeapTrailer => {
             use gorx_formats::pprof::legacy::{TextProfile, parse};
+            let text = String::from_utf8_lossy(body);
             match parse(url, text.as_bytes())? {
-                TextProfile::Heap(h) if h.memstats.is_some() => {
-                    (*h.memstats.unwrap_or_default(), None, None)
-                }
-                _ => {
-                    return Err(gorx_formats::FormatError::whole(
-                        url,
-                        "no '# runtime.MemStats' trailer (not a heap?debug=1 profile?)",
-                    )
-                    .into());
-                }
+                TextProfile::Heap(h) if h.memstats.is_some() => Ok(RuntimeParts {
+                    memstats: *h.memstats.unwrap_or_default(),
+                    gomaxprocs: None,
+                    goroutines: None,
+                }),
+                _ => Err(gorx_formats::FormatError::whole(
+                    url,
+                    "no '# runtime.MemStats' trailer (not a heap?debug=1 profile?)",
+                )
+                .into()),
             }
         }
         RuntimeSource::Metrics => {
-            let e = gorx_formats::prometheus::parse(url, &body)?;
+            let e = gorx_formats::prometheus::parse(url, body)?;
             let v = gorx_analysis::metrics::MetricsView::from_exposition(&e);
-            let mut m = v.memstats.ok_or_else(|| {
-                gorx_formats::FormatError::whole(
-                    url,
-                    "no go_memstats_* metrics (not client_golang's Go collector?)",
-                )
-            })?;
-            if m.gc_cpu_fraction.is_none() {
-                m.gc_cpu_fraction = e
-                    .value("go_memstats_gc_cpu_fraction")
-                    .filter(|f| f.is_finite() && (0.0..=1.0).contains(f));
-            }
-            (m, v.gomaxprocs, v.goroutines)
+            metrics_parts(url, &e, v)
         }
-    };
-    Ok(RuntimeReading {
-        source,
-        url: url.to_string(),
-        memory: RuntimeMemory::from(&memstats),
-        gc_cpu_fraction: memstats.gc_cpu_fraction,
+    }
+}
+
+/// The MemStats of a parsed `/metrics` page (its view built from `e`).
+fn metrics_parts(
+    url: &str,
+    e: &gorx_formats::prometheus::Exposition,
+    v: gorx_analysis::metrics::MetricsView,
+) -> Result<RuntimeParts, LiveError> {
+    let mut memstats = v.memstats.ok_or_else(|| {
+        gorx_formats::FormatError::whole(
+            url,
+            "no go_memstats_* metrics (not client_golang's Go collector?)",
+        )
+    })?;
+    if memstats.gc_cpu_fraction.is_none() {
+        memstats.gc_cpu_fraction = e
+            .value("go_memstats_gc_cpu_fraction")
+            .filter(|f| f.is_finite() && (0.0..=1.0).contains(f));
+    }
+    Ok(RuntimeParts {
         memstats,
-        gomaxprocs,
-        goroutines,
-        body,
+        gomaxprocs: v.gomaxprocs,
+        goroutines: v.goroutines,
     })
+}
+
+/// What the runtime endpoints gave `gorx inspect`, for the report's inputs and the
+/// snapshot.
+pub struct Fetched {
+    pub endpoints: Endpoints,
+    pub inputs: Vec<InputSummary>,
+    /// (url, body) of every endpoint that answered, for the offline analyses.
+    pub bodies: Vec<(String, Vec<u8>)>,
+    pub goroutines: Option<u64>,
+    /// Which endpoint the MemStats in the snapshot came from.
+    pub runtime_from: Option<(RuntimeSource, String)>,
+    pub notes: Vec<String>,
+}
+
+/// Fetch what the endpoints serve, each body once and parsed once. MemStats: the heap
+/// profile's trailer (it carries PauseNs/PauseEnd and is taken with the profile), else
+/// expvar, else /metrics.
+pub fn fetch_runtime(e: &Endpoints, snap: &mut ProcessSnapshot) -> Fetched {
+    use RuntimeSource as Src;
+    let t = Duration::from_secs(5);
+    let mut f = Fetched {
+        endpoints: e.clone(),
+        inputs: Vec::new(),
+        bodies: Vec::new(),
+        goroutines: None,
+        runtime_from: None,
+        notes: Vec::new(),
+    };
+    let mut urls: Vec<(String, &str)> = Vec::new();
+    if let Some(b) = &e.pprof {
+        urls.push((format!("{b}/debug/pprof/heap?debug=1"), "pprof-heap-debug1"));
+    }
+    if let Some(u) = &e.vars {
+        urls.push((u.clone(), "expvar"));
+    }
+    if let Some(b) = &e.pprof {
+        urls.push((
+            format!("{b}/debug/pprof/goroutine?debug=2"),
+            "goroutine-dump",
+        ));
+    }
+    if let Some(u) = &e.metrics {
+        urls.push((u.clone(), "prometheus"));
+    }
+    let mut readings: Vec<(Src, String, RuntimeParts)> = Vec::new();
+    for (url, kind) in urls {
+        let b = match get_bytes(&url, t) {
+            Ok(b) => b,
+            Err(e) => {
+                f.notes.push(e.to_string());
+                continue;
+            }
+        };
+        let parsed = match kind {
+            "pprof-heap-debug1" => {
+                Some((Src::HeapTrailer, runtime_parts(Src::HeapTrailer, &url, &b)))
+            }
+            "expvar" => Some((Src::Expvar, runtime_parts(Src::Expvar, &url, &b))),
+            "prometheus" => Some((
+                Src::Metrics,
+                match gorx_formats::prometheus::parse(&url, &b) {
+                    Ok(x) => {
+                        // The limit the runtime really runs with (debug.SetMemoryLimit
+                        // overrides the environment) and the process start.
+                        let v = gorx_analysis::metrics::MetricsView::from_exposition(&x);
+                        snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
+                        snap.start_time_s = v.start_time_s;
+                        metrics_parts(&url, &x, v)
+                    }
+                    Err(e) => Err(e.into()),
+                },
+            )),
+            _ => None,
+        };
+        match parsed {
+            Some((src, Ok(p))) => readings.push((src, url.clone(), p)),
+            Some((_, Err(e))) => f.notes.push(e.to_string()),
+            None => {}
+        }
+        if kind == "goroutine-dump" {
+            let text = String::from_utf8_lossy(&b);
+            f.goroutines =
+                Some(text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
+        }
+        f.inputs.push(InputSummary {
+            path: url.clone(),
+            kind: kind.into(),
+        });
+        f.bodies.push((url, b));
+    }
+    for src in [Src::HeapTrailer, Src::Expvar, Src::Metrics] {
+        if let Some((_, url, p)) = readings.iter().find(|r| r.0 == src) {
+            snap.runtime = Some(RuntimeMemory::from(&p.memstats));
+            f.runtime_from = Some((src, url.clone()));
+            break;
+        }
+    }
+    if snap.gomaxprocs_observed.is_none() {
+        snap.gomaxprocs_observed = readings.iter().find_map(|r| r.2.gomaxprocs);
+    }
+    if f.goroutines.is_none() {
+        f.goroutines = readings.iter().find_map(|r| r.2.goroutines);
+    }
+    f
 }
 
 /// Runtime data from the first source in `order` that the endpoints serve and that
@@ -400,42 +533,17 @@ pub fn read_runtime(
     Err(errors)
 }
 
-/// `runtime.MemStats` from the `memstats` object of `/debug/vars`.
-pub fn memstats_from_vars(input: &str, vars: &str) -> Result<RuntimeMemory, LiveError> {
-    let v = gorx_formats::expvar::parse(input, vars.as_bytes())?;
-    let m = v.memstats.ok_or_else(|| {
-        gorx_formats::FormatError::whole(input, "no \"memstats\" object (expvar not imported?)")
-    })?;
-    Ok(RuntimeMemory::from(&m))
-}
-
-/// `runtime.MemStats` from the `# runtime.MemStats` trailer of `heap?debug=1`.
-pub fn memstats_from_heap_debug1(input: &str, text: &str) -> Result<RuntimeMemory, LiveError> {
-    use gorx_formats::pprof::legacy::{TextProfile, parse};
-    if let TextProfile::Heap(h) = parse(input, text.as_bytes())?
-        && let Some(m) = h.memstats
-    {
-        return Ok(RuntimeMemory::from(&*m));
-    }
-    Err(gorx_formats::FormatError::whole(
-        input,
-        "no '# runtime.MemStats' trailer (not a heap?debug=1 profile?)",
-    )
-    .into())
-}
-
-/// GOMAXPROCS from a Prometheus `/metrics` page (client_golang's
-/// `go_sched_gomaxprocs_threads`), when present.
-pub fn gomaxprocs_from_metrics(text: &str) -> Option<u32> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("go_sched_gomaxprocs_threads "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn memstats_from_vars(input: &str, vars: &str) -> Result<RuntimeMemory, LiveError> {
+        parse_runtime(RuntimeSource::Expvar, input, vars.as_bytes().to_vec()).map(|r| r.memory)
+    }
+
+    fn memstats_from_heap_debug1(input: &str, text: &str) -> Result<RuntimeMemory, LiveError> {
+        parse_runtime(RuntimeSource::HeapTrailer, input, text.as_bytes().to_vec()).map(|r| r.memory)
+    }
 
     #[test]
     fn memstats_from_expvar() {
@@ -522,12 +630,5 @@ mod tests {
         assert_eq!(r.gomaxprocs, Some(1));
         assert_eq!(r.goroutines, Some(42));
         assert!(parse_runtime(RuntimeSource::Metrics, "m", b"up 1\n".to_vec()).is_err());
-    }
-
-    #[test]
-    fn gomaxprocs_metric() {
-        let t = "# HELP go_sched_gomaxprocs_threads x\ngo_sched_gomaxprocs_threads 4\n";
-        assert_eq!(gomaxprocs_from_metrics(t), Some(4));
-        assert_eq!(gomaxprocs_from_metrics("x 1\n"), None);
     }
 }

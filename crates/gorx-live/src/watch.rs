@@ -399,28 +399,25 @@ fn capture(
             );
         }
     }
-    for (file, src) in [
+    // Each runtime file parsed once: MemStats from the first that has them, GOMAXPROCS as
+    // the process reports it (/metrics, else expvar).
+    let readings: Vec<http::RuntimeReading> = [
         ("heap.debug1.txt", http::RuntimeSource::HeapTrailer),
         ("vars.json", http::RuntimeSource::Expvar),
         ("metrics.txt", http::RuntimeSource::Metrics),
-    ] {
-        if let Some(b) = w.read_bytes(file)
-            && let Ok(r) = http::parse_runtime(src, file, b)
-        {
-            snap.runtime = Some(r.memory);
-            break;
-        }
+    ]
+    .into_iter()
+    .filter_map(|(file, src)| http::parse_runtime(src, file, w.read_bytes(file)?).ok())
+    .collect();
+    if let Some(r) = readings.first() {
+        snap.runtime = Some(r.memory.clone());
     }
-    // GOMAXPROCS as the process reports it (/metrics, expvar), whichever source had it.
-    for (file, src) in [
-        ("metrics.txt", http::RuntimeSource::Metrics),
-        ("vars.json", http::RuntimeSource::Expvar),
-    ] {
-        if snap.gomaxprocs_observed.is_none()
-            && let Some(b) = w.read_bytes(file)
-            && let Ok(r) = http::parse_runtime(src, file, b)
-        {
-            snap.gomaxprocs_observed = r.gomaxprocs;
+    for src in [http::RuntimeSource::Metrics, http::RuntimeSource::Expvar] {
+        if snap.gomaxprocs_observed.is_none() {
+            snap.gomaxprocs_observed = readings
+                .iter()
+                .find(|r| r.source == src)
+                .and_then(|r| r.gomaxprocs);
         }
     }
     write_proc_state(&mut w, t.pid, &snap)?;

@@ -187,6 +187,11 @@ fn median_u64(mut v: Vec<u64>) -> u64 {
     v[v.len() / 2]
 }
 
+fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn spread_percent(v: &[u64]) -> f64 {
     let m = median_u64(v.to_vec());
     if v.len() < 2 || m == 0 {
@@ -208,20 +213,12 @@ pub fn summarise(levels: BTreeMap<String, String>, spec: &CellSpec, runs: &[Cell
         p50_ns: med(&|r| r.p50_ns),
         p99_ns: med(&|r| r.p99_ns),
         p999_ns: med(&|r| r.p999_ns),
-        rps: {
-            let mut v: Vec<f64> = ok.iter().map(|r| r.rps).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        },
+        rps: median_f64(ok.iter().map(|r| r.rps).collect()),
         errors: runs.iter().map(|r| r.errors).sum(),
         timeouts: runs.iter().map(|r| r.timeouts).sum(),
         oom: runs.iter().any(|r| r.oom),
         gc_cycles: med(&|r| r.gc_cycles),
-        gc_cpu_percent: {
-            let mut v: Vec<f64> = ok.iter().map(|r| r.gc_cpu_percent).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(0.0)
-        },
+        gc_cpu_percent: median_f64(ok.iter().map(|r| r.gc_cpu_percent).collect()),
         peak_rss_bytes: runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0),
         throttled_periods: med(&|r| r.throttled_periods),
         runs: runs.len(),

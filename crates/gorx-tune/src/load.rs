@@ -222,8 +222,14 @@ fn event_loop(cfg: &LoadConfig, plan: &Plan, firsts: &[Instant]) -> LoadResult {
                         if slot.intended >= plan.record_from {
                             r.scheduled += 1;
                         }
-                        begin(&poll, slot, k, cfg.addr, plan);
+                        begin(&poll, slot, k, cfg.addr);
                         progress(slot, plan);
+                        // A request that failed at once (refused) is over: move to the
+                        // next slot. Slots already under way are judged only when their
+                        // socket speaks (below), not re-parsed on every pass.
+                        if let Some(outcome) = take_outcome(slot) {
+                            finish(&mut r, slot, plan, outcome, Instant::now());
+                        }
                     }
                 }
                 _ => {
@@ -231,10 +237,6 @@ fn event_loop(cfg: &LoadConfig, plan: &Plan, firsts: &[Instant]) -> LoadResult {
                         finish(&mut r, slot, plan, Outcome::Timeout, now);
                     }
                 }
-            }
-            // A request that failed at once (refused) is over: move to the next slot.
-            if let Some(outcome) = take_outcome(slot) {
-                finish(&mut r, slot, plan, outcome, Instant::now());
             }
         }
         if slots.iter().all(|s| s.done) {
@@ -268,7 +270,7 @@ fn event_loop(cfg: &LoadConfig, plan: &Plan, firsts: &[Instant]) -> LoadResult {
 }
 
 /// Starts the slot's request: on its open connection, or on a new one.
-fn begin(poll: &Poll, slot: &mut Slot, k: usize, addr: SocketAddr, _plan: &Plan) {
+fn begin(poll: &Poll, slot: &mut Slot, k: usize, addr: SocketAddr) {
     slot.buf.clear();
     if slot.stream.is_some() {
         slot.phase = Phase::Sending(0);
@@ -347,7 +349,6 @@ fn progress(slot: &mut Slot, plan: &Plan) {
             match stream.read(&mut chunk) {
                 Ok(0) => {
                     // Closed: complete only for a body that runs until close.
-                    slot.buf.extend_from_slice(b"");
                     slot.stream = None;
                     return;
                 }

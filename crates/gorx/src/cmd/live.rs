@@ -10,7 +10,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct PsArgs {
@@ -398,112 +397,13 @@ fn ps_table(rows: &[PsRow], width: usize) -> Vec<String> {
     out
 }
 
-/// What the runtime endpoints gave, for the report's inputs and the snapshot.
-struct Fetched {
-    endpoints: http::Endpoints,
-    inputs: Vec<InputSummary>,
-    /// (url, body) of every endpoint that answered, for the offline analyses.
-    bodies: Vec<(String, Vec<u8>)>,
-    goroutines: Option<u64>,
-    /// Which endpoint the MemStats in the snapshot came from.
-    runtime_from: Option<(http::RuntimeSource, String)>,
-    notes: Vec<String>,
-}
-
-/// Fetch what the endpoints serve. MemStats: the heap profile's trailer (it carries
-/// PauseNs/PauseEnd and is taken with the profile), else expvar, else /metrics.
-fn fetch_runtime(e: &http::Endpoints, snap: &mut ProcessSnapshot) -> Fetched {
-    use http::RuntimeSource as Src;
-    let t = Duration::from_secs(5);
-    let mut f = Fetched {
-        endpoints: e.clone(),
-        inputs: Vec::new(),
-        bodies: Vec::new(),
-        goroutines: None,
-        runtime_from: None,
-        notes: Vec::new(),
-    };
-    let mut urls: Vec<(String, &str)> = Vec::new();
-    if let Some(b) = &e.pprof {
-        urls.push((format!("{b}/debug/pprof/heap?debug=1"), "pprof-heap-debug1"));
-    }
-    if let Some(u) = &e.vars {
-        urls.push((u.clone(), "expvar"));
-    }
-    if let Some(b) = &e.pprof {
-        urls.push((
-            format!("{b}/debug/pprof/goroutine?debug=2"),
-            "goroutine-dump",
-        ));
-    }
-    if let Some(u) = &e.metrics {
-        urls.push((u.clone(), "prometheus"));
-    }
-    let mut readings = Vec::new();
-    for (url, kind) in urls {
-        match http::get_bytes(&url, t) {
-            Ok(b) => {
-                let src = match kind {
-                    "pprof-heap-debug1" => Some(Src::HeapTrailer),
-                    "expvar" => Some(Src::Expvar),
-                    "prometheus" => Some(Src::Metrics),
-                    _ => None,
-                };
-                if let Some(src) = src {
-                    match http::parse_runtime(src, &url, b.clone()) {
-                        Ok(r) => readings.push(r),
-                        Err(e) => f.notes.push(e.to_string()),
-                    }
-                }
-                if kind == "goroutine-dump" {
-                    let text = String::from_utf8_lossy(&b);
-                    f.goroutines =
-                        Some(text.lines().filter(|l| l.starts_with("goroutine ")).count() as u64);
-                }
-                if kind == "prometheus"
-                    && let Ok(x) = gorx_formats::prometheus::parse(&url, &b)
-                {
-                    // The limit the runtime really runs with (debug.SetMemoryLimit
-                    // overrides the environment) and the process start.
-                    let v = gorx_analysis::metrics::MetricsView::from_exposition(&x);
-                    snap.gomemlimit_observed_bytes = v.gomemlimit_bytes;
-                    snap.start_time_s = v.start_time_s;
-                }
-                f.inputs.push(InputSummary {
-                    path: url.clone(),
-                    kind: kind.into(),
-                });
-                f.bodies.push((url, b));
-            }
-            Err(e) => f.notes.push(e.to_string()),
-        }
-    }
-    for src in [Src::HeapTrailer, Src::Expvar, Src::Metrics] {
-        if let Some(r) = readings.iter().find(|r| r.source == src) {
-            snap.runtime = Some(r.memory.clone());
-            f.runtime_from = Some((src, r.url.clone()));
-            break;
-        }
-    }
-    if snap.gomaxprocs_observed.is_none() {
-        snap.gomaxprocs_observed = readings.iter().find_map(|r| r.gomaxprocs);
-    }
-    if f.goroutines.is_none() {
-        f.goroutines = readings.iter().find_map(|r| r.goroutines);
-    }
-    f
-}
-
-/// The offline analyses over the fetched artifacts (the same code `gorx analyze` runs),
-/// minus ids the live snapshot already judged or judges better (process ids: /metrics
-/// only rebuilds a coarser snapshot).
 /// The findings of one live process: its snapshot and the fetched bodies judged together.
 /// A fetched body that does not parse is named in the endpoint notes, and the snapshot is
 /// judged alone.
 fn judge_live(
     pid: u32,
     snap: &process::ProcessSnapshot,
-    fetched: Option<&mut Fetched>,
+    fetched: Option<&mut http::Fetched>,
 ) -> (Vec<Finding>, Vec<String>) {
     use gorx_analysis::artifacts::{Artifact, KnownProcess, diagnose_process};
     let known = || KnownProcess {
@@ -585,7 +485,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             .map(|f| http::discover(pid, f))
             .unwrap_or_default(),
     };
-    let fetched = (!endpoints.is_empty()).then(|| fetch_runtime(&endpoints, &mut snap));
+    let fetched = (!endpoints.is_empty()).then(|| http::fetch_runtime(&endpoints, &mut snap));
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
@@ -637,7 +537,7 @@ fn version(v: Option<gorx_formats::cgroup::CgroupVersion>) -> &'static str {
 fn render_snapshot(
     s: &ProcessSnapshot,
     go: Option<&GoBinary>,
-    fetched: Option<&Fetched>,
+    fetched: Option<&http::Fetched>,
 ) -> String {
     use std::fmt::Write;
     let mut o = String::new();
