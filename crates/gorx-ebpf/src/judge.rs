@@ -16,9 +16,8 @@ use crate::syscalls::{SlowStack, SyscallReport};
 use gorx_analysis::process::{CpuCause, CpuContention};
 use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
-    CGROUP_THROTTLED_WARNING_RATIO, FD_LEAK_PROBE_CRITICAL_HORIZON_S, FD_LEAK_PROBE_MAX_FINDINGS,
-    FD_LEAK_PROBE_MIN_GROWTH, FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE,
-    HOST_CPU_PRESSURE_WARNING_PCT, HOST_LOAD_PER_CPU_HIGH, RUNQ_PROBE_MIN_SAMPLES,
+    FD_LEAK_PROBE_CRITICAL_HORIZON_S, FD_LEAK_PROBE_MAX_FINDINGS, FD_LEAK_PROBE_MIN_GROWTH,
+    FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE, RUNQ_PROBE_MIN_SAMPLES,
     RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS, RUNQ_PROBE_P99_WARNING_NS,
     SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
     SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
@@ -233,32 +232,9 @@ pub fn runq_contention(w: &CpuWindow) -> CpuContention {
         gomaxprocs: w.gomaxprocs,
         gomaxprocs_observed: w.gomaxprocs_observed,
     };
-    // Throttled periods that grew during the window, in a share of its periods that
-    // process.rs calls throttling (a short window has few periods: no minimum count).
-    let throttled = match (w.nr_throttled, w.nr_periods) {
-        (Some(t), Some(p)) if t > 0 => t as f64 / p.max(1) as f64 >= CGROUP_THROTTLED_WARNING_RATIO,
-        _ => false,
-    };
-    let pressure = w
-        .host_pressure_some_avg10
-        .is_some_and(|p| p >= HOST_CPU_PRESSURE_WARNING_PCT);
-    let loaded = match (w.load1, w.host_cpus) {
-        (Some(l), Some(n)) if n > 0 => l / n as f64 >= HOST_LOAD_PER_CPU_HIGH,
-        _ => false,
-    };
-    let over_quota = match (w.quota_cpus, w.gomaxprocs) {
-        (Some(q), Some(g)) => g > (q.ceil() as u32).max(1),
-        _ => false,
-    };
-    c.cause = if throttled {
-        CpuCause::CgroupThrottled
-    } else if pressure || loaded {
-        CpuCause::HostSaturated
-    } else if over_quota {
-        CpuCause::GomaxprocsAboveQuota
-    } else {
-        CpuCause::NoneOutside
-    };
+    // The same ordering of causes as process.rs; the window's throttled periods are a
+    // difference over a short window, so no minimum count of periods.
+    c.cause = c.infer_cause(1);
     c
 }
 
