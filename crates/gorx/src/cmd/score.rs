@@ -35,31 +35,10 @@ pub struct Args {
     pub json: bool,
 }
 
-/// `512MiB`, `1GiB`, `300MB`, or plain bytes.
+/// A size as GOMEMLIMIT takes it (`512MiB`, `1GiB`, plain bytes): Go's own syntax, so
+/// a value can be copied between the two.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a size such as 512MiB"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "{s:?}: unknown unit {other:?} (B, KiB, MiB, GiB, MB, GB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?}: too large"))
+    gorx_formats::procfs::parse_go_byte_size(s)
 }
 
 /// A live target: a pid of a running process, or an http(s) URL / host:port.
@@ -213,7 +192,8 @@ mod tests {
     fn sizes() {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("300MB"), Ok(300_000_000));
+        // Go rejects decimal units for GOMEMLIMIT, and so does gorx.
+        assert!(parse_size("300MB").is_err());
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("12 parsecs").is_err());
         assert!(parse_size("99999999999999999999GiB").is_err());
