@@ -45,12 +45,12 @@ fn read(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
 
-/// `key value` lines (cpu.stat, memory.events, v1 memory.oom_control).
+/// A value of a flat-keyed file (cpu.stat, memory.events, v1 memory.oom_control).
 fn keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok())?
-    })
+    gorx_formats::cgroup::parse_flat_keyed(key, text)
+        .ok()?
+        .get(key)
+        .copied()
 }
 
 impl LabCgroup {
