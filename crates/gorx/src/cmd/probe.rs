@@ -1,17 +1,23 @@
 //! `gorx probe PID`: the kernel's view of a Go process (eBPF). Wiring only: gorx-ebpf
-//! collects and judges, gorx-report renders.
+//! collects and judges, gorx-report renders. [`collect`] and [`Judged::of`] are shared
+//! with `inspect --ebpf` and `watch --ebpf`.
 
 use super::analyze::parse_fail_on;
-use anyhow::{Result, bail};
-use gorx_analysis::{Diagnosis, InputSummary};
+use anyhow::{Context, Result, bail};
+use gorx_analysis::{Diagnosis, Finding, InputSummary};
 use gorx_ebpf::{ProbeError, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Probes that exist.
-const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
 /// Probes the issue plans that do not exist yet.
 const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
+
+/// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back.
+pub const PROBE_JSON: &str = "probe.json";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,7 +25,7 @@ pub struct Args {
     pub pid: u32,
     /// How long to watch, e.g. 10s, 500ms, 1m.
     #[arg(long, default_value = "10s", value_parser = gorx_live::watch::parse_duration)]
-    pub duration: std::time::Duration,
+    pub duration: Duration,
     /// Which probes to run (comma-separated), at once over the same window. Available:
     /// syscalls (latency per syscall, slow ones with their Go stack), runq (run-queue
     /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
@@ -28,10 +34,14 @@ pub struct Args {
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
     #[arg(long, default_value = "10ms", value_parser = gorx_live::watch::parse_duration)]
-    pub slow: std::time::Duration,
+    pub slow: Duration,
     /// Print JSON (schema 1, as `gorx analyze`, plus a `probes` section).
     #[arg(long)]
     pub json: bool,
+    /// Also write the results into this directory (probe.json, and each probe's own
+    /// files); `gorx analyze DIR` reads them back.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Exit with status 1 when a finding at or above this severity is reported.
     #[arg(long, value_name = "warning|critical")]
     pub fail_on: Option<String>,
@@ -43,16 +53,43 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
+/// What to run: the probes (names from [`AVAILABLE`]) over one window.
+pub struct Plan {
+    pub pid: u32,
+    pub duration: Duration,
+    pub only: Vec<String>,
+    pub slow: Duration,
+}
+
+impl Plan {
+    /// Refuses unknown and planned-but-missing probe names.
+    pub fn check(&self) -> Result<()> {
+        let avail = AVAILABLE.join(", ");
+        for p in &self.only {
+            if PLANNED.contains(&p.as_str()) {
+                bail!("probe {p:?} is not implemented yet (available: {avail})");
+            } else if !AVAILABLE.contains(&p.as_str()) {
+                bail!("unknown probe {p:?} (available: {avail})");
+            }
+        }
+        Ok(())
+    }
+
+    fn wants(&self, p: &str) -> bool {
+        self.only.iter().any(|o| o == p)
+    }
+}
+
 /// What the probes saw.
-struct Results {
-    syscalls: Option<syscalls::SyscallReport>,
-    runq: Option<runq::RunqReport>,
-    fds: Option<fds::FdReport>,
+pub struct Results {
+    pub syscalls: Option<syscalls::SyscallReport>,
+    pub runq: Option<runq::RunqReport>,
+    pub fds: Option<fds::FdReport>,
 }
 
 impl Results {
     /// The target exited mid-window: the window that was covered.
-    fn exited_after_ns(&self) -> Option<u64> {
+    pub fn exited_after_ns(&self) -> Option<u64> {
         let s = self.syscalls.as_ref().filter(|r| r.target_exited);
         let q = self.runq.as_ref().filter(|r| r.target_exited);
         let f = self.fds.as_ref().filter(|r| r.target_exited);
@@ -62,61 +99,104 @@ impl Results {
     }
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let fail_on = parse_fail_on(args.fail_on.as_deref())?;
-    let avail = AVAILABLE.join(", ");
-    for p in &args.only {
-        if PLANNED.contains(&p.as_str()) {
-            bail!("probe {p:?} is not implemented yet (available: {avail})");
-        } else if !AVAILABLE.contains(&p.as_str()) {
-            bail!("unknown probe {p:?} (available: {avail})");
+/// The probes' results judged: findings, the `probes` JSON section, the text tables.
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    pub probes: serde_json::Map<String, serde_json::Value>,
+    pub text: String,
+}
+
+impl Judged {
+    pub fn of(res: &Results) -> Judged {
+        let mut findings = Vec::new();
+        let mut probes = serde_json::Map::new();
+        let mut text = String::new();
+        if let Some(report) = &res.syscalls {
+            let groups = judge::group_slow(&report.slow, report.window_ns);
+            findings.extend(judge::judge_syscalls(report, &groups));
+            text.push_str(&gorx_report::probe::render_syscalls_text(report, &groups));
+            probes.insert(
+                "syscalls".into(),
+                serde_json::json!({ "report": report, "slow_groups": groups }),
+            );
+        }
+        if let Some(report) = &res.runq {
+            findings.extend(judge::judge_runq(report));
+            text.push_str(&gorx_report::probe::render_runq_text(report));
+            let (p50, p99) = (report.all.quantile_ns(0.5), report.all.quantile_ns(0.99));
+            probes.insert(
+                "runq".into(),
+                serde_json::json!({ "report": report, "p50_ns": p50, "p99_ns": p99 }),
+            );
+        }
+        if let Some(report) = &res.fds {
+            let groups = judge::group_fds(report);
+            findings.extend(judge::judge_fds(report, &groups));
+            text.push_str(&gorx_report::probe::render_fds_text(report, &groups));
+            probes.insert(
+                "fds".into(),
+                serde_json::json!({ "report": report, "sites": groups }),
+            );
+        }
+        Judged {
+            findings,
+            probes,
+            text,
         }
     }
-    match probe(&args) {
+
+    /// The `--json` document: a diagnosis (schema 1, as `gorx analyze`) plus `probes`.
+    pub fn document(&self, pid: u32) -> Result<(Diagnosis, serde_json::Value)> {
+        let d = Diagnosis::new(
+            vec![InputSummary {
+                path: format!("pid {pid}"),
+                kind: "ebpf-probe".into(),
+            }],
+            self.findings.clone(),
+        );
+        let mut v = serde_json::to_value(&d)?;
+        v["probes"] = serde_json::Value::Object(self.probes.clone());
+        Ok((d, v))
+    }
+
+    /// Write the results into `dir` (created if missing): probe.json, and the files each
+    /// probe writes.
+    pub fn write_dir(&self, _res: &Results, doc: &serde_json::Value, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(PROBE_JSON);
+        std::fs::write(&path, serde_json::to_string_pretty(doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let fail_on = parse_fail_on(args.fail_on.as_deref())?;
+    let plan = Plan {
+        pid: args.pid,
+        duration: args.duration,
+        only: args.only.clone(),
+        slow: args.slow,
+    };
+    plan.check()?;
+    // SIGINT/SIGTERM end the window early; the results so far are still printed and the
+    // BPF links are detached when the probes return.
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    match collect(&plan, &STOP) {
         Ok(res) => {
-            let mut findings = Vec::new();
-            let mut probes = serde_json::Map::new();
-            let mut text = String::new();
-            if let Some(report) = &res.syscalls {
-                let groups = judge::group_slow(&report.slow, report.window_ns);
-                findings.extend(judge::judge_syscalls(report, &groups));
-                text.push_str(&gorx_report::probe::render_syscalls_text(report, &groups));
-                probes.insert(
-                    "syscalls".into(),
-                    serde_json::json!({ "report": report, "slow_groups": groups }),
-                );
+            let judged = Judged::of(&res);
+            let (d, doc) = judged.document(args.pid)?;
+            if let Some(dir) = &args.out {
+                judged.write_dir(&res, &doc, dir)?;
             }
-            if let Some(report) = &res.runq {
-                findings.extend(judge::judge_runq(report));
-                text.push_str(&gorx_report::probe::render_runq_text(report));
-                let (p50, p99) = (report.all.quantile_ns(0.5), report.all.quantile_ns(0.99));
-                probes.insert(
-                    "runq".into(),
-                    serde_json::json!({ "report": report, "p50_ns": p50, "p99_ns": p99 }),
-                );
-            }
-            if let Some(report) = &res.fds {
-                let groups = judge::group_fds(report);
-                findings.extend(judge::judge_fds(report, &groups));
-                text.push_str(&gorx_report::probe::render_fds_text(report, &groups));
-                probes.insert(
-                    "fds".into(),
-                    serde_json::json!({ "report": report, "sites": groups }),
-                );
-            }
-            let d = Diagnosis::new(
-                vec![InputSummary {
-                    path: format!("pid {}", args.pid),
-                    kind: "ebpf-probe".into(),
-                }],
-                findings,
-            );
             if args.json {
-                let mut v = serde_json::to_value(&d)?;
-                v["probes"] = serde_json::Value::Object(probes);
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                print!("{text}");
+                print!("{}", judged.text);
                 print!("{}", gorx_report::render_text(&d));
             }
             if let Some(window_ns) = res.exited_after_ns() {
@@ -137,42 +217,42 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-fn probe(args: &Args) -> Result<Results, ProbeError> {
+/// Run the plan's probes at once over one window (until it ends, `stop` is set, or the
+/// target exits). Checks privileges and BTF first, then that the target is a Go program.
+pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
     preflight::check()?;
-    if !std::path::Path::new(&format!("/proc/{}", args.pid)).exists() {
-        return Err(ProbeError::NoSuchProcess(args.pid));
+    if !std::path::Path::new(&format!("/proc/{}", plan.pid)).exists() {
+        return Err(ProbeError::NoSuchProcess(plan.pid));
     }
     // Also the check that the target is a Go program (every probe names Go things).
-    let sym = Symbolizer::for_pid(args.pid)?;
-    // SIGINT/SIGTERM end the window early; the results so far are still printed and the
-    // BPF links are detached when the probes return.
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
-    let want = |p: &str| args.only.iter().any(|o| o == p);
+    let sym = Symbolizer::for_pid(plan.pid)?;
     let sys_cfg = syscalls::Config {
-        pid: args.pid,
-        duration: args.duration,
-        slow_ns: args.slow.as_nanos().min(u128::from(u64::MAX)) as u64,
+        pid: plan.pid,
+        duration: plan.duration,
+        slow_ns: plan.slow.as_nanos().min(u128::from(u64::MAX)) as u64,
     };
     let runq_cfg = runq::Config {
-        pid: args.pid,
-        duration: args.duration,
+        pid: plan.pid,
+        duration: plan.duration,
     };
     let fds_cfg = fds::Config {
-        pid: args.pid,
-        duration: args.duration,
+        pid: plan.pid,
+        duration: plan.duration,
     };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
-        let rq = want("runq").then(|| s.spawn(|| runq::run(&runq_cfg, &STOP)));
-        let fd = want("fds").then(|| s.spawn(|| fds::run(&fds_cfg, &sym, &STOP)));
-        let sys = want("syscalls").then(|| syscalls::run(&sys_cfg, &sym, &STOP));
+        let rq = plan
+            .wants("runq")
+            .then(|| s.spawn(|| runq::run(&runq_cfg, stop)));
+        let fd = plan
+            .wants("fds")
+            .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let sys = plan
+            .wants("syscalls")
+            .then(|| syscalls::run(&sys_cfg, &sym, stop));
         if matches!(sys, Some(Err(_))) {
-            // Do not keep the other probe watching for a result that will not be printed.
-            STOP.store(true, Ordering::Relaxed);
+            // Do not keep the other probes watching for a result that will not be printed.
+            stop.store(true, Ordering::Relaxed);
         }
         let rq = rq.map(|h| {
             h.join()
