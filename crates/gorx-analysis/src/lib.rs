@@ -24,3 +24,4 @@ pub mod trace_tasks;
 
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};
+pub mod probe_join;

@@ -12,6 +12,9 @@
 //! trigger.json           the trigger's findings and window (watch; Diagnosis-like:
 //!                        `{"schema":1,"kind":"gorx-watch-trigger","findings":[…],"window":{…}}`)
 //! series.json            the samples that triggered the capture (watch)
+//! probe.json             `gorx watch --ebpf`: the eBPF probes over a window at the
+//!                        capture (the `gorx probe --json` document), beside each
+//!                        probe's own files
 //! MANIFEST.json          what, when, why
 //! ```
 //!
@@ -238,6 +241,19 @@ impl BundleWriter {
 
     pub fn files(&self) -> &[String] {
         &self.files
+    }
+
+    /// The directory being written (not yet in place), for writers that write files
+    /// themselves; [`BundleWriter::adopt`] records what they wrote.
+    pub fn dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Record a file written into [`BundleWriter::dir`] by someone else (if it exists).
+    pub fn adopt(&mut self, rel: &str) {
+        if self.tmp.join(rel).is_file() && !self.files.iter().any(|f| f == rel) {
+            self.files.push(rel.to_string());
+        }
     }
 
     /// Rename into place; returns the final path.

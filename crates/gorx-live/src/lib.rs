@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod cgroup;
 pub mod gobin;
 pub mod http;
+pub mod probe_file;
 pub mod proc;
 pub mod watch;
 

@@ -34,6 +34,38 @@ pub struct WatchConfig {
     /// The pprof base URL as the user gave it (index URL, base URL or host:port; None:
     /// discovered at start and after each follow).
     pub pprof: Option<String>,
+    /// Extra evidence each capture gathers into its bundle (`gorx watch --ebpf`).
+    pub capture_extra: Option<CaptureHook>,
+}
+
+/// What a [`CaptureHook`] wrote into a bundle.
+#[derive(Debug, Default)]
+pub struct CaptureExtra {
+    /// Files written into the bundle directory, relative to it.
+    pub files: Vec<String>,
+    /// Findings judged from them; joined with the bundle's findings.json
+    /// ([`gorx_analysis::probe_join`]).
+    pub findings: Vec<Finding>,
+    /// What was partial or went wrong (MANIFEST.json `notes`).
+    pub notes: Vec<String>,
+    /// Inputs to list in findings.json.
+    pub inputs: Vec<InputSummary>,
+}
+
+/// The signature of a capture hook: the target pid and the bundle directory being
+/// written (not yet in place); returns what it wrote, or why it wrote nothing.
+pub type CaptureExtraFn = dyn Fn(u32, &Path) -> Result<CaptureExtra, String> + Send + Sync;
+
+/// Extra evidence gathered by the caller into each bundle (the eBPF probes of
+/// `gorx watch --ebpf`), so gorx-live needs nothing of the code that collects it. Called
+/// once per capture on its own thread, while the profiles and trace are fetched.
+#[derive(Clone)]
+pub struct CaptureHook(pub std::sync::Arc<CaptureExtraFn>);
+
+impl std::fmt::Debug for CaptureHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaptureHook")
+    }
 }
 
 /// What happened, as it happens.
@@ -90,6 +122,11 @@ pub fn stop_signal() -> Option<&'static str> {
         libc::SIGTERM => Some("SIGTERM"),
         _ => Some("a signal"),
     }
+}
+
+/// Whether SIGINT or SIGTERM asked the watch to stop (for work a capture hook runs).
+pub fn stop_requested() -> bool {
+    stopping()
 }
 
 fn stopping() -> bool {
@@ -319,6 +356,12 @@ fn capture(
     let mut w = BundleWriter::create(out, &name)?;
     let go = proc::go_binary(t.pid).ok().flatten();
     let mut snap = proc::snapshot(t.pid, go.as_ref())?;
+    // The caller's extra evidence (eBPF probes) over the same time as the fetches below;
+    // joined before anything below can return early.
+    let extra = cfg.capture_extra.as_ref().map(|hook| {
+        let (hook, pid, dir) = (hook.0.clone(), t.pid, w.dir().to_path_buf());
+        std::thread::spawn(move || hook(pid, &dir))
+    });
     let mut notes = Vec::new();
     let mut inputs = vec![InputSummary {
         path: format!("/proc/{}", t.pid),
@@ -409,6 +452,23 @@ fn capture(
     .into_iter()
     .filter_map(|(file, src)| http::parse_runtime(src, file, w.read_bytes(file)?).ok())
     .collect();
+    let extra = match extra.map(|h| h.join()) {
+        None => CaptureExtra::default(),
+        Some(Ok(Ok(x))) => x,
+        Some(Ok(Err(e))) => CaptureExtra {
+            notes: vec![e],
+            ..Default::default()
+        },
+        Some(Err(_)) => CaptureExtra {
+            notes: vec!["the capture hook panicked".into()],
+            ..Default::default()
+        },
+    };
+    for f in &extra.files {
+        w.adopt(f);
+    }
+    notes.extend(extra.notes);
+    inputs.extend(extra.inputs);
     if let Some(r) = readings.first() {
         snap.runtime = Some(r.memory.clone());
     }
@@ -432,11 +492,12 @@ fn capture(
             .into_iter()
             .filter(|f| !trigger.iter().any(|t| t.id == f.id)),
     );
-    // The offline analyses over what was fetched, as `gorx analyze` would run them.
+    // The offline analyses over what was fetched, as `gorx analyze` would run them (the
+    // hook's files were judged by the hook).
     let fetched: Vec<(String, Vec<u8>)> = w
         .files()
         .iter()
-        .filter(|f| !f.starts_with("proc/"))
+        .filter(|f| !f.starts_with("proc/") && !extra.files.contains(f))
         .filter_map(|f| Some((f.clone(), w.read_bytes(f)?)))
         .collect();
     let arts: Vec<gorx_analysis::artifacts::Artifact<'_>> = fetched
@@ -458,6 +519,7 @@ fn capture(
         }
         Err(e) => notes.push(e.to_string()),
     }
+    let mut findings = gorx_analysis::probe_join::join_probe_findings(findings, extra.findings);
     process::amend_latency_advice(&mut findings, &snap);
     let diag = Diagnosis::new(inputs, findings);
     w.write(

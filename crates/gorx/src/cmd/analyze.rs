@@ -21,9 +21,20 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let fail_on = parse_fail_on(args.fail_on.as_deref())?;
     let inputs = inputs::load(&args.paths)?;
+    // eBPF probe results (`gorx probe -o DIR`, `watch --ebpf` bundles): read apart from
+    // the artifacts, each for the directory it is in (see `known` below).
+    let mut probed: Vec<(String, gorx_live::probe_file::ProbeRecord)> = Vec::new();
+    for f in inputs.files.iter().filter(|f| is_probe_json(&f.name)) {
+        let dir = f.name.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+        probed.push((
+            dir,
+            gorx_live::probe_file::parse_probe_record(&f.name, f.bytes())?,
+        ));
+    }
     let artifacts: Vec<Artifact<'_>> = inputs
         .files
         .iter()
+        .filter(|f| !is_probe_json(&f.name))
         .map(|f| Artifact {
             name: &f.name,
             bytes: f.bytes(),
@@ -41,6 +52,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         });
     }
     let diagnosis = diagnose_with(&artifacts, known)?;
+    let diagnosis = join_probes(diagnosis, probed);
     if diagnosis.inputs.is_empty() {
         bail!(
             "no artifact gorx reads was found in {}",
@@ -66,4 +78,66 @@ fn describe(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The probes' findings joined at the end with those of the process they belong to
+/// (their directory), by gorx_analysis::probe_join: the one naming a site stays, with
+/// both sources. Joined after the judgement rather than fed to it, because the judge keeps
+/// one finding per id and the probes name one per leaking site. When several processes
+/// are analysed, each finding's title names its directory, as the judge's do.
+fn join_probes(
+    d: gorx_analysis::Diagnosis,
+    probed: Vec<(String, gorx_live::probe_file::ProbeRecord)>,
+) -> gorx_analysis::Diagnosis {
+    if probed.is_empty() {
+        return d;
+    }
+    let gorx_analysis::Diagnosis {
+        mut inputs,
+        mut findings,
+        mut notes,
+        ..
+    } = d;
+    // The processes, as the judge groups them: one per directory (`DIR/proc` is DIR's).
+    let bundle_of = |name: &str| {
+        let dir = name.rsplit_once('/').map_or("", |(d, _)| d);
+        dir.strip_suffix("/proc")
+            .or_else(|| (dir == "proc").then_some(""))
+            .unwrap_or(dir)
+            .to_string()
+    };
+    let mut dirs: Vec<String> = inputs.iter().map(|i| bundle_of(&i.path)).collect();
+    dirs.extend(probed.iter().map(|(d, _)| d.clone()));
+    dirs.sort();
+    dirs.dedup();
+    let several = dirs.len() > 1;
+    for (dir, rec) in probed {
+        inputs.push(gorx_analysis::InputSummary {
+            path: rec.path.clone(),
+            kind: format!("ebpf-probe ({})", rec.probes.join(",")),
+        });
+        notes.extend(rec.notes);
+        let mut probe = rec.findings;
+        if several {
+            let who = if dir.is_empty() { "." } else { dir.as_str() };
+            let prefix = format!("{who}: ");
+            for f in &mut probe {
+                f.title = format!("{prefix}{}", f.title);
+            }
+            let (mine, others): (Vec<_>, Vec<_>) = std::mem::take(&mut findings)
+                .into_iter()
+                .partition(|f| f.title.starts_with(&prefix));
+            findings = others;
+            findings.extend(gorx_analysis::probe_join::join_probe_findings(mine, probe));
+        } else {
+            findings = gorx_analysis::probe_join::join_probe_findings(findings, probe);
+        }
+    }
+    gorx_analysis::Diagnosis::new(inputs, findings).with_notes(notes)
+}
+
+/// A probe document written by `gorx probe -o DIR` or `watch --ebpf`.
+fn is_probe_json(name: &str) -> bool {
+    std::path::Path::new(name).file_name()
+        == Some(std::ffi::OsStr::new(gorx_live::probe_file::PROBE_JSON))
 }

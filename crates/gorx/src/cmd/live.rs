@@ -32,6 +32,16 @@ pub struct InspectArgs {
     /// Exit with status 1 when a finding at or above this severity is reported.
     #[arg(long, value_name = "warning|critical")]
     pub fail_on: Option<String>,
+    /// Also run the eBPF probes (`gorx probe`) over this window, e.g. 10s, beside the
+    /// inspection; their findings join the same diagnosis. Needs root (or CAP_BPF and
+    /// CAP_PERFMON) and kernel BTF: without them the inspection still runs and says why
+    /// the probes were skipped.
+    #[arg(long, value_name = "DURATION", value_parser = gorx_live::watch::parse_duration)]
+    pub ebpf: Option<std::time::Duration>,
+    /// The probes `--ebpf` runs (comma-separated; default: every available probe that is
+    /// cheap enough, see `gorx probe --help`).
+    #[arg(long, value_delimiter = ',', requires = "ebpf")]
+    pub ebpf_only: Option<Vec<String>>,
     pub pid: u32,
 }
 
@@ -73,6 +83,19 @@ pub struct WatchArgs {
     /// Print plain lines even on a terminal (no full-screen view).
     #[arg(long)]
     pub plain: bool,
+    /// At each capture, also run the eBPF probes (`gorx probe`) for --ebpf-seconds and
+    /// store their results in the bundle (probe.json and each probe's files). Needs root
+    /// (or CAP_BPF and CAP_PERFMON) and kernel BTF; without them the watch runs without
+    /// them and says why.
+    #[arg(long)]
+    pub ebpf: bool,
+    /// Length of the probes' window in a capture (taken while the CPU profile is).
+    #[arg(long, default_value_t = 10, requires = "ebpf")]
+    pub ebpf_seconds: u32,
+    /// The probes --ebpf runs (comma-separated; default: every available probe that is
+    /// cheap enough).
+    #[arg(long, value_delimiter = ',', requires = "ebpf")]
+    pub ebpf_only: Option<Vec<String>>,
     /// A pid or a base URL.
     pub target: String,
 }
@@ -440,6 +463,11 @@ fn judge_live(
 pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let fail_on = super::analyze::parse_fail_on(args.fail_on.as_deref())?;
     let pid = args.pid;
+    // Probe names are checked before anything runs.
+    let ebpf_plan = args
+        .ebpf
+        .map(|d| super::probe::ebpf_plan(pid, d, args.ebpf_only.as_deref()))
+        .transpose()?;
     let go = match proc::go_binary(pid) {
         Ok(g) => g,
         Err(e) if e.is_gone() && !std::path::Path::new(&format!("/proc/{pid}")).exists() => {
@@ -485,14 +513,66 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             .map(|f| http::discover(pid, f))
             .unwrap_or_default(),
     };
-    let fetched = (!endpoints.is_empty()).then(|| http::fetch_runtime(&endpoints, &mut snap));
+    // `--ebpf`: the probes run over their window while the endpoints are read.
+    let (fetched, probed) = std::thread::scope(|s| {
+        let probing = ebpf_plan.as_ref().map(|plan| {
+            let stop = super::probe::stop_on_signals();
+            s.spawn(move || super::probe::collect(plan, stop))
+        });
+        let fetched = (!endpoints.is_empty()).then(|| http::fetch_runtime(&endpoints, &mut snap));
+        (fetched, probing.map(|h| h.join()))
+    });
     if let Some(f) = &fetched {
         inputs.extend(f.inputs.iter().cloned());
     }
     // One judgement over the snapshot and everything fetched (gorx_analysis::judge): the
     // joins, the per-process merge and the latency advice from the CPU numbers.
     let mut fetched = fetched;
-    let (findings, notes) = judge_live(pid, &snap, fetched.as_mut());
+    let (mut findings, mut notes) = judge_live(pid, &snap, fetched.as_mut());
+    // The probes' findings joined at the end (gorx_analysis::probe_join). Without
+    // privileges or BTF (or on a non-Go pid) the inspection stands without them: inspect
+    // must never go blind, so a skipped probe is a note, not an error, and the exit code
+    // is what it would be without --ebpf.
+    let mut ebpf_json = serde_json::Value::Null;
+    let mut probe_text = String::new();
+    if let (Some(plan), Some(probed)) = (&ebpf_plan, probed) {
+        let window = gorx_report::format_duration_ns(plan.duration.as_nanos() as f64);
+        match probed {
+            Ok(Ok(res)) => {
+                let judged = super::probe::Judged::of(&res);
+                findings = gorx_analysis::probe_join::join_probe_findings(
+                    findings,
+                    judged.findings.clone(),
+                );
+                inputs.push(InputSummary {
+                    path: format!("ebpf pid {pid} ({window}: {})", plan.only.join(",")),
+                    kind: "ebpf-probe".into(),
+                });
+                if let Some(ns) = res.exited_after_ns() {
+                    notes.push(format!(
+                        "eBPF: pid {pid} exited {} into the {window} window; the probes cover that part",
+                        gorx_report::format_duration_ns(ns as f64)
+                    ));
+                }
+                probe_text = judged.text.clone();
+                ebpf_json = serde_json::json!({
+                    "probes_run": plan.only,
+                    "window_ns": plan.duration.as_nanos() as u64,
+                    "probes": judged.probes,
+                });
+            }
+            Ok(Err(e)) => {
+                notes.push(format!(
+                    "eBPF probes skipped ({e}); the inspection above ran without them"
+                ));
+                ebpf_json = serde_json::json!({
+                    "probes_run": [],
+                    "skipped": e.to_string(),
+                });
+            }
+            Err(_) => notes.push("eBPF probes skipped: the probe thread panicked".into()),
+        }
+    }
     let diag = Diagnosis::new(inputs, findings).with_notes(notes);
 
     if args.json {
@@ -518,10 +598,16 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
         if let Some(c) = process::cpu_contention(&snap) {
             v["process"]["cpu_contention"] = serde_json::to_value(&c)?;
         }
+        if !ebpf_json.is_null() {
+            // Additive to schema 1: what `--ebpf` ran and each probe's section, as in
+            // `gorx probe --json`.
+            v["ebpf"] = ebpf_json;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(super::exit_for(&diag, fail_on));
     }
     print!("{}", render_snapshot(&snap, go.as_ref(), fetched.as_ref()));
+    print!("{probe_text}");
     print!("{}", gorx_report::render_text(&diag));
     Ok(super::exit_for(&diag, fail_on))
 }
@@ -711,7 +797,31 @@ pub fn watch(args: WatchArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         follow: args.follow,
         pprof,
+        capture_extra: None,
     };
+    let mut cfg = cfg;
+    if args.ebpf {
+        let window = std::time::Duration::from_secs(u64::from(args.ebpf_seconds.max(1)));
+        let plan = super::probe::ebpf_plan(pid, window, args.ebpf_only.as_deref())?;
+        // The watch never goes blind either: without privileges or BTF it runs without
+        // the probes and says so once.
+        match super::probe::ebpf_preflight(pid) {
+            Ok(()) if cfg.out.is_none() => {
+                eprintln!(
+                    "gorx watch: --ebpf runs the probes at each capture; without --out nothing is captured"
+                )
+            }
+            Ok(()) => {
+                eprintln!(
+                    "gorx watch: --ebpf: probes {} for {} s at each capture",
+                    plan.only.join(","),
+                    window.as_secs()
+                );
+                cfg.capture_extra = Some(super::probe::capture_hook(plan.only, window));
+            }
+            Err(e) => eprintln!("gorx watch: --ebpf skipped: {e}; watching without the probes"),
+        }
+    }
     let tty = !args.plain && std::io::IsTerminal::is_terminal(&std::io::stdout());
     // SIGINT/SIGTERM end the loop; the summary below is still printed.
     watch::install_stop_handlers();

@@ -16,8 +16,9 @@ pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
 /// Probes the issue plans that do not exist yet.
 const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
 
-/// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back.
-pub const PROBE_JSON: &str = "probe.json";
+/// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back
+/// (gorx_live::probe_file).
+pub const PROBE_JSON: &str = gorx_live::probe_file::PROBE_JSON;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -268,4 +269,136 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             fds: fd.transpose()?,
         })
     })
+}
+
+// ---- `inspect --ebpf` and `watch --ebpf` (branch ebpflive) ----
+
+/// Probes too costly to run by default beside `inspect --ebpf` and `watch --ebpf` (they
+/// still run when named in `--ebpf-only`). A probe belongs here when its cost over a
+/// window would be felt by a busy target, e.g. a uprobe on a hot runtime function.
+/// Today none: syscalls and fds add about 0.5 µs per syscall of the target and 0.2 µs to
+/// other processes' syscalls while attached (BENCHMARKS.md), runq a map update per
+/// context switch, and `--ebpf` attaches them only for its bounded window.
+pub const EBPF_EXPENSIVE: &[&str] = &[];
+
+/// The probes `--ebpf` runs without `--ebpf-only`: every [`AVAILABLE`] probe not in
+/// [`EBPF_EXPENSIVE`]. A new probe joins by being added to those lists, nothing else.
+pub fn default_ebpf_set() -> Vec<String> {
+    AVAILABLE
+        .iter()
+        .filter(|p| !EBPF_EXPENSIVE.contains(p))
+        .map(|p| p.to_string())
+        .collect()
+}
+
+/// Slow-syscall threshold of `--ebpf` (as `gorx probe --slow`'s default).
+pub const EBPF_SLOW: Duration = Duration::from_millis(10);
+
+/// The plan of `--ebpf` over `duration`: `only` (from `--ebpf-only`) or the default set;
+/// unknown and not-yet-implemented names are refused.
+pub fn ebpf_plan(pid: u32, duration: Duration, only: Option<&[String]>) -> Result<Plan> {
+    let plan = Plan {
+        pid,
+        duration,
+        only: only
+            .map(<[String]>::to_vec)
+            .unwrap_or_else(default_ebpf_set),
+        slow: EBPF_SLOW,
+    };
+    plan.check()?;
+    if plan.only.is_empty() {
+        bail!(
+            "--ebpf-only names no probe (available: {})",
+            AVAILABLE.join(", ")
+        );
+    }
+    Ok(plan)
+}
+
+/// SIGINT and SIGTERM end the probes' window early (the results so far are still used);
+/// returns the flag they set.
+pub fn stop_on_signals() -> &'static AtomicBool {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    &STOP
+}
+
+/// Whether the probes can run on `pid` at all (privileges, BTF, a Go target), checked
+/// before a watch starts so it can say at once why `--ebpf` will add nothing.
+pub fn ebpf_preflight(pid: u32) -> Result<(), ProbeError> {
+    preflight::check()?;
+    Symbolizer::for_pid(pid).map(|_| ())
+}
+
+/// The hook `watch --ebpf` gives the watch loop: at each capture, run `only` for
+/// `window` (ended early by SIGINT/SIGTERM), and write probe.json and each probe's files
+/// into the bundle. They are written into a staging directory first and moved in, so the
+/// files listed are exactly the probes' own.
+pub fn capture_hook(only: Vec<String>, window: Duration) -> gorx_live::watch::CaptureHook {
+    use gorx_live::watch::{CaptureExtra, CaptureHook};
+    CaptureHook(std::sync::Arc::new(move |pid: u32, dir: &Path| {
+        let plan = Plan {
+            pid,
+            duration: window,
+            only: only.clone(),
+            slow: EBPF_SLOW,
+        };
+        let stop = AtomicBool::new(false);
+        let done = AtomicBool::new(false);
+        let res = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    if gorx_live::watch::stop_requested() {
+                        stop.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let r = collect(&plan, &stop);
+            done.store(true, Ordering::Relaxed);
+            r
+        })
+        .map_err(|e| format!("eBPF probes ({}) skipped: {e}", only.join(",")))?;
+        let judged = Judged::of(&res);
+        let (_, doc) = judged.document(pid).map_err(|e| format!("{e:#}"))?;
+        let stage = dir.join(".probe.partial");
+        let moved = (|| -> Result<Vec<String>> {
+            judged.write_dir(&res, &doc, &stage)?;
+            let mut files = Vec::new();
+            for e in
+                std::fs::read_dir(&stage).with_context(|| format!("listing {}", stage.display()))?
+            {
+                let e = e.with_context(|| format!("listing {}", stage.display()))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                std::fs::rename(e.path(), dir.join(&name))
+                    .with_context(|| format!("moving {name} into {}", dir.display()))?;
+                files.push(name);
+            }
+            Ok(files)
+        })();
+        let _ = std::fs::remove_dir_all(&stage);
+        let mut files = moved.map_err(|e| format!("writing the probe results: {e:#}"))?;
+        files.sort();
+        let mut notes = Vec::new();
+        if let Some(ns) = res.exited_after_ns() {
+            notes.push(format!(
+                "eBPF: pid {pid} exited {} into the {} window",
+                gorx_report::format_duration_ns(ns as f64),
+                gorx_report::format_duration_ns(window.as_nanos() as f64)
+            ));
+        }
+        Ok(CaptureExtra {
+            files,
+            findings: judged.findings,
+            notes,
+            inputs: vec![InputSummary {
+                path: PROBE_JSON.into(),
+                kind: "ebpf-probe".into(),
+            }],
+        })
+    }))
 }
