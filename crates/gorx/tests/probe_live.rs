@@ -1099,3 +1099,319 @@ fn fd_counts_per_site_are_exact_on_a_known_program() {
     assert!(!leaks.contains(&"main.balanced".to_string()), "{leaks:?}");
     assert_eq!(progs_named_settled(&names, before), before);
 }
+
+// ---- inspect --ebpf, watch --ebpf, analyze of probe results (branch ebpflive) ----
+
+fn gorx_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(gorx());
+    c.args(args);
+    c
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// The fd.leak finding naming `site`, if any.
+fn fd_leak_at<'a>(v: &'a serde_json::Value, site: &str) -> Option<&'a serde_json::Value> {
+    v["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["id"] == "fd.leak" && f["sites"][0] == site)
+}
+
+fn scratch_dir(what: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gorx-ebpflive-{what}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn analyze_of_a_probe_out_dir_reports_the_probes_fd_leak_site() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let dir = scratch_dir("probe-out");
+    let out = run_bounded(
+        probe_cmd(
+            p.0.id(),
+            &[
+                "--only",
+                "fds",
+                "--duration",
+                "3s",
+                "--json",
+                "-o",
+                dir.to_str().unwrap(),
+            ],
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let probed = json_of(&out);
+    assert!(
+        fd_leak_at(&probed, "main.main.func2").is_some(),
+        "{probed:#}"
+    );
+    // The directory holds what --json printed; analyze reads it back, naming the file.
+    let out = run_bounded(
+        gorx_cmd(&["analyze", "--json", dir.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
+    let probe_json = dir.join("probe.json").display().to_string();
+    assert!(
+        f["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == probe_json.as_str()),
+        "{f:#}"
+    );
+    assert_eq!(
+        f["evidence"]["outstanding"],
+        fd_leak_at(&probed, "main.main.func2").unwrap()["evidence"]["outstanding"]
+    );
+    assert!(
+        v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == probe_json.as_str()),
+        "{v:#}"
+    );
+    // A damaged probe.json is an error naming it, exit 2, never a panic.
+    std::fs::write(dir.join("probe.json"), "{\"schema\":1,\"findings\":").unwrap();
+    let out = run_bounded(
+        gorx_cmd(&["analyze", dir.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("probe.json") && stderr.contains("invalid JSON"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn inspect_ebpf_adds_the_fd_leak_site_and_without_btf_still_inspects() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let pid = p.0.id().to_string();
+    let before = fds_progs();
+    let started = Instant::now();
+    let out = run_bounded(
+        gorx_cmd(&["inspect", &pid, "--ebpf", "3s", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the window was not waited for"
+    );
+    assert_eq!(
+        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        before,
+        "fd probe programs left loaded"
+    );
+    let v = json_of(&out);
+    let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        f["evidence"]["outstanding"].as_i64().unwrap() >= 10,
+        "{f:#}"
+    );
+    // The inspection itself is all there, beside the probes.
+    assert!(v["process"]["fds"].is_object(), "{v:#}");
+    assert!(
+        v["ebpf"]["probes"]["fds"]["sites"].is_array(),
+        "{:#}",
+        v["ebpf"]
+    );
+    assert!(
+        v["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "ebpf-probe"),
+        "{v:#}"
+    );
+    // The text form shows the probes' tables and the same site.
+    let out = run_bounded(
+        gorx_cmd(&["inspect", &pid, "--ebpf", "2s", "--ebpf-only", "fds"]),
+        Duration::from_secs(30),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("by opening Go site"), "{text}");
+    assert!(text.contains("sites: main.main.func2"), "{text}");
+    assert!(
+        !text.contains("Syscalls of pid"),
+        "--ebpf-only fds ran syscalls: {text}"
+    );
+    // Without BTF the inspection still runs, exits as it would without --ebpf, and says
+    // why the probes were skipped.
+    let mut c = gorx_cmd(&["inspect", &pid, "--ebpf", "2s"]);
+    c.env("GORX_BTF_PATH", "/nonexistent/btf");
+    let out = run_bounded(c, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("Process {pid}:")), "{text}");
+    assert!(
+        text.contains("eBPF probes skipped") && text.contains("the kernel has no BTF"),
+        "{text}"
+    );
+    // An unknown probe name is refused before anything runs.
+    let out = run_bounded(
+        gorx_cmd(&["inspect", &pid, "--ebpf", "1s", "--ebpf-only", "nope"]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown probe \"nope\""));
+}
+
+#[test]
+fn watch_ebpf_stores_probe_json_in_the_bundle_and_analyze_reports_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let out_dir = scratch_dir("watch");
+    let before = fds_progs();
+    // The patient leaks 15 fds/s: the fd-growth trigger fires once the 3 s window is
+    // half full, and the capture runs the probes for 3 s.
+    let out = run_bounded(
+        gorx_cmd(&[
+            "watch",
+            &p.0.id().to_string(),
+            "--plain",
+            "--ebpf",
+            "--ebpf-seconds",
+            "3",
+            "--ebpf-only",
+            "fds",
+            "--interval",
+            "200ms",
+            "--window",
+            "3s",
+            "--cooldown",
+            "60s",
+            "--cpu-seconds",
+            "0",
+            "--trace-seconds",
+            "0",
+            "--duration",
+            "8s",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]),
+        Duration::from_secs(40),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("--ebpf: probes fds for 3 s"), "{stderr}");
+    assert!(stdout.contains("captured "), "{stdout}");
+    assert_eq!(
+        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        before,
+        "fd probe programs left loaded"
+    );
+    let bundle = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("gorx-")
+        })
+        .unwrap_or_else(|| panic!("no bundle in {out_dir:?}"));
+    // probe.json is the `gorx probe --json` document, listed in the manifest.
+    let probe: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("probe.json")).unwrap()).unwrap();
+    assert_eq!(probe["schema"], 1);
+    assert!(probe["probes"]["fds"]["sites"].is_array(), "{probe:#}");
+    assert!(fd_leak_at(&probe, "main.main.func2").is_some(), "{probe:#}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "probe.json"),
+        "{manifest:#}"
+    );
+    // analyze BUNDLE: the trigger's fd.leak (from /proc, no site) and the probe's (with
+    // the site) are one finding naming the site, with both sources.
+    let out = run_bounded(
+        gorx_cmd(&["analyze", "--json", bundle.to_str().unwrap()]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json_of(&out);
+    let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
+    let sources: Vec<&str> = f["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(sources.iter().any(|s| s.ends_with("probe.json")), "{f:#}");
+    assert!(sources.iter().any(|s| s.ends_with("trigger.json")), "{f:#}");
+    let leaks = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "fd.leak" && f["sites"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(
+        leaks, 0,
+        "a siteless fd.leak stayed beside the sited one: {v:#}"
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
