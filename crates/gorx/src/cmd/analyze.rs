@@ -114,7 +114,7 @@ fn join_probes(
     for (dir, rec) in probed {
         inputs.push(gorx_analysis::InputSummary {
             path: rec.path.clone(),
-            kind: format!("ebpf-probe ({})", rec.probes.join(",")),
+            kind: "ebpf-probe".into(),
         });
         notes.extend(rec.notes);
         let mut probe = rec.findings;

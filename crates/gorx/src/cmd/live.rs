@@ -563,7 +563,7 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(Err(e)) => {
                 notes.push(format!(
-                    "eBPF probes skipped ({e}); the inspection above ran without them"
+                    "eBPF probes skipped ({e}); the inspection ran without them"
                 ));
                 ebpf_json = serde_json::json!({
                     "probes_run": [],
