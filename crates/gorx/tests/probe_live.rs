@@ -1108,12 +1108,15 @@ fn gorx_cmd(args: &[&str]) -> Command {
     c
 }
 
-fn json_of(out: &Output) -> serde_json::Value {
+/// Run `cmd` within `limit`, expect exit 0, and parse its stdout as JSON.
+fn ok_json(cmd: Command, limit: Duration) -> serde_json::Value {
+    let out = run_bounded(cmd, limit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "not JSON ({e}): {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
         )
     })
 }
@@ -1142,7 +1145,7 @@ fn analyze_of_a_probe_out_dir_reports_the_probes_fd_leak_site() {
         return;
     };
     let dir = scratch_dir("probe-out");
-    let out = run_bounded(
+    let probed = ok_json(
         probe_cmd(
             p.0.id(),
             &[
@@ -1157,29 +1160,15 @@ fn analyze_of_a_probe_out_dir_reports_the_probes_fd_leak_site() {
         ),
         Duration::from_secs(20),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let probed = json_of(&out);
     assert!(
         fd_leak_at(&probed, "main.main.func2").is_some(),
         "{probed:#}"
     );
     // The directory holds what --json printed; analyze reads it back, naming the file.
-    let out = run_bounded(
+    let v = ok_json(
         gorx_cmd(&["analyze", "--json", dir.to_str().unwrap()]),
         Duration::from_secs(20),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json_of(&out);
     let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
     let probe_json = dir.join("probe.json").display().to_string();
     assert!(
@@ -1229,15 +1218,9 @@ fn inspect_ebpf_adds_the_fd_leak_site_and_without_btf_still_inspects() {
     let pid = p.0.id().to_string();
     let before = fds_progs();
     let started = Instant::now();
-    let out = run_bounded(
+    let v = ok_json(
         gorx_cmd(&["inspect", &pid, "--ebpf", "3s", "--json"]),
         Duration::from_secs(30),
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
         started.elapsed() >= Duration::from_secs(3),
@@ -1248,7 +1231,6 @@ fn inspect_ebpf_adds_the_fd_leak_site_and_without_btf_still_inspects() {
         before,
         "fd probe programs left loaded"
     );
-    let v = json_of(&out);
     let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
     assert!(
         f["evidence"]["outstanding"].as_i64().unwrap() >= 10,
@@ -1383,17 +1365,10 @@ fn watch_ebpf_stores_probe_json_in_the_bundle_and_analyze_reports_it() {
     );
     // analyze BUNDLE: the trigger's fd.leak (from /proc, no site) and the probe's (with
     // the site) are one finding naming the site, with both sources.
-    let out = run_bounded(
+    let v = ok_json(
         gorx_cmd(&["analyze", "--json", bundle.to_str().unwrap()]),
         Duration::from_secs(30),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v = json_of(&out);
     let f = fd_leak_at(&v, "main.main.func2").unwrap_or_else(|| panic!("{v:#}"));
     let sources: Vec<&str> = f["sources"]
         .as_array()
