@@ -847,4 +847,103 @@ mod tests {
         assert!(dir.join("unrelated").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    fn config(out: &Path, hook: Option<CaptureHook>) -> WatchConfig {
+        WatchConfig {
+            interval: Duration::from_millis(200),
+            window: Duration::from_secs(3),
+            out: Some(out.to_path_buf()),
+            cooldown: Duration::from_secs(60),
+            max_bundles: 10,
+            max_disk_bytes: u64::MAX,
+            cpu_profile_seconds: 0,
+            trace_seconds: 0,
+            duration: None,
+            follow: false,
+            pprof: None,
+            capture_extra: hook,
+        }
+    }
+
+    fn fd_leak(title: &str, source: &str, sites: &[&str]) -> Finding {
+        Finding {
+            id: "fd.leak",
+            severity: Severity::Warning,
+            title: title.into(),
+            evidence: Default::default(),
+            recommendation: String::new(),
+            sources: vec![source.into()],
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_capture_hook_writes_into_the_bundle_and_its_findings_join_findings_json() {
+        let out = std::env::temp_dir().join(format!("gorx-hook-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        // This test process is the target: /proc only, no endpoints.
+        let t = open_target(std::process::id(), None).unwrap();
+        let trigger = fd_leak("open fds rose", "/proc (watch)", &[]);
+        let hook = CaptureHook(std::sync::Arc::new(|pid: u32, dir: &Path| {
+            std::fs::write(dir.join("probe.json"), format!("{{\"pid\":{pid}}}")).unwrap();
+            Ok(CaptureExtra {
+                files: vec!["probe.json".into()],
+                findings: vec![fd_leak("fds opened at main.dial", "ebpf", &["main.dial"])],
+                notes: vec!["hook note".into()],
+                inputs: Vec::new(),
+            })
+        }));
+        let cfg = config(&out, Some(hook));
+        let (bundle, _) = capture(&t, &cfg, &out, 1, &[], &[trigger.clone()], None).unwrap();
+        let read = |b: &Path, f: &str| -> serde_json::Value {
+            serde_json::from_str(&std::fs::read_to_string(b.join(f)).unwrap()).unwrap()
+        };
+        assert_eq!(read(&bundle, "probe.json")["pid"], std::process::id());
+        let manifest = read(&bundle, "MANIFEST.json");
+        assert!(
+            manifest["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "probe.json")
+        );
+        assert!(
+            manifest["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "hook note")
+        );
+        // The trigger's siteless fd.leak and the hook's sited one: one finding, the site.
+        let findings = read(&bundle, "findings.json")["findings"].clone();
+        let leaks: Vec<&serde_json::Value> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"] == "fd.leak")
+            .collect();
+        assert_eq!(leaks.len(), 1, "{findings:#}");
+        assert_eq!(leaks[0]["sites"][0], "main.dial");
+        assert_eq!(
+            leaks[0]["sources"],
+            serde_json::json!(["ebpf", "/proc (watch)"])
+        );
+        // A hook that fails leaves a note, and the bundle is still written.
+        let failing = CaptureHook(std::sync::Arc::new(|_: u32, _: &Path| {
+            Err("eBPF probes skipped: no BTF".to_string())
+        }));
+        let cfg = config(&out, Some(failing));
+        let (bundle, _) = capture(&t, &cfg, &out, 2, &[], &[trigger], None).unwrap();
+        let notes = read(&bundle, "MANIFEST.json")["notes"].clone();
+        assert!(
+            notes
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == "eBPF probes skipped: no BTF"),
+            "{notes:#}"
+        );
+        assert!(!bundle.join("probe.json").exists());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
 }
