@@ -894,7 +894,8 @@ mod tests {
             })
         }));
         let cfg = config(&out, Some(hook));
-        let (bundle, _) = capture(&t, &cfg, &out, 1, &[], &[trigger.clone()], None).unwrap();
+        let (bundle, _) =
+            capture(&t, &cfg, &out, 1, &[], std::slice::from_ref(&trigger), None).unwrap();
         let read = |b: &Path, f: &str| -> serde_json::Value {
             serde_json::from_str(&std::fs::read_to_string(b.join(f)).unwrap()).unwrap()
         };
