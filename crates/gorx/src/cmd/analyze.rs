@@ -141,3 +141,83 @@ fn is_probe_json(name: &str) -> bool {
     std::path::Path::new(name).file_name()
         == Some(std::ffi::OsStr::new(gorx_live::probe_file::PROBE_JSON))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gorx_analysis::{Diagnosis, Finding, InputSummary};
+    use gorx_live::probe_file::ProbeRecord;
+
+    fn leak(title: &str, source: &str, sites: &[&str]) -> Finding {
+        Finding {
+            id: "fd.leak",
+            severity: Severity::Warning,
+            title: title.into(),
+            evidence: Default::default(),
+            recommendation: String::new(),
+            sources: vec![source.into()],
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn diagnosis(files: &[&str], findings: Vec<Finding>) -> Diagnosis {
+        let inputs = files
+            .iter()
+            .map(|f| InputSummary {
+                path: f.to_string(),
+                kind: "proc-status".into(),
+            })
+            .collect();
+        Diagnosis::new(inputs, findings)
+    }
+
+    fn record(dir: &str, findings: Vec<Finding>) -> (String, ProbeRecord) {
+        let rec = ProbeRecord {
+            path: format!("{dir}/probe.json"),
+            findings,
+            probes: vec!["fds".into()],
+            notes: Vec::new(),
+        };
+        (dir.to_string(), rec)
+    }
+
+    #[test]
+    fn probe_findings_join_their_own_process_only() {
+        // One process: the probe's site replaces the trigger's siteless fd.leak.
+        let d = diagnosis(
+            &["b/proc/status", "b/vars.json"],
+            vec![leak("open fds rose", "b/trigger.json", &[])],
+        );
+        let probe = leak("fds opened at main.dial", "b/probe.json", &["main.dial"]);
+        let d = join_probes(d, vec![record("b", vec![probe])]);
+        assert_eq!(d.findings.len(), 1);
+        assert_eq!(d.findings[0].sites, vec!["main.dial".to_string()]);
+        assert_eq!(d.findings[0].sources, ["b/probe.json", "b/trigger.json"]);
+        assert!(d.inputs.iter().any(|i| i.path == "b/probe.json"));
+        // Two processes (the judge titled each finding with its directory): the probe of
+        // b joins b's fd.leak, never a's, and says whose it is.
+        let d = diagnosis(
+            &["a/proc/status", "b/proc/status"],
+            vec![
+                leak("a: open fds rose", "a/trigger.json", &[]),
+                leak("b: open fds rose", "b/trigger.json", &[]),
+            ],
+        );
+        let probe = leak("fds opened at main.dial", "b/probe.json", &["main.dial"]);
+        let d = join_probes(d, vec![record("b", vec![probe])]);
+        assert_eq!(d.findings.len(), 2, "{:#?}", d.findings);
+        let a = d
+            .findings
+            .iter()
+            .find(|f| f.title.starts_with("a: "))
+            .unwrap();
+        assert!(a.sites.is_empty() && a.sources == ["a/trigger.json"]);
+        let b = d
+            .findings
+            .iter()
+            .find(|f| f.title.starts_with("b: "))
+            .unwrap();
+        assert_eq!(b.title, "b: fds opened at main.dial");
+        assert_eq!(b.sources, ["b/probe.json", "b/trigger.json"]);
+    }
+}
