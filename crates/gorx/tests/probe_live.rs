@@ -1390,3 +1390,40 @@ fn watch_ebpf_stores_probe_json_in_the_bundle_and_analyze_reports_it() {
     );
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+#[test]
+fn inspect_ebpf_ends_its_window_on_sigint_and_still_reports() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(fd_leak_patient()) else {
+        return;
+    };
+    let before = fds_progs();
+    let mut child = gorx_cmd(&[
+        "inspect",
+        &p.0.id().to_string(),
+        "--ebpf",
+        "60s",
+        "--ebpf-only",
+        "fds",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = wait_output(&mut child, Duration::from_secs(15));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("sites: main.main.func2"), "{text}");
+    assert!(text.contains("window was ended after"), "{text}");
+    assert_eq!(
+        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        before,
+        "fd probe programs left loaded"
+    );
+}

@@ -536,10 +536,12 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut ebpf_json = serde_json::Value::Null;
     let mut probe_text = String::new();
     if let (Some(plan), Some(probed)) = (&ebpf_plan, probed) {
-        let window = gorx_report::format_duration_ns(plan.duration.as_nanos() as f64);
         match probed {
             Ok(Ok(res)) => {
                 let judged = super::probe::Judged::of(&res);
+                let planned_ns = plan.duration.as_nanos() as u64;
+                let covered_ns = super::probe::covered_window_ns(&res).unwrap_or(planned_ns);
+                let window = gorx_report::format_duration_ns(covered_ns as f64);
                 findings = gorx_analysis::probe_join::join_probe_findings(
                     findings,
                     judged.findings.clone(),
@@ -548,16 +550,20 @@ pub fn inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
                     path: format!("ebpf pid {pid} ({window}: {})", plan.only.join(",")),
                     kind: "ebpf-probe".into(),
                 });
-                if let Some(ns) = res.exited_after_ns() {
+                let planned = gorx_report::format_duration_ns(planned_ns as f64);
+                if res.exited_after_ns().is_some() {
                     notes.push(format!(
-                        "eBPF: pid {pid} exited {} into the {window} window; the probes cover that part",
-                        gorx_report::format_duration_ns(ns as f64)
+                        "eBPF: pid {pid} exited {window} into the {planned} window; the probes cover that part"
+                    ));
+                } else if covered_ns + 100_000_000 < planned_ns {
+                    notes.push(format!(
+                        "eBPF: the {planned} window was ended after {window} by a signal; the probes cover that part"
                     ));
                 }
                 probe_text = judged.text.clone();
                 ebpf_json = serde_json::json!({
                     "probes_run": plan.only,
-                    "window_ns": plan.duration.as_nanos() as u64,
+                    "window_ns": covered_ns,
                     "probes": judged.probes,
                 });
             }

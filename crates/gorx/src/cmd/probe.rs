@@ -402,3 +402,16 @@ pub fn capture_hook(only: Vec<String>, window: Duration) -> gorx_live::watch::Ca
         })
     }))
 }
+
+/// The window the probes covered (the longest of theirs): shorter than planned when the
+/// target exited or SIGINT/SIGTERM ended it early.
+pub fn covered_window_ns(res: &Results) -> Option<u64> {
+    [
+        res.syscalls.as_ref().map(|r| r.window_ns),
+        res.runq.as_ref().map(|r| r.window_ns),
+        res.fds.as_ref().map(|r| r.window_ns),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+}
