@@ -5,19 +5,21 @@
 use super::analyze::parse_fail_on;
 use anyhow::{Context, Result, bail};
 use gorx_analysis::{Diagnosis, Finding, InputSummary};
-use gorx_ebpf::{ProbeError, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
+use gorx_ebpf::{ProbeError, fds, judge, offcpu, preflight, runq, symbolize::Symbolizer, syscalls};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Probes that exist.
-pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu"];
 /// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
+const PLANNED: &[&str] = &["mmap", "alloc"];
 
 /// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back.
 pub const PROBE_JSON: &str = "probe.json";
+/// The off-CPU profile `-o DIR` writes (pprof, gzipped): `go tool pprof DIR/offcpu.pb.gz`.
+pub const OFFCPU_PPROF: &str = "offcpu.pb.gz";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,7 +31,9 @@ pub struct Args {
     /// Which probes to run (comma-separated), at once over the same window. Available:
     /// syscalls (latency per syscall, slow ones with their Go stack), runq (run-queue
     /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
-    /// fds (fds opened and closed per opening Go stack: the sites that leak).
+    /// fds (fds opened and closed per opening Go stack: the sites that leak), offcpu
+    /// (time the threads sleep per Go stack, the runtime's idle threads kept apart; -o
+    /// writes it as a pprof profile).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -85,6 +89,7 @@ pub struct Results {
     pub syscalls: Option<syscalls::SyscallReport>,
     pub runq: Option<runq::RunqReport>,
     pub fds: Option<fds::FdReport>,
+    pub offcpu: Option<offcpu::OffcpuReport>,
 }
 
 impl Results {
@@ -93,9 +98,11 @@ impl Results {
         let s = self.syscalls.as_ref().filter(|r| r.target_exited);
         let q = self.runq.as_ref().filter(|r| r.target_exited);
         let f = self.fds.as_ref().filter(|r| r.target_exited);
+        let o = self.offcpu.as_ref().filter(|r| r.target_exited);
         s.map(|r| r.window_ns)
             .or(q.map(|r| r.window_ns))
             .or(f.map(|r| r.window_ns))
+            .or(o.map(|r| r.window_ns))
     }
 }
 
@@ -138,6 +145,15 @@ impl Judged {
                 serde_json::json!({ "report": report, "sites": groups }),
             );
         }
+        if let Some(report) = &res.offcpu {
+            let groups = judge::group_offcpu(report);
+            findings.extend(judge::judge_offcpu(report, &groups));
+            text.push_str(&gorx_report::probe::render_offcpu_text(report, &groups));
+            probes.insert(
+                "offcpu".into(),
+                serde_json::json!({ "report": report, "groups": groups }),
+            );
+        }
         Judged {
             findings,
             probes,
@@ -161,11 +177,16 @@ impl Judged {
 
     /// Write the results into `dir` (created if missing): probe.json, and the files each
     /// probe writes.
-    pub fn write_dir(&self, _res: &Results, doc: &serde_json::Value, dir: &Path) -> Result<()> {
+    pub fn write_dir(&self, res: &Results, doc: &serde_json::Value, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(PROBE_JSON);
         std::fs::write(&path, serde_json::to_string_pretty(doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
+        if let Some(report) = &res.offcpu {
+            let path = dir.join(OFFCPU_PPROF);
+            std::fs::write(&path, offcpu::pprof(report))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         Ok(())
     }
 }
@@ -239,6 +260,10 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         pid: plan.pid,
         duration: plan.duration,
     };
+    let offcpu_cfg = offcpu::Config {
+        pid: plan.pid,
+        duration: plan.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = plan
@@ -247,6 +272,9 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         let fd = plan
             .wants("fds")
             .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let off = plan
+            .wants("offcpu")
+            .then(|| s.spawn(|| offcpu::run(&offcpu_cfg, &sym, stop)));
         let sys = plan
             .wants("syscalls")
             .then(|| syscalls::run(&sys_cfg, &sym, stop));
@@ -262,10 +290,15 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the fds probe panicked".into())))
         });
+        let off = off.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the offcpu probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
             fds: fd.transpose()?,
+            offcpu: off.transpose()?,
         })
     })
 }
