@@ -192,6 +192,13 @@ const DECISIVE: &[(&str, OffcpuClass, &str)] = &[
         OffcpuClass::Idle,
         "netpoller waiting for network events",
     ),
+    // Before Go 1.21 the netpoller's epoll_wait is this frameless assembly function: a
+    // frame-pointer walk from it skips its caller, netpoll.
+    (
+        "runtime.epollwait",
+        OffcpuClass::Idle,
+        "netpoller waiting for network events",
+    ),
     (
         "runtime.mPark",
         OffcpuClass::Idle,
@@ -562,6 +569,17 @@ mod tests {
             "runtime.schedule",
         ]);
         assert_eq!(classify(&netpoll, Some("epoll_pwait")).0, OffcpuClass::Idle);
+        // Go 1.19: netpoll itself is skipped by the walk from the assembly leaf.
+        let (c, reason, _) = classify(
+            &fr(&[
+                "runtime.epollwait",
+                "runtime.findrunnable",
+                "runtime.schedule",
+            ]),
+            Some("epoll_wait"),
+        );
+        assert_eq!(c, OffcpuClass::Idle);
+        assert!(reason.contains("netpoller"), "{reason}");
         let sysmon = fr(&[
             "runtime.usleep",
             "runtime.sysmon",
