@@ -261,16 +261,18 @@ pub fn classify(frames: &[String], syscall: Option<&str>) -> (OffcpuClass, Strin
                 .unwrap_or_else(|| "<no stack>".into()),
         );
     };
-    if idle_syscall(&fs) {
-        let at = fs
-            .iter()
-            .find(|f| !is_runtime(f) && package_of(f) != "syscall")
-            .unwrap_or(&leaf);
-        return (
-            OffcpuClass::Idle,
-            "event loop waiting on its own event source".into(),
-            at.to_string(),
-        );
+    // Waits that are idle by design: an event loop on its own epoll set or inotify fd, a
+    // parent waiting for its child process (os/exec's Wait) for as long as the child runs.
+    let by_design = if idle_syscall(&fs) {
+        Some("event loop waiting on its own event source")
+    } else if matches!(syscall, Some("wait4" | "waitid")) {
+        Some("waiting for a child process")
+    } else {
+        None
+    };
+    if let Some(why) = by_design {
+        let at = site(fs.iter().copied()).unwrap_or(leaf);
+        return (OffcpuClass::Idle, why.into(), at.to_string());
     }
     let blocking_reason = || match syscall {
         Some(s) => format!("syscall {s}"),
@@ -716,6 +718,21 @@ mod tests {
             "example.com/app/loop.(*Loop).Run",
         ]);
         assert_eq!(classify(&ev, Some("epoll_wait")).0, OffcpuClass::Idle);
+        let child = fr(&[
+            "internal/runtime/syscall/linux.Syscall6",
+            "syscall.Syscall6",
+            "syscall.wait4",
+            "syscall.Wait4",
+            "os.(*Process).pidWait",
+            "os.(*Process).wait",
+            "os.(*Process).Wait",
+            "os/exec.(*Cmd).Wait",
+            "main.supervise",
+        ]);
+        let (c, reason, site) = classify(&child, Some("wait4"));
+        assert_eq!(c, OffcpuClass::Idle);
+        assert_eq!(site, "main.supervise");
+        assert!(reason.contains("child"), "{reason}");
     }
 
     #[test]
