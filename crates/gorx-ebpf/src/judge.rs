@@ -505,26 +505,26 @@ pub struct OffcpuGroup {
 pub fn group_offcpu(r: &OffcpuReport) -> Vec<OffcpuGroup> {
     let mut groups: BTreeMap<(OffcpuClass, String, Option<String>), OffcpuGroup> = BTreeMap::new();
     // Stacks come most time first: the first seen names the group's stack and reason.
-    for st in &r.stacks {
+    for (st, sl) in r.stacks.iter().map(|st| (st, &st.sleeps)) {
         let g = groups
-            .entry((st.class, st.site.clone(), st.syscall.clone()))
+            .entry((st.class, st.site.clone(), sl.syscall.clone()))
             .or_insert_with(|| OffcpuGroup {
                 class: st.class,
                 reason: st.reason.clone(),
                 site: st.site.clone(),
-                syscall: st.syscall.clone(),
+                syscall: sl.syscall.clone(),
                 total_ns: 0,
                 count: 0,
                 max_ns: 0,
                 threads_off_cpu: 0.0,
                 uninterruptible_ns: 0,
-                stack: st.frames.clone(),
+                stack: sl.frames.clone(),
             });
-        g.total_ns = g.total_ns.saturating_add(st.total_ns);
-        g.count += st.count;
-        g.max_ns = g.max_ns.max(st.max_ns);
-        if st.uninterruptible {
-            g.uninterruptible_ns = g.uninterruptible_ns.saturating_add(st.total_ns);
+        g.total_ns = g.total_ns.saturating_add(sl.total_ns);
+        g.count += sl.count;
+        g.max_ns = g.max_ns.max(sl.max_ns);
+        if sl.uninterruptible {
+            g.uninterruptible_ns = g.uninterruptible_ns.saturating_add(sl.total_ns);
         }
     }
     let mut out: Vec<OffcpuGroup> = groups.into_values().collect();

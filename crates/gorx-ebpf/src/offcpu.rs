@@ -100,9 +100,9 @@ impl OffcpuClass {
     }
 }
 
-/// Off-CPU time of one (user stack, syscall, sleep state) over the window.
+/// The sleeps of one (user stack, syscall, sleep state) over the window, as counted.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct OffcpuStack {
+pub struct Sleeps {
     /// The user stack at the switch-out, leaf first (empty when it could not be taken).
     pub frames: Vec<String>,
     /// The syscall slept in; None when the thread was not in a syscall (a page fault).
@@ -115,14 +115,21 @@ pub struct OffcpuStack {
     pub max_ns: u64,
     /// Of `total_ns`: threads still asleep when the window ended, counted to its end.
     pub in_flight_ns: u64,
+    /// Why no stack was taken (bpf_get_stackid's errno), when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_error: Option<i32>,
+}
+
+/// One stack's sleeps, classified ([`classify`]).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OffcpuStack {
+    #[serde(flatten)]
+    pub sleeps: Sleeps,
     pub class: OffcpuClass,
     /// Why, in words ("idle M waiting for work", "syscall read").
     pub reason: String,
     /// Where: the Go site for blocking, the runtime function that decided otherwise.
     pub site: String,
-    /// Why no stack was taken (bpf_get_stackid's errno), when it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack_error: Option<i32>,
 }
 
 /// What the off-CPU probe saw over its window.
@@ -379,7 +386,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
                 (sym.frames(&pcs), None)
             };
             let syscall = (k.nr >= 0).then(|| syscall_name(k.nr as u32));
-            OffcpuRaw {
+            Sleeps {
                 frames,
                 syscall,
                 uninterruptible: k.uninterruptible != 0,
@@ -401,30 +408,17 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
     ))
 }
 
-/// One counter read back and symbolized, before classification.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OffcpuRaw {
-    pub frames: Vec<String>,
-    pub syscall: Option<String>,
-    pub uninterruptible: bool,
-    pub total_ns: u64,
-    pub count: u64,
-    pub max_ns: u64,
-    pub in_flight_ns: u64,
-    pub stack_error: Option<i32>,
-}
-
 /// Classify the stacks, merge those that symbolize alike and sum the classes.
 pub fn build_report(
     pid: u32,
     window_ns: u64,
-    raw: Vec<OffcpuRaw>,
+    raw: Vec<Sleeps>,
     threads: Option<u64>,
     drops: [u64; 2],
     target_exited: bool,
 ) -> OffcpuReport {
     // Distinct stack ids can symbolize to the same frames (different PCs in one function).
-    let mut merged: std::collections::BTreeMap<(Vec<String>, Option<String>, bool), OffcpuRaw> =
+    let mut merged: std::collections::BTreeMap<(Vec<String>, Option<String>, bool), Sleeps> =
         std::collections::BTreeMap::new();
     for r in raw {
         let key = (r.frames.clone(), r.syscall.clone(), r.uninterruptible);
@@ -464,23 +458,17 @@ pub fn build_report(
         };
         *slot = slot.saturating_add(r.total_ns);
         report.stacks.push(OffcpuStack {
-            frames: r.frames,
-            syscall: r.syscall,
-            uninterruptible: r.uninterruptible,
-            total_ns: r.total_ns,
-            count: r.count,
-            max_ns: r.max_ns,
-            in_flight_ns: r.in_flight_ns,
+            sleeps: r,
             class,
             reason,
             site,
-            stack_error: r.stack_error,
         });
     }
     report.stacks.sort_by(|a, b| {
-        b.total_ns
-            .cmp(&a.total_ns)
-            .then_with(|| a.frames.cmp(&b.frames))
+        b.sleeps
+            .total_ns
+            .cmp(&a.sleeps.total_ns)
+            .then_with(|| a.sleeps.frames.cmp(&b.sleeps.frames))
     });
     report
 }
@@ -509,14 +497,15 @@ pub fn pprof(r: &OffcpuReport) -> Vec<u8> {
         locs.insert(name.to_string(), l);
         l
     };
-    for s in &r.stacks {
+    for st in &r.stacks {
+        let s = &st.sleeps;
         let leaf = match &s.syscall {
             Some(sc) => format!("[syscall {sc}]"),
             None => "[no syscall]".to_string(),
         };
         // An idle M's frames end where its g0 stack runs on into the goroutine it switched
         // away from: that goroutine is not what waits, so its frames are not charged.
-        let frames: Vec<&str> = match s.class {
+        let frames: Vec<&str> = match st.class {
             OffcpuClass::Idle | OffcpuClass::Runtime => blocked_frames(&s.frames),
             _ => s.frames.iter().map(String::as_str).collect(),
         };
@@ -524,7 +513,7 @@ pub fn pprof(r: &OffcpuReport) -> Vec<u8> {
         for f in frames {
             ids.push(loc(&mut b, f));
         }
-        ids.push(loc(&mut b, &format!("[offcpu {}]", s.class.as_str())));
+        ids.push(loc(&mut b, &format!("[offcpu {}]", st.class.as_str())));
         b.add_sample(
             &ids,
             &[
@@ -534,6 +523,21 @@ pub fn pprof(r: &OffcpuReport) -> Vec<u8> {
         );
     }
     b.encode_gzip()
+}
+
+/// Sleeps of a stack for tests: none in flight, the max the mean.
+#[cfg(test)]
+fn raw(frames: &[&str], sc: Option<&str>, total_ns: u64, count: u64) -> Sleeps {
+    Sleeps {
+        frames: frames.iter().map(|s| s.to_string()).collect(),
+        syscall: sc.map(str::to_string),
+        uninterruptible: false,
+        total_ns,
+        count,
+        max_ns: total_ns / count.max(1),
+        in_flight_ns: 0,
+        stack_error: None,
+    }
 }
 
 #[cfg(test)]
@@ -679,19 +683,17 @@ mod tests {
             "runtime.mcall",
             "main.worker",
         ]);
-        let raw = OffcpuRaw {
-            frames: idle,
-            syscall: Some("futex".into()),
-            uninterruptible: false,
-            total_ns: 5_000,
-            count: 1,
-            max_ns: 5_000,
-            in_flight_ns: 0,
-            stack_error: None,
-        };
-        let r = build_report(1, 10_000, vec![raw], None, [0, 0], false);
+        let idle: Vec<&str> = idle.iter().map(String::as_str).collect();
+        let r = build_report(
+            1,
+            10_000,
+            vec![raw(&idle, Some("futex"), 5_000, 1)],
+            None,
+            [0, 0],
+            false,
+        );
         assert_eq!(
-            r.stacks[0].frames.len(),
+            r.stacks[0].sleeps.frames.len(),
             6,
             "the report keeps the whole stack"
         );
@@ -737,24 +739,14 @@ mod tests {
 
     #[test]
     fn stacks_that_symbolize_alike_merge_and_classes_sum() {
-        let read = fr(&["syscall.read", "main.reader"]);
-        let raw = |frames: Vec<String>, ns: u64, sc: &str| OffcpuRaw {
-            frames,
-            syscall: Some(sc.into()),
-            uninterruptible: false,
-            total_ns: ns,
-            count: 2,
-            max_ns: ns / 2,
-            in_flight_ns: 0,
-            stack_error: None,
-        };
+        let read = ["syscall.read", "main.reader"];
         let r = build_report(
             1,
             1_000,
             vec![
-                raw(read.clone(), 300, "read"),
-                raw(read, 200, "read"),
-                raw(fr(&["runtime.futex", "runtime.stopm"]), 900, "futex"),
+                raw(&read, Some("read"), 300, 2),
+                raw(&read, Some("read"), 200, 2),
+                raw(&["runtime.futex", "runtime.stopm"], Some("futex"), 900, 2),
             ],
             None,
             [0, 0],
@@ -762,7 +754,10 @@ mod tests {
         );
         assert_eq!(r.stacks.len(), 2);
         assert_eq!(r.stacks[0].class, OffcpuClass::Idle);
-        assert_eq!((r.stacks[1].total_ns, r.stacks[1].count), (500, 4));
+        assert_eq!(
+            (r.stacks[1].sleeps.total_ns, r.stacks[1].sleeps.count),
+            (500, 4)
+        );
         assert_eq!((r.blocking_ns, r.idle_ns), (500, 900));
         // The profile decodes with both sample types and every stack's frames.
         let p = gorx_formats::pprof::parse("offcpu.pb.gz", &pprof(&r)).expect("decodes");
@@ -786,19 +781,6 @@ mod judge_tests {
     use super::*;
     use crate::judge::{group_offcpu, judge_offcpu};
     use gorx_analysis::Severity;
-
-    fn raw(frames: &[&str], sc: Option<&str>, total_ns: u64, count: u64) -> OffcpuRaw {
-        OffcpuRaw {
-            frames: frames.iter().map(|s| s.to_string()).collect(),
-            syscall: sc.map(str::to_string),
-            uninterruptible: false,
-            total_ns,
-            count,
-            max_ns: total_ns / count.max(1),
-            in_flight_ns: 0,
-            stack_error: None,
-        }
-    }
 
     const IDLE_M: &[&str] = &[
         "runtime.futex",
@@ -825,7 +807,7 @@ mod judge_tests {
         "runtime.goexit",
     ];
 
-    fn report(raw: Vec<OffcpuRaw>, window_ns: u64) -> OffcpuReport {
+    fn report(raw: Vec<Sleeps>, window_ns: u64) -> OffcpuReport {
         build_report(42, window_ns, raw, Some(60), [0, 0], false)
     }
 

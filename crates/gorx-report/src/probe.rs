@@ -408,8 +408,8 @@ mod offcpu_tests {
 
     #[test]
     fn offcpu_classes_sites_and_the_go_note_render() {
-        use gorx_ebpf::offcpu::{OffcpuRaw, build_report};
-        let raw = |frames: &[&str], sc: &str, ns: u64| OffcpuRaw {
+        use gorx_ebpf::offcpu::{Sleeps, build_report};
+        let raw = |frames: &[&str], sc: &str, ns: u64| Sleeps {
             frames: frames.iter().map(|s| s.to_string()).collect(),
             syscall: Some(sc.into()),
             uninterruptible: false,
