@@ -627,6 +627,49 @@ fn fmt_s(ns: u64) -> String {
     format!("{:.1} s", ns as f64 / 1e9)
 }
 
+/// When the syscall probe and the off-CPU probe ran over the same window, one blocking
+/// site gives `syscall.slow` (its slow calls) and `syscall.blocking` (its threads asleep):
+/// one cause, said twice. The off-CPU finding is folded into the `syscall.slow` of the
+/// same site and syscall: its numbers join that finding's evidence (`offcpu_*`) and the
+/// more severe of the two severities is kept, with the reason. Off-CPU findings with no
+/// `syscall.slow` counterpart (many short sleeps, such as an fsync loop) stay.
+pub fn fold_offcpu_into_slow(slow: &mut [Finding], offcpu: Vec<Finding>) -> Vec<Finding> {
+    let key = |f: &Finding| (f.sites.first().cloned(), f.evidence.get("syscall").cloned());
+    let mut kept = Vec::new();
+    for f in offcpu {
+        let Some(s) = slow
+            .iter_mut()
+            .find(|s| s.id == "syscall.slow" && key(s) == key(&f))
+        else {
+            kept.push(f);
+            continue;
+        };
+        for (from, to) in [
+            ("offcpu_ns", "offcpu_ns"),
+            ("sleeps", "offcpu_sleeps"),
+            ("threads_off_cpu_avg", "offcpu_threads_avg"),
+            ("uninterruptible_ns", "offcpu_uninterruptible_ns"),
+        ] {
+            if let Some(v) = f.evidence.get(from) {
+                s.evidence.insert(to.into(), v.clone());
+            }
+        }
+        if f.severity > s.severity {
+            s.severity = f.severity;
+            if let Some(serde_json::Value::Array(r)) = s.evidence.get_mut("severity_reasons") {
+                r.push(json!(format!(
+                    "off-CPU probe: {} threads asleep on average: raised",
+                    f.evidence
+                        .get("threads_off_cpu_avg")
+                        .map_or("?".to_string(), |v| v.to_string())
+                )));
+            }
+        }
+        s.sources.extend(f.sources);
+    }
+    kept
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -884,3 +884,80 @@ mod judge_tests {
         assert!(judge_offcpu(&r, &group_offcpu(&r)).is_empty());
     }
 }
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use crate::judge::{
+        fold_offcpu_into_slow, group_offcpu, group_slow, judge_offcpu, judge_syscalls,
+    };
+    use crate::syscalls::{SlowStack, SyscallReport};
+    use gorx_analysis::Severity;
+
+    #[test]
+    fn one_blocking_site_seen_by_both_probes_is_one_finding() {
+        let read = [
+            "internal/runtime/syscall/linux.Syscall6",
+            "syscall.read",
+            "main.reader",
+        ];
+        let fsync = ["syscall.Fsync", "os.(*File).Sync", "main.commit"];
+        // The syscall probe: 3 slow reads at main.reader (info: too few to be a pattern).
+        let sys = SyscallReport {
+            pid: 42,
+            window_ns: 10_000_000_000,
+            slow_threshold_ns: 10_000_000,
+            syscalls: Vec::new(),
+            slow: vec![SlowStack {
+                nr: 0,
+                name: "read".into(),
+                frames: read.iter().map(|s| s.to_string()).collect(),
+                count: 3,
+                total_ns: 4_800_000_000,
+                max_ns: 1_600_000_000,
+                stack_error: None,
+            }],
+            slow_events: 3,
+            slow_unrecorded: 0,
+            in_flight: Vec::new(),
+            slow_dropped: 0,
+            entries_lost: 0,
+            target_exited: false,
+        };
+        let mut findings = judge_syscalls(&sys, &group_slow(&sys.slow, sys.window_ns));
+        assert_eq!(findings.len(), 1);
+        // The off-CPU probe: 30 threads asleep in read there, and an fsync loop elsewhere.
+        let off = build_report(
+            42,
+            10_000_000_000,
+            vec![
+                raw(&read, Some("read"), 300_000_000_000, 200),
+                raw(&fsync, Some("fsync"), 8_000_000_000, 50_000),
+            ],
+            None,
+            [0, 0],
+            false,
+        );
+        let blocking = judge_offcpu(&off, &group_offcpu(&off));
+        assert_eq!(blocking.len(), 2);
+        let kept = fold_offcpu_into_slow(&mut findings, blocking);
+        findings.extend(kept);
+        assert_eq!(findings.len(), 2, "{findings:#?}");
+        let slow = &findings[0];
+        assert_eq!(
+            (slow.id, slow.sites[0].as_str()),
+            ("syscall.slow", "main.reader")
+        );
+        assert_eq!(
+            slow.severity,
+            Severity::Critical,
+            "raised by the off-CPU numbers"
+        );
+        assert_eq!(slow.evidence["offcpu_ns"], 300_000_000_000u64);
+        assert!(slow.sources.len() == 2, "{:?}", slow.sources);
+        assert_eq!(
+            (findings[1].id, findings[1].sites[0].as_str()),
+            ("syscall.blocking", "main.commit")
+        );
+    }
+}

@@ -147,7 +147,9 @@ impl Judged {
         }
         if let Some(report) = &res.offcpu {
             let groups = judge::group_offcpu(report);
-            findings.extend(judge::judge_offcpu(report, &groups));
+            let blocking = judge::judge_offcpu(report, &groups);
+            let kept = judge::fold_offcpu_into_slow(&mut findings, blocking);
+            findings.extend(kept);
             text.push_str(&gorx_report::probe::render_offcpu_text(report, &groups));
             probes.insert(
                 "offcpu".into(),
