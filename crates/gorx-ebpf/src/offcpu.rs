@@ -4,7 +4,11 @@
 //! the kernel records its user stack (frame pointers), the syscall it sleeps in and
 //! whether the sleep is uninterruptible; when it runs again the time off CPU is added to
 //! the counters of that (stack, syscall, state). Nothing is sent per event. Threads still
-//! asleep when the window ends are counted up to its end.
+//! asleep when the window ends are counted up to its end. Threads asleep through the whole
+//! window never switch, so no program sees them: at its end gorx finds them in /proc (state
+//! S or D, no sleep recorded), reads the syscall and the user pc and sp the kernel saved
+//! (`/proc/PID/task/TID/syscall`) and unwinds their Go stack from the target's memory
+//! through the pcsp tables ([`Symbolizer::unwind`]); they count for the whole window.
 //!
 //! Each stack is then symbolized through the target's gopclntab and classified
 //! ([`classify`]):
@@ -24,10 +28,10 @@
 //! for the block profile and the execution trace.
 //!
 //! The time off CPU runs from the switch-out to the next switch-in, so it includes the
-//! run-queue wait after the wakeup (bcc's offcputime measures it the same way). A sleep
-//! that began before the probe attached is not counted (its stack was not taken), so a
-//! thread that wakes every second loses up to a second of the window: over a window much
-//! longer than the sleeps that share is small.
+//! run-queue wait after the wakeup (bcc's offcputime measures it the same way). The part
+//! before the probe attached of a sleep that ends in the window is not counted (its stack
+//! was not taken), so a thread that wakes every second loses up to a second of the window:
+//! over a window much longer than the sleeps that share is small.
 
 use crate::judge::blocked_frames;
 use crate::symbolize::Symbolizer;
@@ -150,6 +154,9 @@ pub struct OffcpuReport {
     pub dropped: u64,
     /// Switch-outs not recorded because the thread table update failed.
     pub entries_lost: u64,
+    /// Threads asleep through the whole window (since before the probe attached), counted
+    /// for the whole window with the stack read from their memory at its end.
+    pub asleep_whole_window: u64,
     /// The target exited before the window ended.
     pub target_exited: bool,
 }
@@ -319,6 +326,81 @@ fn thread_count(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// `/proc/PID/task/TID/syscall` of a thread blocked in the kernel: the syscall number (-1
+/// outside a syscall), then, after six arguments, the user stack pointer and pc. None for
+/// a running thread or a line of another shape.
+pub fn parse_proc_syscall(line: &str) -> Option<(i64, u64, u64)> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let nr: i64 = f.first()?.parse().ok()?;
+    if !(f.len() == 3 || f.len() == 9) {
+        return None;
+    }
+    let hex = |s: &str| u64::from_str_radix(s.strip_prefix("0x")?, 16).ok();
+    Some((nr, hex(f[f.len() - 2])?, hex(f[f.len() - 1])?))
+}
+
+/// A u64 of another process's memory (process_vm_readv: no stop, no ptrace attach).
+fn read_remote_u64(pid: u32, addr: u64) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: 8,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: one local iovec over `buf` (8 bytes, writable); the remote address is only
+    // read by the kernel, which checks it.
+    let n = unsafe { libc::process_vm_readv(pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+    (n == 8).then(|| u64::from_ne_bytes(buf))
+}
+
+/// The target's sleeping threads (S or D) with the sleep they are in: syscall, state and
+/// the Go stack unwound from the user pc and sp the kernel saved.
+fn asleep_threads(pid: u32, sym: &Symbolizer) -> Vec<(u32, Sleeps)> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for tid in dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let base = format!("/proc/{pid}/task/{tid}");
+        let Ok(stat) = std::fs::read_to_string(format!("{base}/stat")) else {
+            continue;
+        };
+        let state = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next());
+        if !matches!(state, Some("S" | "D")) {
+            continue;
+        }
+        let Some((nr, sp, pc)) = std::fs::read_to_string(format!("{base}/syscall"))
+            .ok()
+            .and_then(|l| parse_proc_syscall(&l))
+        else {
+            continue;
+        };
+        let pcs = sym.unwind(pc, sp, 64, |a| read_remote_u64(pid, a));
+        out.push((
+            tid,
+            Sleeps {
+                frames: sym.frames(&pcs),
+                syscall: u32::try_from(nr).ok().map(syscall_name),
+                uninterruptible: state == Some("D"),
+                total_ns: 0,
+                count: 1,
+                max_ns: 0,
+                in_flight_ns: 0,
+                stack_error: None,
+            },
+        ));
+    }
+    out
+}
+
 /// Attach, wait for the window (or `stop`, or the target's exit), collect, detach.
 pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuReport, ProbeError> {
     let mut ebpf = EbpfLoader::new()
@@ -330,6 +412,30 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
     let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {});
     let window_ns = start.elapsed().as_nanos() as u64;
     let threads = thread_count(cfg.pid);
+    // Threads asleep through the whole window switched neither out nor in: no BPF program
+    // saw them. Their stacks are taken from /proc and the target's memory now, while they
+    // still sleep; the start table is read after the scan, so a thread that fell asleep
+    // during the window (and has an entry by then) is not taken for one of them.
+    let asleep = if target_exited {
+        Vec::new()
+    } else {
+        asleep_threads(cfg.pid, sym)
+    };
+    let seen: std::collections::HashSet<u32> = ebpf
+        .map("starts")
+        .and_then(|m| HashMap::<&MapData, u32, Start>::try_from(m).ok())
+        .map(|m| m.keys().filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    let whole_window: Vec<Sleeps> = asleep
+        .into_iter()
+        .filter(|(tid, _)| !seen.contains(tid))
+        .map(|(_, mut s)| {
+            s.total_ns = window_ns;
+            s.max_ns = window_ns;
+            s.in_flight_ns = window_ns;
+            s
+        })
+        .collect();
     crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
     // Detached: every thread still in the start table was asleep at this moment.
     let end_ns = crate::syscalls::monotonic_ns();
@@ -372,6 +478,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
     let traces = ebpf
         .map("stacks")
         .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok());
+    let asleep_whole_window = whole_window.len() as u64;
     let stacks = totals
         .into_iter()
         .map(|(k, (total_ns, count, max_ns, in_flight_ns))| {
@@ -397,15 +504,18 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
                 stack_error,
             }
         })
+        .chain(whole_window)
         .collect();
-    Ok(build_report(
+    let mut report = build_report(
         cfg.pid,
         window_ns,
         stacks,
         threads,
         [drops[0], drops[1]],
         target_exited,
-    ))
+    );
+    report.asleep_whole_window = asleep_whole_window;
+    Ok(report)
 }
 
 /// Classify the stacks, merge those that symbolize alike and sum the classes.
@@ -446,6 +556,7 @@ pub fn build_report(
         threads,
         dropped: drops[0],
         entries_lost: drops[1],
+        asleep_whole_window: 0,
         target_exited,
     };
     for r in merged.into_values() {
@@ -709,6 +820,22 @@ mod tests {
                 "[offcpu idle]"
             ]
         );
+    }
+
+    #[test]
+    fn proc_syscall_lines_parse_and_others_are_refused() {
+        assert_eq!(
+            parse_proc_syscall("202 0xc000051148 0x80 0x0 0x0 0x0 0x0 0x7ffd7c8a1e28 0x473e23\n"),
+            Some((202, 0x7ffd7c8a1e28, 0x473e23))
+        );
+        assert_eq!(
+            parse_proc_syscall("-1 0x7ffd7c8a1e28 0x473e23"),
+            Some((-1, 0x7ffd7c8a1e28, 0x473e23))
+        );
+        assert_eq!(parse_proc_syscall("running\n"), None);
+        assert_eq!(parse_proc_syscall("0 0x1 0x2 0x3"), None);
+        assert_eq!(parse_proc_syscall("0 0x1 zz"), None);
+        assert_eq!(parse_proc_syscall(""), None);
     }
 
     #[test]

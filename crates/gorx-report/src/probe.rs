@@ -309,6 +309,13 @@ pub fn render_offcpu_text(
     if r.target_exited {
         let _ = writeln!(out, "  (the target exited before the window ended)");
     }
+    if r.asleep_whole_window > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} threads slept through the whole window: counted for all of it, stacks unwound from their saved registers)",
+            r.asleep_whole_window
+        );
+    }
     if r.dropped + r.entries_lost > 0 {
         let _ = writeln!(
             out,

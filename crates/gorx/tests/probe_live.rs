@@ -1245,3 +1245,84 @@ fn offcpu_on_the_healthy_patient_is_idle_and_no_finding() {
     assert!(idle > report["window_ns"].as_u64().unwrap(), "{report:#}");
     assert!(blocking * 20 < idle, "{report:#}");
 }
+
+/// Go program with one goroutine blocked in read(2) on a pipe nobody writes, from before
+/// any probe attaches until it is killed.
+const STUCK_PROG: &str = r#"package main
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+//go:noinline
+func stuck(fd int) {
+	buf := make([]byte, 1)
+	syscall.Read(fd, buf)
+}
+
+func main() {
+	var p [2]int
+	syscall.Pipe(p[:])
+	go stuck(p[0])
+	time.Sleep(200 * time.Millisecond)
+	fmt.Println("ready")
+	select {}
+}
+"#;
+
+#[test]
+fn a_thread_asleep_since_before_the_probe_attached_is_counted_at_its_go_site() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some((target, _out, _dir)) = start_inline_program("stuck", STUCK_PROG) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(
+            target.0.id(),
+            &["--only", "offcpu", "--duration", "2s", "--json"],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = &v["probes"]["offcpu"]["report"];
+    // No BPF program saw this thread switch: its stack comes from its saved registers.
+    assert!(
+        report["asleep_whole_window"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    let groups = v["probes"]["offcpu"]["groups"].as_array().unwrap();
+    let g = groups
+        .iter()
+        .find(|g| g["site"] == "main.stuck")
+        .unwrap_or_else(|| panic!("no main.stuck: {groups:#?}"));
+    assert_eq!(
+        (&g["class"], &g["syscall"]),
+        (&"blocking".into(), &"read".into())
+    );
+    let window = report["window_ns"].as_u64().unwrap();
+    assert!(g["total_ns"].as_u64().unwrap() >= window * 9 / 10, "{g:#}");
+    // One sleep is anecdote, whatever its length: info, not a warning.
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["sites"][0] == "main.stuck")
+        .unwrap_or_else(|| panic!("{:#}", v["findings"]));
+    assert_eq!(
+        (&f["id"], &f["severity"]),
+        (&"syscall.blocking".into(), &"info".into())
+    );
+    // The runtime's threads that slept through the window are idle, not blocking.
+    assert!(report["idle_ns"].as_u64().unwrap() >= window, "{report:#}");
+}
