@@ -477,3 +477,22 @@ pub const FD_LEAK_PROBE_CRITICAL_HORIZON_S: f64 = 3600.0;
 pub const FD_LEAK_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
 /// At most this many fd.leak findings (the fastest-growing sites).
 pub const FD_LEAK_PROBE_MAX_FINDINGS: usize = 5;
+
+// ---- offcpu: `gorx probe --only offcpu` off-CPU time (gorx-ebpf/src/judge.rs) ----
+
+/// syscall.blocking from the off-CPU probe is a warning when a Go site's blocking syscalls
+/// keep on average at least half an OS thread asleep over the window (off-CPU time /
+/// window ≥ 0.5), the same bar as syscall.slow: each thread asleep in a syscall holds an
+/// M the scheduler must replace, and the goroutine on it waits that long. The runtime's
+/// idle threads (parked Ms, the netpoller, sysmon) are never counted.
+pub const OFFCPU_BLOCKING_WARN_THREADS: f64 = 0.5;
+/// ...critical at four threads asleep on average: the runtime keeps creating threads and
+/// GOMAXPROCS-sized work waits on the kernel.
+pub const OFFCPU_BLOCKING_CRITICAL_THREADS: f64 = 4.0;
+/// Fewer sleeps than this at a site is anecdote (one goroutine parked in a read for the
+/// whole window, such as a tool waiting on its stdin): info at most.
+pub const OFFCPU_BLOCKING_MIN_SLEEPS: u64 = 5;
+/// A window shorter than this (2 s) lowers the severity one step: a burst is not a rate.
+pub const OFFCPU_BLOCKING_MIN_WINDOW_NS: u64 = 2_000_000_000;
+/// At most this many findings from the off-CPU probe (the sites with the most time).
+pub const OFFCPU_BLOCKING_MAX_FINDINGS: usize = 5;

@@ -505,6 +505,24 @@ impl GoSymbols {
         lo.checked_sub(1)
     }
 
+    /// The frame size at a link-time address, from its function's `pcsp` table: the
+    /// distance from SP to the return address, as the runtime's unwinder reads it. None
+    /// outside the table or without a table.
+    pub fn sp_delta(&self, pc: u64) -> Option<u64> {
+        let i = self.func_index(pc)?;
+        let foff = read_u32(&self.data, self.funcs + 8 * i + 4)? as usize;
+        let f = self.funcs.checked_add(foff)?;
+        let entry = self
+            .text_start
+            .checked_add(u64::from(read_u32(&self.data, f)?))?;
+        // _func: entryOff, nameOff, args, deferreturn, pcsp (Go 1.18+).
+        let pcsp = read_u32(&self.data, f + 16)? as usize;
+        if pcsp == 0 {
+            return None;
+        }
+        u64::try_from(self.pcvalue(pcsp, entry, pc)?).ok()
+    }
+
     /// Every function's entry address and name, in address order.
     pub fn functions(&self) -> impl Iterator<Item = (u64, &str)> + '_ {
         (0..self.nfunc).filter_map(|i| {

@@ -11,16 +11,19 @@
 //! asked for, so stacks whose site is in the runtime are left out.
 
 use crate::fds::FdReport;
+use crate::offcpu::{OffcpuClass, OffcpuReport};
 use crate::runq::{CpuWindow, RunqReport};
 use crate::syscalls::{SlowStack, SyscallReport};
 use gorx_analysis::process::{CpuCause, CpuContention};
 use gorx_analysis::sites::{idle_syscall, is_plumbing, site};
 use gorx_analysis::thresholds::{
     FD_LEAK_PROBE_CRITICAL_HORIZON_S, FD_LEAK_PROBE_MAX_FINDINGS, FD_LEAK_PROBE_MIN_GROWTH,
-    FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE, RUNQ_PROBE_MIN_SAMPLES,
-    RUNQ_PROBE_MIN_WINDOW_NS, RUNQ_PROBE_P99_CRITICAL_NS, RUNQ_PROBE_P99_WARNING_NS,
-    SYSCALL_SLOW_CRITICAL_THREADS, SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS,
-    SYSCALL_SLOW_MIN_WINDOW_NS, SYSCALL_SLOW_WARN_THREADS,
+    FD_LEAK_PROBE_MIN_WINDOW_NS, FD_LEAK_PROBE_SECOND_HALF_SHARE, OFFCPU_BLOCKING_CRITICAL_THREADS,
+    OFFCPU_BLOCKING_MAX_FINDINGS, OFFCPU_BLOCKING_MIN_SLEEPS, OFFCPU_BLOCKING_MIN_WINDOW_NS,
+    OFFCPU_BLOCKING_WARN_THREADS, RUNQ_PROBE_MIN_SAMPLES, RUNQ_PROBE_MIN_WINDOW_NS,
+    RUNQ_PROBE_P99_CRITICAL_NS, RUNQ_PROBE_P99_WARNING_NS, SYSCALL_SLOW_CRITICAL_THREADS,
+    SYSCALL_SLOW_MAX_FINDINGS, SYSCALL_SLOW_MIN_EVENTS, SYSCALL_SLOW_MIN_WINDOW_NS,
+    SYSCALL_SLOW_WARN_THREADS,
 };
 use gorx_analysis::{Evidence, Finding, Severity};
 use serde::Serialize;
@@ -46,7 +49,7 @@ pub struct SlowGroup {
 /// stack into the goroutine it switched away from (through `mcall`/`morestack`), which
 /// is not what the thread waits for, so the stack is cut there. Unsymbolized addresses
 /// (C code, the vDSO) cannot name a site and are skipped.
-fn blocked_frames(frames: &[String]) -> Vec<&str> {
+pub(crate) fn blocked_frames(frames: &[String]) -> Vec<&str> {
     let cut = frames
         .iter()
         .position(|f| f == "runtime.schedule" || f == "runtime.mstart")
@@ -476,6 +479,195 @@ pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
         });
     }
     out
+}
+
+// ---- probe 2: off-CPU time ----
+
+/// Off-CPU time of one class at one site (and syscall), over the window.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OffcpuGroup {
+    pub class: OffcpuClass,
+    pub reason: String,
+    pub site: String,
+    pub syscall: Option<String>,
+    pub total_ns: u64,
+    pub count: u64,
+    pub max_ns: u64,
+    /// Off-CPU time over the window: threads asleep here on average.
+    pub threads_off_cpu: f64,
+    /// Of `total_ns`, in uninterruptible sleep (D state).
+    pub uninterruptible_ns: u64,
+    /// The stack with the most time, leaf first.
+    pub stack: Vec<String>,
+}
+
+/// Off-CPU stacks grouped by (class, site, syscall), most time first.
+pub fn group_offcpu(r: &OffcpuReport) -> Vec<OffcpuGroup> {
+    let mut groups: BTreeMap<(OffcpuClass, String, Option<String>), OffcpuGroup> = BTreeMap::new();
+    // Stacks come most time first: the first seen names the group's stack and reason.
+    for (st, sl) in r.stacks.iter().map(|st| (st, &st.sleeps)) {
+        let g = groups
+            .entry((st.class, st.site.clone(), sl.syscall.clone()))
+            .or_insert_with(|| OffcpuGroup {
+                class: st.class,
+                reason: st.reason.clone(),
+                site: st.site.clone(),
+                syscall: sl.syscall.clone(),
+                total_ns: 0,
+                count: 0,
+                max_ns: 0,
+                threads_off_cpu: 0.0,
+                uninterruptible_ns: 0,
+                stack: sl.frames.clone(),
+            });
+        g.total_ns = g.total_ns.saturating_add(sl.total_ns);
+        g.count += sl.count;
+        g.max_ns = g.max_ns.max(sl.max_ns);
+        if sl.uninterruptible {
+            g.uninterruptible_ns = g.uninterruptible_ns.saturating_add(sl.total_ns);
+        }
+    }
+    let mut out: Vec<OffcpuGroup> = groups.into_values().collect();
+    for g in &mut out {
+        g.threads_off_cpu = g.total_ns as f64 / r.window_ns.max(1) as f64;
+    }
+    out.sort_by(|a, b| {
+        b.total_ns
+            .cmp(&a.total_ns)
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    out
+}
+
+/// `syscall.blocking` from the off-CPU probe: a Go site whose blocking syscalls keep
+/// threads asleep in the kernel, measured as threads asleep on average (off-CPU time /
+/// window). Only sleeps the code asked for count: the runtime's idle threads (parked Ms,
+/// the netpoller, sysmon), its own waits and event loops are never findings; nor are
+/// sleeps outside a syscall (page faults), which name no syscall to change.
+pub fn judge_offcpu(r: &OffcpuReport, groups: &[OffcpuGroup]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for g in groups.iter().filter(|g| {
+        g.class == OffcpuClass::Blocking
+            && g.syscall.is_some()
+            && !is_plumbing(&g.site)
+            && g.threads_off_cpu >= OFFCPU_BLOCKING_WARN_THREADS
+    }) {
+        if out.len() == OFFCPU_BLOCKING_MAX_FINDINGS {
+            break;
+        }
+        let syscall = g.syscall.as_deref().unwrap_or_default();
+        let mut reasons = Vec::new();
+        let mut sev = if g.threads_off_cpu >= OFFCPU_BLOCKING_CRITICAL_THREADS {
+            reasons.push(format!(
+                "{:.1} threads asleep on average ≥ {OFFCPU_BLOCKING_CRITICAL_THREADS}",
+                g.threads_off_cpu
+            ));
+            Severity::Critical
+        } else {
+            reasons.push(format!(
+                "{:.2} threads asleep on average ≥ {OFFCPU_BLOCKING_WARN_THREADS}",
+                g.threads_off_cpu
+            ));
+            Severity::Warning
+        };
+        if g.count < OFFCPU_BLOCKING_MIN_SLEEPS {
+            reasons.push(format!(
+                "only {} sleeps (< {OFFCPU_BLOCKING_MIN_SLEEPS}): lowered",
+                g.count
+            ));
+            sev = Severity::Info;
+        }
+        if r.window_ns < OFFCPU_BLOCKING_MIN_WINDOW_NS && sev > Severity::Info {
+            reasons.push(format!(
+                "window {} ms < {} ms: lowered",
+                r.window_ns / 1_000_000,
+                OFFCPU_BLOCKING_MIN_WINDOW_NS / 1_000_000
+            ));
+            sev = lower(sev);
+        }
+        let mut evidence = Evidence::new();
+        evidence.insert("source".into(), json!("ebpf-offcpu"));
+        evidence.insert("syscall".into(), json!(syscall));
+        evidence.insert("offcpu_ns".into(), json!(g.total_ns));
+        evidence.insert("sleeps".into(), json!(g.count));
+        evidence.insert("sleep_max_ns".into(), json!(g.max_ns));
+        evidence.insert(
+            "threads_off_cpu_avg".into(),
+            json!((g.threads_off_cpu * 100.0).round() / 100.0),
+        );
+        if g.uninterruptible_ns > 0 {
+            evidence.insert("uninterruptible_ns".into(), json!(g.uninterruptible_ns));
+        }
+        evidence.insert("blocking_offcpu_ns".into(), json!(r.blocking_ns));
+        evidence.insert("idle_left_out_ns".into(), json!(r.idle_ns));
+        evidence.insert("window_ns".into(), json!(r.window_ns));
+        evidence.insert("severity_reasons".into(), json!(reasons));
+        out.push(Finding {
+            id: "syscall.blocking",
+            severity: sev,
+            title: format!(
+                "{} keeps {:.1} threads asleep in {} on average ({} off CPU in {} sleeps over {} s)",
+                g.site,
+                g.threads_off_cpu,
+                syscall,
+                fmt_s(g.total_ns),
+                g.count,
+                r.window_ns / 1_000_000_000
+            ),
+            evidence,
+            recommendation: advice(syscall, &g.site),
+            sources: vec![format!("ebpf:sched_switch offcpu pid {}", r.pid)],
+            sites: vec![g.site.clone()],
+        });
+    }
+    out
+}
+
+fn fmt_s(ns: u64) -> String {
+    format!("{:.1} s", ns as f64 / 1e9)
+}
+
+/// When the syscall probe and the off-CPU probe ran over the same window, one blocking
+/// site gives `syscall.slow` (its slow calls) and `syscall.blocking` (its threads asleep):
+/// one cause, said twice. The off-CPU finding is folded into the `syscall.slow` of the
+/// same site and syscall: its numbers join that finding's evidence (`offcpu_*`) and the
+/// more severe of the two severities is kept, with the reason. Off-CPU findings with no
+/// `syscall.slow` counterpart (many short sleeps, such as an fsync loop) stay.
+pub fn fold_offcpu_into_slow(slow: &mut [Finding], offcpu: Vec<Finding>) -> Vec<Finding> {
+    let key = |f: &Finding| (f.sites.first().cloned(), f.evidence.get("syscall").cloned());
+    let mut kept = Vec::new();
+    for f in offcpu {
+        let Some(s) = slow
+            .iter_mut()
+            .find(|s| s.id == "syscall.slow" && key(s) == key(&f))
+        else {
+            kept.push(f);
+            continue;
+        };
+        for (from, to) in [
+            ("offcpu_ns", "offcpu_ns"),
+            ("sleeps", "offcpu_sleeps"),
+            ("threads_off_cpu_avg", "offcpu_threads_avg"),
+            ("uninterruptible_ns", "offcpu_uninterruptible_ns"),
+        ] {
+            if let Some(v) = f.evidence.get(from) {
+                s.evidence.insert(to.into(), v.clone());
+            }
+        }
+        if f.severity > s.severity {
+            s.severity = f.severity;
+            if let Some(serde_json::Value::Array(r)) = s.evidence.get_mut("severity_reasons") {
+                r.push(json!(format!(
+                    "off-CPU probe: {} threads asleep on average: raised",
+                    f.evidence
+                        .get("threads_off_cpu_avg")
+                        .map_or("?".to_string(), |v| v.to_string())
+                )));
+            }
+        }
+        s.sources.extend(f.sources);
+    }
+    kept
 }
 
 #[cfg(test)]

@@ -83,4 +83,56 @@ impl Symbolizer {
         }
         out
     }
+
+    /// The return addresses of a Go stack from a thread's user `pc` and `sp`, found as the
+    /// Go runtime unwinds (each function's frame size from its pcsp table, the return
+    /// address just above the frame), without frame pointers: for a thread whose stack no
+    /// BPF program took (asleep since before a probe attached). `read` reads a u64 of the
+    /// target's memory. Leaf first; stops outside the table, at a stack's root or stack
+    /// switch, or at `max` addresses.
+    pub fn unwind(
+        &self,
+        pc: u64,
+        sp: u64,
+        max: usize,
+        read: impl Fn(u64) -> Option<u64>,
+    ) -> Vec<u64> {
+        let mut out = vec![pc];
+        let Some(syms) = &self.syms else {
+            return out;
+        };
+        let (mut pc, mut sp) = (pc, sp);
+        while out.len() < max {
+            let link = pc.wrapping_sub(self.bias);
+            if syms.lookup(link).is_none_or(|f| UNWIND_ROOTS.contains(&f)) {
+                break;
+            }
+            let Some(delta) = syms.sp_delta(link) else {
+                break;
+            };
+            let Some(ret) = sp.checked_add(delta).and_then(&read) else {
+                break;
+            };
+            if ret == 0 {
+                break;
+            }
+            sp = sp.saturating_add(delta).saturating_add(8);
+            pc = ret;
+            out.push(pc);
+        }
+        out
+    }
 }
+
+/// Where a Go stack ends, or switches to another stack, for [`Symbolizer::unwind`]: what
+/// lies above these frames is not a caller.
+const UNWIND_ROOTS: &[&str] = &[
+    "runtime.goexit",
+    "runtime.mstart",
+    "runtime.mstart0",
+    "runtime.rt0_go",
+    "runtime.mcall",
+    "runtime.systemstack",
+    "runtime.morestack",
+    "runtime.asmcgocall",
+];

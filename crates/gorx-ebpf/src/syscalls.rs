@@ -325,7 +325,7 @@ fn read_in_flight(ebpf: &Ebpf, cfg: &Config) -> Vec<InFlight> {
 }
 
 /// CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns.
-fn monotonic_ns() -> u64 {
+pub(crate) fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

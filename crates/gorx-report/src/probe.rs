@@ -286,6 +286,179 @@ pub fn render_fds_text(r: &FdReport, groups: &[FdGroup]) -> String {
     out
 }
 
+/// The off-CPU probe: time the target's threads spent asleep, by class (the code's own
+/// blocking, the runtime's waits, its idle threads), the blocking by Go site with its
+/// stack, and the idle time by runtime reason.
+pub fn render_offcpu_text(
+    r: &gorx_ebpf::offcpu::OffcpuReport,
+    groups: &[gorx_ebpf::judge::OffcpuGroup],
+) -> String {
+    use gorx_ebpf::offcpu::OffcpuClass;
+    let mut out = String::new();
+    let secs = |ns: u64| format_duration_ns(ns as f64);
+    let threads = |ns: u64| ns as f64 / r.window_ns.max(1) as f64;
+    let _ = writeln!(
+        out,
+        "Off-CPU time of pid {}'s threads over {} (sleeps, by whose they are; in-kernel, tgid-filtered{}):",
+        r.pid,
+        secs(r.window_ns),
+        r.threads
+            .map(|t| format!("; {t} threads"))
+            .unwrap_or_default()
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if r.asleep_whole_window > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} threads slept through the whole window: counted for all of it, stacks unwound from their saved registers)",
+            r.asleep_whole_window
+        );
+    }
+    if r.dropped + r.entries_lost > 0 {
+        let _ = writeln!(
+            out,
+            "  ({} sleeps not counted, {} switch-outs not recorded: tables full)",
+            r.dropped, r.entries_lost
+        );
+    }
+    for (class, what) in [
+        (OffcpuClass::Blocking, "blocking the code asked for"),
+        (OffcpuClass::Runtime, "the runtime waiting on itself"),
+        (OffcpuClass::Idle, "idle runtime threads (not a problem)"),
+        (OffcpuClass::Unknown, "no Go frames to tell"),
+    ] {
+        let ns = r.class_ns(class);
+        let _ = writeln!(
+            out,
+            "  {:<38} {:>10}  {:>6.2} threads on average",
+            what,
+            secs(ns),
+            threads(ns)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Goroutines blocked on channels, mutexes, timers or network I/O park without a thread\n  \
+         and do not show here; a Go program's own off-CPU time is blocking syscalls and cgo."
+    );
+    let blocking: Vec<_> = groups
+        .iter()
+        .filter(|g| g.class == OffcpuClass::Blocking)
+        .collect();
+    if !blocking.is_empty() {
+        let _ = writeln!(out, "\n  Blocking by Go site:");
+        let _ = writeln!(
+            out,
+            "  {:<14} {:>10} {:>8} {:>8} {:>10}  SITE",
+            "SYSCALL", "OFF-CPU", "THREADS", "SLEEPS", "MAX"
+        );
+        for g in blocking.iter().take(TOP_GROUPS) {
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>10} {:>8.2} {:>8} {:>10}  {}",
+                g.syscall.as_deref().unwrap_or("(none)"),
+                secs(g.total_ns),
+                g.threads_off_cpu,
+                g.count,
+                secs(g.max_ns),
+                g.site
+            );
+        }
+        if blocking.len() > TOP_GROUPS {
+            let _ = writeln!(
+                out,
+                "  ({} more sites; --json has them all)",
+                blocking.len() - TOP_GROUPS
+            );
+        }
+        for g in blocking.iter().take(3) {
+            let _ = writeln!(out, "\n  {} at {}:", g.reason, g.site);
+            for f in g.stack.iter().take(STACK_FRAMES) {
+                let _ = writeln!(out, "      {f}");
+            }
+        }
+    }
+    // The runtime's time by reason, one line each.
+    let mut other: Vec<(OffcpuClass, &str, u64)> = Vec::new();
+    for g in groups.iter().filter(|g| g.class != OffcpuClass::Blocking) {
+        match other
+            .iter_mut()
+            .find(|(c, why, _)| *c == g.class && *why == g.reason)
+        {
+            Some(e) => e.2 += g.total_ns,
+            None => other.push((g.class, &g.reason, g.total_ns)),
+        }
+    }
+    other.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(b.1)));
+    if !other.is_empty() {
+        let _ = writeln!(out, "\n  Runtime and idle, by reason:");
+        for (class, why, ns) in other.iter().take(TOP_GROUPS) {
+            let _ = writeln!(
+                out,
+                "  {:<8} {:>10} {:>6.2} threads  {}",
+                class.as_str(),
+                secs(*ns),
+                threads(*ns),
+                why
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod offcpu_tests {
+    use super::*;
+
+    #[test]
+    fn offcpu_classes_sites_and_the_go_note_render() {
+        use gorx_ebpf::offcpu::{Sleeps, build_report};
+        let raw = |frames: &[&str], sc: &str, ns: u64| Sleeps {
+            frames: frames.iter().map(|s| s.to_string()).collect(),
+            syscall: Some(sc.into()),
+            uninterruptible: false,
+            total_ns: ns,
+            count: 10,
+            max_ns: ns / 10,
+            in_flight_ns: 0,
+            stack_error: None,
+        };
+        let r = build_report(
+            7,
+            10_000_000_000,
+            vec![
+                raw(&["syscall.read", "main.reader"], "read", 32_000_000_000),
+                raw(
+                    &["runtime.futex", "runtime.notesleep", "runtime.stopm"],
+                    "futex",
+                    20_000_000_000,
+                ),
+            ],
+            Some(40),
+            [0, 0],
+            false,
+        );
+        let groups = gorx_ebpf::judge::group_offcpu(&r);
+        let text = render_offcpu_text(&r, &groups);
+        for want in [
+            "Off-CPU time of pid 7's threads over 10.00 s",
+            "; 40 threads",
+            "blocking the code asked for",
+            "3.20 threads on average",
+            "do not show here",
+            "read",
+            "main.reader",
+            "syscall read at main.reader:",
+            "idle M waiting for work",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -457,10 +457,10 @@ fn hostile_environment_names_what_is_missing_and_exits_2() {
         probe_cmd(non_go, &["--duration", "1s", "--only", "runq"]),
         "does not exist",
     );
-    // A planned probe that is not there yet is refused, not ignored.
-    let out = run_bounded(probe_cmd(1, &["--only", "offcpu"]), Duration::from_secs(10));
+    // A probe name gorx does not know is refused, not ignored.
+    let out = run_bounded(probe_cmd(1, &["--only", "nosuch"]), Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown probe"));
     assert_eq!(syscall_links(), before);
     assert_eq!(sched_links(), sched_before);
     assert_eq!(fds_progs(), fds_before);
@@ -1426,4 +1426,231 @@ fn inspect_ebpf_ends_its_window_on_sigint_and_still_reports() {
         before,
         "fd probe programs left loaded"
     );
+}
+
+// ---- offcpu: off-CPU time per Go stack ----
+
+/// The healthy patient: an HTTP server driven by its own client at ~100 requests/s.
+fn healthy_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("healthy", "healthy", &[]))
+        .clone()
+}
+
+#[test]
+fn offcpu_names_the_blocking_sites_keeps_the_runtime_idle_apart_and_writes_pprof() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let names = ["offcpu_switch"];
+    let before = progs_named(&names);
+    let Some(p) = start_patient() else { return };
+    let dir = std::env::temp_dir().join(format!("gorx-offcpu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cmd = probe_cmd(
+        p.0.id(),
+        &["--only", "offcpu", "--duration", "4s", "--json", "-o"],
+    );
+    cmd.arg(&dir);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let findings = v["findings"].as_array().unwrap();
+    // 32 readers blocked in read(2) on pipes, 16 sleepers in nanosleep(2): each keeps
+    // threads asleep at its own Go site.
+    for (site, syscall) in [("main.reader", "read"), ("main.sleeper", "nanosleep")] {
+        let f = findings
+            .iter()
+            .find(|f| f["id"] == "syscall.blocking" && f["sites"][0] == site)
+            .unwrap_or_else(|| panic!("no syscall.blocking at {site}: {findings:#?}"));
+        assert_eq!(f["evidence"]["syscall"], syscall, "{f:#}");
+        assert_eq!(f["severity"], "critical", "{f:#}");
+        assert!(
+            f["evidence"]["threads_off_cpu_avg"].as_f64().unwrap() >= 4.0,
+            "{f:#}"
+        );
+    }
+    assert!(
+        findings.iter().all(|f| f["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s.as_str().unwrap().starts_with("runtime."))),
+        "{findings:#?}"
+    );
+    // The runtime's idle threads are there, classified idle, never blocking: sysmon
+    // sleeps through the whole window, parked Ms and the netpoller wait for work.
+    let report = &v["probes"]["offcpu"]["report"];
+    let window = report["window_ns"].as_u64().unwrap();
+    assert!(report["idle_ns"].as_u64().unwrap() > window, "{report:#}");
+    let groups = v["probes"]["offcpu"]["groups"].as_array().unwrap();
+    let sysmon = groups
+        .iter()
+        .find(|g| g["site"] == "runtime.sysmon")
+        .unwrap_or_else(|| panic!("no sysmon group: {groups:#?}"));
+    assert_eq!(sysmon["class"], "idle", "{sysmon:#}");
+    assert!(
+        sysmon["total_ns"].as_u64().unwrap() > window / 2,
+        "{sysmon:#}"
+    );
+    assert!(
+        groups.iter().any(|g| g["class"] == "idle"
+            && matches!(g["site"].as_str(), Some("runtime.mPark" | "runtime.stopm"))),
+        "no parked M: {groups:#?}"
+    );
+    for g in groups.iter().filter(|g| g["class"] == "blocking") {
+        assert!(
+            !g["site"].as_str().unwrap().starts_with("runtime."),
+            "{g:#}"
+        );
+    }
+    // The profile opens in go tool pprof and shows the blocking function.
+    let prof = dir.join("offcpu.pb.gz");
+    let top = Command::new(&go)
+        .args(["tool", "pprof", "-top"])
+        .arg(&prof)
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go tool pprof");
+    let text = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.status.success(),
+        "{}",
+        String::from_utf8_lossy(&top.stderr)
+    );
+    for want in [
+        "Type: offcpu",
+        "main.reader",
+        "main.sleeper",
+        "[offcpu blocking]",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    assert!(dir.join("probe.json").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(progs_named_settled(&names, before), before);
+}
+
+#[test]
+fn offcpu_on_the_healthy_patient_is_idle_and_no_finding() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(healthy_patient()) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(
+            p.0.id(),
+            &["--only", "offcpu", "--duration", "3s", "--json"],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
+    let report = &v["probes"]["offcpu"]["report"];
+    // Its threads sleep most of the window, and nearly all of it is the runtime's idle.
+    let idle = report["idle_ns"].as_u64().unwrap();
+    let blocking = report["blocking_ns"].as_u64().unwrap();
+    assert!(idle > report["window_ns"].as_u64().unwrap(), "{report:#}");
+    assert!(blocking * 20 < idle, "{report:#}");
+}
+
+/// Go program with one goroutine blocked in read(2) on a pipe nobody writes, from before
+/// any probe attaches until it is killed.
+const STUCK_PROG: &str = r#"package main
+
+import (
+	"fmt"
+	"syscall"
+	"time"
+)
+
+//go:noinline
+func stuck(fd int) {
+	buf := make([]byte, 1)
+	syscall.Read(fd, buf)
+}
+
+func main() {
+	var p [2]int
+	syscall.Pipe(p[:])
+	go stuck(p[0])
+	time.Sleep(200 * time.Millisecond)
+	fmt.Println("ready")
+	select {}
+}
+"#;
+
+#[test]
+fn a_thread_asleep_since_before_the_probe_attached_is_counted_at_its_go_site() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some((target, _out, _dir)) = start_inline_program("stuck", STUCK_PROG) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(
+            target.0.id(),
+            &["--only", "offcpu", "--duration", "2s", "--json"],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = &v["probes"]["offcpu"]["report"];
+    // No BPF program saw this thread switch: its stack comes from its saved registers.
+    assert!(
+        report["asleep_whole_window"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+    let groups = v["probes"]["offcpu"]["groups"].as_array().unwrap();
+    let g = groups
+        .iter()
+        .find(|g| g["site"] == "main.stuck")
+        .unwrap_or_else(|| panic!("no main.stuck: {groups:#?}"));
+    assert_eq!(
+        (&g["class"], &g["syscall"]),
+        (&"blocking".into(), &"read".into())
+    );
+    let window = report["window_ns"].as_u64().unwrap();
+    assert!(g["total_ns"].as_u64().unwrap() >= window * 9 / 10, "{g:#}");
+    // One sleep is anecdote, whatever its length: info, not a warning.
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["sites"][0] == "main.stuck")
+        .unwrap_or_else(|| panic!("{:#}", v["findings"]));
+    assert_eq!(
+        (&f["id"], &f["severity"]),
+        (&"syscall.blocking".into(), &"info".into())
+    );
+    // The runtime's threads that slept through the window are idle, not blocking.
+    assert!(report["idle_ns"].as_u64().unwrap() >= window, "{report:#}");
 }

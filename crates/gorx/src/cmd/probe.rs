@@ -5,20 +5,22 @@
 use super::analyze::parse_fail_on;
 use anyhow::{Context, Result, bail};
 use gorx_analysis::{Diagnosis, Finding, InputSummary};
-use gorx_ebpf::{ProbeError, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
+use gorx_ebpf::{ProbeError, fds, judge, offcpu, preflight, runq, symbolize::Symbolizer, syscalls};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Probes that exist.
-pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu"];
 /// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
+const PLANNED: &[&str] = &["mmap", "alloc"];
 
 /// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back
 /// (gorx_live::probe_file).
 pub const PROBE_JSON: &str = gorx_live::probe_file::PROBE_JSON;
+/// The off-CPU profile `-o DIR` writes (pprof, gzipped): `go tool pprof DIR/offcpu.pb.gz`.
+pub const OFFCPU_PPROF: &str = "offcpu.pb.gz";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,7 +32,9 @@ pub struct Args {
     /// Which probes to run (comma-separated), at once over the same window. Available:
     /// syscalls (latency per syscall, slow ones with their Go stack), runq (run-queue
     /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
-    /// fds (fds opened and closed per opening Go stack: the sites that leak).
+    /// fds (fds opened and closed per opening Go stack: the sites that leak), offcpu
+    /// (time the threads sleep per Go stack, the runtime's idle threads kept apart; -o
+    /// writes it as a pprof profile).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -86,6 +90,7 @@ pub struct Results {
     pub syscalls: Option<syscalls::SyscallReport>,
     pub runq: Option<runq::RunqReport>,
     pub fds: Option<fds::FdReport>,
+    pub offcpu: Option<offcpu::OffcpuReport>,
 }
 
 impl Results {
@@ -94,9 +99,11 @@ impl Results {
         let s = self.syscalls.as_ref().filter(|r| r.target_exited);
         let q = self.runq.as_ref().filter(|r| r.target_exited);
         let f = self.fds.as_ref().filter(|r| r.target_exited);
+        let o = self.offcpu.as_ref().filter(|r| r.target_exited);
         s.map(|r| r.window_ns)
             .or(q.map(|r| r.window_ns))
             .or(f.map(|r| r.window_ns))
+            .or(o.map(|r| r.window_ns))
     }
 }
 
@@ -139,6 +146,17 @@ impl Judged {
                 serde_json::json!({ "report": report, "sites": groups }),
             );
         }
+        if let Some(report) = &res.offcpu {
+            let groups = judge::group_offcpu(report);
+            let blocking = judge::judge_offcpu(report, &groups);
+            let kept = judge::fold_offcpu_into_slow(&mut findings, blocking);
+            findings.extend(kept);
+            text.push_str(&gorx_report::probe::render_offcpu_text(report, &groups));
+            probes.insert(
+                "offcpu".into(),
+                serde_json::json!({ "report": report, "groups": groups }),
+            );
+        }
         Judged {
             findings,
             probes,
@@ -162,11 +180,16 @@ impl Judged {
 
     /// Write the results into `dir` (created if missing): probe.json, and the files each
     /// probe writes.
-    pub fn write_dir(&self, _res: &Results, doc: &serde_json::Value, dir: &Path) -> Result<()> {
+    pub fn write_dir(&self, res: &Results, doc: &serde_json::Value, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join(PROBE_JSON);
         std::fs::write(&path, serde_json::to_string_pretty(doc)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
+        if let Some(report) = &res.offcpu {
+            let path = dir.join(OFFCPU_PPROF);
+            std::fs::write(&path, offcpu::pprof(report))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         Ok(())
     }
 }
@@ -240,6 +263,10 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         pid: plan.pid,
         duration: plan.duration,
     };
+    let offcpu_cfg = offcpu::Config {
+        pid: plan.pid,
+        duration: plan.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = plan
@@ -248,6 +275,9 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         let fd = plan
             .wants("fds")
             .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let off = plan
+            .wants("offcpu")
+            .then(|| s.spawn(|| offcpu::run(&offcpu_cfg, &sym, stop)));
         let sys = plan
             .wants("syscalls")
             .then(|| syscalls::run(&sys_cfg, &sym, stop));
@@ -263,10 +293,15 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the fds probe panicked".into())))
         });
+        let off = off.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the offcpu probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
             fds: fd.transpose()?,
+            offcpu: off.transpose()?,
         })
     })
 }
