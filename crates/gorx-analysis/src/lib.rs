@@ -24,3 +24,5 @@ pub mod trace_tasks;
 
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};
+pub mod score_gate;
+pub mod score_live;
