@@ -341,6 +341,72 @@ mod tests {
         assert!(i.unmeasured.iter().all(|(n, _)| *n != "assist"));
     }
 
+    /// client_golang's runtime/metrics names (collectors.WithGoCollectorRuntimeMetrics).
+    #[test]
+    fn a_scrape_with_cpu_classes_measures_assist_and_live_heap() {
+        let scrape = |gc: f64, assist: f64, total: f64, live: u64| {
+            let text = format!(
+                "# TYPE go_cpu_classes_gc_mark_assist_cpu_seconds_total counter\n\
+                 go_cpu_classes_gc_mark_assist_cpu_seconds_total {assist}\n\
+                 # TYPE go_cpu_classes_gc_total_cpu_seconds_total counter\n\
+                 go_cpu_classes_gc_total_cpu_seconds_total {gc}\n\
+                 # TYPE go_cpu_classes_total_cpu_seconds_total counter\n\
+                 go_cpu_classes_total_cpu_seconds_total {total}\n\
+                 # TYPE go_gc_heap_live_bytes gauge\n\
+                 go_gc_heap_live_bytes {live}\n\
+                 # TYPE process_start_time_seconds gauge\n\
+                 process_start_time_seconds 1.7e+09\n"
+            );
+            gorx_formats::prometheus::parse("metrics", text.as_bytes()).unwrap()
+        };
+        let e = scrape(2.0, 0.5, 100.0, 30 << 20);
+        assert_eq!(
+            CpuClasses::of(&e),
+            Some(CpuClasses {
+                gc_total_s: 2.0,
+                assist_s: 0.5,
+                total_s: 100.0
+            })
+        );
+        assert_eq!(heap_live_of(&e), Some(30 << 20));
+        // One scrape: the assist share since start.
+        let one = Reading::default().with_metrics(&e);
+        assert_eq!(one.start_unix_ns, Some(1_700_000_000_000_000_000));
+        let i = inputs_of_readings(std::slice::from_ref(&one));
+        assert_eq!(i.assist_share, Some(0.25));
+        assert!(
+            i.assist_basis
+                .unwrap()
+                .contains("since the process started")
+        );
+        // Readings a cycle apart: the live heap swings 30 ↔ 45 MiB (0.5 and 0.33).
+        let rs: Vec<Reading> = (0..7u64)
+            .map(|k| {
+                let live = if k % 2 == 0 { 30 << 20 } else { 45 << 20 };
+                let mut r = Reading {
+                    at_ns: k * 1_000_000_000,
+                    num_gc: 10 + k,
+                    next_gc_bytes: 64 << 20,
+                    ..Default::default()
+                }
+                .with_metrics(&scrape(
+                    2.0 + k as f64,
+                    0.5 + 0.1 * k as f64,
+                    100.0 + 2.0 * k as f64,
+                    live,
+                ));
+                r.single.gc_cpu_percent = Some(2.0);
+                r
+            })
+            .collect();
+        let i = inputs_of_readings(&rs);
+        assert!((i.oscillation.unwrap() - 0.5).abs() < 1e-9, "{i:?}");
+        assert!(i.oscillation_basis.unwrap().contains("/gc/heap/live"));
+        // Over the 6 s window: 6 s of GC CPU in 12 s of CPU, 0.6 s of it assists.
+        assert!((i.gc_cpu_percent.unwrap() - 50.0).abs() < 1e-9);
+        assert!((i.assist_share.unwrap() - 0.1).abs() < 1e-9);
+    }
+
     #[test]
     fn window_pauses_come_from_the_ring() {
         let mut m = MemStats {
