@@ -97,6 +97,8 @@ pub struct ScoreInputs {
     pub assist_basis: Option<String>,
     /// How the oscillation was measured, when not from gctrace.
     pub oscillation_basis: Option<String>,
+    /// How the cycle rate was measured, when not from gctrace.
+    pub cycles_basis: Option<String>,
     /// Components the source cannot measure, with the reason.
     pub unmeasured: Vec<(&'static str, String)>,
 }
@@ -148,7 +150,10 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "cycles/min",
             points: logarithmic(f.max(1e-9), 60.0, 1200.0),
             weight: 10.0,
-            basis: "GC cycles per minute".into(),
+            basis: i
+                .cycles_basis
+                .clone()
+                .unwrap_or_else(|| "GC cycles per minute".into()),
         });
     }
     if let Some(o) = i.oscillation {
@@ -318,7 +323,10 @@ pub fn inputs_of_memstats(
         }
         _ => None,
     };
+    let cycles_basis =
+        cycles_per_min.map(|_| format!("MemStats.PauseEnd of the {} recent cycles", ends.len()));
     ScoreInputs {
+        cycles_basis,
         gc_cpu_percent: m
             .gc_cpu_fraction
             .filter(|f| f.is_finite())

@@ -118,6 +118,9 @@ impl Reading {
     }
 }
 
+/// The runtime's minimum heap goal at GOGC=100 (`heapMinimum`, 4 MiB).
+const HEAP_GOAL_MINIMUM_BYTES: u64 = 4 << 20;
+
 fn secs(ns: u64) -> String {
     format!("{:.0} s", ns as f64 / 1e9)
 }
@@ -186,6 +189,10 @@ pub fn inputs_of_readings(readings: &[Reading]) -> ScoreInputs {
 
     if windowed {
         i.cycles_per_min = Some(cycles as f64 * 60e9 / window_ns as f64);
+        i.cycles_basis = Some(format!(
+            "NumGC: {cycles} cycles in the last {}",
+            secs(window_ns)
+        ));
     }
 
     // Assist share of GC CPU.
@@ -229,13 +236,20 @@ pub fn inputs_of_readings(readings: &[Reading]) -> ScoreInputs {
         }
     };
     let mut swings: Vec<f64> = Vec::new();
+    let mut floored = 0;
     let mut prev: Option<&Reading> = None;
     for r in readings {
         if let Some(p) = prev
             && r.num_gc > p.num_gc
             && level(p) > 0
         {
-            swings.push(level(r).abs_diff(level(p)) as f64 / level(p) as f64);
+            // A heap goal at the runtime's minimum (4 MiB at GOGC=100) does not follow
+            // the live heap under it.
+            if !live && level(p).max(level(r)) <= HEAP_GOAL_MINIMUM_BYTES {
+                floored += 1;
+            } else {
+                swings.push(level(r).abs_diff(level(p)) as f64 / level(p) as f64);
+            }
         }
         if prev.is_none_or(|p| r.num_gc > p.num_gc) {
             prev = Some(r);
@@ -256,11 +270,15 @@ pub fn inputs_of_readings(readings: &[Reading]) -> ScoreInputs {
     } else {
         i.unmeasured.push((
             "oscillation",
-            format!(
+            if floored > 0 && swings.is_empty() {
+                "the heap goal sits at the runtime's 4 MiB minimum, which does not follow the live heap (serve runtime/metrics' /gc/heap/live)".to_string()
+            } else {
+                format!(
                 "{} reading(s) a GC cycle apart, {} needed: read the process longer",
                 swings.len() + usize::from(!swings.is_empty()),
                 t::LIVE_OSCILLATION_MIN_SWINGS + 1
-            ),
+            )
+            },
         ));
     }
     i
@@ -303,6 +321,15 @@ mod tests {
         // Readings without a cycle between them do not count as swings.
         let idle: Vec<Reading> = (0..8).map(|k| reading(k, 10, 30 << 20)).collect();
         assert!(inputs_of_readings(&idle).oscillation.is_none());
+        // A goal pinned at the 4 MiB minimum says nothing of the live heap under it.
+        let small: Vec<Reading> = (0..8).map(|k| reading(k, 10 + k, 4 << 20)).collect();
+        let i = inputs_of_readings(&small);
+        assert!(i.oscillation.is_none());
+        assert!(
+            i.unmeasured
+                .iter()
+                .any(|(n, why)| *n == "oscillation" && why.contains("4 MiB minimum"))
+        );
     }
 
     #[test]
