@@ -129,6 +129,19 @@ fn secs(ns: u64) -> String {
 /// first and the last where it measures better, the last reading's own values otherwise.
 /// Components nothing measures carry their reason in `ScoreInputs::unmeasured`.
 pub fn inputs_of_readings(readings: &[Reading]) -> ScoreInputs {
+    inputs(readings, false)
+}
+
+/// [`inputs_of_readings`] for a monitor of the present (`gorx score --watch`, `gorx
+/// watch`): the pause component comes from the window's own cycles only ("max of N"
+/// under 20), never from the 256-cycle ring, whose start-up or hour-old pauses would hold
+/// every sample down for as long as they stay in it. A window without a GC cycle has no
+/// pause to score.
+pub fn inputs_of_window(readings: &[Reading]) -> ScoreInputs {
+    inputs(readings, true)
+}
+
+fn inputs(readings: &[Reading], window_pauses_only: bool) -> ScoreInputs {
     let Some(last) = readings.last() else {
         return ScoreInputs::default();
     };
@@ -172,19 +185,59 @@ pub fn inputs_of_readings(readings: &[Reading]) -> ScoreInputs {
         }
     }
 
-    // Pauses of the window's own cycles, when there are enough for a P99.
-    if cycles as usize >= t::PAUSE_PERCENTILE_MIN_SAMPLES
-        && let Some(p) = last.pauses_since(first.num_gc)
-    {
-        let s = crate::gc::PauseStats::of_vec(p);
-        i.pause_ns = Some((
-            s.p99_ns,
-            format!(
-                "P99 of the {} pauses in the last {} (MemStats.PauseNs)",
-                s.n,
-                secs(window_ns)
-            ),
-        ));
+    // Pauses of the window's own cycles, when there are enough for a P99 (or when only
+    // the window counts).
+    let window_pauses = if readings.len() >= 2 {
+        last.pauses_since(first.num_gc)
+    } else {
+        None
+    };
+    match window_pauses {
+        Some(p)
+            if !p.is_empty()
+                && (window_pauses_only || p.len() >= t::PAUSE_PERCENTILE_MIN_SAMPLES) =>
+        {
+            let s = crate::gc::PauseStats::of_vec(p);
+            i.pause_ns = Some(if s.has_percentile() {
+                (
+                    s.p99_ns,
+                    format!(
+                        "P99 of the {} pauses in the last {} (MemStats.PauseNs)",
+                        s.n,
+                        secs(window_ns)
+                    ),
+                )
+            } else {
+                (
+                    s.max_ns,
+                    format!(
+                        "max of the {} pauses in the last {} (MemStats.PauseNs)",
+                        s.n,
+                        secs(window_ns)
+                    ),
+                )
+            });
+        }
+        // (A source without the ring, /metrics, keeps its summary's max.)
+        None if window_pauses_only && last.pause_ring.len() == 256 => {
+            i.pause_ns = None;
+            i.unmeasured.push((
+                "pause_p99",
+                if readings.len() < 2 {
+                    "one reading: no window yet".to_string()
+                } else {
+                    "the window's cycles are no longer in MemStats.PauseNs".to_string()
+                },
+            ));
+        }
+        Some(p) if p.is_empty() && window_pauses_only => {
+            i.pause_ns = None;
+            i.unmeasured.push((
+                "pause_p99",
+                format!("no GC cycle in the last {}", secs(window_ns)),
+            ));
+        }
+        _ => {}
     }
 
     if windowed {
@@ -454,7 +507,27 @@ mod tests {
             ScoreInputs::default(),
         );
         let b = Reading::of_memstats(10_000_000_000, &m, ScoreInputs::default());
-        let i = inputs_of_readings(&[a, b]);
+        let i = inputs_of_readings(&[a.clone(), b.clone()]);
         assert_eq!(i.pause_ns.as_ref().unwrap().0, 5_000_000, "{i:?}");
+        // A one-shot read with few window cycles keeps the ring (P99 of 256); a monitor
+        // scores only the window's: a 50 ms start-up pause in the ring does not count.
+        m.pause_ns[((260 + 255) % 256) as usize] = 50_000_000;
+        let few_a = Reading::of_memstats(
+            0,
+            &MemStats {
+                num_gc: 297,
+                ..Default::default()
+            },
+            ScoreInputs::default(),
+        );
+        let few_b = Reading::of_memstats(10_000_000_000, &m, ScoreInputs::default());
+        let w = inputs_of_window(&[few_a.clone(), few_b.clone()]);
+        let (ns, basis) = w.pause_ns.unwrap();
+        assert_eq!(ns, 5_000_000);
+        assert!(basis.starts_with("max of the 3 pauses"), "{basis}");
+        // No cycle in the window: nothing to score, and why.
+        let idle = inputs_of_window(&[few_b.clone(), few_b]);
+        assert!(idle.pause_ns.is_none());
+        assert!(idle.unmeasured.iter().any(|(n, _)| *n == "pause_p99"));
     }
 }

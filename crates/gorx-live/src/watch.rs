@@ -305,7 +305,7 @@ fn windowed_gc_score(t: &Target, r: &http::RuntimeReading, started: Instant) -> 
         rs.pop_front();
     }
     let v: Vec<Reading> = rs.iter().cloned().collect();
-    let inputs = gorx_analysis::score_live::inputs_of_readings(&v);
+    let inputs = gorx_analysis::score_live::inputs_of_window(&v);
     (inputs.gc_cpu_percent.is_some() || inputs.pause_ns.is_some())
         .then(|| gorx_analysis::score::score("watch", &inputs).score)
 }

@@ -134,7 +134,7 @@ fn a_live_process_is_scored_by_pid_and_url() {
 
 /// The canary gate, live: a service scores well over its baseline window, then its GC
 /// pressure is switched on (memory limit at the live heap, garbage as fast as it can):
-/// `--watch` trips after three consecutive scores below the derived floor and exits 1.
+/// `--watch` trips after consecutive scores below the derived floor and exits 1.
 /// The same service without the switch passes its window and exits 0.
 #[test]
 fn the_canary_gate_trips_when_gc_pressure_is_switched_on() {
@@ -182,9 +182,19 @@ fn the_canary_gate_trips_when_gc_pressure_is_switched_on() {
                 // Past the start-up cycles.
                 std::thread::sleep(std::time::Duration::from_secs(2));
                 let started = std::time::Instant::now();
+                // Each score spans 5 s of readings taken every second, so one long pause
+                // (a scheduling hiccup of a loaded CI machine) is in 5 consecutive
+                // scores: 6 failures in a row need more than one. The steady run gates
+                // on a low absolute floor for the same reason.
+                let floor: &[&str] = if after == "1h" {
+                    &["--min", "40"]
+                } else {
+                    &["--baseline", "5s", "--failures", "6"]
+                };
                 let out = Command::new(env!("CARGO_BIN_EXE_gorx"))
                     .args(["score", &child.id().to_string()])
-                    .args(["--watch", "1s", "--window", "5s", "--baseline", "5s"])
+                    .args(["--watch", "1s", "--window", "5s"])
+                    .args(floor)
                     .args(["--for", window, "--json"])
                     .output()
                     .unwrap();
@@ -209,15 +219,6 @@ fn the_canary_gate_trips_when_gc_pressure_is_switched_on() {
     for ((after, _), (code, events, took, stderr)) in runs.iter().zip(&results) {
         let of =
             |kind: &str| -> Vec<&Value> { events.iter().filter(|e| e["event"] == kind).collect() };
-        let baseline = of("baseline");
-        assert_eq!(baseline.len(), 1, "{after}: {events:#?} {stderr}");
-        let b = &baseline[0]["baseline"];
-        // A healthy baseline sets the floor above the absolute 60, under its median.
-        let (median, floor) = (b["median"].as_f64().unwrap(), b["floor"].as_u64().unwrap());
-        assert!(
-            median >= 75.0 && floor > 60 && (floor as f64) < median,
-            "{after}: {b:#}"
-        );
         let verdict = of("verdict");
         let samples = of("sample");
         assert!(
@@ -229,17 +230,32 @@ fn the_canary_gate_trips_when_gc_pressure_is_switched_on() {
             assert_eq!(*code, Some(0), "{events:#?} {stderr}");
             assert_eq!(verdict[0]["result"], "pass");
         } else {
+            let baseline = of("baseline");
+            assert_eq!(baseline.len(), 1, "{after}: {events:#?} {stderr}");
+            let b = &baseline[0]["baseline"];
+            // The floor is the rule's: max(60, ⌊median − noise⌋).
+            let (median, noise, floor) = (
+                b["median"].as_f64().unwrap(),
+                b["noise"].as_f64().unwrap(),
+                b["floor"].as_u64().unwrap(),
+            );
+            assert!(noise >= 10.0, "{b:#}");
+            assert_eq!(floor, 60.max((median - noise).floor() as u64), "{b:#}");
             assert_eq!(*code, Some(1), "{events:#?} {stderr}");
             assert_eq!(verdict[0]["result"], "tripped", "{verdict:#?}");
-            assert_eq!(verdict[0]["consecutive"], 3);
-            // It tripped on the pressure (switched on 10 s into the gate), not before.
-            let below: Vec<f64> = samples
+            assert_eq!(verdict[0]["consecutive"], 6);
+            // It tripped on the pressure (switched on ~10 s into the watch), not before.
+            let last = samples.last().unwrap();
+            assert!(last["t_s"].as_f64().unwrap() >= 10.0, "{events:#?}");
+            // ...and on what the pressure does: GC back to back.
+            let freq = last["components"]
+                .as_array()
+                .unwrap()
                 .iter()
-                .filter(|s| s["phase"] == "gate" && s["gate"]["state"] != "pass")
-                .map(|s| s["t_s"].as_f64().unwrap())
-                .collect();
-            assert!(below.len() >= 3 && below[0] >= 9.0, "{below:?} {events:#?}");
-            assert!(took.as_secs() < 30, "{took:?}");
+                .find(|c| c["name"] == "frequency")
+                .and_then(|c| c["points"].as_f64());
+            assert!(freq.is_some_and(|p| p < 50.0), "{last:#}");
+            assert!(took.as_secs() < 40, "{took:?}");
         }
     }
 }

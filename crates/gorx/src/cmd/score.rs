@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// How long to read a live process: its score is over the readings of this window
-    /// (default 3s for one score, 30s rolling with --watch; 0: one reading).
+    /// (default 3s for one score; with --watch the interval, at least 5s; 0: one reading).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub window: Option<Duration>,
     /// The canary gate: score one live process every INTERVAL (e.g. 5s) until --for ends,
@@ -61,8 +61,10 @@ pub struct Args {
 
 /// The one-shot live score reads the process for this long.
 const ONE_SHOT_WINDOW: Duration = Duration::from_secs(3);
-/// The gate scores each sample over this rolling window by default.
-const WATCH_WINDOW: Duration = Duration::from_secs(30);
+/// The gate's rolling window is the interval, and at least this (GC_MIN_WINDOW_NS: a
+/// GC CPU share and a cycle rate need it).
+const WATCH_MIN_WINDOW: Duration =
+    Duration::from_nanos(gorx_analysis::thresholds::GC_MIN_WINDOW_NS);
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     super::tune::parse_duration(s)
@@ -309,7 +311,17 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
         bail!("--watch: the interval must be above zero");
     }
     let t = LiveTarget::open(&target, args.memory_limit)?;
-    let window = args.window.unwrap_or(WATCH_WINDOW);
+    // By default each score covers its own interval (no reading shared with the previous
+    // score, so consecutive failures are separate evidence), and at least the 5 s a rate
+    // and a GC CPU share need.
+    let window = args.window.unwrap_or(interval.max(WATCH_MIN_WINDOW));
+    let spans = (window.as_secs_f64() / interval.as_secs_f64()).ceil() as u32;
+    if spans >= args.failures.max(1) && !args.json {
+        eprintln!(
+            "gorx score: note: each score spans the readings of {spans} samples (--window {window:?}, every {interval:?}): one bad stretch, even a single long pause, can make {} consecutive failures; raise --failures above {spans} or the interval",
+            args.failures
+        );
+    }
     let min = args.min.unwrap_or(th::GATE_DEFAULT_FLOOR);
     let baseline_for = args.baseline.unwrap_or(Duration::ZERO);
     gorx_live::watch::install_stop_handlers();
@@ -381,8 +393,12 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
                 while readings.get(1).is_some_and(|f| f.at_ns <= cut) {
                     readings.pop_front();
                 }
+                // A score needs a window: the first reading only opens it.
+                if readings.len() < 2 {
+                    continue;
+                }
                 let rs: Vec<Reading> = readings.iter().cloned().collect();
-                Some(score::score(&target, &score_live::inputs_of_readings(&rs)))
+                Some(score::score(&target, &score_live::inputs_of_window(&rs)))
             }
             Err(e) => {
                 if let Some(pid) = t.pid
