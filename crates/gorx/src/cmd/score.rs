@@ -349,6 +349,7 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
         .is_zero()
         .then(|| (Gate::new(min, args.failures), t0));
     let mut recent_below: Vec<u32> = Vec::new();
+    let mut unreadable = 0u32;
     let mut next = t0;
     loop {
         if let Some(sig) = gorx_live::watch::stop_signal() {
@@ -387,6 +388,7 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
         let t_s = t0.elapsed().as_secs_f64();
         let score = match t.read(t0) {
             Ok((r, _)) => {
+                unreadable = 0;
                 let cut = r.at_ns.saturating_sub(window.as_nanos() as u64);
                 readings.push_back(r);
                 // Keep one reading at or before the cut, so the window spans it whole.
@@ -407,6 +409,15 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
                     bail!("pid {pid} exited after {t_s:.1}s: nothing left to gate");
                 }
                 eprintln!("gorx score: {t_s:.1}s: unreadable: {e:#}");
+                unreadable += 1;
+                // A canary that stops answering is not a passing one: give up (exit 2)
+                // after as many unreadable samples in a row as it takes to trip, twice.
+                let limit = 2 * args.failures.max(3);
+                if unreadable >= limit {
+                    bail!(
+                        "{target}: {unreadable} samples in a row could not be read: nothing left to gate"
+                    );
+                }
                 None
             }
         };
