@@ -385,6 +385,10 @@ fn watch(args: &Args, interval: Duration) -> Result<ExitCode> {
             continue;
         }
         next += interval;
+        if next <= now {
+            // A read took longer than the interval: skip the missed ticks, no burst.
+            next = now + interval;
+        }
         let t_s = t0.elapsed().as_secs_f64();
         let score = match t.read(t0) {
             Ok((r, _)) => {
