@@ -25,3 +25,5 @@ pub mod trace_tasks;
 pub use diagnosis::{Diagnosis, InputSummary, SCHEMA_VERSION};
 pub use finding::{Evidence, FINDING_IDS, Finding, Severity};
 pub mod probe_join;
+pub mod score_gate;
+pub mod score_live;

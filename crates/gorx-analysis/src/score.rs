@@ -52,6 +52,10 @@ pub struct GcScore {
     pub components: Vec<Component>,
     /// Components the inputs could not measure.
     pub missing: Vec<&'static str>,
+    /// Why, for the missing components whose source says (a live process: what it would
+    /// have to serve).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub missing_reasons: std::collections::BTreeMap<&'static str, String>,
 }
 
 const COMPONENTS: [&str; 6] = [
@@ -89,6 +93,14 @@ pub struct ScoreInputs {
     pub oscillation: Option<f64>,
     /// (peak heap, memory limit).
     pub heap_vs_limit_bytes: Option<(u64, u64)>,
+    /// How the assist share was measured, when not from gctrace.
+    pub assist_basis: Option<String>,
+    /// How the oscillation was measured, when not from gctrace.
+    pub oscillation_basis: Option<String>,
+    /// How the cycle rate was measured, when not from gctrace.
+    pub cycles_basis: Option<String>,
+    /// Components the source cannot measure, with the reason.
+    pub unmeasured: Vec<(&'static str, String)>,
 }
 
 /// Scores what is known.
@@ -125,7 +137,10 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "% of GC CPU",
             points: linear(100.0 * a, 10.0, 60.0),
             weight: 15.0,
-            basis: "mark-assist CPU / GC CPU".into(),
+            basis: i
+                .assist_basis
+                .clone()
+                .unwrap_or_else(|| "mark-assist CPU / GC CPU".into()),
         });
     }
     if let Some(f) = i.cycles_per_min {
@@ -135,7 +150,10 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "cycles/min",
             points: logarithmic(f.max(1e-9), 60.0, 1200.0),
             weight: 10.0,
-            basis: "GC cycles per minute".into(),
+            basis: i
+                .cycles_basis
+                .clone()
+                .unwrap_or_else(|| "GC cycles per minute".into()),
         });
     }
     if let Some(o) = i.oscillation {
@@ -145,7 +163,10 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
             unit: "× live heap",
             points: linear(o, 0.1, 1.0),
             weight: 10.0,
-            basis: "P90 of |Δ live heap| / live heap, cycle to cycle".into(),
+            basis: i
+                .oscillation_basis
+                .clone()
+                .unwrap_or_else(|| "P90 of |Δ live heap| / live heap, cycle to cycle".into()),
         });
     }
     if let Some((peak, limit)) = i.heap_vs_limit_bytes
@@ -170,16 +191,23 @@ pub fn score(source: &str, i: &ScoreInputs) -> GcScore {
     for c in &mut components {
         c.points = c.points.round();
     }
-    let missing = COMPONENTS
+    let missing: Vec<&'static str> = COMPONENTS
         .iter()
         .copied()
         .filter(|n| !components.iter().any(|c| c.name == *n))
+        .collect();
+    let missing_reasons = i
+        .unmeasured
+        .iter()
+        .filter(|(n, _)| missing.contains(n))
+        .map(|(n, why)| (*n, why.clone()))
         .collect();
     GcScore {
         source: source.to_string(),
         score,
         components,
         missing,
+        missing_reasons,
     }
 }
 
@@ -234,6 +262,7 @@ pub fn inputs_of_run(
         cycles_per_min: windowed.then_some(s.cycles_per_min),
         oscillation,
         heap_vs_limit_bytes: memory_limit_bytes.map(|l| (peak, l)),
+        ..Default::default()
     }
 }
 
@@ -294,7 +323,10 @@ pub fn inputs_of_memstats(
         }
         _ => None,
     };
+    let cycles_basis =
+        cycles_per_min.map(|_| format!("MemStats.PauseEnd of the {} recent cycles", ends.len()));
     ScoreInputs {
+        cycles_basis,
         gc_cpu_percent: m
             .gc_cpu_fraction
             .filter(|f| f.is_finite())

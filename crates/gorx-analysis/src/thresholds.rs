@@ -496,3 +496,32 @@ pub const OFFCPU_BLOCKING_MIN_SLEEPS: u64 = 5;
 pub const OFFCPU_BLOCKING_MIN_WINDOW_NS: u64 = 2_000_000_000;
 /// At most this many findings from the off-CPU probe (the sites with the most time).
 pub const OFFCPU_BLOCKING_MAX_FINDINGS: usize = 5;
+
+// ---- tunefix: the live GC score over a window and the canary gate (score_live.rs, score_gate.rs) ----
+
+/// The live score's oscillation component needs this many cycle-to-cycle changes of the
+/// live heap (or heap goal) between readings: a P90 of fewer is one swing, an anecdote.
+pub const LIVE_OSCILLATION_MIN_SWINGS: usize = 5;
+/// The canary gate's absolute floor when none is given: the "floor 60". At 60 a
+/// service has lost the equivalent of one heavy component entirely (pauses at 50 ms, or
+/// GC CPU at 25%) plus part of another; below it a rollout should stop.
+pub const GATE_DEFAULT_FLOOR: u32 = 60;
+/// Intervene after this many consecutive samples below the floor: one bad sample is a
+/// burst (a GC cycle during a deploy, a cold cache), three in a row is a trend.
+pub const GATE_DEFAULT_FAILURES: u32 = 3;
+/// A baseline window needs this many samples to estimate its noise (a median and a MAD
+/// of fewer are guesses).
+pub const GATE_BASELINE_MIN_SAMPLES: usize = 5;
+/// The baseline's noise is this many robust standard deviations (1.4826 × MAD) of its
+/// samples: three keeps normal jitter above the floor (about 0.3% of a normal sample
+/// falls below).
+pub const GATE_BASELINE_NOISE_SIGMAS: f64 = 3.0;
+/// ...and never less than this many points: a steady baseline (MAD 0 on integer scores)
+/// would otherwise set the floor one point under the median, and a change of a component
+/// within its own good range (GC CPU 2% → 4%) would stop a rollout. Ten points is a
+/// weight-25 component losing 40% of its range: a real regression.
+pub const GATE_BASELINE_MIN_NOISE_POINTS: f64 = 10.0;
+/// `gorx watch`'s gc_score is over the runtime readings of the last 30 s: long enough for
+/// a GC CPU share and a cycle rate (GC_MIN_WINDOW_NS) at any sampling interval, short
+/// enough that a change shows within a minute.
+pub const WATCH_SCORE_WINDOW_NS: u64 = 30_000_000_000;

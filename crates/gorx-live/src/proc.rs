@@ -221,3 +221,20 @@ pub fn snapshot(pid: u32, go: Option<&GoBinary>) -> Result<ProcessSnapshot, Live
     }
     Ok(s)
 }
+
+/// When `pid` started, in Unix nanoseconds: the boot time (`btime` of /proc/stat) plus its
+/// start time in clock ticks (/proc/PID/stat).
+pub fn start_unix_ns(pid: u32) -> Option<u64> {
+    let p = format!("/proc/{pid}/stat");
+    let st = procfs::parse_stat(&p, &std::fs::read_to_string(&p).ok()?).ok()?;
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| btime * 1_000_000_000 + (st.starttime_ticks as f64 / hz as f64 * 1e9) as u64)
+}

@@ -213,6 +213,8 @@ struct Target {
     nofile_soft: Option<u64>,
     /// The leaf cpu cgroup directory and its version, for cheap cpu.stat reads.
     cpu_stat: Option<PathBuf>,
+    /// The runtime readings of the last WATCH_SCORE_WINDOW_NS, for the GC score.
+    score_readings: std::cell::RefCell<VecDeque<gorx_analysis::score_live::Reading>>,
 }
 
 fn open_target(pid: u32, pprof: Option<String>) -> Result<Target, LiveError> {
@@ -238,6 +240,7 @@ fn open_target(pid: u32, pprof: Option<String>) -> Result<Target, LiveError> {
         command: proc::command(pid),
         endpoints,
         runtime_source: std::cell::Cell::new(None),
+        score_readings: Default::default(),
         nofile_soft,
         cpu_stat,
     })
@@ -308,15 +311,40 @@ fn sample(t: &Target, started: Instant) -> Result<Sample, LiveError> {
             s.next_gc_bytes = Some(r.memory.next_gc_bytes);
             s.num_gc = Some(r.memory.num_gc);
             s.gc_cpu_fraction = r.gc_cpu_fraction;
-            let inputs = gorx_analysis::score::inputs_of_memstats(&r.memstats, None);
-            if inputs.gc_cpu_percent.is_some() || inputs.pause_ns.is_some() {
-                s.gc_score = Some(gorx_analysis::score::score("watch", &inputs).score);
-            }
+            s.gc_score = windowed_gc_score(t, &r, started);
             s.goroutines = s.goroutines.or(r.goroutines);
             s.process_uptime_s = process_uptime_s(t.pid);
         }
     }
     Ok(s)
+}
+
+/// The GC health score over the readings of the last WATCH_SCORE_WINDOW_NS (one reading's
+/// totals since start say little about a process up for days; see score_live).
+fn windowed_gc_score(t: &Target, r: &http::RuntimeReading, started: Instant) -> Option<u32> {
+    use gorx_analysis::score_live::Reading;
+    let mut m = r.memstats.clone();
+    m.gc_cpu_fraction = m.gc_cpu_fraction.or(r.gc_cpu_fraction);
+    let single = gorx_analysis::score::inputs_of_memstats(&m, None);
+    let mut reading = Reading::of_memstats(started.elapsed().as_nanos() as u64, &m, single);
+    reading.start_unix_ns = proc::start_unix_ns(t.pid);
+    if r.source == http::RuntimeSource::Metrics
+        && let Ok(e) = gorx_formats::prometheus::parse(&r.url, &r.body)
+    {
+        reading = reading.with_metrics(&e);
+    }
+    let mut rs = t.score_readings.borrow_mut();
+    let cut = reading
+        .at_ns
+        .saturating_sub(gorx_analysis::thresholds::WATCH_SCORE_WINDOW_NS);
+    rs.push_back(reading);
+    while rs.get(1).is_some_and(|f| f.at_ns <= cut) {
+        rs.pop_front();
+    }
+    let v: Vec<Reading> = rs.iter().cloned().collect();
+    let inputs = gorx_analysis::score_live::inputs_of_window(&v);
+    (inputs.gc_cpu_percent.is_some() || inputs.pause_ns.is_some())
+        .then(|| gorx_analysis::score::score("watch", &inputs).score)
 }
 
 /// Seconds since `pid` started: system uptime minus its start time (clock ticks).

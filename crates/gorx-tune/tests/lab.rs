@@ -138,3 +138,49 @@ fn bad_runs_are_reported_in_their_cell() {
         "{r:?}"
     );
 }
+
+/// Pids whose command line is exactly `sleep ARG`.
+fn sleepers(arg: &str) -> Vec<u32> {
+    let want = format!("sleep\0{arg}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes())
+        })
+        .collect()
+}
+
+#[test]
+fn a_cells_background_children_do_not_outlive_it() {
+    let Some(bin) = target() else { return };
+    if !is_root() {
+        return missing_prerequisite("root, to create the cell's cgroup");
+    }
+    // Unique arguments, so the check sees only this test's sleepers: one in the
+    // service's process group, one in a session of its own (setsid).
+    let tag = 700_000 + std::process::id() % 99_999;
+    let (a, b) = (tag.to_string(), (tag + 100_000).to_string());
+    let mut p = protocol(&bin, &[]);
+    p.command = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "sleep {a} & setsid sleep {b} & exec {} -live-mib 4",
+            bin.display()
+        ),
+    ];
+    p.duration = Duration::from_secs(2);
+    p.warmup = Duration::from_millis(200);
+    let r = cell::run(&p, &CellSpec::default(), 8);
+    assert!(r.failure.is_none(), "{r:?}");
+    let left: Vec<u32> = sleepers(&a).into_iter().chain(sleepers(&b)).collect();
+    for pid in &left {
+        // Clean up before failing (only the sleepers this test started).
+        unsafe {
+            libc::kill(*pid as i32, libc::SIGKILL);
+        }
+    }
+    assert!(left.is_empty(), "processes left after the cell: {left:?}");
+}
