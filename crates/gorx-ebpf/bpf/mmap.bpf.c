@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+// gorx probe 5: anonymous memory of one process (tgid), per mapping user stack.
+//
+// Raw tracepoints sys_enter/sys_exit (no tracefs), filtered by tgid. At the entry of
+// mmap/mremap/munmap/brk the arguments (and, for mmap and brk, the user stack by frame
+// pointer) are kept per thread; at a successful exit:
+// - mmap: a new region [ret, ret+len) owned by the stack (anonymous or file-backed,
+//   counted apart). PROT_NONE mappings (reservations: no memory until committed) are not
+//   tracked. MAP_FIXED first releases whatever tracked region it replaces.
+// - munmap: the range is released from the owners of the tracked regions it overlaps
+//   (the region is split: a head before the range and a tail after it stay owned).
+// - mremap: the old range is released from its owner and the new region [ret, new_len)
+//   charged to the same owner (a resize or a move keeps its owner).
+// - brk: the change of the break (mm->brk before, the returned break after) is charged to
+//   the calling stack (growth mapped, shrink unmapped).
+// Per (stack, kind) the kernel keeps the bytes mapped and unmapped, so user space reads
+// outstanding bytes per site. Regions are keyed by start address; a range that does not
+// start at a tracked region is matched by walking the region table
+// (bpf_for_each_map_elem) for up to MAX_OVERLAP overlapping regions.
+//
+// Approximate: mprotect (committing a PROT_NONE reservation) and madvise(DONTNEED) are
+// not seen; mappings made before the probe attached are invisible (their munmap releases
+// nothing); more than MAX_OVERLAP regions under one munmap release only the first ones
+// (counted in drops[2]); the bytes counted are mapped, not resident (user space reads
+// residency from /proc/PID/smaps).
+//
+// Rebuild with build.sh; the object is committed beside this file.
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#define MAX_THREADS 16384
+#define MAX_REGIONS 16384
+#define MAX_STACKS 4096
+#define MAX_OVERLAP 8
+
+// x86_64 syscall numbers.
+#define NR_mmap 9
+#define NR_munmap 11
+#define NR_brk 12
+#define NR_mremap 25
+
+#define PROT_NONE_ 0
+#define MAP_FIXED_ 0x10
+#define MAP_ANONYMOUS_ 0x20
+#define PAGE_SIZE_ 4096ULL
+
+#define KIND_ANON 0
+#define KIND_FILE 1
+#define KIND_BRK 2
+
+const volatile __u32 target_tgid = 0;
+
+struct gx_pending {
+	__u32 nr;
+	__s32 stack_id; // bpf_get_stackid's result, or a negative errno
+	__u64 a0;       // mmap/munmap/mremap: addr
+	__u64 a1;       // mmap/munmap/mremap: len (mremap: old_len)
+	__u64 a2;       // mmap: prot; mremap: new_len; brk: the break before
+	__u64 a3;       // mmap: flags
+};
+
+struct gx_region {
+	__s32 stack_id;
+	__u32 kind;
+	__u64 len;
+};
+
+struct gx_site_key {
+	__s32 stack_id;
+	__u32 kind;
+};
+
+struct gx_site_bytes {
+	__u64 mapped;
+	__u64 unmapped;
+	__u64 calls;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct gx_pending);
+} pending SEC(".maps");
+
+// region start address → its owner and length.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_REGIONS);
+	__type(key, __u64);
+	__type(value, struct gx_region);
+} regions SEC(".maps");
+
+// (stack id, kind) → bytes (a failed stack capture counts under its negative errno).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_STACKS);
+	__type(key, struct gx_site_key);
+	__type(value, struct gx_site_bytes);
+} sites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 64 * sizeof(__u64));
+} stacks SEC(".maps");
+
+// [0]: mappings not tracked (region table full); [1]: bytes not counted (site table
+// full); [2]: regions under one range beyond MAX_OVERLAP (not released); [3]: mremaps of
+// a mapping not tracked (made before the probe attached).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline __u64 raw_arg(void *ctx, int i)
+{
+	return ((__u64 *)ctx)[i];
+}
+
+static __always_inline void count_drop(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &slot);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 page_up(__u64 len)
+{
+	return (len + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
+}
+
+static __always_inline struct gx_site_bytes *site_of(__s32 stack_id, __u32 kind)
+{
+	struct gx_site_key k = { .stack_id = stack_id, .kind = kind };
+	struct gx_site_bytes *s = bpf_map_lookup_elem(&sites, &k);
+	if (s)
+		return s;
+	struct gx_site_bytes zero = {};
+	bpf_map_update_elem(&sites, &k, &zero, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&sites, &k);
+	if (!s)
+		count_drop(1);
+	return s;
+}
+
+static __always_inline void charge(__s32 stack_id, __u32 kind, __u64 mapped, __u64 unmapped,
+				   int call)
+{
+	struct gx_site_bytes *s = site_of(stack_id, kind);
+	if (!s)
+		return;
+	if (mapped)
+		__sync_fetch_and_add(&s->mapped, mapped);
+	if (unmapped)
+		__sync_fetch_and_add(&s->unmapped, unmapped);
+	if (call)
+		__sync_fetch_and_add(&s->calls, 1);
+}
+
+static __always_inline void add_region(__u64 start, __u64 len, __s32 stack_id, __u32 kind)
+{
+	struct gx_region r = { .stack_id = stack_id, .kind = kind, .len = len };
+	if (bpf_map_update_elem(&regions, &start, &r, BPF_ANY) != 0) {
+		count_drop(0);
+		return;
+	}
+	charge(stack_id, kind, len, 0, 1);
+}
+
+struct gx_overlap {
+	__u64 start;
+	__u64 end;
+	__u32 n;
+	__u32 missed;
+	__u64 keys[MAX_OVERLAP];
+};
+
+static long collect_overlap(struct bpf_map *map, __u64 *key, struct gx_region *r,
+			    struct gx_overlap *o)
+{
+	__u64 k = *key;
+	if (k < o->end && k + r->len > o->start) {
+		__u32 n = o->n;
+		if (n < MAX_OVERLAP) {
+			o->keys[n] = k;
+			o->n = n + 1;
+		} else {
+			o->missed += 1;
+		}
+	}
+	return 0;
+}
+
+// Release [start, end) from the region at `k`, splitting it. Returns its owner through
+// `owner` (when not NULL).
+static __always_inline void cut(__u64 k, __u64 start, __u64 end, struct gx_region *owner)
+{
+	struct gx_region *rp = bpf_map_lookup_elem(&regions, &k);
+	if (!rp)
+		return;
+	struct gx_region r = *rp;
+	__u64 rend = k + r.len;
+	__u64 lo = k > start ? k : start;
+	__u64 hi = rend < end ? rend : end;
+	if (hi <= lo)
+		return;
+	if (owner && owner->len == 0)
+		*owner = r;
+	if (rend > end) {
+		// The tail stays owned, as its own region.
+		struct gx_region tail = { .stack_id = r.stack_id, .kind = r.kind, .len = rend - end };
+		if (bpf_map_update_elem(&regions, &end, &tail, BPF_ANY) != 0)
+			count_drop(0);
+	}
+	if (k < start) {
+		struct gx_region head = { .stack_id = r.stack_id, .kind = r.kind, .len = start - k };
+		bpf_map_update_elem(&regions, &k, &head, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(&regions, &k);
+	}
+	charge(r.stack_id, r.kind, 0, hi - lo, 0);
+}
+
+// Release [start, start+len) from the tracked regions it overlaps; the first overlapped
+// region's owner is returned through `owner` (len 0 when none).
+static __always_inline void take_range(__u64 start, __u64 len, struct gx_region *owner)
+{
+	__u64 end = start + len;
+	if (len == 0)
+		return;
+	struct gx_region *r = bpf_map_lookup_elem(&regions, &start);
+	if (r && r->len >= len) {
+		cut(start, start, end, owner);
+		return;
+	}
+	struct gx_overlap o = { .start = start, .end = end };
+	bpf_for_each_map_elem(&regions, collect_overlap, &o, 0);
+	if (o.missed)
+		count_drop(2);
+	for (int i = 0; i < MAX_OVERLAP; i++) {
+		if (i >= o.n)
+			break;
+		cut(o.keys[i], start, end, owner);
+	}
+}
+
+// sys_enter(struct pt_regs *regs, long id)
+SEC("raw_tracepoint/sys_enter")
+int mmap_enter(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	__u32 nr = (__u32)raw_arg(ctx, 1);
+	if (nr != NR_mmap && nr != NR_munmap && nr != NR_mremap && nr != NR_brk)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)raw_arg(ctx, 0);
+	struct gx_pending p = { .nr = nr };
+	if (nr == NR_brk) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		p.a2 = BPF_CORE_READ(t, mm, brk);
+	} else {
+		p.a0 = BPF_CORE_READ(regs, di);
+		p.a1 = BPF_CORE_READ(regs, si);
+		p.a2 = BPF_CORE_READ(regs, dx);
+		p.a3 = BPF_CORE_READ(regs, r10);
+	}
+	if (nr == NR_mmap || nr == NR_brk)
+		p.stack_id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	__u32 tid = (__u32)id;
+	bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+	return 0;
+}
+
+// sys_exit(struct pt_regs *regs, long ret)
+SEC("raw_tracepoint/sys_exit")
+int mmap_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if ((__u32)(id >> 32) != target_tgid)
+		return 0;
+	__u32 tid = (__u32)id;
+	struct gx_pending *pp = bpf_map_lookup_elem(&pending, &tid);
+	if (!pp)
+		return 0;
+	struct gx_pending p = *pp;
+	bpf_map_delete_elem(&pending, &tid);
+	long ret = (long)raw_arg(ctx, 1);
+	// mmap, mremap and brk return addresses; errors are -4095..-1.
+	if (ret < 0 && ret >= -4095)
+		return 0;
+	__u64 addr = (__u64)ret;
+	if (p.nr == NR_mmap) {
+		__u64 len = page_up(p.a1);
+		if (p.a3 & MAP_FIXED_) {
+			struct gx_region none = {};
+			take_range(addr, len, &none);
+		}
+		if (p.a2 == PROT_NONE_)
+			return 0;
+		add_region(addr, len, p.stack_id, (p.a3 & MAP_ANONYMOUS_) ? KIND_ANON : KIND_FILE);
+		return 0;
+	}
+	if (p.nr == NR_munmap) {
+		if (ret != 0)
+			return 0;
+		struct gx_region none = {};
+		take_range(p.a0, page_up(p.a1), &none);
+		return 0;
+	}
+	if (p.nr == NR_mremap) {
+		struct gx_region owner = {};
+		take_range(p.a0, page_up(p.a1), &owner);
+		if (owner.len == 0) {
+			count_drop(3);
+			return 0;
+		}
+		add_region(addr, page_up(p.a2), owner.stack_id, owner.kind);
+		return 0;
+	}
+	if (p.nr == NR_brk) {
+		__u64 before = p.a2;
+		if (addr > before)
+			charge(p.stack_id, KIND_BRK, addr - before, 0, 1);
+		else if (addr < before)
+			charge(p.stack_id, KIND_BRK, 0, before - addr, 1);
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
