@@ -858,7 +858,7 @@ mod tests {
 // mappings (heap arenas, goroutine stacks, metadata: sysReserve/sysMap/sysAlloc...) are
 // its heap, accounted by the runtime, and never blamed on a user site.
 
-use crate::mmap::{MemKind, MmapReport};
+use crate::mmap::{MemKind, MmapReport, MmapStack};
 use gorx_analysis::thresholds::{
     MMAP_PROBE_CRITICAL_SHARE, MMAP_PROBE_MAX_SITES, MMAP_PROBE_MIN_BYTES,
     MMAP_PROBE_SITE_MIN_SHARE, MMAP_PROBE_WARNING_SHARE,
@@ -879,7 +879,13 @@ fn is_syscall_plumbing(f: &str) -> bool {
     let pkg = gorx_formats::goroutines::package_of(f);
     // internal/runtime/syscall/linux (Go 1.25+), internal/runtime/syscall (1.23-1.24),
     // runtime/internal/syscall (1.21-1.22).
-    pkg == "syscall"
+    // A cgo call: runtime.cgocall and the cgo-generated wrappers (_Cfunc_, _cgo_) stand
+    // between the Go code and the C that allocates.
+    f == "runtime.cgocall"
+        || f == "runtime.asmcgocall"
+        || f.contains("._Cfunc_")
+        || f.contains("._cgo_")
+        || pkg == "syscall"
         || pkg == "golang.org/x/sys/unix"
         || pkg.starts_with("internal/runtime/syscall")
         || pkg.starts_with("runtime/internal/syscall")
@@ -944,8 +950,25 @@ impl MmapGroup {
 /// Mapping stacks grouped by (owner, site, kind), most outstanding first.
 pub fn group_mmap(r: &MmapReport) -> Vec<MmapGroup> {
     let mut groups: BTreeMap<(MapOwner, String, MemKind), MmapGroup> = BTreeMap::new();
+    // libc's heap per Go stack (cgo targets), as stacks of kind malloc.
+    let malloc: Vec<MmapStack> = r
+        .malloc
+        .iter()
+        .flat_map(|m| &m.stacks)
+        .map(|m| MmapStack {
+            frames: m.frames.clone(),
+            kind: MemKind::Malloc,
+            calls: m.allocs,
+            mapped_bytes: m.alloc_bytes,
+            unmapped_bytes: m.freed_bytes,
+            outstanding_bytes: m.outstanding_bytes,
+            resident_bytes: None,
+            series: m.series.clone(),
+            stack_error: m.stack_error,
+        })
+        .collect();
     // Stacks come most outstanding first: the first seen names the group's stack.
-    for st in &r.stacks {
+    for st in r.stacks.iter().chain(&malloc) {
         let (owner, site) = mapping_owner(&st.frames);
         let g = groups
             .entry((owner, site.clone(), st.kind))
@@ -1105,10 +1128,15 @@ pub fn judge_mmap(r: &MmapReport, groups: &[MmapGroup]) -> Vec<Finding> {
         id: "memory.rss-gap",
         severity,
         title: format!(
-            "{} of {} {basis} ({:.0}%) is held by mmap at {}{more}, outside the Go heap",
+            "{} of {} {basis} ({:.0}%) is held by {} at {}{more}, outside the Go heap",
             mib_str(held),
             mib_str(anon),
             share * 100.0,
+            match by_held[0].kind {
+                MemKind::Malloc => "C malloc (cgo)",
+                MemKind::Brk => "brk",
+                _ => "mmap",
+            },
             named[0]
         ),
         evidence,
@@ -1128,7 +1156,7 @@ pub fn judge_mmap(r: &MmapReport, groups: &[MmapGroup]) -> Vec<Finding> {
 #[cfg(test)]
 mod mmap_tests {
     use super::*;
-    use crate::mmap::{MemSnapshot, MmapDrops, MmapStack};
+    use crate::mmap::{MemSnapshot, MmapDrops};
 
     const MIB: u64 = 1 << 20;
 
@@ -1162,6 +1190,8 @@ mod mmap_tests {
                 rss_anon_bytes: Some(rss_anon),
             },
             target_exited: false,
+            malloc: None,
+            malloc_skipped: None,
         }
     }
 
@@ -1263,6 +1293,46 @@ mod mmap_tests {
             30 * MIB,
         );
         assert!(judge_mmap(&r, &group_mmap(&r)).is_empty());
+    }
+
+    #[test]
+    fn cgo_malloc_is_charged_past_the_cgo_wrappers_and_named_as_c_malloc() {
+        use crate::malloc::{MallocReport, MallocStack};
+        let mut r = report(Vec::new(), 110 * MIB);
+        r.malloc = Some(MallocReport {
+            libc: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            stacks: vec![MallocStack {
+                frames: [
+                    "runtime.cgocall",
+                    "main._cgo_cmalloc",
+                    "main._Cfunc__CMalloc",
+                    "main.cKeep",
+                    "main.main",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                allocs: 100,
+                frees: 0,
+                alloc_bytes: 100 * MIB,
+                freed_bytes: 0,
+                outstanding_bytes: (100 * MIB) as i64,
+                series: vec![(100 * MIB) as i64],
+                stack_error: None,
+            }],
+            blocks_untracked: 0,
+            sites_full: 0,
+        });
+        let groups = group_mmap(&r);
+        assert_eq!(groups[0].site, "main.cKeep");
+        assert_eq!(groups[0].kind, MemKind::Malloc);
+        let f = judge_mmap(&r, &groups);
+        assert_eq!(f[0].sites, vec!["main.cKeep"]);
+        assert!(
+            f[0].title.contains("held by C malloc (cgo) at main.cKeep"),
+            "{}",
+            f[0].title
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 pub mod fds;
 pub mod gopclntab;
 pub mod judge;
+pub mod malloc;
 pub mod mmap;
 pub mod preflight;
 pub mod runq;

@@ -73,6 +73,8 @@ pub enum MemKind {
     File,
     /// The program break (brk): C malloc's main arena.
     Brk,
+    /// libc malloc/calloc/realloc less free (cgo targets; from [`crate::malloc`]).
+    Malloc,
 }
 
 impl MemKind {
@@ -89,6 +91,7 @@ impl MemKind {
             MemKind::Anon => "anon",
             MemKind::File => "file",
             MemKind::Brk => "brk",
+            MemKind::Malloc => "malloc",
         }
     }
 }
@@ -156,6 +159,12 @@ pub struct MmapReport {
     pub end: MemSnapshot,
     /// The target exited before the window ended.
     pub target_exited: bool,
+    /// libc's heap per Go stack, for a target that maps a libc (cgo).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malloc: Option<crate::malloc::MallocReport>,
+    /// Why libc's heap was not followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malloc_skipped: Option<String>,
 }
 
 pub struct Config {
@@ -287,6 +296,11 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<MmapRepo
         .load(OBJECT)
         .map_err(ProbeError::load)?;
     crate::attach_raw_tracepoints(&mut ebpf, &PROGRAMS)?;
+    let (mut malloc, malloc_skipped) = match crate::malloc::MallocProbe::start(cfg.pid) {
+        Ok(p) => (Some(p), None),
+        Err(why) => (None, Some(why)),
+    };
+    let mut malloc_samples = Vec::new();
     let mem_start = mem_snapshot(cfg.pid);
     let start = Instant::now();
     let mut samples: Vec<BTreeMap<SiteKey, (u64, u64, u64)>> = Vec::new();
@@ -294,6 +308,9 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<MmapRepo
     let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {
         if start.elapsed() >= next {
             samples.push(sample(&ebpf));
+            if let Some(m) = &malloc {
+                malloc_samples.push(m.sample());
+            }
             next += SAMPLE_EVERY;
         }
     });
@@ -301,6 +318,11 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<MmapRepo
     let mem_end = mem_snapshot(cfg.pid);
     crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
     samples.push(sample(&ebpf));
+    let malloc = malloc.as_mut().map(|m| {
+        m.detach();
+        malloc_samples.push(m.sample());
+        m.report(&malloc_samples, sym)
+    });
     let tracked = regions(&ebpf);
     let resident = resident_by_pagemap(cfg.pid, &tracked).or_else(|| {
         let smaps_path = format!("/proc/{}/smaps", cfg.pid);
@@ -377,6 +399,8 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<MmapRepo
         start: mem_start,
         end: mem_end,
         target_exited,
+        malloc,
+        malloc_skipped,
     })
 }
 

@@ -326,13 +326,34 @@ pub fn render_mmap_text(
             d.regions_full, d.sites_full, d.overlap_overflow, d.mremap_untracked
         );
     }
+    match (&r.malloc, &r.malloc_skipped) {
+        (Some(m), _) => {
+            let _ = writeln!(
+                out,
+                "  (libc heap followed: malloc/calloc/realloc/free in {}, charged to the Go stack calling into C{})",
+                m.libc,
+                if m.blocks_untracked + m.sites_full > 0 {
+                    format!(
+                        "; {} blocks not tracked (tables full)",
+                        m.blocks_untracked + m.sites_full
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(out, "  (libc heap not followed: {why})");
+        }
+        (None, None) => {}
+    }
     if groups.is_empty() {
         let _ = writeln!(out, "  no memory mapped in the window\n");
         return out;
     }
     let _ = writeln!(
         out,
-        "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<4}  SITE",
+        "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<6}  SITE",
         "CALLS", "MAPPED", "UNMAPPED", "OUTSTANDING", "RESIDENT", "KIND"
     );
     for owner in [MapOwner::User, MapOwner::Runtime] {
@@ -352,7 +373,7 @@ pub fn render_mmap_text(
         for g in rows.iter().take(TOP_GROUPS) {
             let _ = writeln!(
                 out,
-                "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<4}  {}",
+                "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<6}  {}",
                 g.calls,
                 mib_signed(g.mapped_bytes as i64),
                 mib_signed(g.unmapped_bytes as i64),
@@ -543,6 +564,8 @@ mod tests {
                 rss_anon_bytes: Some(330 * MIB),
             },
             target_exited: false,
+            malloc: None,
+            malloc_skipped: Some("no libc mapped".into()),
         };
         let g = |site: &str, owner, out: u64| MmapGroup {
             site: site.into(),
@@ -565,8 +588,9 @@ mod tests {
             "Memory mapped by pid 5 over 8.00 s",
             "RSS 12.0 MiB, anon 4.0 MiB → RSS 340.0 MiB, anon 330.0 MiB",
             "user mappings:",
-            "    20    320.0 MiB      0.0 MiB    320.0 MiB    320.0 MiB  anon  main.main.func1",
+            "    20    320.0 MiB      0.0 MiB    320.0 MiB    320.0 MiB  anon    main.main.func1",
             "the Go runtime's own",
+            "(libc heap not followed: no libc mapped)",
             "320.0 MiB outstanding from main.main.func1 (anon):",
             "      syscall.Mmap",
         ] {

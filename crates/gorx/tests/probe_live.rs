@@ -538,7 +538,14 @@ fn start_inline_program(
         .arg(".")
         .current_dir(&dir)
         .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
+        .env(
+            "CGO_ENABLED",
+            if main_go.contains("import \"C\"") {
+                "1"
+            } else {
+                "0"
+            },
+        )
         .status()
         .unwrap();
     assert!(built.success());
@@ -1464,4 +1471,136 @@ fn mmap_probe_ends_with_the_target_and_unloads_its_programs() {
         before,
         "programs left loaded after the target exited"
     );
+}
+
+/// A cgo program: on each stdin line, 100 blocks of 1 MiB C-malloc'd (and written) and
+/// kept, 100 of 64 KiB allocated and freed, and one block of 1000 bytes realloc'd to 5000
+/// and kept.
+const CGO_MALLOC_PROG: &str = r#"package main
+
+/*
+#include <stdlib.h>
+#include <string.h>
+
+static void *grab(size_t n) { void *p = malloc(n); if (p) memset(p, 1, n); return p; }
+*/
+import "C"
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"unsafe"
+)
+
+var kept []unsafe.Pointer
+
+//go:noinline
+func cKeep() {
+	for i := 0; i < 100; i++ {
+		kept = append(kept, C.grab(1<<20))
+	}
+}
+
+//go:noinline
+func cBalanced() {
+	for i := 0; i < 100; i++ {
+		C.free(C.grab(64 << 10))
+	}
+}
+
+//go:noinline
+func cRealloc() {
+	p := C.malloc(1000)
+	p = C.realloc(p, 5000)
+	kept = append(kept, p)
+}
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		cKeep()
+		cBalanced()
+		cRealloc()
+		fmt.Println("done")
+	}
+}
+"#;
+
+#[test]
+fn cgo_malloc_is_charged_to_the_go_caller_and_named_by_rss_gap() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    if !have("gcc") {
+        missing_prerequisite("gcc (cgo)");
+        return;
+    }
+    let Some((mut target, t_out, _dir)) = start_inline_program("cgomalloc", CGO_MALLOC_PROG) else {
+        return;
+    };
+    let before = progs_named(&MMAP_PROGS);
+    let free_before = progs_named(&["free_enter"]);
+    let probe = start_mmap_probe(target.0.id(), before);
+    // The uprobes come after the tracepoints; free's is the last attached.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&["free_enter"]) <= free_before {
+        assert!(Instant::now() < deadline, "the malloc uprobes never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(15), "target burst"),
+        "done"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let v = end_mmap_probe(probe, before);
+    assert_eq!(
+        progs_named_settled(&["free_enter"], free_before),
+        free_before,
+        "malloc uprobes left loaded"
+    );
+    let report = &v["probes"]["mmap"]["report"];
+    assert!(
+        report["malloc"]["libc"]
+            .as_str()
+            .is_some_and(|l| l.contains("libc")),
+        "libc not followed: {}",
+        report["malloc_skipped"]
+    );
+    let sites = v["probes"]["mmap"]["sites"].as_array().unwrap();
+    let malloc_at = |site: &str| {
+        let g = sites
+            .iter()
+            .find(|g| g["site"] == site && g["kind"] == "malloc")
+            .unwrap_or_else(|| panic!("no malloc site {site}: {sites:#?}"));
+        assert_eq!(g["owner"], "user", "{g:#}");
+        (
+            g["calls"].as_u64().unwrap(),
+            g["mapped_bytes"].as_u64().unwrap(),
+            g["unmapped_bytes"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(malloc_at("main.cKeep"), (100, 100 << 20, 0));
+    // C.free and C.realloc take pointers: cgo wraps those calls in a closure of the caller.
+    assert_eq!(
+        malloc_at("main.cBalanced.func1"),
+        (100, 100 * (64 << 10), 100 * (64 << 10))
+    );
+    // realloc released the 1000 bytes C.malloc gave and owns its 5000.
+    assert_eq!(malloc_at("main.cRealloc"), (1, 1000, 1000));
+    assert_eq!(malloc_at("main.cRealloc.func1"), (1, 5000, 0));
+    // 100 MiB of written C heap is nearly all of the anonymous RSS.
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory.rss-gap")
+        .unwrap_or_else(|| panic!("no memory.rss-gap: {v:#}"));
+    assert_eq!(f["sites"][0], "main.cKeep", "{f:#}");
+    assert!(f["title"].as_str().unwrap().contains("C malloc"), "{f:#}");
 }
