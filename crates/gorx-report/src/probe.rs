@@ -286,9 +286,16 @@ pub fn render_fds_text(r: &FdReport, groups: &[FdGroup]) -> String {
     out
 }
 
-/// Bytes as MiB with one decimal, signed.
+/// Bytes, signed: B below a KiB, KiB below a MiB, else MiB (one decimal).
 fn mib_signed(b: i64) -> String {
-    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    let a = b.unsigned_abs();
+    if a < 1 << 10 {
+        format!("{b} B")
+    } else if a < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
 }
 
 /// `gorx probe --only mmap`: memory mapped per site (user sites, then the Go runtime's own),
@@ -588,7 +595,7 @@ mod tests {
             "Memory mapped by pid 5 over 8.00 s",
             "RSS 12.0 MiB, anon 4.0 MiB → RSS 340.0 MiB, anon 330.0 MiB",
             "user mappings:",
-            "    20    320.0 MiB      0.0 MiB    320.0 MiB    320.0 MiB  anon    main.main.func1",
+            "    20    320.0 MiB          0 B    320.0 MiB    320.0 MiB  anon    main.main.func1",
             "the Go runtime's own",
             "(libc heap not followed: no libc mapped)",
             "320.0 MiB outstanding from main.main.func1 (anon):",
