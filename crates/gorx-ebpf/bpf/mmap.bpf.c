@@ -16,7 +16,10 @@
 // Per (stack, kind) the kernel keeps the bytes mapped and unmapped, so user space reads
 // outstanding bytes per site. Regions are keyed by start address; a range that does not
 // start at a tracked region is matched by walking the region table
-// (bpf_for_each_map_elem) for up to MAX_OVERLAP overlapping regions.
+// (bpf_for_each_map_elem) for up to MAX_OVERLAP overlapping regions. That walk costs
+// ~0.2 ms, so it is taken only when the range touches a 2 MiB granule that holds a
+// tracked region (a count per granule): the munmap of a mapping made before the probe
+// attached, far from the ones it tracks, stays cheap.
 //
 // Approximate: mprotect (committing a PROT_NONE reservation) and madvise(DONTNEED) are
 // not seen; mappings made before the probe attached are invisible (their munmap releases
@@ -34,6 +37,11 @@
 #define MAX_REGIONS 16384
 #define MAX_STACKS 4096
 #define MAX_OVERLAP 8
+#define MAX_GRANULES 65536
+#define GRANULE_SHIFT 21
+// A region wider than this many granules (1 GiB) is not counted per granule: while one
+// is tracked, every range takes the walk.
+#define WIDE_GRANULES 512
 
 // x86_64 syscall numbers.
 #define NR_mmap 9
@@ -101,6 +109,24 @@ struct {
 	__type(value, struct gx_site_bytes);
 } sites SEC(".maps");
 
+// 2 MiB granule (address >> 21) → tracked regions touching it (never below 0; entries
+// are not deleted at 0, so the count stays a safe over-approximation).
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_GRANULES);
+	__type(key, __u64);
+	__type(value, __s64);
+} granules SEC(".maps");
+
+// [0]: tracked regions wider than WIDE_GRANULES; [1]: set when the granule table
+// overflowed (the filter is then off: every range takes the walk).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __s64);
+} filter SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, MAX_STACKS);
@@ -163,14 +189,102 @@ static __always_inline void charge(__s32 stack_id, __u32 kind, __u64 mapped, __u
 		__sync_fetch_and_add(&s->calls, 1);
 }
 
+static __always_inline void filter_add(__u32 slot, __s64 delta)
+{
+	__s64 *v = bpf_map_lookup_elem(&filter, &slot);
+	if (v)
+		__sync_fetch_and_add(v, delta);
+}
+
+struct gx_mark {
+	__u64 first;
+	__s64 delta;
+};
+
+static long mark_one(__u64 i, struct gx_mark *m)
+{
+	__u64 g = m->first + i;
+	__s64 *v = bpf_map_lookup_elem(&granules, &g);
+	if (v) {
+		__sync_fetch_and_add(v, m->delta);
+		return 0;
+	}
+	if (m->delta > 0 && bpf_map_update_elem(&granules, &g, &m->delta, BPF_NOEXIST) != 0) {
+		// Lost a race to insert it, or the table is full.
+		v = bpf_map_lookup_elem(&granules, &g);
+		if (v)
+			__sync_fetch_and_add(v, m->delta);
+		else
+			filter_add(1, 1);
+	}
+	return 0;
+}
+
+// Count a tracked region [start, start+len) in (delta 1) or out of (-1) its granules.
+static __always_inline void mark(__u64 start, __u64 len, __s64 delta)
+{
+	if (len == 0)
+		return;
+	__u64 first = start >> GRANULE_SHIFT;
+	__u64 n = ((start + len - 1) >> GRANULE_SHIFT) - first + 1;
+	if (n > WIDE_GRANULES) {
+		filter_add(0, delta);
+		return;
+	}
+	struct gx_mark m = { .first = first, .delta = delta };
+	bpf_loop((__u32)n, mark_one, &m, 0);
+}
+
+struct gx_probe {
+	__u64 first;
+	int hit;
+};
+
+static long probe_one(__u64 i, struct gx_probe *p)
+{
+	__u64 g = p->first + i;
+	__s64 *v = bpf_map_lookup_elem(&granules, &g);
+	if (v && *v > 0) {
+		p->hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+// Whether [start, start+len) may overlap a tracked region.
+static __always_inline int may_overlap(__u64 start, __u64 len)
+{
+	__u32 k;
+	k = 0;
+	__s64 *wide = bpf_map_lookup_elem(&filter, &k);
+	k = 1;
+	__s64 *off = bpf_map_lookup_elem(&filter, &k);
+	if ((wide && *wide > 0) || (off && *off > 0))
+		return 1;
+	__u64 first = start >> GRANULE_SHIFT;
+	__u64 n = ((start + len - 1) >> GRANULE_SHIFT) - first + 1;
+	if (n > WIDE_GRANULES)
+		return 1;
+	struct gx_probe p = { .first = first, .hit = 0 };
+	bpf_loop((__u32)n, probe_one, &p, 0);
+	return p.hit;
+}
+
+static __always_inline int put_region(__u64 start, struct gx_region *r)
+{
+	if (bpf_map_update_elem(&regions, &start, r, BPF_ANY) != 0) {
+		count_drop(0);
+		return -1;
+	}
+	mark(start, r->len, 1);
+	return 0;
+}
+
 static __always_inline void add_region(__u64 start, __u64 len, __s32 stack_id, __u32 kind)
 {
 	struct gx_region r = { .stack_id = stack_id, .kind = kind, .len = len };
-	if (bpf_map_update_elem(&regions, &start, &r, BPF_ANY) != 0) {
-		count_drop(0);
-		return;
-	}
-	charge(stack_id, kind, len, 0, 1);
+	if (put_region(start, &r) == 0)
+		charge(stack_id, kind, len, 0, 1);
 }
 
 struct gx_overlap {
@@ -179,6 +293,7 @@ struct gx_overlap {
 	__u32 n;
 	__u32 missed;
 	__u64 keys[MAX_OVERLAP];
+	struct gx_region owner;
 };
 
 static long collect_overlap(struct bpf_map *map, __u64 *key, struct gx_region *r,
@@ -215,16 +330,24 @@ static __always_inline void cut(__u64 k, __u64 start, __u64 end, struct gx_regio
 	if (rend > end) {
 		// The tail stays owned, as its own region.
 		struct gx_region tail = { .stack_id = r.stack_id, .kind = r.kind, .len = rend - end };
-		if (bpf_map_update_elem(&regions, &end, &tail, BPF_ANY) != 0)
-			count_drop(0);
+		put_region(end, &tail);
 	}
+	mark(k, r.len, -1);
 	if (k < start) {
 		struct gx_region head = { .stack_id = r.stack_id, .kind = r.kind, .len = start - k };
-		bpf_map_update_elem(&regions, &k, &head, BPF_ANY);
+		put_region(k, &head);
 	} else {
 		bpf_map_delete_elem(&regions, &k);
 	}
 	charge(r.stack_id, r.kind, 0, hi - lo, 0);
+}
+
+static long cut_one(__u64 i, struct gx_overlap *o)
+{
+	if (i >= MAX_OVERLAP)
+		return 1;
+	cut(o->keys[i], o->start, o->end, &o->owner);
+	return 0;
 }
 
 // Release [start, start+len) from the tracked regions it overlaps; the first overlapped
@@ -239,15 +362,16 @@ static __always_inline void take_range(__u64 start, __u64 len, struct gx_region 
 		cut(start, start, end, owner);
 		return;
 	}
+	if (!may_overlap(start, len))
+		return;
 	struct gx_overlap o = { .start = start, .end = end };
 	bpf_for_each_map_elem(&regions, collect_overlap, &o, 0);
 	if (o.missed)
 		count_drop(2);
-	for (int i = 0; i < MAX_OVERLAP; i++) {
-		if (i >= o.n)
-			break;
-		cut(o.keys[i], start, end, owner);
-	}
+	// A callback (verified once) rather than an unrolled loop of cuts.
+	bpf_loop(o.n, cut_one, &o, 0);
+	if (owner && owner->len == 0)
+		*owner = o.owner;
 }
 
 // sys_enter(struct pt_regs *regs, long id)

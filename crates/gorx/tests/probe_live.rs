@@ -1303,7 +1303,8 @@ fn healthy_patient_gives_no_mmap_finding() {
 ///   region), then 2 MiB of which [0.5, 2) MiB is unmapped (a range starting inside a
 ///   region): 6 mapped, 4.5 unmapped;
 /// - grow: 1 MiB remapped to 3 MiB (mremap, may move): the owner keeps it, 3 outstanding;
-/// - fixed: a 4 MiB PROT_NONE reservation (not tracked) committed 2 MiB by MAP_FIXED.
+/// - fixed: a 4 MiB PROT_NONE reservation (not tracked) committed by MAP_FIXED: 2 MiB,
+///   then 1 MiB and 1 MiB adjacent, both unmapped by one munmap: 4 mapped, 2 unmapped.
 const MMAP_PROG: &str = r#"package main
 
 import (
@@ -1378,6 +1379,13 @@ func fixed() {
 	check(e)
 	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p, 2*mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
 	check(e)
+	// Two more adjacent commits, then one munmap across both.
+	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p+2*mib, mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p+3*mib, mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+2*mib, 2*mib, 0)
+	check(e)
 }
 
 func main() {
@@ -1430,7 +1438,7 @@ fn mmap_bytes_per_site_are_exact_on_a_known_program() {
     assert_eq!(at("main.balanced"), (10 * MIB, 10 * MIB));
     assert_eq!(at("main.partial"), (6 * MIB, 9 * MIB / 2));
     assert_eq!(at("main.grow"), (4 * MIB, MIB));
-    assert_eq!(at("main.fixed"), (2 * MIB, 0));
+    assert_eq!(at("main.fixed"), (4 * MIB, 2 * MIB));
     let drops = &v["probes"]["mmap"]["report"]["drops"];
     assert_eq!(drops["regions_full"], 0, "{drops}");
     assert_eq!(drops["overlap_overflow"], 0, "{drops}");
