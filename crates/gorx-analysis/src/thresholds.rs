@@ -480,8 +480,9 @@ pub const FD_LEAK_PROBE_MAX_FINDINGS: usize = 5;
 
 // ---- mmap: `gorx probe --only mmap` anonymous memory (gorx-ebpf/src/judge.rs) ----
 
-/// memory.rss-gap from the mmap probe: the user sites' anonymous mappings made in the
-/// window and still held (resident bytes when smaps was read, else mapped bytes) must
+/// memory.rss-gap from the mmap probe: the user sites' anonymous mappings and C heap
+/// (cgo malloc) made in the window and still held (resident bytes of the mappings from
+/// /proc/PID/pagemap, outstanding bytes of the C blocks) must
 /// reach this much, the same floor as the /proc rule (RSS_GAP_MIN_BYTES): below 64 MiB,
 /// binary data, libc and cgo thread stacks explain it.
 pub const MMAP_PROBE_MIN_BYTES: u64 = RSS_GAP_MIN_BYTES;

@@ -11,7 +11,8 @@
 //! - Probes: [`syscalls`] (latency per syscall, slow ones with their stack), [`runq`]
 //!   (run-queue delay of the threads, with the window's CFS throttling and host pressure),
 //!   [`fds`] (fds opened and closed per opening stack), [`mmap`] (anonymous memory mapped
-//!   and released per mapping stack).
+//!   and released per mapping stack, and for cgo targets libc's heap per Go caller:
+//!   [`malloc`]).
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
