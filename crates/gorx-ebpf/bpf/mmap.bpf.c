@@ -18,8 +18,9 @@
 // start at a tracked region is matched by walking the region table
 // (bpf_for_each_map_elem) for up to MAX_OVERLAP overlapping regions. That walk costs
 // ~0.2 ms, so it is taken only when the range touches a 2 MiB granule that holds a
-// tracked region (a count per granule): the munmap of a mapping made before the probe
-// attached, far from the ones it tracks, stays cheap.
+// tracked region (a count per granule; regions over 1 GiB, like a database's file
+// mapping, are counted per 1 GiB granule instead): the munmap of a mapping made before
+// the probe attached, far from the ones it tracks, stays cheap.
 //
 // Approximate: mprotect (committing a PROT_NONE reservation) and madvise(DONTNEED) are
 // not seen; mappings made before the probe attached are invisible (their munmap releases
@@ -39,8 +40,12 @@
 #define MAX_OVERLAP 8
 #define MAX_GRANULES 65536
 #define GRANULE_SHIFT 21
-// A region wider than this many granules (1 GiB) is not counted per granule: while one
-// is tracked, every range takes the walk.
+#define COARSE_SHIFT 30
+// Coarse granule keys carry this bit.
+#define COARSE_TAG (1ULL << 63)
+// A region wider than this many 2 MiB granules (1 GiB) is counted per 1 GiB granule; one
+// wider than this many of those (512 GiB) is not counted: while one is tracked, every
+// range takes the walk.
 #define WIDE_GRANULES 512
 
 // x86_64 syscall numbers.
@@ -109,8 +114,9 @@ struct {
 	__type(value, struct gx_site_bytes);
 } sites SEC(".maps");
 
-// 2 MiB granule (address >> 21) → tracked regions touching it (never below 0; entries
-// are not deleted at 0, so the count stays a safe over-approximation).
+// 2 MiB granule (address >> 21), or 1 GiB granule ((address >> 30) | COARSE_TAG) →
+// tracked regions touching it (entries are not deleted at 0, so the count stays a safe
+// over-approximation).
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_GRANULES);
@@ -198,12 +204,13 @@ static __always_inline void filter_add(__u32 slot, __s64 delta)
 
 struct gx_mark {
 	__u64 first;
+	__u64 tag;
 	__s64 delta;
 };
 
 static long mark_one(__u64 i, struct gx_mark *m)
 {
-	__u64 g = m->first + i;
+	__u64 g = (m->first + i) | m->tag;
 	__s64 *v = bpf_map_lookup_elem(&granules, &g);
 	if (v) {
 		__sync_fetch_and_add(v, m->delta);
@@ -221,28 +228,35 @@ static long mark_one(__u64 i, struct gx_mark *m)
 }
 
 // Count a tracked region [start, start+len) in (delta 1) or out of (-1) its granules.
-static __always_inline void mark(__u64 start, __u64 len, __s64 delta)
+// Global functions (here and below) are verified once, not at each call site.
+__noinline int mark(__u64 start, __u64 len, __s64 delta)
 {
 	if (len == 0)
-		return;
-	__u64 first = start >> GRANULE_SHIFT;
-	__u64 n = ((start + len - 1) >> GRANULE_SHIFT) - first + 1;
+		return 0;
+	struct gx_mark m = { .first = start >> GRANULE_SHIFT, .tag = 0, .delta = delta };
+	__u64 n = ((start + len - 1) >> GRANULE_SHIFT) - m.first + 1;
 	if (n > WIDE_GRANULES) {
-		filter_add(0, delta);
-		return;
+		m.first = start >> COARSE_SHIFT;
+		m.tag = COARSE_TAG;
+		n = ((start + len - 1) >> COARSE_SHIFT) - m.first + 1;
+		if (n > WIDE_GRANULES) {
+			filter_add(0, delta);
+			return 0;
+		}
 	}
-	struct gx_mark m = { .first = first, .delta = delta };
 	bpf_loop((__u32)n, mark_one, &m, 0);
+	return 0;
 }
 
 struct gx_probe {
 	__u64 first;
+	__u64 tag;
 	int hit;
 };
 
 static long probe_one(__u64 i, struct gx_probe *p)
 {
-	__u64 g = p->first + i;
+	__u64 g = (p->first + i) | p->tag;
 	__s64 *v = bpf_map_lookup_elem(&granules, &g);
 	if (v && *v > 0) {
 		p->hit = 1;
@@ -261,11 +275,19 @@ static __always_inline int may_overlap(__u64 start, __u64 len)
 	__s64 *off = bpf_map_lookup_elem(&filter, &k);
 	if ((wide && *wide > 0) || (off && *off > 0))
 		return 1;
-	__u64 first = start >> GRANULE_SHIFT;
-	__u64 n = ((start + len - 1) >> GRANULE_SHIFT) - first + 1;
+	// The 1 GiB granules first (wide regions), then the 2 MiB ones.
+	struct gx_probe p = { .first = start >> COARSE_SHIFT, .tag = COARSE_TAG, .hit = 0 };
+	__u64 n = ((start + len - 1) >> COARSE_SHIFT) - p.first + 1;
 	if (n > WIDE_GRANULES)
 		return 1;
-	struct gx_probe p = { .first = first, .hit = 0 };
+	bpf_loop((__u32)n, probe_one, &p, 0);
+	if (p.hit)
+		return 1;
+	p.first = start >> GRANULE_SHIFT;
+	p.tag = 0;
+	n = ((start + len - 1) >> GRANULE_SHIFT) - p.first + 1;
+	if (n > WIDE_GRANULES)
+		return 1;
 	bpf_loop((__u32)n, probe_one, &p, 0);
 	return p.hit;
 }
@@ -280,11 +302,13 @@ static __always_inline int put_region(__u64 start, struct gx_region *r)
 	return 0;
 }
 
-static __always_inline void add_region(__u64 start, __u64 len, __s32 stack_id, __u32 kind)
+// Global (not inlined): the verifier checks it once, not at each call site.
+__noinline int add_region(__u64 start, __u64 len, __s32 stack_id, __u32 kind)
 {
 	struct gx_region r = { .stack_id = stack_id, .kind = kind, .len = len };
 	if (put_region(start, &r) == 0)
 		charge(stack_id, kind, len, 0, 1);
+	return 0;
 }
 
 struct gx_overlap {
@@ -293,7 +317,7 @@ struct gx_overlap {
 	__u32 n;
 	__u32 missed;
 	__u64 keys[MAX_OVERLAP];
-	struct gx_region owner;
+	__u64 owner; // packed, as take_range returns it
 };
 
 static long collect_overlap(struct bpf_map *map, __u64 *key, struct gx_region *r,
@@ -312,21 +336,21 @@ static long collect_overlap(struct bpf_map *map, __u64 *key, struct gx_region *r
 	return 0;
 }
 
-// Release [start, end) from the region at `k`, splitting it. Returns its owner through
-// `owner` (when not NULL).
-static __always_inline void cut(__u64 k, __u64 start, __u64 end, struct gx_region *owner)
+#define OWNER_FOUND (1ULL << 63)
+
+// Release [start, end) from the region at `k`, splitting it. Returns its owner packed,
+// OWNER_FOUND | kind << 32 | (u32)stack_id, or 0 when it does not overlap.
+__noinline __u64 cut(__u64 k, __u64 start, __u64 end)
 {
 	struct gx_region *rp = bpf_map_lookup_elem(&regions, &k);
 	if (!rp)
-		return;
+		return 0;
 	struct gx_region r = *rp;
 	__u64 rend = k + r.len;
 	__u64 lo = k > start ? k : start;
 	__u64 hi = rend < end ? rend : end;
 	if (hi <= lo)
-		return;
-	if (owner && owner->len == 0)
-		*owner = r;
+		return 0;
 	if (rend > end) {
 		// The tail stays owned, as its own region.
 		struct gx_region tail = { .stack_id = r.stack_id, .kind = r.kind, .len = rend - end };
@@ -340,38 +364,39 @@ static __always_inline void cut(__u64 k, __u64 start, __u64 end, struct gx_regio
 		bpf_map_delete_elem(&regions, &k);
 	}
 	charge(r.stack_id, r.kind, 0, hi - lo, 0);
+	return OWNER_FOUND | ((__u64)r.kind << 32) | (__u32)r.stack_id;
 }
 
 static long cut_one(__u64 i, struct gx_overlap *o)
 {
 	if (i >= MAX_OVERLAP)
 		return 1;
-	cut(o->keys[i], o->start, o->end, &o->owner);
+	__u64 own = cut(o->keys[i], o->start, o->end);
+	if (!o->owner)
+		o->owner = own;
 	return 0;
 }
 
-// Release [start, start+len) from the tracked regions it overlaps; the first overlapped
-// region's owner is returned through `owner` (len 0 when none).
-static __always_inline void take_range(__u64 start, __u64 len, struct gx_region *owner)
+// Release [start, start+len) from the tracked regions it overlaps. Returns the first
+// overlapped region's owner, OWNER_FOUND | kind << 32 | (u32)stack_id, or 0 when none.
+// Global (not inlined): the verifier checks it once, not at each call site.
+__noinline __u64 take_range(__u64 start, __u64 len)
 {
 	__u64 end = start + len;
 	if (len == 0)
-		return;
+		return 0;
+	struct gx_overlap o = { .start = start, .end = end };
 	struct gx_region *r = bpf_map_lookup_elem(&regions, &start);
 	if (r && r->len >= len) {
-		cut(start, start, end, owner);
-		return;
+		o.owner = cut(start, start, end);
+	} else if (may_overlap(start, len)) {
+		bpf_for_each_map_elem(&regions, collect_overlap, &o, 0);
+		if (o.missed)
+			count_drop(2);
+		// A callback (verified once) rather than an unrolled loop of cuts.
+		bpf_loop(o.n, cut_one, &o, 0);
 	}
-	if (!may_overlap(start, len))
-		return;
-	struct gx_overlap o = { .start = start, .end = end };
-	bpf_for_each_map_elem(&regions, collect_overlap, &o, 0);
-	if (o.missed)
-		count_drop(2);
-	// A callback (verified once) rather than an unrolled loop of cuts.
-	bpf_loop(o.n, cut_one, &o, 0);
-	if (owner && owner->len == 0)
-		*owner = o.owner;
+	return o.owner;
 }
 
 // sys_enter(struct pt_regs *regs, long id)
@@ -422,10 +447,8 @@ int mmap_exit(void *ctx)
 	__u64 addr = (__u64)ret;
 	if (p.nr == NR_mmap) {
 		__u64 len = page_up(p.a1);
-		if (p.a3 & MAP_FIXED_) {
-			struct gx_region none = {};
-			take_range(addr, len, &none);
-		}
+		if (p.a3 & MAP_FIXED_)
+			take_range(addr, len);
 		if (p.a2 == PROT_NONE_)
 			return 0;
 		add_region(addr, len, p.stack_id, (p.a3 & MAP_ANONYMOUS_) ? KIND_ANON : KIND_FILE);
@@ -434,18 +457,16 @@ int mmap_exit(void *ctx)
 	if (p.nr == NR_munmap) {
 		if (ret != 0)
 			return 0;
-		struct gx_region none = {};
-		take_range(p.a0, page_up(p.a1), &none);
+		take_range(p.a0, page_up(p.a1));
 		return 0;
 	}
 	if (p.nr == NR_mremap) {
-		struct gx_region owner = {};
-		take_range(p.a0, page_up(p.a1), &owner);
-		if (owner.len == 0) {
+		__u64 owner = take_range(p.a0, page_up(p.a1));
+		if (!owner) {
 			count_drop(3);
 			return 0;
 		}
-		add_region(addr, page_up(p.a2), owner.stack_id, owner.kind);
+		add_region(addr, page_up(p.a2), (__s32)(__u32)owner, (__u32)(owner >> 32) & 0xff);
 		return 0;
 	}
 	if (p.nr == NR_brk) {

@@ -1206,7 +1206,7 @@ fn offheap_patient_rss_gap_names_its_mmap_caller_with_what_it_mapped() {
     }
     // The patient maps 16 MiB every 250 ms after this delay: the probe attaches first.
     let Some(p) = start_patient_cmd(offheap_patient(), |c| {
-        c.env("GORX_OFFHEAP_DELAY", "3s");
+        c.env("GORX_OFFHEAP_DELAY", "5s");
     }) else {
         return;
     };
@@ -1304,7 +1304,8 @@ fn healthy_patient_gives_no_mmap_finding() {
 ///   region): 6 mapped, 4.5 unmapped;
 /// - grow: 1 MiB remapped to 3 MiB (mremap, may move): the owner keeps it, 3 outstanding;
 /// - fixed: a 4 MiB PROT_NONE reservation (not tracked) committed by MAP_FIXED: 2 MiB,
-///   then 1 MiB and 1 MiB adjacent, both unmapped by one munmap: 4 mapped, 2 unmapped.
+///   then 1 MiB and 1 MiB adjacent, both unmapped by one munmap: 4 mapped, 2 unmapped;
+/// - wide: 2 GiB (over 1 GiB: counted per 1 GiB granule) with its middle 1 GiB unmapped.
 const MMAP_PROG: &str = r#"package main
 
 import (
@@ -1388,6 +1389,15 @@ func fixed() {
 	check(e)
 }
 
+//go:noinline
+func wide() {
+	// 2 GiB reserved (PROT_READ, never touched: no memory), its middle 1 GiB unmapped.
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, 2048*mib, syscall.PROT_READ, anon|syscall.MAP_NORESERVE, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+512*mib, 1024*mib, 0)
+	check(e)
+}
+
 func main() {
 	fmt.Println("ready")
 	in := bufio.NewScanner(os.Stdin)
@@ -1397,6 +1407,7 @@ func main() {
 		partial()
 		grow()
 		fixed()
+		wide()
 		fmt.Println("done")
 	}
 }
@@ -1439,6 +1450,7 @@ fn mmap_bytes_per_site_are_exact_on_a_known_program() {
     assert_eq!(at("main.partial"), (6 * MIB, 9 * MIB / 2));
     assert_eq!(at("main.grow"), (4 * MIB, MIB));
     assert_eq!(at("main.fixed"), (4 * MIB, 2 * MIB));
+    assert_eq!(at("main.wide"), (2048 * MIB, 1024 * MIB));
     let drops = &v["probes"]["mmap"]["report"]["drops"];
     assert_eq!(drops["regions_full"], 0, "{drops}");
     assert_eq!(drops["overlap_overflow"], 0, "{drops}");
