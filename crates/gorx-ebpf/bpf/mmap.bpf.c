@@ -26,7 +26,8 @@
 // not seen; mappings made before the probe attached are invisible (their munmap releases
 // nothing); more than MAX_OVERLAP regions under one munmap release only the first ones
 // (counted in drops[2]); the bytes counted are mapped, not resident (user space reads
-// residency from /proc/PID/smaps).
+// residency from /proc/PID/pagemap); mremap with MREMAP_DONTUNMAP is taken as a move;
+// mmap called from C code (cgo) has no Go stack (frame pointers stop in libc).
 //
 // Rebuild with build.sh; the object is committed beside this file.
 
