@@ -1105,6 +1105,9 @@ pub fn judge_mmap(r: &MmapReport, groups: &[MmapGroup]) -> Vec<Finding> {
                     "unmapped_bytes": g.unmapped_bytes,
                     "outstanding_bytes": g.outstanding_bytes,
                     "resident_bytes": g.resident_bytes,
+                    // Still growing at the window's end, or mapped early and held.
+                    "growth_second_half_bytes": g.series.last().copied().unwrap_or(0)
+                        - g.series.get(g.series.len() / 2).copied().unwrap_or(0),
                 }))
                 .collect::<Vec<_>>()
         ),
@@ -1265,6 +1268,11 @@ mod mmap_tests {
         assert_eq!(f[0].sites, vec!["main.main.func1"]);
         assert_eq!(f[0].evidence["user_mapped_held_bytes"], 320 * MIB);
         assert_eq!(f[0].evidence["runtime_mapped_outstanding_bytes"], 64 * MIB);
+        // Series [0, 160, 320] MiB: 160 MiB of it came in the second half.
+        assert_eq!(
+            f[0].evidence["sites"][0]["growth_second_half_bytes"],
+            160 * MIB
+        );
     }
 
     #[test]
