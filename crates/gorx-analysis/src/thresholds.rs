@@ -478,6 +478,25 @@ pub const FD_LEAK_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
 /// At most this many fd.leak findings (the fastest-growing sites).
 pub const FD_LEAK_PROBE_MAX_FINDINGS: usize = 5;
 
+// ---- mmap: `gorx probe --only mmap` anonymous memory (gorx-ebpf/src/judge.rs) ----
+
+/// memory.rss-gap from the mmap probe: the user sites' anonymous mappings and C heap
+/// (cgo malloc) made in the window and still held (resident bytes of the mappings from
+/// /proc/PID/pagemap, outstanding bytes of the C blocks) must
+/// reach this much, the same floor as the /proc rule (RSS_GAP_MIN_BYTES): below 64 MiB,
+/// binary data, libc and cgo thread stacks explain it.
+pub const MMAP_PROBE_MIN_BYTES: u64 = RSS_GAP_MIN_BYTES;
+/// ...and this share of the process's anonymous RSS at the window's end: a quarter of
+/// the memory outside the Go heap at one site is worth naming (warning), half means most
+/// of the process lives there (critical); the same shares as the /proc rule.
+pub const MMAP_PROBE_WARNING_SHARE: f64 = RSS_GAP_WARNING_RATIO;
+pub const MMAP_PROBE_CRITICAL_SHARE: f64 = RSS_GAP_CRITICAL_RATIO;
+/// A site is named in the finding's `sites` when it holds at least this share of the
+/// user-mapped memory (the rest stay in the evidence): the fix is where the bulk is.
+pub const MMAP_PROBE_SITE_MIN_SHARE: f64 = 0.10;
+/// At most this many sites named.
+pub const MMAP_PROBE_MAX_SITES: usize = 5;
+
 // ---- offcpu: `gorx probe --only offcpu` off-CPU time (gorx-ebpf/src/judge.rs) ----
 
 /// syscall.blocking from the off-CPU probe is a warning when a Go site's blocking syscalls

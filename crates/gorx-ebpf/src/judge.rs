@@ -1037,3 +1037,516 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
     }
 }
+
+// ---- probe 5: anonymous memory (mmap/munmap/mremap/brk) ----
+//
+// Needs: the mmap probe's stacks (bytes mapped and released per mapping stack, resident
+// bytes of the outstanding regions) and the process's anonymous RSS at the window's end.
+// Claims: `memory.rss-gap` naming the user sites (the first frame outside the runtime and
+// the standard library that called syscall.Mmap / unix.Mmap) whose mappings made in the
+// window still hold a large share of the anonymous RSS.
+// Why: memory mapped outside the Go heap is invisible to the heap profile and to
+// GOMEMLIMIT; the /proc rule sees the gap, this one sees who holds it. The Go runtime's own
+// mappings (heap arenas, goroutine stacks, metadata: sysReserve/sysMap/sysAlloc...) are
+// its heap, accounted by the runtime, and never blamed on a user site.
+
+use crate::mmap::{MemKind, MmapReport, MmapStack};
+use gorx_analysis::thresholds::{
+    MMAP_PROBE_CRITICAL_SHARE, MMAP_PROBE_MAX_SITES, MMAP_PROBE_MIN_BYTES,
+    MMAP_PROBE_SITE_MIN_SHARE, MMAP_PROBE_WARNING_SHARE,
+};
+
+/// Who made a mapping.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapOwner {
+    /// The program: syscall.Mmap / unix.Mmap called from its code (or C code).
+    User,
+    /// The Go runtime's own memory: heap arenas, stacks, GC metadata.
+    Runtime,
+}
+
+/// Frames between a syscall and the code that asked for it: the syscall packages.
+fn is_syscall_plumbing(f: &str) -> bool {
+    let pkg = gorx_formats::goroutines::package_of(f);
+    // internal/runtime/syscall/linux (Go 1.25+), internal/runtime/syscall (1.23-1.24),
+    // runtime/internal/syscall (1.21-1.22).
+    // A cgo call: runtime.cgocall and the cgo-generated wrappers (_Cfunc_, _cgo_) stand
+    // between the Go code and the C that allocates.
+    f == "runtime.cgocall"
+        || f == "runtime.asmcgocall"
+        || f.contains("._Cfunc_")
+        || f.contains("._cgo_")
+        || pkg == "syscall"
+        || pkg == "golang.org/x/sys/unix"
+        || pkg.starts_with("internal/runtime/syscall")
+        || pkg.starts_with("runtime/internal/syscall")
+        || pkg.starts_with("internal/syscall/")
+}
+
+/// The owner and site of a mapping stack (leaf first): the first frame past the syscall
+/// packages decides. A runtime frame there (runtime.mmap under sysReserveOS, sysMapOS,
+/// sysAllocOS, persistentalloc, (*mheap).grow, stackalloc...) means the runtime mapped it
+/// for itself, whatever user code later frames (through systemstack) reach; the site is
+/// then that runtime function. Otherwise the site is the first user frame. Unsymbolized
+/// frames (C code without frame pointers) are skipped.
+pub fn mapping_owner(frames: &[String]) -> (MapOwner, String) {
+    let named: Vec<&str> = frames
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !f.starts_with("0x"))
+        .collect();
+    let first = named.iter().copied().find(|f| !is_syscall_plumbing(f));
+    if let Some(f) = first {
+        let pkg = gorx_formats::goroutines::package_of(f);
+        if pkg == "runtime" || pkg.starts_with("runtime/") || pkg.starts_with("internal/runtime/") {
+            return (MapOwner::Runtime, f.to_string());
+        }
+    }
+    let past = named.iter().copied().skip_while(|f| is_syscall_plumbing(f));
+    let site = site(past.clone())
+        .or_else(|| past.clone().next())
+        .or_else(|| named.first().copied())
+        .unwrap_or(NO_STACK);
+    (MapOwner::User, site.to_string())
+}
+
+/// The memory mapped at one site (every stack of one kind whose site it is).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MmapGroup {
+    pub site: String,
+    pub owner: MapOwner,
+    pub kind: MemKind,
+    pub calls: u64,
+    pub mapped_bytes: u64,
+    pub unmapped_bytes: u64,
+    pub outstanding_bytes: i64,
+    /// Resident bytes of the outstanding regions at the end (None for brk, or when
+    /// /proc/PID/smaps could not be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resident_bytes: Option<u64>,
+    /// Outstanding bytes at each sample, summed over the site's stacks.
+    pub series: Vec<i64>,
+    /// The stack with the most outstanding bytes, leaf first.
+    pub stack: Vec<String>,
+}
+
+impl MmapGroup {
+    /// What the site holds of the RSS: resident bytes when known, else outstanding.
+    pub fn held_bytes(&self) -> u64 {
+        self.resident_bytes
+            .unwrap_or(self.outstanding_bytes.max(0) as u64)
+    }
+}
+
+/// Mapping stacks grouped by (owner, site, kind), most outstanding first.
+pub fn group_mmap(r: &MmapReport) -> Vec<MmapGroup> {
+    let mut groups: BTreeMap<(MapOwner, String, MemKind), MmapGroup> = BTreeMap::new();
+    // libc's heap per Go stack (cgo targets), as stacks of kind malloc.
+    let malloc: Vec<MmapStack> = r
+        .malloc
+        .iter()
+        .flat_map(|m| &m.stacks)
+        .map(|m| MmapStack {
+            frames: m.frames.clone(),
+            kind: MemKind::Malloc,
+            calls: m.allocs,
+            mapped_bytes: m.alloc_bytes,
+            unmapped_bytes: m.freed_bytes,
+            outstanding_bytes: m.outstanding_bytes,
+            resident_bytes: None,
+            series: m.series.clone(),
+            stack_error: m.stack_error,
+        })
+        .collect();
+    // Stacks come most outstanding first: the first seen names the group's stack.
+    for st in r.stacks.iter().chain(&malloc) {
+        let (owner, site) = mapping_owner(&st.frames);
+        let g = groups
+            .entry((owner, site.clone(), st.kind))
+            .or_insert_with(|| MmapGroup {
+                site,
+                owner,
+                kind: st.kind,
+                calls: 0,
+                mapped_bytes: 0,
+                unmapped_bytes: 0,
+                outstanding_bytes: 0,
+                resident_bytes: None,
+                series: vec![0; st.series.len()],
+                stack: st.frames.clone(),
+            });
+        g.calls += st.calls;
+        g.mapped_bytes += st.mapped_bytes;
+        g.unmapped_bytes += st.unmapped_bytes;
+        g.outstanding_bytes += st.outstanding_bytes;
+        if let Some(b) = st.resident_bytes {
+            g.resident_bytes = Some(g.resident_bytes.unwrap_or(0) + b);
+        }
+        if g.series.len() < st.series.len() {
+            g.series.resize(st.series.len(), 0);
+        }
+        for (a, b) in g.series.iter_mut().zip(&st.series) {
+            *a += b;
+        }
+    }
+    let mut out: Vec<MmapGroup> = groups.into_values().collect();
+    out.sort_by(|a, b| {
+        b.outstanding_bytes
+            .cmp(&a.outstanding_bytes)
+            .then_with(|| a.site.cmp(&b.site))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+    out
+}
+
+fn mib_str(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+}
+
+/// `memory.rss-gap` naming the user sites whose anonymous mappings (made in the window,
+/// still held at its end) are a large share of the anonymous RSS.
+pub fn judge_mmap(r: &MmapReport, groups: &[MmapGroup]) -> Vec<Finding> {
+    let (anon, basis) = match (r.end.rss_anon_bytes, r.end.vm_rss_bytes) {
+        (Some(a), _) => (a, "anonymous RSS"),
+        (None, Some(v)) => (v, "RSS"),
+        (None, None) => return Vec::new(), // gone: nothing to compare with
+    };
+    let user: Vec<&MmapGroup> = groups
+        .iter()
+        .filter(|g| g.owner == MapOwner::User && g.site != NO_STACK)
+        .filter(|g| g.kind != MemKind::File)
+        .filter(|g| g.held_bytes() > 0)
+        .collect();
+    let held: u64 = user.iter().map(|g| g.held_bytes()).sum();
+    if held < MMAP_PROBE_MIN_BYTES || anon == 0 {
+        return Vec::new();
+    }
+    let share = held as f64 / anon as f64;
+    let mut reasons = vec![format!(
+        "{} held by user mappings ≥ {}",
+        mib_str(held),
+        mib_str(MMAP_PROBE_MIN_BYTES)
+    )];
+    let severity = if share >= MMAP_PROBE_CRITICAL_SHARE {
+        reasons.push(format!(
+            "{:.0}% of {basis} ≥ {:.0}%",
+            share * 100.0,
+            MMAP_PROBE_CRITICAL_SHARE * 100.0
+        ));
+        Severity::Critical
+    } else if share >= MMAP_PROBE_WARNING_SHARE {
+        reasons.push(format!(
+            "{:.0}% of {basis} ≥ {:.0}%",
+            share * 100.0,
+            MMAP_PROBE_WARNING_SHARE * 100.0
+        ));
+        Severity::Warning
+    } else {
+        return Vec::new();
+    };
+    let mut by_held = user.clone();
+    by_held.sort_by(|a, b| {
+        b.held_bytes()
+            .cmp(&a.held_bytes())
+            .then_with(|| a.site.cmp(&b.site))
+    });
+    let mut named: Vec<String> = Vec::new();
+    for g in &by_held {
+        if named.len() == MMAP_PROBE_MAX_SITES {
+            break;
+        }
+        if g.held_bytes() as f64 >= held as f64 * MMAP_PROBE_SITE_MIN_SHARE
+            && !named.contains(&g.site)
+        {
+            named.push(g.site.clone());
+        }
+    }
+    let runtime_outstanding: i64 = groups
+        .iter()
+        .filter(|g| g.owner == MapOwner::Runtime && g.kind == MemKind::Anon)
+        .map(|g| g.outstanding_bytes)
+        .sum();
+    let mut evidence = Evidence::new();
+    evidence.insert("source".into(), json!("ebpf-mmap"));
+    evidence.insert("user_mapped_held_bytes".into(), json!(held));
+    evidence.insert(
+        "share_of_rss_percent".into(),
+        json!((share * 1000.0).round() / 10.0),
+    );
+    if let Some(a) = r.end.rss_anon_bytes {
+        evidence.insert("rss_anon_bytes".into(), json!(a));
+    }
+    if let Some(v) = r.end.vm_rss_bytes {
+        evidence.insert("rss_bytes".into(), json!(v));
+    }
+    if let Some(a) = r.start.rss_anon_bytes {
+        evidence.insert("rss_anon_bytes_at_start".into(), json!(a));
+    }
+    evidence.insert(
+        "sites".into(),
+        json!(
+            by_held
+                .iter()
+                .take(MMAP_PROBE_MAX_SITES)
+                .map(|g| json!({
+                    "site": g.site,
+                    "kind": g.kind,
+                    "mappings": g.calls,
+                    "mapped_bytes": g.mapped_bytes,
+                    "unmapped_bytes": g.unmapped_bytes,
+                    "outstanding_bytes": g.outstanding_bytes,
+                    "resident_bytes": g.resident_bytes,
+                    // Still growing at the window's end, or mapped early and held.
+                    "growth_second_half_bytes": g.series.last().copied().unwrap_or(0)
+                        - g.series.get(g.series.len() / 2).copied().unwrap_or(0),
+                }))
+                .collect::<Vec<_>>()
+        ),
+    );
+    evidence.insert(
+        "runtime_mapped_outstanding_bytes".into(),
+        json!(runtime_outstanding),
+    );
+    evidence.insert(
+        "counted".into(),
+        json!("mappings made during the window only; earlier ones are not attributed"),
+    );
+    evidence.insert("window_ns".into(), json!(r.window_ns));
+    evidence.insert("severity_reasons".into(), json!(reasons));
+    let more = if named.len() > 1 {
+        format!(" and {} more site(s)", named.len() - 1)
+    } else {
+        String::new()
+    };
+    vec![Finding {
+        id: "memory.rss-gap",
+        severity,
+        title: format!(
+            "{} of {} {basis} ({:.0}%) is held by {} at {}{more}, outside the Go heap",
+            mib_str(held),
+            mib_str(anon),
+            share * 100.0,
+            match by_held[0].kind {
+                MemKind::Malloc => "C malloc (cgo)",
+                MemKind::Brk => "brk",
+                _ => "mmap",
+            },
+            named[0]
+        ),
+        evidence,
+        recommendation: format!(
+            "{}: memory mapped here (syscall.Mmap / unix.Mmap or C allocation) is outside the \
+             Go heap: the heap profile and GOMEMLIMIT do not see it. Unmap (syscall.Munmap) \
+             what is no longer used or bound the cache that holds it, and subtract it from the \
+             container limit when sizing GOMEMLIMIT; the stack in probes.mmap shows the \
+             mapping call.",
+            named.join(", ")
+        ),
+        sources: vec![format!("ebpf:raw_syscalls mmap pid {}", r.pid)],
+        sites: named,
+    }]
+}
+
+#[cfg(test)]
+mod mmap_tests {
+    use super::*;
+    use crate::mmap::{MemSnapshot, MmapDrops};
+
+    const MIB: u64 = 1 << 20;
+
+    fn st(frames: &[&str], kind: MemKind, out: u64, resident: Option<u64>) -> MmapStack {
+        MmapStack {
+            frames: frames.iter().map(|s| s.to_string()).collect(),
+            kind,
+            calls: (out / (16 * MIB)).max(1),
+            mapped_bytes: out,
+            unmapped_bytes: 0,
+            outstanding_bytes: out as i64,
+            resident_bytes: resident,
+            series: vec![0, out as i64 / 2, out as i64],
+            stack_error: None,
+        }
+    }
+
+    fn report(stacks: Vec<MmapStack>, rss_anon: u64) -> MmapReport {
+        MmapReport {
+            pid: 42,
+            window_ns: 8_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks,
+            drops: MmapDrops::default(),
+            start: MemSnapshot {
+                vm_rss_bytes: Some(20 * MIB),
+                rss_anon_bytes: Some(10 * MIB),
+            },
+            end: MemSnapshot {
+                vm_rss_bytes: Some(rss_anon + 10 * MIB),
+                rss_anon_bytes: Some(rss_anon),
+            },
+            target_exited: false,
+            malloc: None,
+            malloc_skipped: None,
+        }
+    }
+
+    // As Go 1.26 symbolizes syscall.Mmap's stack (the offheap patient).
+    const USER_MMAP: &[&str] = &[
+        "internal/runtime/syscall/linux.Syscall6",
+        "syscall.Syscall6",
+        "syscall.mmap",
+        "syscall.(*mmapper).Mmap",
+        "syscall.Mmap",
+        "main.main.func1",
+        "runtime.goexit",
+    ];
+    // The runtime growing its heap on behalf of a user allocation: the frames walk on
+    // through systemstack into the user's mallocgc caller, which must not be blamed.
+    const HEAP_GROW: &[&str] = &[
+        "runtime.mmap",
+        "runtime.sysMapOS",
+        "runtime.sysMap",
+        "runtime.(*mheap).grow",
+        "runtime.(*mheap).allocSpan",
+        "runtime.systemstack",
+        "runtime.mallocgc",
+        "main.buildCache",
+    ];
+    const RESERVE: &[&str] = &[
+        "runtime.sysReserveOS",
+        "runtime.sysReserve",
+        "runtime.(*mheap).sysAlloc",
+    ];
+
+    #[test]
+    fn owners_are_told_apart_by_the_frame_past_the_syscall_packages() {
+        let v = |f: &[&str]| f.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mapping_owner(&v(USER_MMAP)),
+            (MapOwner::User, "main.main.func1".to_string())
+        );
+        assert_eq!(
+            mapping_owner(&v(HEAP_GROW)),
+            (MapOwner::Runtime, "runtime.mmap".to_string())
+        );
+        assert_eq!(mapping_owner(&v(RESERVE)).0, MapOwner::Runtime);
+        // x/sys/unix is plumbing too; C frames without symbols are skipped.
+        let unix = [
+            "0x7f001234",
+            "golang.org/x/sys/unix.Mmap",
+            "example.com/db.(*Arena).grow",
+        ];
+        assert_eq!(
+            mapping_owner(&v(&unix)),
+            (MapOwner::User, "example.com/db.(*Arena).grow".to_string())
+        );
+    }
+
+    #[test]
+    fn a_user_site_holding_most_of_the_rss_is_named() {
+        let r = report(
+            vec![
+                st(USER_MMAP, MemKind::Anon, 320 * MIB, Some(320 * MIB)),
+                st(HEAP_GROW, MemKind::Anon, 64 * MIB, Some(8 * MIB)),
+            ],
+            340 * MIB,
+        );
+        let groups = group_mmap(&r);
+        assert_eq!(groups[0].site, "main.main.func1");
+        let f = judge_mmap(&r, &groups);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "memory.rss-gap");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(f[0].sites, vec!["main.main.func1"]);
+        assert_eq!(f[0].evidence["user_mapped_held_bytes"], 320 * MIB);
+        assert_eq!(f[0].evidence["runtime_mapped_outstanding_bytes"], 64 * MIB);
+        // Series [0, 160, 320] MiB: 160 MiB of it came in the second half.
+        assert_eq!(
+            f[0].evidence["sites"][0]["growth_second_half_bytes"],
+            160 * MIB
+        );
+    }
+
+    #[test]
+    fn the_runtime_heap_is_never_blamed_and_a_healthy_process_gives_nothing() {
+        // A server whose heap grew by 300 MiB: all of it the runtime's own mappings.
+        let r = report(
+            vec![
+                st(HEAP_GROW, MemKind::Anon, 256 * MIB, Some(250 * MIB)),
+                st(RESERVE, MemKind::Anon, 64 * MIB, Some(40 * MIB)),
+            ],
+            300 * MIB,
+        );
+        assert!(judge_mmap(&r, &group_mmap(&r)).is_empty());
+        // A small user mapping next to a big heap is not worth a finding.
+        let r = report(
+            vec![
+                st(USER_MMAP, MemKind::Anon, 80 * MIB, Some(80 * MIB)),
+                st(HEAP_GROW, MemKind::Anon, 500 * MIB, Some(500 * MIB)),
+            ],
+            600 * MIB,
+        );
+        assert!(judge_mmap(&r, &group_mmap(&r)).is_empty());
+        // Mapped but never touched: not resident, so not RSS.
+        let r = report(
+            vec![st(USER_MMAP, MemKind::Anon, 1024 * MIB, Some(0))],
+            30 * MIB,
+        );
+        assert!(judge_mmap(&r, &group_mmap(&r)).is_empty());
+    }
+
+    #[test]
+    fn cgo_malloc_is_charged_past_the_cgo_wrappers_and_named_as_c_malloc() {
+        use crate::malloc::{MallocReport, MallocStack};
+        let mut r = report(Vec::new(), 110 * MIB);
+        r.malloc = Some(MallocReport {
+            libc: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            stacks: vec![MallocStack {
+                frames: [
+                    "runtime.cgocall",
+                    "main._cgo_cmalloc",
+                    "main._Cfunc__CMalloc",
+                    "main.cKeep",
+                    "main.main",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+                allocs: 100,
+                frees: 0,
+                alloc_bytes: 100 * MIB,
+                freed_bytes: 0,
+                outstanding_bytes: (100 * MIB) as i64,
+                series: vec![(100 * MIB) as i64],
+                stack_error: None,
+            }],
+            blocks_untracked: 0,
+            sites_full: 0,
+        });
+        let groups = group_mmap(&r);
+        assert_eq!(groups[0].site, "main.cKeep");
+        assert_eq!(groups[0].kind, MemKind::Malloc);
+        let f = judge_mmap(&r, &groups);
+        assert_eq!(f[0].sites, vec!["main.cKeep"]);
+        assert!(
+            f[0].title.contains("held by C malloc (cgo) at main.cKeep"),
+            "{}",
+            f[0].title
+        );
+    }
+
+    #[test]
+    fn a_quarter_is_a_warning_and_file_mappings_are_not_judged() {
+        let r = report(
+            vec![
+                st(USER_MMAP, MemKind::Anon, 100 * MIB, Some(100 * MIB)),
+                st(USER_MMAP, MemKind::File, 900 * MIB, Some(900 * MIB)),
+            ],
+            300 * MIB,
+        );
+        let f = judge_mmap(&r, &group_mmap(&r));
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["user_mapped_held_bytes"], 100 * MIB);
+    }
+}

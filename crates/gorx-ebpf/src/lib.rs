@@ -11,13 +11,17 @@
 //! - Probes: [`syscalls`] (latency per syscall, slow ones with their stack), [`runq`]
 //!   (run-queue delay of the threads, with the window's CFS throttling and host pressure),
 //!   [`fds`] (fds opened and closed per opening stack), [`offcpu`] (off-CPU time of the
-//!   threads per user stack, the runtime's idle threads kept apart).
+//!   threads per user stack, the runtime's idle threads kept apart), [`mmap`] (anonymous
+//!   memory mapped and released per mapping stack, and for cgo targets libc's heap per Go
+//!   caller: [`malloc`]).
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
 pub mod fds;
 pub mod gopclntab;
 pub mod judge;
+pub mod malloc;
+pub mod mmap;
 pub mod offcpu;
 pub mod preflight;
 pub mod runq;

@@ -459,6 +459,139 @@ mod offcpu_tests {
     }
 }
 
+/// Bytes, signed: B below a KiB, KiB below a MiB, else MiB (one decimal).
+fn mib_signed(b: i64) -> String {
+    let a = b.unsigned_abs();
+    if a < 1 << 10 {
+        format!("{b} B")
+    } else if a < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+    }
+}
+
+/// `gorx probe --only mmap`: memory mapped per site (user sites, then the Go runtime's own),
+/// outstanding and resident at the end, with the process's RSS at the start and end.
+pub fn render_mmap_text(
+    r: &gorx_ebpf::mmap::MmapReport,
+    groups: &[gorx_ebpf::judge::MmapGroup],
+) -> String {
+    use gorx_ebpf::judge::MapOwner;
+    let mut out = String::new();
+    let rss = |s: &gorx_ebpf::mmap::MemSnapshot| {
+        format!(
+            "RSS {}, anon {}",
+            s.vm_rss_bytes.map_or("?".into(), |b| mib_signed(b as i64)),
+            s.rss_anon_bytes
+                .map_or("?".into(), |b| mib_signed(b as i64))
+        )
+    };
+    let _ = writeln!(
+        out,
+        "Memory mapped by pid {} over {} by mapping Go site (mmap/munmap/mremap/brk, in-kernel, tgid-filtered; {} → {}):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64),
+        rss(&r.start),
+        rss(&r.end)
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    let d = &r.drops;
+    if d.total() > 0 {
+        let _ = writeln!(
+            out,
+            "  (not tracked: {} mappings (region table full), {} calls (site table full), {} ranges over too many regions, {} mremaps of earlier mappings)",
+            d.regions_full, d.sites_full, d.overlap_overflow, d.mremap_untracked
+        );
+    }
+    match (&r.malloc, &r.malloc_skipped) {
+        (Some(m), _) => {
+            let _ = writeln!(
+                out,
+                "  (libc heap followed: malloc/calloc/realloc/free in {}, charged to the Go stack calling into C{})",
+                m.libc,
+                if m.blocks_untracked + m.sites_full > 0 {
+                    format!(
+                        "; {} blocks not tracked (tables full)",
+                        m.blocks_untracked + m.sites_full
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(out, "  (libc heap not followed: {why})");
+        }
+        (None, None) => {}
+    }
+    if groups.is_empty() {
+        let _ = writeln!(out, "  no memory mapped in the window\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<6}  SITE",
+        "CALLS", "MAPPED", "UNMAPPED", "OUTSTANDING", "RESIDENT", "KIND"
+    );
+    for owner in [MapOwner::User, MapOwner::Runtime] {
+        let rows: Vec<_> = groups.iter().filter(|g| g.owner == owner).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {}",
+            match owner {
+                MapOwner::User => "user mappings:",
+                MapOwner::Runtime =>
+                    "the Go runtime's own (heap arenas, stacks, metadata; not blamed):",
+            }
+        );
+        for g in rows.iter().take(TOP_GROUPS) {
+            let _ = writeln!(
+                out,
+                "  {:>6} {:>12} {:>12} {:>12} {:>12}  {:<6}  {}",
+                g.calls,
+                mib_signed(g.mapped_bytes as i64),
+                mib_signed(g.unmapped_bytes as i64),
+                mib_signed(g.outstanding_bytes),
+                g.resident_bytes
+                    .map_or("-".into(), |b| mib_signed(b as i64)),
+                g.kind.as_str(),
+                g.site
+            );
+        }
+        if rows.len() > TOP_GROUPS {
+            let _ = writeln!(
+                out,
+                "  ({} more sites; --json has them all)",
+                rows.len() - TOP_GROUPS
+            );
+        }
+    }
+    for g in groups
+        .iter()
+        .filter(|g| g.owner == MapOwner::User && g.outstanding_bytes > 0)
+        .take(3)
+    {
+        let _ = writeln!(
+            out,
+            "\n  {} outstanding from {} ({}):",
+            mib_signed(g.outstanding_bytes),
+            g.site,
+            g.kind.as_str()
+        );
+        for f in g.stack.iter().take(STACK_FRAMES) {
+            let _ = writeln!(out, "      {f}");
+        }
+    }
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,5 +723,59 @@ mod tests {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
         assert!(render_fds_text(&r, &[]).contains("no fds opened"));
+    }
+    #[test]
+    fn mmap_sites_render_user_apart_from_the_runtime() {
+        use gorx_ebpf::judge::{MapOwner, MmapGroup};
+        use gorx_ebpf::mmap::{MemKind, MemSnapshot, MmapDrops, MmapReport};
+        const MIB: u64 = 1 << 20;
+        let r = MmapReport {
+            pid: 5,
+            window_ns: 8_000_000_000,
+            sample_every_ns: 500_000_000,
+            stacks: Vec::new(),
+            drops: MmapDrops::default(),
+            start: MemSnapshot {
+                vm_rss_bytes: Some(12 * MIB),
+                rss_anon_bytes: Some(4 * MIB),
+            },
+            end: MemSnapshot {
+                vm_rss_bytes: Some(340 * MIB),
+                rss_anon_bytes: Some(330 * MIB),
+            },
+            target_exited: false,
+            malloc: None,
+            malloc_skipped: Some("no libc mapped".into()),
+        };
+        let g = |site: &str, owner, out: u64| MmapGroup {
+            site: site.into(),
+            owner,
+            kind: MemKind::Anon,
+            calls: 20,
+            mapped_bytes: out,
+            unmapped_bytes: 0,
+            outstanding_bytes: out as i64,
+            resident_bytes: Some(out),
+            series: vec![out as i64],
+            stack: vec!["syscall.Mmap".into(), site.into()],
+        };
+        let groups = vec![
+            g("main.main.func1", MapOwner::User, 320 * MIB),
+            g("runtime.mmap", MapOwner::Runtime, 4 * MIB),
+        ];
+        let text = render_mmap_text(&r, &groups);
+        for want in [
+            "Memory mapped by pid 5 over 8.00 s",
+            "RSS 12.0 MiB, anon 4.0 MiB → RSS 340.0 MiB, anon 330.0 MiB",
+            "user mappings:",
+            "    20    320.0 MiB          0 B    320.0 MiB    320.0 MiB  anon    main.main.func1",
+            "the Go runtime's own",
+            "(libc heap not followed: no libc mapped)",
+            "320.0 MiB outstanding from main.main.func1 (anon):",
+            "      syscall.Mmap",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
+        assert!(render_mmap_text(&r, &[]).contains("no memory mapped"));
     }
 }

@@ -538,7 +538,14 @@ fn start_inline_program(
         .arg(".")
         .current_dir(&dir)
         .env("GOTOOLCHAIN", "local")
-        .env("CGO_ENABLED", "0")
+        .env(
+            "CGO_ENABLED",
+            if main_go.contains("import \"C\"") {
+                "1"
+            } else {
+                "0"
+            },
+        )
         .status()
         .unwrap();
     assert!(built.success());
@@ -1653,4 +1660,522 @@ fn a_thread_asleep_since_before_the_probe_attached_is_counted_at_its_go_site() {
     );
     // The runtime's threads that slept through the window are idle, not blocking.
     assert!(report["idle_ns"].as_u64().unwrap() >= window, "{report:#}");
+}
+
+// ---- mmap probe ----
+
+/// The mmap probe's programs.
+const MMAP_PROGS: [&str; 2] = ["mmap_enter", "mmap_exit"];
+
+/// The port a process listens on, from its socket fds and /proc/PID/net/tcp.
+fn listening_port(pid: u32) -> Option<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let tcp = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).ok()?;
+    tcp.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // local_address st ... inode (field 9); st 0A is LISTEN.
+        if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+            u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// An expvar integer of a patient (GET /debug/vars on its loopback port).
+fn expvar_int(port: u16, name: &str) -> Option<i64> {
+    use std::io::Write;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(c, "GET /debug/vars HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut body = String::new();
+    c.read_to_string(&mut body).ok()?;
+    let json = &body[body.find("\r\n\r\n")? + 4..];
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    v[name].as_i64()
+}
+
+/// The offheap patient: 20 × 16 MiB of written anonymous mmap memory, 4 a second.
+fn offheap_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("offheap", "offheap", &[]))
+        .clone()
+}
+
+/// The healthy patient: a small JSON API under a steady in-process load.
+fn healthy_patient() -> Option<PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| build_package("healthy", "healthy", &[]))
+        .clone()
+}
+
+/// Start `gorx probe --only mmap --json` with a long window and wait until its programs
+/// are loaded (and a moment for the attach that follows).
+fn start_mmap_probe(pid: u32, before: usize) -> Child {
+    let probe = probe_cmd(pid, &["--only", "mmap", "--duration", "40s", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&MMAP_PROGS) < before + MMAP_PROGS.len() {
+        assert!(Instant::now() < deadline, "gorx probe never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    probe
+}
+
+/// SIGINT the probe, check it exited 0 and unloaded its programs, return its JSON.
+fn end_mmap_probe(mut probe: Child, before: usize) -> serde_json::Value {
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(probe.id() as libc::pid_t, libc::SIGINT) };
+    let out = wait_output(&mut probe, Duration::from_secs(15));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        progs_named_settled(&MMAP_PROGS, before),
+        before,
+        "mmap probe programs left loaded"
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn offheap_patient_rss_gap_names_its_mmap_caller_with_what_it_mapped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    // The patient maps 16 MiB every 250 ms after this delay: the probe attaches first.
+    let Some(p) = start_patient_cmd(offheap_patient(), |c| {
+        c.env("GORX_OFFHEAP_DELAY", "5s");
+    }) else {
+        return;
+    };
+    let pid = p.0.id();
+    let port = listening_port(pid).expect("the patient's port");
+    let before = progs_named(&MMAP_PROGS);
+    let probe = start_mmap_probe(pid, before);
+    assert_eq!(
+        expvar_int(port, "offheap_mapped_bytes"),
+        Some(0),
+        "the patient started mapping before the probe attached (machine too slow)"
+    );
+    // Wait until the patient reports all 20 chunks mapped (the oracle), then a moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let total = loop {
+        let n = expvar_int(port, "offheap_mapped_bytes").unwrap_or(0);
+        if n >= 320 << 20 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the patient mapped only {n} bytes"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let v = end_mmap_probe(probe, before);
+    let findings = v["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["id"] == "memory.rss-gap")
+        .unwrap_or_else(|| panic!("no memory.rss-gap: {findings:#?}"));
+    assert_eq!(f["sites"][0], "main.main.func1", "{f:#}");
+    assert_eq!(f["severity"], "critical", "{f:#}");
+    // The oracle: what the probe saw mapped and still held at the site is exactly what the
+    // patient says it mapped, and all of it is resident (every page was written).
+    let sites = v["probes"]["mmap"]["sites"].as_array().unwrap();
+    let g = sites
+        .iter()
+        .find(|g| g["site"] == "main.main.func1" && g["owner"] == "user")
+        .unwrap_or_else(|| panic!("no user site main.main.func1: {sites:#?}"));
+    assert_eq!(g["mapped_bytes"].as_i64(), Some(total), "{g:#}");
+    assert_eq!(g["outstanding_bytes"].as_i64(), Some(total), "{g:#}");
+    assert_eq!(g["resident_bytes"].as_i64(), Some(total), "{g:#}");
+    assert_eq!(g["calls"], 20, "{g:#}");
+    assert!(
+        g["stack"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "syscall.Mmap"),
+        "{g:#}"
+    );
+    // The runtime's own mappings are listed apart and never named.
+    assert!(
+        sites
+            .iter()
+            .filter(|g| g["owner"] == "runtime")
+            .all(|g| g["site"].as_str().unwrap().starts_with("runtime.")),
+        "{sites:#?}"
+    );
+}
+
+#[test]
+fn healthy_patient_gives_no_mmap_finding() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(p) = start_patient_bin(healthy_patient()) else {
+        return;
+    };
+    let before = progs_named(&MMAP_PROGS);
+    let probe = start_mmap_probe(p.0.id(), before);
+    std::thread::sleep(Duration::from_secs(4));
+    let v = end_mmap_probe(probe, before);
+    let findings = v["findings"].as_array().unwrap();
+    assert!(findings.is_empty(), "{findings:#?}");
+    // Whatever it mapped in the window is the runtime's (its heap and stacks).
+    let sites = v["probes"]["mmap"]["sites"].as_array().unwrap();
+    assert!(
+        sites
+            .iter()
+            .all(|g| g["owner"] == "runtime" || g["outstanding_bytes"].as_i64() < Some(1 << 20)),
+        "{sites:#?}"
+    );
+}
+
+/// Go program for the mmap accounting: on each stdin line, mappings whose outcome is
+/// known to the byte (MiB = 1 << 20):
+/// - keep: 10 × 1 MiB mapped and kept (outstanding 10 MiB);
+/// - balanced: 10 × 1 MiB mapped and unmapped (0);
+/// - partial: 4 MiB, its 2nd MiB unmapped (split in two), then its last 2 MiB (the tail
+///   region), then 2 MiB of which [0.5, 2) MiB is unmapped (a range starting inside a
+///   region): 6 mapped, 4.5 unmapped;
+/// - grow: 1 MiB remapped to 3 MiB (mremap, may move): the owner keeps it, 3 outstanding;
+/// - fixed: a 4 MiB PROT_NONE reservation (not tracked) committed by MAP_FIXED: 2 MiB,
+///   then 1 MiB and 1 MiB adjacent, both unmapped by one munmap: 4 mapped, 2 unmapped;
+/// - wide: 2 GiB (over 1 GiB: counted per 1 GiB granule) with its middle 1 GiB unmapped.
+const MMAP_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+const mib = 1 << 20
+
+var kept [][]byte
+
+// No helper function: the first user frame names the site, so each site calls the
+// syscall itself (a panic on failure is enough for a test program).
+func check(e syscall.Errno) {
+	if e != 0 {
+		panic(e)
+	}
+}
+
+const rw = syscall.PROT_READ | syscall.PROT_WRITE
+const anon = syscall.MAP_ANON | syscall.MAP_PRIVATE
+
+//go:noinline
+func keep() {
+	for i := 0; i < 10; i++ {
+		b, err := syscall.Mmap(-1, 0, mib, rw, anon)
+		if err != nil {
+			panic(err)
+		}
+		kept = append(kept, b)
+	}
+}
+
+//go:noinline
+func balanced() {
+	for i := 0; i < 10; i++ {
+		b, err := syscall.Mmap(-1, 0, mib, rw, anon)
+		if err != nil {
+			panic(err)
+		}
+		syscall.Munmap(b)
+	}
+}
+
+//go:noinline
+func partial() {
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, 4*mib, rw, anon, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+mib, mib, 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+2*mib, 2*mib, 0)
+	check(e)
+	q, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, 2*mib, rw, anon, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, q+mib/2, 3*mib/2, 0)
+	check(e)
+}
+
+//go:noinline
+func grow() {
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, mib, rw, anon, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall6(syscall.SYS_MREMAP, p, mib, 3*mib, 1 /* MREMAP_MAYMOVE */, 0, 0)
+	check(e)
+}
+
+//go:noinline
+func fixed() {
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, 4*mib, syscall.PROT_NONE, anon, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p, 2*mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
+	check(e)
+	// Two more adjacent commits, then one munmap across both.
+	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p+2*mib, mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall6(syscall.SYS_MMAP, p+3*mib, mib, rw, anon|syscall.MAP_FIXED, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+2*mib, 2*mib, 0)
+	check(e)
+}
+
+//go:noinline
+func wide() {
+	// 2 GiB reserved (PROT_READ, never touched: no memory), its middle 1 GiB unmapped.
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, 0, 2048*mib, syscall.PROT_READ, anon|syscall.MAP_NORESERVE, ^uintptr(0), 0)
+	check(e)
+	_, _, e = syscall.Syscall(syscall.SYS_MUNMAP, p+512*mib, 1024*mib, 0)
+	check(e)
+}
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		keep()
+		balanced()
+		partial()
+		grow()
+		fixed()
+		wide()
+		fmt.Println("done")
+	}
+}
+"#;
+
+#[test]
+fn mmap_bytes_per_site_are_exact_on_a_known_program() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some((mut target, t_out, _dir)) = start_inline_program("mmaps", MMAP_PROG) else {
+        return;
+    };
+    let before = progs_named(&MMAP_PROGS);
+    let probe = start_mmap_probe(target.0.id(), before);
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(15), "target burst"),
+        "done"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let v = end_mmap_probe(probe, before);
+    let sites = v["probes"]["mmap"]["sites"].as_array().unwrap();
+    let at = |site: &str| {
+        let g = sites
+            .iter()
+            .find(|g| g["site"] == site && g["kind"] == "anon")
+            .unwrap_or_else(|| panic!("no site {site}: {sites:#?}"));
+        assert_eq!(g["owner"], "user", "{g:#}");
+        (
+            g["mapped_bytes"].as_u64().unwrap(),
+            g["unmapped_bytes"].as_u64().unwrap(),
+        )
+    };
+    const MIB: u64 = 1 << 20;
+    assert_eq!(at("main.keep"), (10 * MIB, 0));
+    assert_eq!(at("main.balanced"), (10 * MIB, 10 * MIB));
+    assert_eq!(at("main.partial"), (6 * MIB, 9 * MIB / 2));
+    assert_eq!(at("main.grow"), (4 * MIB, MIB));
+    assert_eq!(at("main.fixed"), (4 * MIB, 2 * MIB));
+    assert_eq!(at("main.wide"), (2048 * MIB, 1024 * MIB));
+    let drops = &v["probes"]["mmap"]["report"]["drops"];
+    assert_eq!(drops["regions_full"], 0, "{drops}");
+    assert_eq!(drops["overlap_overflow"], 0, "{drops}");
+    // 16.5 MiB outstanding is under the finding's floor; whatever is found, the runtime
+    // is never named.
+    for f in v["findings"].as_array().unwrap() {
+        for s in f["sites"].as_array().unwrap() {
+            assert!(!s.as_str().unwrap().starts_with("runtime."), "{f:#}");
+        }
+    }
+}
+
+#[test]
+fn mmap_probe_ends_with_the_target_and_unloads_its_programs() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some(mut p) = start_patient_bin(healthy_patient()) else {
+        return;
+    };
+    let before = progs_named(&MMAP_PROGS);
+    let probe = start_mmap_probe(p.0.id(), before);
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = p.0.kill();
+    let _ = p.0.wait();
+    let mut probe = probe;
+    let out = wait_output(&mut probe, Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exited"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["probes"]["mmap"]["report"]["target_exited"], true);
+    // No RSS to compare with once the target is gone: no verdict.
+    assert!(v["findings"].as_array().unwrap().is_empty(), "{v:#}");
+    assert_eq!(
+        progs_named_settled(&MMAP_PROGS, before),
+        before,
+        "programs left loaded after the target exited"
+    );
+}
+
+/// A cgo program: on each stdin line, 100 blocks of 1 MiB C-malloc'd (and written) and
+/// kept, 100 of 64 KiB allocated and freed, and one block of 1000 bytes realloc'd to 5000
+/// and kept.
+const CGO_MALLOC_PROG: &str = r#"package main
+
+/*
+#include <stdlib.h>
+#include <string.h>
+
+static void *grab(size_t n) { void *p = malloc(n); if (p) memset(p, 1, n); return p; }
+*/
+import "C"
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"unsafe"
+)
+
+var kept []unsafe.Pointer
+
+//go:noinline
+func cKeep() {
+	for i := 0; i < 100; i++ {
+		kept = append(kept, C.grab(1<<20))
+	}
+}
+
+//go:noinline
+func cBalanced() {
+	for i := 0; i < 100; i++ {
+		C.free(C.grab(64 << 10))
+	}
+}
+
+//go:noinline
+func cRealloc() {
+	p := C.malloc(1000)
+	p = C.realloc(p, 5000)
+	kept = append(kept, p)
+}
+
+func main() {
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		cKeep()
+		cBalanced()
+		cRealloc()
+		fmt.Println("done")
+	}
+}
+"#;
+
+#[test]
+fn cgo_malloc_is_charged_to_the_go_caller_and_named_by_rss_gap() {
+    use std::io::Write;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    if !have("gcc") {
+        missing_prerequisite("gcc (cgo)");
+        return;
+    }
+    let Some((mut target, t_out, _dir)) = start_inline_program("cgomalloc", CGO_MALLOC_PROG) else {
+        return;
+    };
+    let before = progs_named(&MMAP_PROGS);
+    let free_before = progs_named(&["free_enter"]);
+    let probe = start_mmap_probe(target.0.id(), before);
+    // The uprobes come after the tracepoints; free's is the last attached.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while progs_named(&["free_enter"]) <= free_before {
+        assert!(Instant::now() < deadline, "the malloc uprobes never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(target.0.stdin.as_mut().unwrap(), "go").unwrap();
+    assert_eq!(
+        read_line_within(&t_out, Duration::from_secs(15), "target burst"),
+        "done"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let v = end_mmap_probe(probe, before);
+    assert_eq!(
+        progs_named_settled(&["free_enter"], free_before),
+        free_before,
+        "malloc uprobes left loaded"
+    );
+    let report = &v["probes"]["mmap"]["report"];
+    assert!(
+        report["malloc"]["libc"]
+            .as_str()
+            .is_some_and(|l| l.contains("libc")),
+        "libc not followed: {}",
+        report["malloc_skipped"]
+    );
+    let sites = v["probes"]["mmap"]["sites"].as_array().unwrap();
+    let malloc_at = |site: &str| {
+        let g = sites
+            .iter()
+            .find(|g| g["site"] == site && g["kind"] == "malloc")
+            .unwrap_or_else(|| panic!("no malloc site {site}: {sites:#?}"));
+        assert_eq!(g["owner"], "user", "{g:#}");
+        (
+            g["calls"].as_u64().unwrap(),
+            g["mapped_bytes"].as_u64().unwrap(),
+            g["unmapped_bytes"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(malloc_at("main.cKeep"), (100, 100 << 20, 0));
+    // C.free and C.realloc take pointers: cgo wraps those calls in a closure of the caller.
+    assert_eq!(
+        malloc_at("main.cBalanced.func1"),
+        (100, 100 * (64 << 10), 100 * (64 << 10))
+    );
+    // realloc released the 1000 bytes C.malloc gave and owns its 5000.
+    assert_eq!(malloc_at("main.cRealloc"), (1, 1000, 1000));
+    assert_eq!(malloc_at("main.cRealloc.func1"), (1, 5000, 0));
+    // 100 MiB of written C heap is nearly all of the anonymous RSS.
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "memory.rss-gap")
+        .unwrap_or_else(|| panic!("no memory.rss-gap: {v:#}"));
+    assert_eq!(f["sites"][0], "main.cKeep", "{f:#}");
+    assert!(f["title"].as_str().unwrap().contains("C malloc"), "{f:#}");
 }

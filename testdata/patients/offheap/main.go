@@ -2,6 +2,9 @@
 // or an mmap-backed arena would), outside the Go heap. Every page is written,
 // so RSS climbs to ~320 MiB while the Go heap stays at a few MiB: the heap
 // profile "looks normal" and the memory is invisible to the Go runtime.
+//
+// GORX_OFFHEAP_DELAY (a Go duration, default 0) waits that long before the first
+// mapping, so a probe attached after start-up sees every one (gorx probe's live test).
 package main
 
 import (
@@ -26,7 +29,17 @@ var (
 
 func main() {
 	serve.Start("offheap", "320 MiB of written anonymous mmap memory outside the Go heap")
+	var delay time.Duration
+	if v := os.Getenv("GORX_OFFHEAP_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "offheap: GORX_OFFHEAP_DELAY: %v\n", err)
+			os.Exit(2)
+		}
+		delay = d
+	}
 	go func() {
+		time.Sleep(delay)
 		for tick := time.NewTicker(250 * time.Millisecond); len(arenas) < chunks; <-tick.C {
 			b, err := syscall.Mmap(-1, 0, chunkBytes, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 			if err != nil {

@@ -5,16 +5,18 @@
 use super::analyze::parse_fail_on;
 use anyhow::{Context, Result, bail};
 use gorx_analysis::{Diagnosis, Finding, InputSummary};
-use gorx_ebpf::{ProbeError, fds, judge, offcpu, preflight, runq, symbolize::Symbolizer, syscalls};
+use gorx_ebpf::{
+    ProbeError, fds, judge, mmap, offcpu, preflight, runq, symbolize::Symbolizer, syscalls,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Probes that exist.
-pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu", "mmap"];
 /// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["mmap", "alloc"];
+const PLANNED: &[&str] = &["alloc"];
 
 /// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back
 /// (gorx_live::probe_file).
@@ -34,7 +36,8 @@ pub struct Args {
     /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
     /// fds (fds opened and closed per opening Go stack: the sites that leak), offcpu
     /// (time the threads sleep per Go stack, the runtime's idle threads kept apart; -o
-    /// writes it as a pprof profile).
+    /// writes it as a pprof profile), mmap (anonymous memory mapped and released per
+    /// mapping Go stack: who holds the RSS).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -91,6 +94,7 @@ pub struct Results {
     pub runq: Option<runq::RunqReport>,
     pub fds: Option<fds::FdReport>,
     pub offcpu: Option<offcpu::OffcpuReport>,
+    pub mmap: Option<mmap::MmapReport>,
 }
 
 impl Results {
@@ -100,9 +104,11 @@ impl Results {
         let q = self.runq.as_ref().filter(|r| r.target_exited);
         let f = self.fds.as_ref().filter(|r| r.target_exited);
         let o = self.offcpu.as_ref().filter(|r| r.target_exited);
+        let m = self.mmap.as_ref().filter(|r| r.target_exited);
         s.map(|r| r.window_ns)
             .or(q.map(|r| r.window_ns))
             .or(f.map(|r| r.window_ns))
+            .or(m.map(|r| r.window_ns))
             .or(o.map(|r| r.window_ns))
     }
 }
@@ -155,6 +161,15 @@ impl Judged {
             probes.insert(
                 "offcpu".into(),
                 serde_json::json!({ "report": report, "groups": groups }),
+            );
+        }
+        if let Some(report) = &res.mmap {
+            let groups = judge::group_mmap(report);
+            findings.extend(judge::judge_mmap(report, &groups));
+            text.push_str(&gorx_report::probe::render_mmap_text(report, &groups));
+            probes.insert(
+                "mmap".into(),
+                serde_json::json!({ "report": report, "sites": groups }),
             );
         }
         Judged {
@@ -267,6 +282,10 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         pid: plan.pid,
         duration: plan.duration,
     };
+    let mmap_cfg = mmap::Config {
+        pid: plan.pid,
+        duration: plan.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = plan
@@ -275,6 +294,9 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         let fd = plan
             .wants("fds")
             .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let mm = plan
+            .wants("mmap")
+            .then(|| s.spawn(|| mmap::run(&mmap_cfg, &sym, stop)));
         let off = plan
             .wants("offcpu")
             .then(|| s.spawn(|| offcpu::run(&offcpu_cfg, &sym, stop)));
@@ -297,10 +319,15 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the offcpu probe panicked".into())))
         });
+        let mm = mm.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the mmap probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
             fds: fd.transpose()?,
+            mmap: mm.transpose()?,
             offcpu: off.transpose()?,
         })
     })
