@@ -1710,13 +1710,6 @@ fn offheap_patient() -> Option<PathBuf> {
         .clone()
 }
 
-/// The healthy patient: a small JSON API under a steady in-process load.
-fn healthy_patient() -> Option<PathBuf> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| build_package("healthy", "healthy", &[]))
-        .clone()
-}
-
 /// Start `gorx probe --only mmap --json` with a long window and wait until its programs
 /// are loaded (and a moment for the attach that follows).
 fn start_mmap_probe(pid: u32, before: usize) -> Child {
