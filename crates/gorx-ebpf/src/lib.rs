@@ -10,10 +10,12 @@
 //!   newer Rust than the workspace's 1.95).
 //! - Probes: [`syscalls`] (latency per syscall, slow ones with their stack), [`runq`]
 //!   (run-queue delay of the threads, with the window's CFS throttling and host pressure),
-//!   [`fds`] (fds opened and closed per opening stack).
+//!   [`fds`] (fds opened and closed per opening stack), [`alloc`] (span refill latency,
+//!   uprobes at the entry and each return instruction of the runtime's functions).
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
+pub mod alloc;
 pub mod fds;
 pub mod gopclntab;
 pub mod judge;
