@@ -27,7 +27,7 @@ use crate::runq::Delays;
 use aya::EbpfLoader;
 use aya::maps::{MapData, PerCpuArray};
 use aya::programs::UProbe;
-use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope};
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
 use serde::Serialize;
 use std::num::NonZeroU32;
 use std::sync::atomic::AtomicBool;
@@ -60,6 +60,7 @@ struct RawStat {
     max_ns: u64,
     nested_ns: u64,
     unmatched: u64,
+    queued_ns: u64,
     slots: [u64; HIST_SLOTS],
 }
 // SAFETY: plain old data, same layout as `struct fn_stat` in alloc.bpf.c.
@@ -214,18 +215,37 @@ pub fn probe_points(
     Ok((points, missing))
 }
 
+/// What the probes themselves cost a call, measured on [`calibration_target`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct ProbeCost {
+    /// Within the time the programs measure for a call (from the entry program's clock
+    /// to the return program's): subtracted from every call.
+    pub inside_ns: u64,
+    /// The whole cost of a probed call as its caller sees it: subtracted from an outer
+    /// traced call for each traced call nested in it (mheap.alloc inside cacheSpan).
+    pub pair_ns: u64,
+}
+
 /// One traced function over the window.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AllocFn {
     pub function: String,
     /// Calls entered during the window.
     pub calls: u64,
-    /// Latency of the calls that returned (entry and return seen on the same thread).
+    /// Own time of the calls that returned (entry and return seen on the same thread):
+    /// entry to return minus the thread's run-queue waits meanwhile, i.e. on CPU or
+    /// asleep on the allocator's locks.
     pub latency: Delays,
+    /// Run-queue waits inside those calls (the host's or the quota's contention, not the
+    /// allocator's; not in `latency`).
+    pub queued_ns: u64,
     /// Of `latency.total_ns`, the time spent inside an outer traced function
     /// (mheap.alloc called by cacheSpan): counted once in [`AllocReport::refill_ns`].
     pub nested_ns: u64,
-    /// Returns whose entry was not seen (the call began before the probe attached).
+    /// Returns without an entry timed on the same thread: calls begun before the probe
+    /// attached, and return probes hit twice for one return (seen under Go's signals:
+    /// the kernel steps a probed instruction again when its out-of-line step is
+    /// interrupted). Not timed.
     pub unmatched: u64,
     /// Where it was probed.
     pub points: ProbePoints,
@@ -249,12 +269,16 @@ pub struct AllocReport {
     pub functions: Vec<AllocFn>,
     /// Traced functions not found in the binary (a runtime that renamed them).
     pub missing: Vec<String>,
-    /// Wall time the threads spent in span refill (each nested call counted once).
+    /// Own time the threads spent in span refill (each nested call counted once; run-queue
+    /// waits left out).
     pub refill_ns: u64,
     /// The process's CPU time (user + system) over the window, from /proc/PID/stat.
     pub cpu_ns: Option<u64>,
     /// Calls not timed because the per-thread table was full.
     pub untimed: u64,
+    /// The probes' own cost, measured on an empty function of gorx before the window and
+    /// subtracted (None: not measured; then the latencies include it).
+    pub probe_cost: Option<ProbeCost>,
     /// The target exited before the window ended.
     pub target_exited: bool,
 }
@@ -265,8 +289,8 @@ impl AllocReport {
         self.refill_ns as f64 / self.window_ns.max(1) as f64
     }
 
-    /// Refill time as a share of the process's CPU time over the window (refill time is
-    /// wall time: it includes futex sleeps on the heap lock, so the share can pass 1).
+    /// Refill time as a share of the process's CPU time over the window (refill time
+    /// includes futex sleeps on the heap lock, so the share can pass 1).
     pub fn refill_share_of_cpu(&self) -> Option<f64> {
         self.cpu_ns
             .filter(|&c| c > 0)
@@ -318,15 +342,22 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
     drop(map);
     let pid = NonZeroU32::new(cfg.pid)
         .ok_or_else(|| ProbeError::Unsupported("pid 0 cannot be probed".into()))?;
+    let own = std::process::id();
     let mut ebpf = EbpfLoader::new()
         .override_global("target_tgid", &cfg.pid, true)
+        .override_global("calib_tgid", &own, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    let attached = attach(&mut ebpf, &points, &exe, pid);
-    if let Err(e) = attached {
-        unload(&mut ebpf);
-        return Err(e);
-    }
+    let attached = load_programs(&mut ebpf)
+        .map(|()| calibrate(&mut ebpf))
+        .and_then(|o| attach(&mut ebpf, &points, &exe, pid).map(|()| o));
+    let probe_cost = match attached {
+        Ok(o) => o,
+        Err(e) => {
+            unload(&mut ebpf);
+            return Err(e);
+        }
+    };
     let cpu_start = cpu_ns(cfg.pid);
     let start = Instant::now();
     let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {});
@@ -346,9 +377,10 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
             .get(&(i as u32), 0)
             .map_err(|e| ProbeError::Load(format!("reading stats[{i}]: {e}")))?;
         let mut latency = Delays::empty();
-        let (mut calls, mut nested_ns, mut unmatched) = (0u64, 0u64, 0u64);
+        let (mut calls, mut nested_ns, mut unmatched, mut queued_ns) = (0u64, 0u64, 0u64, 0u64);
         for v in per_cpu.iter() {
             calls += v.entries;
+            queued_ns = queued_ns.saturating_add(v.queued_ns);
             nested_ns = nested_ns.saturating_add(v.nested_ns);
             unmatched += v.unmatched;
             latency.add(&Delays {
@@ -365,6 +397,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
             latency,
             nested_ns,
             unmatched,
+            queued_ns,
             points: p,
         });
     }
@@ -385,51 +418,248 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
             _ => None,
         },
         untimed,
+        probe_cost,
         target_exited,
     })
 }
 
-/// Load both programs and attach them: the entry and each return of every function,
-/// the function's slot as the attach cookie.
+fn program<'a>(ebpf: &'a mut aya::Ebpf, prog: &str) -> Result<&'a mut UProbe, ProbeError> {
+    ebpf.program_mut(prog)
+        .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
+        .try_into()
+        .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))
+}
+
+fn load_programs(ebpf: &mut aya::Ebpf) -> Result<(), ProbeError> {
+    for prog in PROGRAMS {
+        program(ebpf, prog)?.load().map_err(ProbeError::load)?;
+    }
+    Ok(())
+}
+
+/// Attach `prog` at each file offset of `path` (in process `pid`), `slot` as the cookie.
+fn attach_at(
+    ebpf: &mut aya::Ebpf,
+    prog: &str,
+    path: &str,
+    pid: NonZeroU32,
+    slot: usize,
+    offsets: &[u64],
+    what: &str,
+) -> Result<Vec<UProbeLinkId>, ProbeError> {
+    let p = program(ebpf, prog)?;
+    let mut links = Vec::new();
+    for &off in offsets {
+        let point = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(off),
+            cookie: Some(slot as u64),
+        };
+        let link = p
+            .attach(point, path, UProbeScope::OneProcess(pid))
+            .map_err(|e| match ProbeError::load(e) {
+                ProbeError::Load(s) => ProbeError::Load(format!(
+                    "attaching a uprobe to {what} at file offset {off:#x}: {s}"
+                )),
+                other => other,
+            })?;
+        links.push(link);
+    }
+    Ok(links)
+}
+
+/// Attach the entry and each return of every function, the function's slot as the
+/// attach cookie. Returns first: a call already running when its entry probe lands is
+/// then counted as unmatched, never timed from a stale entry.
 fn attach(
     ebpf: &mut aya::Ebpf,
     points: &[ProbePoints],
     exe: &str,
     pid: NonZeroU32,
 ) -> Result<(), ProbeError> {
-    debug_assert!(points.len() <= NFUNCS);
-    for (prog, is_entry) in [(PROGRAMS[1], false), (PROGRAMS[0], true)] {
-        let p: &mut UProbe = ebpf
-            .program_mut(prog)
-            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
-            .try_into()
-            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
-        p.load().map_err(ProbeError::load)?;
-        // Returns first: a call already running when its entry probe lands is then
-        // counted as unmatched, never timed from a stale entry.
-        for (slot, pt) in points.iter().enumerate() {
-            let offsets = if is_entry {
-                vec![pt.entry_offset]
-            } else {
-                pt.ret_offsets.clone()
-            };
-            for off in offsets {
-                let point = UProbeAttachPoint {
-                    location: UProbeAttachLocation::AbsoluteOffset(off),
-                    cookie: Some(slot as u64),
-                };
-                p.attach(point, exe, UProbeScope::OneProcess(pid))
-                    .map_err(|e| match ProbeError::load(e) {
-                        ProbeError::Load(s) => ProbeError::Load(format!(
-                            "attaching a uprobe to {} at file offset {off:#x}: {s}",
-                            pt.function
-                        )),
-                        other => other,
-                    })?;
-            }
-        }
+    if points.len() > CALIB_SLOT {
+        return Err(ProbeError::Load(format!(
+            "{} functions to trace, the BPF program has {CALIB_SLOT} slots",
+            points.len()
+        )));
+    }
+    for (slot, pt) in points.iter().enumerate() {
+        attach_at(
+            ebpf,
+            PROGRAMS[1],
+            exe,
+            pid,
+            slot,
+            &pt.ret_offsets,
+            &pt.function,
+        )?;
+    }
+    for (slot, pt) in points.iter().enumerate() {
+        attach_at(
+            ebpf,
+            PROGRAMS[0],
+            exe,
+            pid,
+            slot,
+            &[pt.entry_offset],
+            &pt.function,
+        )?;
     }
     Ok(())
+}
+
+/// The BPF slot of the calibration probes.
+const CALIB_SLOT: usize = NFUNCS - 1;
+/// Calls of the empty function timed to measure the probes' cost.
+const CALIB_CALLS: u64 = 2000;
+const CALIB_BATCHES: u64 = 40;
+
+/// An empty function of gorx's own, probed at its entry and return like the runtime's
+/// functions: the time the BPF programs measure for it is what the probes themselves add
+/// to every call (two traps, the out-of-line step, the programs).
+/// (No call inside, not even `black_box`, which is a call in debug builds: it must be a
+/// straight line to one RET.)
+#[inline(never)]
+fn calibration_target(x: u64) -> u64 {
+    x ^ 0x5a
+}
+
+/// The file offset of `addr` in gorx's own executable, from /proc/self/maps.
+fn own_file_offset(addr: u64) -> Option<u64> {
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let mut f = line.split_whitespace();
+        let (range, _perms, offset) = (f.next()?, f.next()?, f.next()?);
+        if std::path::Path::new(f.nth(2)?) != exe {
+            return None;
+        }
+        let (lo, hi) = range.split_once('-')?;
+        let (lo, hi) = (
+            u64::from_str_radix(lo, 16).ok()?,
+            u64::from_str_radix(hi, 16).ok()?,
+        );
+        if lo <= addr && addr < hi {
+            Some(u64::from_str_radix(offset, 16).ok()? + (addr - lo))
+        } else {
+            None
+        }
+    })
+}
+
+/// Measure the probes' cost on [`calibration_target`] and store it in the `overhead` map
+/// for the BPF programs to subtract. None when it cannot be measured (the function's code
+/// is not a straight line to one RET, or the probes did not fire).
+fn calibrate(ebpf: &mut aya::Ebpf) -> Option<ProbeCost> {
+    use std::io::{Read, Seek};
+    let f: fn(u64) -> u64 = calibration_target;
+    let off = own_file_offset(f as usize as u64)?;
+    let mut code = [0u8; 64];
+    let mut file = std::fs::File::open("/proc/self/exe").ok()?;
+    file.seek(std::io::SeekFrom::Start(off)).ok()?;
+    file.read_exact(&mut code).ok()?;
+    let ret = straight_line_ret(&code)?;
+    let me = NonZeroU32::new(std::process::id())?;
+    let path = "/proc/self/exe";
+    let mut links = attach_at(
+        ebpf,
+        PROGRAMS[1],
+        path,
+        me,
+        CALIB_SLOT,
+        &[off + ret],
+        "calibration",
+    )
+    .ok()?;
+    let entry = attach_at(
+        ebpf,
+        PROGRAMS[0],
+        path,
+        me,
+        CALIB_SLOT,
+        &[off],
+        "calibration",
+    );
+    let call = std::hint::black_box(f);
+    let per_batch = CALIB_CALLS / CALIB_BATCHES;
+    let batch = || {
+        let t = Instant::now();
+        let mut sum = 0u64;
+        for i in 0..per_batch {
+            sum = sum.wrapping_add(call(i));
+        }
+        std::hint::black_box(sum);
+        t.elapsed().as_nanos() as u64 / per_batch
+    };
+    let calib_stat = |ebpf: &aya::Ebpf| -> Option<(u64, u64)> {
+        let stats = PerCpuArray::<&MapData, RawStat>::try_from(ebpf.map("stats")?).ok()?;
+        let per_cpu = stats.get(&(CALIB_SLOT as u32), 0).ok()?;
+        Some(
+            per_cpu
+                .iter()
+                .fold((0, 0), |(n, t), v| (n + v.returns, t + v.total_ns)),
+        )
+    };
+    // Per call, the fastest of several batches, as the probes measure it (inside) and as
+    // the caller sees it (wall): a batch in which an interrupt hit, or gorx itself waited
+    // for a CPU, would count that as the probes' cost.
+    let (mut inside, mut probed) = (u64::MAX, u64::MAX);
+    if entry.is_ok() {
+        let mut last = calib_stat(ebpf)?;
+        for _ in 0..CALIB_BATCHES {
+            probed = probed.min(batch());
+            let now = calib_stat(ebpf)?;
+            let (n, t) = (now.0 - last.0, now.1 - last.1);
+            if n >= per_batch / 2 {
+                inside = inside.min(t / n);
+            }
+            last = now;
+        }
+    }
+    if let Ok(p) = program(ebpf, PROGRAMS[0])
+        && let Ok(e) = entry
+    {
+        for l in e {
+            let _ = p.detach(l);
+        }
+    }
+    if let Ok(p) = program(ebpf, PROGRAMS[1]) {
+        for l in links.drain(..) {
+            let _ = p.detach(l);
+        }
+    }
+    if inside == u64::MAX {
+        return None;
+    }
+    let bare = (0..CALIB_BATCHES).map(|_| batch()).min().unwrap_or(0);
+    let pair = probed.saturating_sub(bare).max(inside);
+    let mut map =
+        aya::maps::Array::<&mut MapData, u64>::try_from(ebpf.map_mut("overhead")?).ok()?;
+    map.set(0, inside, 0).ok()?;
+    map.set(1, pair, 0).ok()?;
+    Some(ProbeCost {
+        inside_ns: inside,
+        pair_ns: pair,
+    })
+}
+
+/// The offset of the RET ending `code`'s first instructions when nothing before it
+/// branches, calls or fails to decode (a straight line whose only exit is that RET).
+fn straight_line_ret(code: &[u8]) -> Option<u64> {
+    use iced_x86::{Decoder, DecoderOptions, Mnemonic, OpKind};
+    let mut dec = Decoder::with_ip(64, code, 0, DecoderOptions::NONE);
+    while dec.can_decode() {
+        let ins = dec.decode();
+        if ins.is_invalid() {
+            return None;
+        }
+        match ins.mnemonic() {
+            Mnemonic::Ret => return Some(ins.ip()),
+            Mnemonic::Jmp | Mnemonic::Call | Mnemonic::Retf => return None,
+            _ if ins.op_count() > 0 && ins.op0_kind() == OpKind::NearBranch64 => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -453,5 +683,11 @@ mod tests {
         assert_eq!(tails, [0x1008]);
         // A truncated instruction is refused, not guessed.
         assert!(return_sites(&[0xb8, 0xc3], 0x1000).is_err());
+        // The calibration function must be a straight line to its RET.
+        assert_eq!(
+            straight_line_ret(&[0x48, 0x8d, 0x47, 0x01, 0xc3, 0xcc]),
+            Some(4)
+        );
+        assert_eq!(straight_line_ret(&code), None);
     }
 }

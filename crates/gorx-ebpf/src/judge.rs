@@ -478,6 +478,137 @@ pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
     out
 }
 
+// ---- probe 6: allocator contention (span refill latency) ----
+
+/// `alloc.contention` from the allocator probe.
+///
+/// Needs: the latency histograms of `mcentral.cacheSpan` and `mheap.alloc` and the
+/// process's CPU time over the window.
+/// Claims: span refill is slow (P99 of the worst traced function) AND takes a
+/// meaningful share of the process's CPU time; both must hold, so a healthy server with
+/// an occasional slow refill gives nothing.
+/// Why: a refill that waits on the heap lock or sweeps many spans stalls the allocating
+/// goroutine inside mallocgc with its P held; the fix is fewer allocations (fewer refills),
+/// and a larger GOGC (fewer cycles, less sweeping on the allocation path).
+pub fn judge_alloc(r: &crate::alloc::AllocReport) -> Vec<Finding> {
+    use gorx_analysis::thresholds::{
+        ALLOC_PROBE_MIN_CALLS, ALLOC_PROBE_MIN_WINDOW_NS, ALLOC_PROBE_P99_CRITICAL_NS,
+        ALLOC_PROBE_P99_WARNING_NS, ALLOC_PROBE_SHARE_CRITICAL, ALLOC_PROBE_SHARE_WARNING,
+    };
+    let Some(worst) = r
+        .functions
+        .iter()
+        .filter(|f| f.latency.count > 0)
+        .max_by_key(|f| (f.p99_ns(), f.latency.total_ns))
+    else {
+        return Vec::new();
+    };
+    let Some(share) = r.refill_share_of_cpu() else {
+        return Vec::new(); // no CPU time (the target exited): no basis for a share
+    };
+    let p99 = worst.p99_ns();
+    let us = |ns: u64| ns as f64 / 1e3;
+    let pct = share * 100.0;
+    let mut reasons = Vec::new();
+    let mut sev = if p99 >= ALLOC_PROBE_P99_CRITICAL_NS && share >= ALLOC_PROBE_SHARE_CRITICAL {
+        reasons.push(format!(
+            "{} P99 {:.0} µs ≥ {:.0} µs and span refill {pct:.1}% of CPU time ≥ {:.0}%",
+            worst.function,
+            us(p99),
+            us(ALLOC_PROBE_P99_CRITICAL_NS),
+            ALLOC_PROBE_SHARE_CRITICAL * 100.0
+        ));
+        Severity::Critical
+    } else if p99 >= ALLOC_PROBE_P99_WARNING_NS && share >= ALLOC_PROBE_SHARE_WARNING {
+        reasons.push(format!(
+            "{} P99 {:.0} µs ≥ {:.0} µs and span refill {pct:.1}% of CPU time ≥ {:.0}%",
+            worst.function,
+            us(p99),
+            us(ALLOC_PROBE_P99_WARNING_NS),
+            ALLOC_PROBE_SHARE_WARNING * 100.0
+        ));
+        Severity::Warning
+    } else {
+        return Vec::new();
+    };
+    let calls: u64 = r.functions.iter().map(|f| f.latency.count).sum();
+    if worst.latency.count < ALLOC_PROBE_MIN_CALLS {
+        reasons.push(format!(
+            "only {} timed calls of {} (< {ALLOC_PROBE_MIN_CALLS}): lowered",
+            worst.latency.count, worst.function
+        ));
+        sev = Severity::Info;
+    }
+    if r.window_ns < ALLOC_PROBE_MIN_WINDOW_NS && sev > Severity::Info {
+        reasons.push(format!(
+            "window {} ms < {} ms: lowered",
+            r.window_ns / 1_000_000,
+            ALLOC_PROBE_MIN_WINDOW_NS / 1_000_000
+        ));
+        sev = lower(sev);
+    }
+    let mut evidence = Evidence::new();
+    evidence.insert("source".into(), json!("ebpf-alloc"));
+    for f in &r.functions {
+        let key = if f.function == crate::alloc::CACHE_SPAN {
+            "cachespan"
+        } else if f.function == crate::alloc::MHEAP_ALLOC {
+            "mheap_alloc"
+        } else {
+            continue;
+        };
+        evidence.insert(format!("{key}_calls"), json!(f.calls));
+        evidence.insert(format!("{key}_p50_ns"), json!(f.p50_ns()));
+        evidence.insert(format!("{key}_p99_ns"), json!(f.p99_ns()));
+        evidence.insert(format!("{key}_max_ns"), json!(f.latency.max_ns));
+        evidence.insert(format!("{key}_total_ns"), json!(f.latency.total_ns));
+    }
+    evidence.insert("refill_total_ns".into(), json!(r.refill_ns));
+    if let Some(c) = r.cpu_ns {
+        evidence.insert("process_cpu_ns".into(), json!(c));
+    }
+    evidence.insert(
+        "refill_share_of_cpu_percent".into(),
+        json!((pct * 10.0).round() / 10.0),
+    );
+    evidence.insert(
+        "refill_threads_avg".into(),
+        json!((r.refill_threads() * 100.0).round() / 100.0),
+    );
+    evidence.insert("window_ns".into(), json!(r.window_ns));
+    evidence.insert("severity_reasons".into(), json!(reasons));
+    let heap_bound = r
+        .function(crate::alloc::MHEAP_ALLOC)
+        .is_some_and(|m| m.latency.total_ns >= r.refill_ns / 2);
+    vec![Finding {
+        id: "alloc.contention",
+        severity: sev,
+        title: format!(
+            "Span refill is slow: {} P99 {:.0} µs (max {:.0} µs) over {calls} refills, {pct:.1}% of the process's CPU time",
+            worst.function.trim_start_matches("runtime."),
+            us(p99),
+            us(worst.latency.max_ns)
+        ),
+        evidence,
+        recommendation: format!(
+            "Goroutines wait in the allocator's span refill{}. Reduce the allocation rate at \
+             the top allocating sites: take the allocs profile (/debug/pprof/allocs) and run \
+             `gorx pprof top --sample-index alloc_space FILE` (or alloc_objects) to name them, \
+             then reuse buffers (sync.Pool), preallocate slices and maps, and avoid \
+             per-request small allocations. Raising GOGC (e.g. GOGC=200, with GOMEMLIMIT as \
+             the memory cap) makes GC cycles rarer, so fewer spans are swept on the \
+             allocation path.",
+            if heap_bound {
+                " under the heap lock (mheap.alloc: pages for new spans and large objects)"
+            } else {
+                " (mcentral.cacheSpan: sweeping and taking spans of a size class)"
+            }
+        ),
+        sources: vec![format!("ebpf:uprobe alloc pid {}", r.pid)],
+        sites: Vec::new(),
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,16 +5,16 @@
 use super::analyze::parse_fail_on;
 use anyhow::{Context, Result, bail};
 use gorx_analysis::{Diagnosis, Finding, InputSummary};
-use gorx_ebpf::{ProbeError, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
+use gorx_ebpf::{ProbeError, alloc, fds, judge, preflight, runq, symbolize::Symbolizer, syscalls};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Probes that exist.
-pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "alloc"];
 /// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["offcpu", "mmap", "alloc"];
+const PLANNED: &[&str] = &["offcpu", "mmap"];
 
 /// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back.
 pub const PROBE_JSON: &str = "probe.json";
@@ -29,7 +29,8 @@ pub struct Args {
     /// Which probes to run (comma-separated), at once over the same window. Available:
     /// syscalls (latency per syscall, slow ones with their Go stack), runq (run-queue
     /// delay of the threads, judged against CFS throttling, host pressure, GOMAXPROCS),
-    /// fds (fds opened and closed per opening Go stack: the sites that leak).
+    /// fds (fds opened and closed per opening Go stack: the sites that leak), alloc (span
+    /// refill latency of the Go allocator: uprobes on mcentral.cacheSpan and mheap.alloc).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -85,6 +86,7 @@ pub struct Results {
     pub syscalls: Option<syscalls::SyscallReport>,
     pub runq: Option<runq::RunqReport>,
     pub fds: Option<fds::FdReport>,
+    pub alloc: Option<alloc::AllocReport>,
 }
 
 impl Results {
@@ -93,9 +95,11 @@ impl Results {
         let s = self.syscalls.as_ref().filter(|r| r.target_exited);
         let q = self.runq.as_ref().filter(|r| r.target_exited);
         let f = self.fds.as_ref().filter(|r| r.target_exited);
+        let a = self.alloc.as_ref().filter(|r| r.target_exited);
         s.map(|r| r.window_ns)
             .or(q.map(|r| r.window_ns))
             .or(f.map(|r| r.window_ns))
+            .or(a.map(|r| r.window_ns))
     }
 }
 
@@ -136,6 +140,26 @@ impl Judged {
             probes.insert(
                 "fds".into(),
                 serde_json::json!({ "report": report, "sites": groups }),
+            );
+        }
+        if let Some(report) = &res.alloc {
+            findings.extend(judge::judge_alloc(report));
+            text.push_str(&gorx_report::probe::render_alloc_text(report));
+            probes.insert(
+                "alloc".into(),
+                serde_json::json!({
+                    "report": report,
+                    "refill_threads_avg": report.refill_threads(),
+                    "refill_share_of_cpu": report.refill_share_of_cpu(),
+                    "functions": report.functions.iter().map(|f| serde_json::json!({
+                        "function": f.function,
+                        "calls": f.calls,
+                        "p50_ns": f.p50_ns(),
+                        "p99_ns": f.p99_ns(),
+                        "max_ns": f.latency.max_ns,
+                        "total_ns": f.latency.total_ns,
+                    })).collect::<Vec<_>>(),
+                }),
             );
         }
         Judged {
@@ -239,6 +263,10 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         pid: plan.pid,
         duration: plan.duration,
     };
+    let alloc_cfg = alloc::Config {
+        pid: plan.pid,
+        duration: plan.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = plan
@@ -247,6 +275,9 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         let fd = plan
             .wants("fds")
             .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let al = plan
+            .wants("alloc")
+            .then(|| s.spawn(|| alloc::run(&alloc_cfg, stop)));
         let sys = plan
             .wants("syscalls")
             .then(|| syscalls::run(&sys_cfg, &sym, stop));
@@ -262,10 +293,15 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the fds probe panicked".into())))
         });
+        let al = al.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the alloc probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
             fds: fd.transpose()?,
+            alloc: al.transpose()?,
         })
     })
 }
