@@ -975,4 +975,100 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::Warning);
     }
+
+    // ---- alloc.contention from the allocator probe ----
+
+    /// A report whose cacheSpan made `calls` refills: all but `slow` of them in the 1 µs
+    /// slot, `slow` in `slow_slot`; refill time `refill_ns` of `cpu_ns` CPU over 10 s.
+    fn alloc_report(
+        calls: u64,
+        slow: u64,
+        slow_slot: usize,
+        refill_ns: u64,
+        cpu_ns: Option<u64>,
+    ) -> crate::alloc::AllocReport {
+        use crate::alloc::{AllocFn, AllocReport, CACHE_SPAN, ProbePoints};
+        let mut latency = crate::runq::Delays::empty();
+        latency.count = calls;
+        latency.hist[10] = calls - slow;
+        latency.hist[slow_slot] += slow;
+        latency.total_ns = refill_ns;
+        latency.max_ns = if slow > 0 { 1 << (slow_slot + 1) } else { 2048 };
+        AllocReport {
+            pid: 42,
+            window_ns: 10_000_000_000,
+            functions: vec![AllocFn {
+                function: CACHE_SPAN.into(),
+                calls,
+                latency,
+                queued_ns: 0,
+                nested_ns: 0,
+                unmatched: 0,
+                points: ProbePoints {
+                    function: CACHE_SPAN.into(),
+                    entry: 0x1000,
+                    end: 0x1400,
+                    source: "symtab",
+                    rets: vec![0x11dc],
+                    tail_jumps: Vec::new(),
+                    entry_offset: 0x1000,
+                    ret_offsets: vec![0x11dc],
+                },
+            }],
+            missing: Vec::new(),
+            refill_ns,
+            cpu_ns,
+            untimed: 0,
+            probe_cost: None,
+            target_exited: false,
+        }
+    }
+
+    #[test]
+    fn a_fast_allocator_gives_no_alloc_finding() {
+        // 200k refills at ~1 µs: 0.2 s of 15 s CPU (1.3%), P99 in the µs.
+        let r = alloc_report(200_000, 0, 10, 200_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty());
+        // Even a storm of fast refills (a third of CPU) is allocation, not contention.
+        let r = alloc_report(200_000, 1000, 13, 5_000_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty(), "{:#?}", judge_alloc(&r));
+        // And a slow tail that costs almost nothing is not worth a finding.
+        let r = alloc_report(200_000, 4000, 18, 600_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty());
+    }
+
+    #[test]
+    fn slow_refills_that_cost_cpu_are_alloc_contention() {
+        // 3% of refills at 128–256 µs (P99 ≤ 262 µs), refill 20% of CPU: a warning.
+        let r = alloc_report(100_000, 3000, 17, 3_000_000_000, Some(15_000_000_000));
+        let f = judge_alloc(&r);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "alloc.contention");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cachespan_p99_ns"], json!(262_144));
+        assert_eq!(f[0].evidence["refill_share_of_cpu_percent"], json!(20.0));
+        assert!(
+            f[0].recommendation.contains("gorx pprof"),
+            "{}",
+            f[0].recommendation
+        );
+        assert!(f[0].recommendation.contains("GOGC"));
+        // ms-long refills taking a third of CPU: critical.
+        let r = alloc_report(100_000, 3000, 20, 5_000_000_000, Some(15_000_000_000));
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn thin_alloc_evidence_is_lowered_or_dropped() {
+        // 300 refills: a P99 of a few hundred calls is their max: info.
+        let r = alloc_report(300, 30, 20, 3_000_000_000, Some(15_000_000_000));
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Info);
+        // A one-second window lowers a critical to a warning.
+        let mut r = alloc_report(100_000, 3000, 20, 5_000_000_000, Some(15_000_000_000));
+        r.window_ns = 1_000_000_000;
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Warning);
+        // No CPU time (the target exited): no share, no finding.
+        let r = alloc_report(100_000, 3000, 20, 5_000_000_000, None);
+        assert!(judge_alloc(&r).is_empty());
+    }
 }
