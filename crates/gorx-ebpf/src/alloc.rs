@@ -30,7 +30,7 @@ use aya::programs::UProbe;
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope};
 use serde::Serialize;
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
@@ -279,6 +279,8 @@ pub struct AllocReport {
     /// The probes' own cost, measured on an empty function of gorx before the window and
     /// subtracted (None: not measured; then the latencies include it).
     pub probe_cost: Option<ProbeCost>,
+    /// Why the window ended before its duration, when the probes' cost did it.
+    pub cut_short: Option<String>,
     /// The target exited before the window ended.
     pub target_exited: bool,
 }
@@ -339,6 +341,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
     let map =
         unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ProbeError::target(cfg.pid, &exe, e))?;
     let (points, missing) = probe_points(&exe, &map)?;
+    let points_len = points.len();
     drop(map);
     let pid = NonZeroU32::new(cfg.pid)
         .ok_or_else(|| ProbeError::Unsupported("pid 0 cannot be probed".into()))?;
@@ -360,7 +363,38 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
     };
     let cpu_start = cpu_ns(cfg.pid);
     let start = Instant::now();
-    let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, stop, || {});
+    // The window ends early when the probes cost the target too much (see COST_BUDGET).
+    let cut = AtomicBool::new(false);
+    let mut cut_short = None;
+    let mut next_check = BUDGET_FIRST_CHECK;
+    let target_exited = crate::wait_window(cfg.pid, start, cfg.duration, &cut, || {
+        if stop.load(Ordering::Relaxed) {
+            cut.store(true, Ordering::Relaxed);
+        }
+        if start.elapsed() < next_check {
+            return;
+        }
+        next_check += BUDGET_CHECK_EVERY;
+        let (Some(cost), Some(a), Some(b)) = (probe_cost, cpu_start, cpu_ns(cfg.pid)) else {
+            return;
+        };
+        let calls: u64 = (0..points_len)
+            .filter_map(|i| raw_stat(&ebpf, i))
+            .map(|s| s.entries)
+            .sum();
+        let spent = calls.saturating_mul(cost.pair_ns);
+        let cpu = b.saturating_sub(a);
+        if spent as f64 > COST_BUDGET * cpu as f64 {
+            cut_short = Some(format!(
+                "the probes cost the target about {:.0}% of its CPU ({calls} calls × {} ns in {:.1} s, > {:.0}%): window ended early",
+                spent as f64 * 100.0 / cpu.max(1) as f64,
+                cost.pair_ns,
+                start.elapsed().as_secs_f64(),
+                COST_BUDGET * 100.0
+            ));
+            cut.store(true, Ordering::Relaxed);
+        }
+    });
     let window_ns = start.elapsed().as_nanos() as u64;
     let cpu_end = if target_exited { None } else { cpu_ns(cfg.pid) };
     // Detach first so the aggregates stop moving, then read them.
@@ -419,6 +453,7 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
         },
         untimed,
         probe_cost,
+        cut_short,
         target_exited,
     })
 }
@@ -507,6 +542,38 @@ fn attach(
     Ok(())
 }
 
+/// The probes' share of the target's CPU beyond which the window ends early: each probed
+/// call costs the target two traps and two out-of-line steps (the calibrated `pair_ns`,
+/// 1–3 µs on bare metal, about 20 µs in a nested VM), so a program that refills spans
+/// tens of thousands of times a second can be slowed severalfold. A tenth of its CPU is
+/// the most a diagnostic should take from a production process.
+pub const COST_BUDGET: f64 = 0.10;
+/// The first check after a second (a share of a shorter run is noise), then every 250 ms.
+const BUDGET_FIRST_CHECK: Duration = Duration::from_secs(1);
+const BUDGET_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// The summed per-CPU counters of slot `i`.
+fn raw_stat(ebpf: &aya::Ebpf, i: usize) -> Option<RawStat> {
+    let stats = PerCpuArray::<&MapData, RawStat>::try_from(ebpf.map("stats")?).ok()?;
+    let per_cpu = stats.get(&(i as u32), 0).ok()?;
+    let mut sum = RawStat {
+        entries: 0,
+        returns: 0,
+        total_ns: 0,
+        max_ns: 0,
+        nested_ns: 0,
+        unmatched: 0,
+        queued_ns: 0,
+        slots: [0; HIST_SLOTS],
+    };
+    for v in per_cpu.iter() {
+        sum.entries += v.entries;
+        sum.returns += v.returns;
+        sum.total_ns = sum.total_ns.saturating_add(v.total_ns);
+    }
+    Some(sum)
+}
+
 /// The BPF slot of the calibration probes.
 const CALIB_SLOT: usize = NFUNCS - 1;
 /// Calls of the empty function timed to measure the probes' cost.
@@ -590,15 +657,7 @@ fn calibrate(ebpf: &mut aya::Ebpf) -> Option<ProbeCost> {
         std::hint::black_box(sum);
         t.elapsed().as_nanos() as u64 / per_batch
     };
-    let calib_stat = |ebpf: &aya::Ebpf| -> Option<(u64, u64)> {
-        let stats = PerCpuArray::<&MapData, RawStat>::try_from(ebpf.map("stats")?).ok()?;
-        let per_cpu = stats.get(&(CALIB_SLOT as u32), 0).ok()?;
-        Some(
-            per_cpu
-                .iter()
-                .fold((0, 0), |(n, t), v| (n + v.returns, t + v.total_ns)),
-        )
-    };
+    let calib_stat = |ebpf: &aya::Ebpf| raw_stat(ebpf, CALIB_SLOT).map(|s| (s.returns, s.total_ns));
     // Per call, the fastest of several batches, as the probes measure it (inside) and as
     // the caller sees it (wall): a batch in which an interrupt hit, or gorx itself waited
     // for a CPU, would count that as the probes' cost.

@@ -1020,6 +1020,7 @@ mod tests {
             cpu_ns,
             untimed: 0,
             probe_cost: None,
+            cut_short: None,
             target_exited: false,
         }
     }

@@ -306,6 +306,9 @@ pub fn render_alloc_text(r: &gorx_ebpf::alloc::AllocReport) -> String {
     if r.target_exited {
         let _ = writeln!(out, "  (the target exited before the window ended)");
     }
+    if let Some(why) = &r.cut_short {
+        let _ = writeln!(out, "  ({why})");
+    }
     let _ = writeln!(
         out,
         "  {:<32} {:>9} {:>11} {:>11} {:>11} {:>11}",
@@ -536,6 +539,7 @@ mod tests {
                 inside_ns: 1500,
                 pair_ns: 3000,
             }),
+            cut_short: None,
             target_exited: false,
         };
         let text = render_alloc_text(&r);
