@@ -572,3 +572,30 @@ fn alloc_probe_points_are_the_rets_go_tool_objdump_shows() {
         }
     }
 }
+
+#[test]
+fn alloc_probe_refuses_other_architectures_by_name() {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let tmp = TempDir::new("allocarm");
+    let bin = tmp.0.join("arm64");
+    let ok = Command::new(&go)
+        .args(["build", "-trimpath", "-o"])
+        .arg(&bin)
+        .arg("./syscall-blocking")
+        .current_dir(patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", "arm64")
+        .status()
+        .expect("go build");
+    assert!(ok.success(), "GOARCH=arm64 go build failed");
+    let file = std::fs::read(&bin).unwrap();
+    let e = gorx_ebpf::alloc::probe_points("arm64", &file)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x86_64") && e.contains("Aarch64"), "{e}");
+}

@@ -1296,5 +1296,17 @@ fn alloc_probe_times_span_refills_and_the_target_survives_it() {
             v["findings"]
         );
     }
+    // A process that is not Go is refused by name, with nothing loaded.
+    let mut other = KillOnDrop(Command::new("sleep").arg("30").spawn().unwrap());
+    let loaded = progs_named(&names);
+    let out = run_bounded(
+        probe_cmd(other.0.id(), &["--only", "alloc", "--duration", "1s"]),
+        Duration::from_secs(15),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a Go program"), "{stderr}");
+    let _ = other.0.kill();
+    assert_eq!(progs_named(&names), loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
