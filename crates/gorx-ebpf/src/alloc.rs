@@ -375,20 +375,21 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
             return;
         }
         next_check += BUDGET_CHECK_EVERY;
-        let (Some(cost), Some(a), Some(b)) = (probe_cost, cpu_start, cpu_ns(cfg.pid)) else {
+        let (Some(a), Some(b)) = (cpu_start, cpu_ns(cfg.pid)) else {
             return;
         };
+        let pair_ns = probe_cost.map_or(UNCALIBRATED_PAIR_NS, |c| c.pair_ns);
         let calls: u64 = (0..points_len)
             .filter_map(|i| raw_stat(&ebpf, i))
             .map(|s| s.entries)
             .sum();
-        let spent = calls.saturating_mul(cost.pair_ns);
+        let spent = calls.saturating_mul(pair_ns);
         let cpu = b.saturating_sub(a);
         if spent as f64 > COST_BUDGET * cpu as f64 {
             cut_short = Some(format!(
                 "the probes cost the target about {:.0}% of its CPU ({calls} calls × {} ns in {:.1} s, > {:.0}%): window ended early",
                 spent as f64 * 100.0 / cpu.max(1) as f64,
-                cost.pair_ns,
+                pair_ns,
                 start.elapsed().as_secs_f64(),
                 COST_BUDGET * 100.0
             ));
@@ -548,6 +549,9 @@ fn attach(
 /// tens of thousands of times a second can be slowed severalfold. A tenth of its CPU is
 /// the most a diagnostic should take from a production process.
 pub const COST_BUDGET: f64 = 0.10;
+/// The cost of a probed call assumed by the budget when it could not be calibrated: the
+/// low end of bare metal (two traps and two out-of-line steps, ~1 µs each).
+const UNCALIBRATED_PAIR_NS: u64 = 2_000;
 /// The first check after a second (a share of a shorter run is noise), then every 250 ms.
 const BUDGET_FIRST_CHECK: Duration = Duration::from_secs(1);
 const BUDGET_CHECK_EVERY: Duration = Duration::from_millis(250);
