@@ -243,9 +243,9 @@ pub struct AllocFn {
     /// (mheap.alloc called by cacheSpan): counted once in [`AllocReport::refill_ns`].
     pub nested_ns: u64,
     /// Returns without an entry timed on the same thread: calls begun before the probe
-    /// attached, and return probes hit twice for one return (seen under Go's signals:
-    /// the kernel steps a probed instruction again when its out-of-line step is
-    /// interrupted). Not timed.
+    /// attached, and return probes run more than once for one return (on the 6.18 kernel
+    /// here, up to once per call, with or without Go's preemption signals; bpftrace counts
+    /// the same entries as gorx, so no entry is lost). Not timed.
     pub unmatched: u64,
     /// Where it was probed.
     pub points: ProbePoints,
