@@ -385,7 +385,8 @@ pub fn run(cfg: &Config, stop: &AtomicBool) -> Result<AllocReport, ProbeError> {
             .sum();
         let spent = calls.saturating_mul(pair_ns);
         let cpu = b.saturating_sub(a);
-        if spent as f64 > COST_BUDGET * cpu as f64 {
+        let wall = start.elapsed().as_nanos() as f64;
+        if spent as f64 > COST_BUDGET * cpu as f64 && spent as f64 > BUDGET_MIN_CORE_SHARE * wall {
             cut_short = Some(format!(
                 "the probes cost the target about {:.0}% of its CPU ({calls} calls × {} ns in {:.1} s, > {:.0}%): window ended early",
                 spent as f64 * 100.0 / cpu.max(1) as f64,
@@ -549,6 +550,9 @@ fn attach(
 /// tens of thousands of times a second can be slowed severalfold. A tenth of its CPU is
 /// the most a diagnostic should take from a production process.
 pub const COST_BUDGET: f64 = 0.10;
+/// ...and more than this share of one core: on a nearly idle process a tenth of its CPU is
+/// a few ms a second, a cost not worth cutting the window for.
+const BUDGET_MIN_CORE_SHARE: f64 = 0.01;
 /// The cost of a probed call assumed by the budget when it could not be calibrated: the
 /// low end of bare metal (two traps and two out-of-line steps, ~1 µs each).
 const UNCALIBRATED_PAIR_NS: u64 = 2_000;
