@@ -478,6 +478,32 @@ pub const FD_LEAK_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
 /// At most this many fd.leak findings (the fastest-growing sites).
 pub const FD_LEAK_PROBE_MAX_FINDINGS: usize = 5;
 
+// ---- alloc: `gorx probe --only alloc` span refill latency (gorx-ebpf/src/judge.rs) ----
+
+/// alloc.contention from the allocator probe: a warning when the P99 latency of a span
+/// refill function (mcentral.cacheSpan, mheap.alloc) reaches 100 µs. An uncontended refill
+/// takes a span off a lock-free set or sweeps one: 0.5–4 µs measured on an allocation
+/// storm and on the healthy HTTP patient under wrk (the probes' own cost calibrated and
+/// subtracted, run-queue waits left out), with P99 in the 16–33 µs slot. The P99 read from
+/// a log2 histogram is its slot's upper bound, so 100 µs means an actual P99 of at least
+/// 65 µs: threads spin or sleep on the heap lock (lock2's futex sleep alone is tens of µs)
+/// or sweep many spans per refill, beyond the calibration's noise (a few µs a call).
+pub const ALLOC_PROBE_P99_WARNING_NS: u64 = 100_000;
+/// ...critical at 500 µs (an actual P99 of at least 262 µs): a refill at P99 costs as much
+/// as a whole request of a fast service, the mcache-refill storm of many Ps on the heap
+/// lock.
+pub const ALLOC_PROBE_P99_CRITICAL_NS: u64 = 500_000;
+/// ...and only when refill time is a meaningful share of the process's CPU time over the
+/// window: 5% (warning) and 15% (critical), the shares alloc.contention uses for lock
+/// frames under mallocgc in CPU profiles (ALLOC_CONTENTION_*_RATIO). A slow refill now and
+/// then costs nothing worth changing code for.
+pub const ALLOC_PROBE_SHARE_WARNING: f64 = 0.05;
+pub const ALLOC_PROBE_SHARE_CRITICAL: f64 = 0.15;
+/// Fewer timed refills than this is anecdote (a P99 of 200 calls is their max): info.
+pub const ALLOC_PROBE_MIN_CALLS: u64 = 1000;
+/// A window shorter than this (2 s) lowers the severity one step: a burst is not a rate.
+pub const ALLOC_PROBE_MIN_WINDOW_NS: u64 = 2_000_000_000;
+
 // ---- mmap: `gorx probe --only mmap` anonymous memory (gorx-ebpf/src/judge.rs) ----
 
 /// memory.rss-gap from the mmap probe: the user sites' anonymous mappings and C heap

@@ -670,6 +670,137 @@ pub fn fold_offcpu_into_slow(slow: &mut [Finding], offcpu: Vec<Finding>) -> Vec<
     kept
 }
 
+// ---- probe 6: allocator contention (span refill latency) ----
+
+/// `alloc.contention` from the allocator probe.
+///
+/// Needs: the latency histograms of `mcentral.cacheSpan` and `mheap.alloc` and the
+/// process's CPU time over the window.
+/// Claims: span refill is slow (P99 of the worst traced function) AND takes a
+/// meaningful share of the process's CPU time; both must hold, so a healthy server with
+/// an occasional slow refill gives nothing.
+/// Why: a refill that waits on the heap lock or sweeps many spans stalls the allocating
+/// goroutine inside mallocgc with its P held; the fix is fewer allocations (fewer refills),
+/// and a larger GOGC (fewer cycles, less sweeping on the allocation path).
+pub fn judge_alloc(r: &crate::alloc::AllocReport) -> Vec<Finding> {
+    use gorx_analysis::thresholds::{
+        ALLOC_PROBE_MIN_CALLS, ALLOC_PROBE_MIN_WINDOW_NS, ALLOC_PROBE_P99_CRITICAL_NS,
+        ALLOC_PROBE_P99_WARNING_NS, ALLOC_PROBE_SHARE_CRITICAL, ALLOC_PROBE_SHARE_WARNING,
+    };
+    let Some(worst) = r
+        .functions
+        .iter()
+        .filter(|f| f.latency.count > 0)
+        .max_by_key(|f| (f.p99_ns(), f.latency.total_ns))
+    else {
+        return Vec::new();
+    };
+    let Some(share) = r.refill_share_of_cpu() else {
+        return Vec::new(); // no CPU time (the target exited): no basis for a share
+    };
+    let p99 = worst.p99_ns();
+    let us = |ns: u64| ns as f64 / 1e3;
+    let pct = share * 100.0;
+    let mut reasons = Vec::new();
+    let mut sev = if p99 >= ALLOC_PROBE_P99_CRITICAL_NS && share >= ALLOC_PROBE_SHARE_CRITICAL {
+        reasons.push(format!(
+            "{} P99 {:.0} µs ≥ {:.0} µs and span refill {pct:.1}% of CPU time ≥ {:.0}%",
+            worst.function,
+            us(p99),
+            us(ALLOC_PROBE_P99_CRITICAL_NS),
+            ALLOC_PROBE_SHARE_CRITICAL * 100.0
+        ));
+        Severity::Critical
+    } else if p99 >= ALLOC_PROBE_P99_WARNING_NS && share >= ALLOC_PROBE_SHARE_WARNING {
+        reasons.push(format!(
+            "{} P99 {:.0} µs ≥ {:.0} µs and span refill {pct:.1}% of CPU time ≥ {:.0}%",
+            worst.function,
+            us(p99),
+            us(ALLOC_PROBE_P99_WARNING_NS),
+            ALLOC_PROBE_SHARE_WARNING * 100.0
+        ));
+        Severity::Warning
+    } else {
+        return Vec::new();
+    };
+    let calls: u64 = r.functions.iter().map(|f| f.latency.count).sum();
+    if worst.latency.count < ALLOC_PROBE_MIN_CALLS {
+        reasons.push(format!(
+            "only {} timed calls of {} (< {ALLOC_PROBE_MIN_CALLS}): lowered",
+            worst.latency.count, worst.function
+        ));
+        sev = Severity::Info;
+    }
+    if r.window_ns < ALLOC_PROBE_MIN_WINDOW_NS && sev > Severity::Info {
+        reasons.push(format!(
+            "window {} ms < {} ms: lowered",
+            r.window_ns / 1_000_000,
+            ALLOC_PROBE_MIN_WINDOW_NS / 1_000_000
+        ));
+        sev = lower(sev);
+    }
+    let mut evidence = Evidence::new();
+    evidence.insert("source".into(), json!("ebpf-alloc"));
+    for f in &r.functions {
+        let key = if f.function == crate::alloc::CACHE_SPAN {
+            "cachespan"
+        } else if f.function == crate::alloc::MHEAP_ALLOC {
+            "mheap_alloc"
+        } else {
+            continue;
+        };
+        evidence.insert(format!("{key}_calls"), json!(f.calls));
+        evidence.insert(format!("{key}_p50_ns"), json!(f.p50_ns()));
+        evidence.insert(format!("{key}_p99_ns"), json!(f.p99_ns()));
+        evidence.insert(format!("{key}_max_ns"), json!(f.latency.max_ns));
+        evidence.insert(format!("{key}_total_ns"), json!(f.latency.total_ns));
+    }
+    evidence.insert("refill_total_ns".into(), json!(r.refill_ns));
+    if let Some(c) = r.cpu_ns {
+        evidence.insert("process_cpu_ns".into(), json!(c));
+    }
+    evidence.insert(
+        "refill_share_of_cpu_percent".into(),
+        json!((pct * 10.0).round() / 10.0),
+    );
+    evidence.insert(
+        "refill_threads_avg".into(),
+        json!((r.refill_threads() * 100.0).round() / 100.0),
+    );
+    evidence.insert("window_ns".into(), json!(r.window_ns));
+    evidence.insert("severity_reasons".into(), json!(reasons));
+    let heap_bound = r
+        .function(crate::alloc::MHEAP_ALLOC)
+        .is_some_and(|m| m.latency.total_ns >= r.refill_ns / 2);
+    vec![Finding {
+        id: "alloc.contention",
+        severity: sev,
+        title: format!(
+            "Span refill is slow: {} P99 {:.0} µs (max {:.0} µs) over {calls} refills, {pct:.1}% of the process's CPU time",
+            worst.function.trim_start_matches("runtime."),
+            us(p99),
+            us(worst.latency.max_ns)
+        ),
+        evidence,
+        recommendation: format!(
+            "Goroutines wait in the allocator's span refill{}. Reduce the allocation rate at \
+             the top allocating sites: take the allocs profile (/debug/pprof/allocs) and run \
+             `gorx pprof top --sample-index alloc_space FILE` (or alloc_objects) to name them, \
+             then reuse buffers (sync.Pool), preallocate slices and maps, and avoid \
+             per-request small allocations. Raising GOGC (e.g. GOGC=200, with GOMEMLIMIT as \
+             the memory cap) makes GC cycles rarer, so fewer spans are swept on the \
+             allocation path.",
+            if heap_bound {
+                " under the heap lock (mheap.alloc: pages for new spans and large objects)"
+            } else {
+                " (mcentral.cacheSpan: sweeping and taking spans of a size class)"
+            }
+        ),
+        sources: vec![format!("ebpf:uprobe alloc pid {}", r.pid)],
+        sites: Vec::new(),
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1035,6 +1166,106 @@ mod tests {
         let f = judge_fds(&r, &group_fds(&r));
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].severity, Severity::Warning);
+    }
+
+    // ---- alloc.contention from the allocator probe ----
+
+    /// A report whose cacheSpan made `calls` refills: all but `slow` of them in the 1 µs
+    /// slot, `slow` in `slow_slot`; refill time `refill_ns` of `cpu_ns` CPU over 10 s.
+    fn alloc_report(
+        calls: u64,
+        slow: u64,
+        slow_slot: usize,
+        refill_ns: u64,
+        cpu_ns: Option<u64>,
+    ) -> crate::alloc::AllocReport {
+        use crate::alloc::{AllocFn, AllocReport, CACHE_SPAN, ProbePoints};
+        let mut latency = crate::runq::Delays::empty();
+        latency.count = calls;
+        latency.hist[10] = calls - slow;
+        latency.hist[slow_slot] += slow;
+        latency.total_ns = refill_ns;
+        latency.max_ns = if slow > 0 { 1 << (slow_slot + 1) } else { 2048 };
+        AllocReport {
+            pid: 42,
+            window_ns: 10_000_000_000,
+            functions: vec![AllocFn {
+                function: CACHE_SPAN.into(),
+                calls,
+                latency,
+                queued_ns: 0,
+                nested_ns: 0,
+                unmatched: 0,
+                points: ProbePoints {
+                    function: CACHE_SPAN.into(),
+                    entry: 0x1000,
+                    end: 0x1400,
+                    source: "symtab",
+                    rets: vec![0x11dc],
+                    tail_jumps: Vec::new(),
+                    entry_offset: 0x1000,
+                    ret_offsets: vec![0x11dc],
+                },
+            }],
+            missing: Vec::new(),
+            refill_ns,
+            cpu_ns,
+            untimed: 0,
+            probe_cost: None,
+            cut_short: None,
+            target_exited: false,
+        }
+    }
+
+    #[test]
+    fn a_fast_allocator_gives_no_alloc_finding() {
+        // 200k refills at ~1 µs: 0.2 s of 15 s CPU (1.3%), P99 in the µs.
+        let r = alloc_report(200_000, 0, 10, 200_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty());
+        // Even a storm of fast refills (a third of CPU) is allocation, not contention.
+        let r = alloc_report(200_000, 1000, 13, 5_000_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty(), "{:#?}", judge_alloc(&r));
+        // And a slow tail that costs almost nothing is not worth a finding.
+        let r = alloc_report(200_000, 4000, 18, 600_000_000, Some(15_000_000_000));
+        assert!(judge_alloc(&r).is_empty());
+        // The healthy HTTP patient under wrk: P99 in the 32–65 µs slot, refill 10% of CPU.
+        let r = alloc_report(15_000, 300, 15, 100_000_000, Some(1_000_000_000));
+        assert!(judge_alloc(&r).is_empty(), "{:#?}", judge_alloc(&r));
+    }
+
+    #[test]
+    fn slow_refills_that_cost_cpu_are_alloc_contention() {
+        // 3% of refills at 128–256 µs (P99 ≤ 262 µs), refill 20% of CPU: a warning.
+        let r = alloc_report(100_000, 3000, 17, 3_000_000_000, Some(15_000_000_000));
+        let f = judge_alloc(&r);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].id, "alloc.contention");
+        assert_eq!(f[0].severity, Severity::Warning);
+        assert_eq!(f[0].evidence["cachespan_p99_ns"], json!(262_144));
+        assert_eq!(f[0].evidence["refill_share_of_cpu_percent"], json!(20.0));
+        assert!(
+            f[0].recommendation.contains("gorx pprof"),
+            "{}",
+            f[0].recommendation
+        );
+        assert!(f[0].recommendation.contains("GOGC"));
+        // ms-long refills taking a third of CPU: critical.
+        let r = alloc_report(100_000, 3000, 20, 5_000_000_000, Some(15_000_000_000));
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn thin_alloc_evidence_is_lowered_or_dropped() {
+        // 300 refills: a P99 of a few hundred calls is their max: info.
+        let r = alloc_report(300, 30, 20, 3_000_000_000, Some(15_000_000_000));
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Info);
+        // A one-second window lowers a critical to a warning.
+        let mut r = alloc_report(100_000, 3000, 20, 5_000_000_000, Some(15_000_000_000));
+        r.window_ns = 1_000_000_000;
+        assert_eq!(judge_alloc(&r)[0].severity, Severity::Warning);
+        // No CPU time (the target exited): no share, no finding.
+        let r = alloc_report(100_000, 3000, 20, 5_000_000_000, None);
+        assert!(judge_alloc(&r).is_empty());
     }
 }
 

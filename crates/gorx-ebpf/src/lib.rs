@@ -13,10 +13,12 @@
 //!   [`fds`] (fds opened and closed per opening stack), [`offcpu`] (off-CPU time of the
 //!   threads per user stack, the runtime's idle threads kept apart), [`mmap`] (anonymous
 //!   memory mapped and released per mapping stack, and for cgo targets libc's heap per Go
-//!   caller: [`malloc`]).
+//!   caller: [`malloc`]), [`alloc`] (span refill latency, uprobes at the entry and each
+//!   return instruction of the runtime's functions).
 //! - Stacks: user stacks by frame pointer (`bpf_get_stack`, `BPF_F_USER_STACK`),
 //!   symbolized through the target's own gopclntab ([`gopclntab`]).
 
+pub mod alloc;
 pub mod fds;
 pub mod gopclntab;
 pub mod judge;

@@ -59,7 +59,7 @@ impl Delays {
         }
     }
 
-    fn add(&mut self, o: &Delays) {
+    pub(crate) fn add(&mut self, o: &Delays) {
         self.count += o.count;
         self.total_ns = self.total_ns.saturating_add(o.total_ns);
         self.max_ns = self.max_ns.max(o.max_ns);

@@ -473,3 +473,129 @@ fn externally_linked_cgo_binaries_find_runtime_text() {
         assert_eq!(s.lookup(a), t.lookup(a), "{a:#x}");
     }
 }
+
+/// (address, instruction bytes, assembly) of each instruction of `func` per `go tool
+/// objdump` (which reads gopclntab, so it also works on stripped binaries).
+fn objdump(go: &Path, bin: &Path, func: &str) -> Vec<(u64, Vec<u8>, String)> {
+    let mut re = String::from("^");
+    for c in func.chars() {
+        if matches!(c, '.' | '(' | ')' | '*') {
+            re.push('\\');
+        }
+        re.push(c);
+    }
+    re.push('$');
+    let out = Command::new(go)
+        .args(["tool", "objdump", "-s", &re])
+        .arg(bin)
+        .output()
+        .expect("go tool objdump");
+    assert!(
+        out.status.success(),
+        "go tool objdump -s {re}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut ins = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with("TEXT ")) {
+        let f: Vec<&str> = line
+            .split('\t')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let Some(i) = f.iter().position(|s| s.starts_with("0x")) else {
+            continue;
+        };
+        let (Some(addr), Some(hex), Some(asm)) = (f.get(i), f.get(i + 1), f.get(i + 2)) else {
+            continue;
+        };
+        let addr = u64::from_str_radix(&addr[2..], 16).unwrap();
+        let bytes = (0..hex.len() / 2)
+            .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).unwrap())
+            .collect();
+        ins.push((addr, bytes, asm.to_string()));
+    }
+    assert!(!ins.is_empty(), "objdump found no {func}:\n{text}");
+    ins
+}
+
+#[test]
+fn alloc_probe_points_are_the_rets_go_tool_objdump_shows() {
+    use gorx_ebpf::alloc::{FUNCTIONS, probe_points};
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let tmp = TempDir::new("allocrets");
+    let plain = build(&go, &tmp.0.join("plain"), &["-trimpath"]);
+    let stripped_pie = build(
+        &go,
+        &tmp.0.join("stripped-pie"),
+        &["-trimpath", "-buildmode=pie", "-ldflags=-s -w"],
+    );
+    // objdump needs a symbol table: the stripped PIE is checked against the same build
+    // with its symbols (stripping does not move the text).
+    let pie = build(&go, &tmp.0.join("pie"), &["-trimpath", "-buildmode=pie"]);
+    for (bin, oracle, source) in [
+        (&plain, &plain, "symtab"),
+        (&stripped_pie, &pie, "gopclntab"),
+    ] {
+        let file = std::fs::read(bin).unwrap();
+        let (points, missing) = probe_points(&bin.display().to_string(), &file).unwrap();
+        assert!(missing.is_empty(), "{missing:?}");
+        assert_eq!(points.len(), FUNCTIONS.len());
+        for p in &points {
+            assert_eq!(p.source, source, "{}", p.function);
+            let ins = objdump(&go, oracle, &p.function);
+            let want: Vec<u64> = ins
+                .iter()
+                .filter(|(_, _, asm)| asm.starts_with("RET"))
+                .map(|(a, _, _)| *a)
+                .collect();
+            assert!(!want.is_empty(), "{}: objdump shows no RET", p.function);
+            assert_eq!(p.rets, want, "{} in {}", p.function, bin.display());
+            assert_eq!(p.entry, ins[0].0, "{}", p.function);
+            assert!(
+                p.tail_jumps.is_empty(),
+                "{}: {:#x?}",
+                p.function,
+                p.tail_jumps
+            );
+            // The file offsets hold those very instructions: the entry's bytes, and a
+            // one-byte RET (0xc3) at each return.
+            let at = |off: u64, n: usize| &file[off as usize..off as usize + n];
+            assert_eq!(at(p.entry_offset, ins[0].1.len()), &ins[0].1[..]);
+            for (off, addr) in p.ret_offsets.iter().zip(&p.rets) {
+                let (_, bytes, _) = ins.iter().find(|(a, _, _)| a == addr).unwrap();
+                assert_eq!(at(*off, bytes.len()), &bytes[..], "{addr:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn alloc_probe_refuses_other_architectures_by_name() {
+    let Some(go) = go_toolchain("") else {
+        missing_prerequisite("a Go toolchain (go_toolchain(\"\"))");
+        return;
+    };
+    let tmp = TempDir::new("allocarm");
+    let bin = tmp.0.join("arm64");
+    let ok = Command::new(&go)
+        .args(["build", "-trimpath", "-o"])
+        .arg(&bin)
+        .arg("./syscall-blocking")
+        .current_dir(patients_dir())
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .env("GOARCH", "arm64")
+        .status()
+        .expect("go build");
+    assert!(ok.success(), "GOARCH=arm64 go build failed");
+    let file = std::fs::read(&bin).unwrap();
+    let e = gorx_ebpf::alloc::probe_points("arm64", &file)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x86_64") && e.contains("Aarch64"), "{e}");
+}

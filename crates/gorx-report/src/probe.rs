@@ -1,6 +1,7 @@
 //! `gorx probe`: the syscall table (as bcc's syscount prints it, with quantiles from the
 //! in-kernel log2 histogram) and the slow syscalls grouped by Go site; the run-queue
-//! delays (as bcc's runqlat prints them) with the window's CPU competition.
+//! delays (as bcc's runqlat prints them) with the window's CPU competition; the fds per
+//! opening site; the allocator's span refill latency.
 
 use crate::text::format_duration_ns;
 use gorx_ebpf::fds::FdReport;
@@ -174,25 +175,7 @@ pub fn render_runq_text(r: &RunqReport) -> String {
             r.entries_lost
         );
     }
-    let peak = r.all.hist.iter().copied().max().unwrap_or(0);
-    if peak > 0 {
-        let first = r.all.hist.iter().position(|&n| n > 0).unwrap_or(0);
-        let last = r.all.hist.iter().rposition(|&n| n > 0).unwrap_or(0);
-        let _ = writeln!(out, "\n  {:>21} : {:<8} distribution", "delay", "count");
-        for i in first..=last {
-            let n = r.all.hist[i];
-            let lo = if i == 0 { 0 } else { 1u64 << i };
-            let bar = (n * 40).div_ceil(peak) as usize;
-            let _ = writeln!(
-                out,
-                "  {:>9} -> {:<9} : {:<8} |{:<40}|",
-                format_duration_ns(lo as f64),
-                format_duration_ns((1u64 << (i + 1)) as f64),
-                n,
-                "*".repeat(bar)
-            );
-        }
-    }
+    render_log2_hist(&mut out, "delay", &r.all.hist);
     let c = &r.cpu;
     let mut facts = Vec::new();
     match (c.nr_throttled, c.nr_periods) {
@@ -592,6 +575,105 @@ pub fn render_mmap_text(
     out
 }
 
+/// A log2 histogram of durations as bcc prints it (`hist[i]`: [2^i, 2^(i+1)) ns), from
+/// the first to the last non-empty slot, after a blank line; nothing when empty.
+fn render_log2_hist(out: &mut String, label: &str, hist: &[u64]) {
+    let peak = hist.iter().copied().max().unwrap_or(0);
+    if peak == 0 {
+        return;
+    }
+    let first = hist.iter().position(|&n| n > 0).unwrap_or(0);
+    let last = hist.iter().rposition(|&n| n > 0).unwrap_or(0);
+    let _ = writeln!(out, "\n  {label:>21} : {:<8} distribution", "count");
+    for (i, &n) in hist.iter().enumerate().take(last + 1).skip(first) {
+        let lo = if i == 0 { 0 } else { 1u64 << i };
+        let bar = (n * 40).div_ceil(peak) as usize;
+        let _ = writeln!(
+            out,
+            "  {:>9} -> {:<9} : {:<8} |{:<40}|",
+            format_duration_ns(lo as f64),
+            format_duration_ns((1u64 << (i + 1).min(63)) as f64),
+            n,
+            "*".repeat(bar)
+        );
+    }
+}
+
+/// The allocator probe: per traced function the calls and latency (as bcc's funclatency
+/// prints them), each histogram, and the share of the window spent in span refill.
+pub fn render_alloc_text(r: &gorx_ebpf::alloc::AllocReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Span refill of pid {} over {} (uprobes at entry and each RET; in-kernel, tgid-filtered):",
+        r.pid,
+        format_duration_ns(r.window_ns as f64)
+    );
+    if r.target_exited {
+        let _ = writeln!(out, "  (the target exited before the window ended)");
+    }
+    if let Some(why) = &r.cut_short {
+        let _ = writeln!(out, "  ({why})");
+    }
+    let _ = writeln!(
+        out,
+        "  {:<32} {:>9} {:>11} {:>11} {:>11} {:>11}",
+        "FUNCTION", "CALLS", "TOTAL", "P50", "P99", "MAX"
+    );
+    for f in &r.functions {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:>9} {:>11} {:>11} {:>11} {:>11}",
+            f.function,
+            f.calls,
+            format_duration_ns(f.latency.total_ns as f64),
+            format!("≤{}", format_duration_ns(f.p50_ns() as f64)),
+            format!("≤{}", format_duration_ns(f.p99_ns() as f64)),
+            format_duration_ns(f.latency.max_ns as f64)
+        );
+    }
+    for m in &r.missing {
+        let _ = writeln!(out, "  {m:<32} not in this binary: not traced");
+    }
+    let queued: u64 = r.functions.iter().map(|f| f.queued_ns).sum();
+    let _ = writeln!(
+        out,
+        "  (own time: {}; run-queue waits inside the calls, {}, left out)",
+        match r.probe_cost {
+            Some(c) => format!(
+                "the probes' cost measured on an empty function ({} a call, {} a nested call) subtracted",
+                format_duration_ns(c.inside_ns as f64),
+                format_duration_ns(c.pair_ns as f64)
+            ),
+            None => "the probes' cost could not be measured and is included".into(),
+        },
+        format_duration_ns(queued as f64)
+    );
+    let unmatched: u64 = r.functions.iter().map(|f| f.unmatched).sum();
+    if unmatched > 0 || r.untimed > 0 {
+        let _ = writeln!(
+            out,
+            "  ({unmatched} returns without a timed entry and {} entries not timed (thread table full): not counted)",
+            r.untimed
+        );
+    }
+    for f in r.functions.iter().filter(|f| f.latency.count > 0) {
+        let label = f.function.trim_start_matches("runtime.");
+        render_log2_hist(&mut out, label, &f.latency.hist);
+    }
+    let share = r
+        .refill_share_of_cpu()
+        .map(|s| format!(", {:.1}% of the process's CPU time", s * 100.0))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\nIn span refill: {} in the window{share} ({:.2} threads on average).\n",
+        format_duration_ns(r.refill_ns as f64),
+        r.refill_threads()
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -777,5 +859,62 @@ mod tests {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
         assert!(render_mmap_text(&r, &[]).contains("no memory mapped"));
+    }
+
+    #[test]
+    fn alloc_text_shows_each_function_its_histogram_and_the_refill_share() {
+        use gorx_ebpf::alloc::{AllocFn, AllocReport, CACHE_SPAN, ProbeCost, ProbePoints};
+        let mut latency = gorx_ebpf::runq::Delays::empty();
+        latency.count = 1000;
+        latency.hist[10] = 990;
+        latency.hist[17] = 10;
+        latency.total_ns = 3_000_000;
+        latency.max_ns = 200_000;
+        let r = AllocReport {
+            pid: 7,
+            window_ns: 2_000_000_000,
+            functions: vec![AllocFn {
+                function: CACHE_SPAN.into(),
+                calls: 1003,
+                latency,
+                queued_ns: 5_000_000,
+                nested_ns: 0,
+                unmatched: 3,
+                points: ProbePoints {
+                    function: CACHE_SPAN.into(),
+                    entry: 0x1000,
+                    end: 0x1400,
+                    source: "symtab",
+                    rets: vec![0x11dc],
+                    tail_jumps: Vec::new(),
+                    entry_offset: 0x1000,
+                    ret_offsets: vec![0x11dc],
+                },
+            }],
+            missing: vec!["runtime.(*mheap).alloc".into()],
+            refill_ns: 3_000_000,
+            cpu_ns: Some(1_000_000_000),
+            untimed: 0,
+            probe_cost: Some(ProbeCost {
+                inside_ns: 1500,
+                pair_ns: 3000,
+            }),
+            cut_short: None,
+            target_exited: false,
+        };
+        let text = render_alloc_text(&r);
+        for want in [
+            "Span refill of pid 7 over 2.00 s",
+            "  runtime.(*mcentral).cacheSpan         1003",
+            "≤2.0 µs",
+            "≤2.0 µs    200.0 µs",
+            "runtime.(*mheap).alloc           not in this binary",
+            "(1.5 µs a call, 3.0 µs a nested call) subtracted",
+            "(*mcentral).cacheSpan : count    distribution",
+            "131.1 µs -> 262.1 µs  : 10",
+            "In span refill: 3.00 ms in the window, 0.3% of the process's CPU time",
+        ] {
+            assert!(text.contains(want), "{want:?} missing from:\n{text}");
+        }
     }
 }

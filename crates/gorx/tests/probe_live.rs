@@ -2172,3 +2172,214 @@ fn cgo_malloc_is_charged_to_the_go_caller_and_named_by_rss_gap() {
     assert_eq!(f["sites"][0], "main.cKeep", "{f:#}");
     assert!(f["title"].as_str().unwrap().contains("C malloc"), "{f:#}");
 }
+
+/// Go program for the allocator probe: 16 goroutines allocating slices of many size
+/// classes as fast as they can on 2 Ps; each stdin line is answered with the count so far.
+const ALLOC_PROG: &str = r#"package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+)
+
+var total atomic.Int64
+
+func worker(seed int) {
+	keep := make([][]byte, 0, 256)
+	for i := seed; ; i++ {
+		keep = append(keep, make([]byte, 16+(i*37)%4000))
+		if len(keep) == cap(keep) {
+			keep = keep[:0]
+		}
+		total.Add(1)
+	}
+}
+
+func main() {
+	runtime.GOMAXPROCS(2)
+	for g := 0; g < 16; g++ {
+		go worker(g)
+	}
+	fmt.Println("ready")
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Println("allocs", total.Load())
+	}
+}
+"#;
+
+/// BPF links whose program is one of `names` (uprobes are perf_event links).
+fn links_of(names: &[&str]) -> usize {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new("bpftool")
+            .args(args)
+            .output()
+            .expect("bpftool");
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]))
+    };
+    let ids: Vec<u64> = json(&["prog", "show", "-j"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["name"].as_str().is_some_and(|n| names.contains(&n)))
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    json(&["link", "show", "-j"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["prog_id"].as_u64().is_some_and(|id| ids.contains(&id)))
+        .count()
+}
+
+/// Ask the allocating program for its count: it must answer (alive, its main goroutine
+/// scheduled) with more allocations than `after`.
+fn alloc_count_above(
+    target: &mut KillOnDrop,
+    out: &mpsc::Receiver<String>,
+    after: u64,
+    what: &str,
+) -> u64 {
+    use std::io::Write;
+    assert!(
+        target.0.try_wait().unwrap().is_none(),
+        "{what}: the target died"
+    );
+    writeln!(target.0.stdin.as_mut().unwrap(), "count").unwrap();
+    let line = read_line_within(out, Duration::from_secs(10), what);
+    let n: u64 = line
+        .strip_prefix("allocs ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{what}: {line:?}"));
+    assert!(n > after, "{what}: {n} allocations, not more than {after}");
+    n
+}
+
+#[test]
+fn alloc_probe_times_span_refills_and_the_target_survives_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let Some((plain, plain_out, dir)) = start_inline_program("alloc", ALLOC_PROG) else {
+        return;
+    };
+    // The same program stripped and position-independent: extents from gopclntab, file
+    // offsets of a PIE.
+    let pie = dir.join("alloc-pie");
+    let built = Command::new(go_toolchain("").unwrap())
+        .args(["build", "-buildmode=pie", "-ldflags=-s -w", "-o"])
+        .arg(&pie)
+        .arg(".")
+        .current_dir(&dir)
+        .env("GOTOOLCHAIN", "local")
+        .env("CGO_ENABLED", "0")
+        .status()
+        .unwrap();
+    assert!(built.success());
+    let mut pie_target = KillOnDrop(
+        Command::new(&pie)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pie_out = line_reader(pie_target.0.stdout.take().unwrap());
+    assert_eq!(
+        read_line_within(&pie_out, Duration::from_secs(10), "pie"),
+        "ready"
+    );
+
+    let names = ["alloc_enter", "alloc_return"];
+    for (mut target, out, kind) in [(plain, plain_out, "plain"), (pie_target, pie_out, "pie")] {
+        let pid = target.0.id();
+        let links_before = links_of(&names);
+        let progs_before = progs_named(&names);
+        let n0 = alloc_count_above(&mut target, &out, 0, kind);
+        let mut probe = probe_cmd(pid, &["--only", "alloc", "--duration", "3s", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Attached: the entry and each RET of cacheSpan and mheap.alloc (at least 4).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut peak = 0;
+        while peak < links_before + 4 && Instant::now() < deadline {
+            peak = peak.max(links_of(&names));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(peak >= links_before + 4, "{kind}: {peak} uprobe links seen");
+        // Serving while probed.
+        let n1 = alloc_count_above(&mut target, &out, n0, kind);
+        let res = wait_output(&mut probe, Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert_eq!(res.status.code(), Some(0), "{kind}: {stderr}");
+        // Detached, and the target still alive and allocating after the probe.
+        assert_eq!(
+            progs_named_settled(&names, progs_before),
+            progs_before,
+            "{kind}: programs left loaded"
+        );
+        assert_eq!(links_of(&names), links_before, "{kind}: uprobe links left");
+        std::thread::sleep(Duration::from_millis(200));
+        alloc_count_above(&mut target, &out, n1, kind);
+
+        let v: serde_json::Value = serde_json::from_slice(&res.stdout).expect("JSON");
+        let rep = &v["probes"]["alloc"]["report"];
+        let fns = rep["functions"].as_array().unwrap();
+        let cache = fns
+            .iter()
+            .find(|f| f["function"] == "runtime.(*mcentral).cacheSpan")
+            .unwrap_or_else(|| panic!("{kind}: {rep:#}"));
+        let source = cache["points"]["source"].as_str().unwrap();
+        assert_eq!(source, if kind == "pie" { "gopclntab" } else { "symtab" });
+        let calls = cache["calls"].as_u64().unwrap();
+        let lat = &cache["latency"];
+        let timed = lat["count"].as_u64().unwrap();
+        // An allocation storm refills thousands of spans a second.
+        assert!(calls > 1000 && timed > 1000, "{kind}: {cache:#}");
+        assert!(timed <= calls + 10, "{kind}: {cache:#}");
+        let hist: Vec<u64> = lat["hist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        assert_eq!(hist.iter().sum::<u64>(), timed);
+        // Plausible: most refills take under 100 µs of their own time, none a second.
+        let under_100us: u64 = hist[..17].iter().sum();
+        assert!(under_100us * 10 >= timed * 9, "{kind}: {hist:?}");
+        assert!(lat["max_ns"].as_u64().unwrap() < 1_000_000_000);
+        let summary = &v["probes"]["alloc"]["functions"][0];
+        assert!(summary["p50_ns"].as_u64() <= summary["p99_ns"].as_u64());
+        assert!(rep["probe_cost"]["inside_ns"].as_u64().is_some(), "{rep:#}");
+        let threads = v["probes"]["alloc"]["refill_threads_avg"].as_f64().unwrap();
+        assert!(threads > 0.0 && threads < 4.0, "{kind}: {threads}");
+        // Healthy, if allocation-bound: no contention finding.
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["id"] != "alloc.contention" || f["severity"] != "critical"),
+            "{kind}: {:#}",
+            v["findings"]
+        );
+    }
+    // A process that is not Go is refused by name, with nothing loaded.
+    let mut other = KillOnDrop(Command::new("sleep").arg("30").spawn().unwrap());
+    let loaded = progs_named(&names);
+    let out = run_bounded(
+        probe_cmd(other.0.id(), &["--only", "alloc", "--duration", "1s"]),
+        Duration::from_secs(15),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a Go program"), "{stderr}");
+    let _ = other.0.kill();
+    assert_eq!(progs_named(&names), loaded);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@ use super::analyze::parse_fail_on;
 use anyhow::{Context, Result, bail};
 use gorx_analysis::{Diagnosis, Finding, InputSummary};
 use gorx_ebpf::{
-    ProbeError, fds, judge, mmap, offcpu, preflight, runq, symbolize::Symbolizer, syscalls,
+    ProbeError, alloc, fds, judge, mmap, offcpu, preflight, runq, symbolize::Symbolizer, syscalls,
 };
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Probes that exist.
-pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu", "mmap"];
-/// Probes the issue plans that do not exist yet.
-const PLANNED: &[&str] = &["alloc"];
+pub const AVAILABLE: &[&str] = &["syscalls", "runq", "fds", "offcpu", "mmap", "alloc"];
 
 /// The file `-o DIR` writes: the `--json` document. `gorx analyze DIR` reads it back
 /// (gorx_live::probe_file).
@@ -37,7 +35,8 @@ pub struct Args {
     /// fds (fds opened and closed per opening Go stack: the sites that leak), offcpu
     /// (time the threads sleep per Go stack, the runtime's idle threads kept apart; -o
     /// writes it as a pprof profile), mmap (anonymous memory mapped and released per
-    /// mapping Go stack: who holds the RSS).
+    /// mapping Go stack: who holds the RSS), alloc (span refill latency of the Go
+    /// allocator: uprobes on mcentral.cacheSpan and mheap.alloc).
     #[arg(long, value_delimiter = ',', default_value = "syscalls")]
     pub only: Vec<String>,
     /// Record syscalls at least this slow with their Go stack.
@@ -70,13 +69,11 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Refuses unknown and planned-but-missing probe names.
+    /// Refuses unknown probe names.
     pub fn check(&self) -> Result<()> {
         let avail = AVAILABLE.join(", ");
         for p in &self.only {
-            if PLANNED.contains(&p.as_str()) {
-                bail!("probe {p:?} is not implemented yet (available: {avail})");
-            } else if !AVAILABLE.contains(&p.as_str()) {
+            if !AVAILABLE.contains(&p.as_str()) {
                 bail!("unknown probe {p:?} (available: {avail})");
             }
         }
@@ -95,6 +92,7 @@ pub struct Results {
     pub fds: Option<fds::FdReport>,
     pub offcpu: Option<offcpu::OffcpuReport>,
     pub mmap: Option<mmap::MmapReport>,
+    pub alloc: Option<alloc::AllocReport>,
 }
 
 impl Results {
@@ -105,9 +103,11 @@ impl Results {
         let f = self.fds.as_ref().filter(|r| r.target_exited);
         let o = self.offcpu.as_ref().filter(|r| r.target_exited);
         let m = self.mmap.as_ref().filter(|r| r.target_exited);
+        let a = self.alloc.as_ref().filter(|r| r.target_exited);
         s.map(|r| r.window_ns)
             .or(q.map(|r| r.window_ns))
             .or(f.map(|r| r.window_ns))
+            .or(a.map(|r| r.window_ns))
             .or(m.map(|r| r.window_ns))
             .or(o.map(|r| r.window_ns))
     }
@@ -170,6 +170,26 @@ impl Judged {
             probes.insert(
                 "mmap".into(),
                 serde_json::json!({ "report": report, "sites": groups }),
+            );
+        }
+        if let Some(report) = &res.alloc {
+            findings.extend(judge::judge_alloc(report));
+            text.push_str(&gorx_report::probe::render_alloc_text(report));
+            probes.insert(
+                "alloc".into(),
+                serde_json::json!({
+                    "report": report,
+                    "refill_threads_avg": report.refill_threads(),
+                    "refill_share_of_cpu": report.refill_share_of_cpu(),
+                    "functions": report.functions.iter().map(|f| serde_json::json!({
+                        "function": f.function,
+                        "calls": f.calls,
+                        "p50_ns": f.p50_ns(),
+                        "p99_ns": f.p99_ns(),
+                        "max_ns": f.latency.max_ns,
+                        "total_ns": f.latency.total_ns,
+                    })).collect::<Vec<_>>(),
+                }),
             );
         }
         Judged {
@@ -286,6 +306,10 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         pid: plan.pid,
         duration: plan.duration,
     };
+    let alloc_cfg = alloc::Config {
+        pid: plan.pid,
+        duration: plan.duration,
+    };
     // The probes run at once, over the same window, each with its own BPF object.
     std::thread::scope(|s| {
         let rq = plan
@@ -294,6 +318,9 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         let fd = plan
             .wants("fds")
             .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+        let al = plan
+            .wants("alloc")
+            .then(|| s.spawn(|| alloc::run(&alloc_cfg, stop)));
         let mm = plan
             .wants("mmap")
             .then(|| s.spawn(|| mmap::run(&mmap_cfg, &sym, stop)));
@@ -323,10 +350,15 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
             h.join()
                 .unwrap_or_else(|_| Err(ProbeError::Load("the mmap probe panicked".into())))
         });
+        let al = al.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(ProbeError::Load("the alloc probe panicked".into())))
+        });
         Ok(Results {
             syscalls: sys.transpose()?,
             runq: rq.transpose()?,
             fds: fd.transpose()?,
+            alloc: al.transpose()?,
             mmap: mm.transpose()?,
             offcpu: off.transpose()?,
         })
@@ -338,10 +370,12 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
 /// Probes too costly to run by default beside `inspect --ebpf` and `watch --ebpf` (they
 /// still run when named in `--ebpf-only`). A probe belongs here when its cost over a
 /// window would be felt by a busy target, e.g. a uprobe on a hot runtime function.
-/// Today none: syscalls and fds add about 0.5 µs per syscall of the target and 0.2 µs to
-/// other processes' syscalls while attached (BENCHMARKS.md), runq a map update per
-/// context switch, and `--ebpf` attaches them only for its bounded window.
-pub const EBPF_EXPENSIVE: &[&str] = &[];
+/// alloc is: each span refill pays two uprobe hits (about 10 µs here), and an
+/// allocation-heavy target slowed from 1.7M to 50k allocations/s under it. syscalls and fds
+/// add about 0.5 µs per syscall of the target and 0.2 µs to other processes' syscalls while
+/// attached (BENCHMARKS.md), runq a map update per context switch, and `--ebpf` attaches
+/// them only for its bounded window.
+pub const EBPF_EXPENSIVE: &[&str] = &["alloc"];
 
 /// The probes `--ebpf` runs without `--ebpf-only`: every [`AVAILABLE`] probe not in
 /// [`EBPF_EXPENSIVE`]. A new probe joins by being added to those lists, nothing else.
