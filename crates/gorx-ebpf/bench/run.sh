@@ -19,9 +19,12 @@
 # before and after it; medians and ranges over the rounds are reported. Besides wrk's
 # req/s and P99, the server's CPU per request (schedstat of its threads) and wrk's (its
 # rusage) show the probe's in-kernel cost, which runs in the traced tasks' context. The probe is attached (its links visible, or bpftrace's "Attaching" line),
-# then after a settle second wrk runs; the probe's own CPU is utime+stime from
-# /proc/PID/stat over wrk's window, as % of one core ("whole run" adds loading,
-# symbolizing and printing, from wait4's rusage).
+# then after a settle second wrk runs; the probe's own CPU over wrk's window, as % of one
+# core, is read both from its threads' schedstat (ns) and as utime+stime from
+# /proc/PID/stat (10 ms ticks); "whole run" adds loading, symbolizing and printing
+# (wait4's rusage, over the same window length).
+# BPF_STATS=1 also sets kernel.bpf_stats_enabled (restored after) and reports each
+# arm's BPF programs: runs and ns per request (the stats add two clock reads per run).
 #
 #   crates/gorx-ebpf/bench/run.sh [SET ...]      (root; wrk, bpftrace, bpftool, go, cargo)
 #     SET: comma-separated probe names, e.g. syscalls runq fds syscalls,runq,fds
@@ -82,7 +85,7 @@ def taskset(cpu):
 
 # The server: one CPU (Go sizes GOMAXPROCS from the affinity mask), wrk on the other.
 srv = subprocess.Popen(taskset(1) + [os.path.join(work, "healthy"), "-duration", "10h"],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                       stdout=subprocess.PIPE, stderr=open(os.path.join(work, "server.err"), "w"), text=True)
 line = srv.stdout.readline()
 m = re.search(r"listening on (\S+)", line)
 if not m:
@@ -185,6 +188,32 @@ def links_total():
     out = subprocess.run(["bpftool", "link", "show"], capture_output=True, text=True).stdout
     return sum(1 for l in out.splitlines() if re.match(r"^\d+:", l))
 
+def prog_ids(p):
+    """Ids of the BPF programs the process holds (fds whose fdinfo has a prog_id)."""
+    ids = set()
+    try:
+        fds = os.listdir("/proc/%d/fdinfo" % p)
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            m = re.search(r"^prog_id:\s+(\d+)", open("/proc/%d/fdinfo/%s" % (p, fd)).read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    return ids
+
+def prog_stats(ids):
+    """{id: (name, run_time_ns, run_cnt)} (kernel.bpf_stats_enabled must be 1)."""
+    out = {}
+    for i in ids:
+        j = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(i)], capture_output=True, text=True).stdout
+        m = re.search(r'"name":"([^"]*)".*?"run_time_ns":(\d+),"run_cnt":(\d+)', j)
+        if m:
+            out[i] = (m.group(1), int(m.group(2)), int(m.group(3)))
+    return out
+
 def start_arm(arm):
     """Start the arm's probe; return its Popen once attached (None for "none")."""
     kind, _, pset = arm.partition(":")
@@ -231,12 +260,13 @@ UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 def wrk():
     """req/s, P99 ms, requests, wrk's own CPU seconds."""
     cmd = taskset(0) + ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % secs, "--latency", url]
-    w = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    w = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = w.stdout.read()
     _, status, ru = os.wait4(w.pid, 0)
     w.returncode = status
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit("bench/run.sh: wrk failed: " + out)
+        raise SystemExit("bench/run.sh: wrk failed (server %s): %s" % (
+            "alive" if srv.poll() is None else "exited %s: %s" % (srv.returncode, open(os.path.join(work, "server.err")).read()[-300:]), out))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     n = int(re.search(r"(\d+) requests in", out).group(1))
     v, u = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -252,6 +282,12 @@ probe_arms = arms[1:]
 
 # Warm the server up before measuring.
 subprocess.run(taskset(0) + ["wrk", "-t1", "-c%d" % conns, "-d3s", url], capture_output=True)
+bpf_stats = os.environ.get("BPF_STATS") == "1"
+if bpf_stats:
+    stats_was = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
+    open("/proc/sys/kernel/bpf_stats_enabled", "w").write("1")
+    import atexit
+    atexit.register(lambda: open("/proc/sys/kernel/bpf_stats_enabled", "w").write(stats_was))
 last_none = last_probe = None
 for r in range(rounds):
     k = r % len(probe_arms)
@@ -263,15 +299,26 @@ for r in range(rounds):
         foreign = links_total()
         p = start_arm(arm)
         t0 = cpu_ticks(p.pid) if p else None
+        q0 = oncpu_ns(p.pid) if p else None
+        ids = prog_ids(p.pid) if (p and bpf_stats) else set()
+        b0 = prog_stats(ids)
         s0 = oncpu_ns(pid)
         w0 = time.time()
         rps, p99, nreq, wrk_cpu = wrk()
         wall = time.time() - w0
         srv_us = (oncpu_ns(pid) - s0) / 1e3 / nreq
-        cpu = whole = None
+        b1 = prog_stats(ids)
+        progs = {}
+        for i in b1:
+            if i in b0:
+                name, ns, cnt = b1[i][0], b1[i][1] - b0[i][1], b1[i][2] - b0[i][2]
+                t = progs.setdefault(name, [0, 0])
+                t[0] += ns; t[1] += cnt
+        cpu = cpu_ns = whole = None
         if p:
             t1 = cpu_ticks(p.pid)
             cpu = 100.0 * (t1 - t0) / HZ / wall
+            cpu_ns = 100.0 * (oncpu_ns(p.pid) - q0) / 1e9 / wall
             p.send_signal(signal.SIGINT)
             _, status, ru = os.wait4(p.pid, 0)
             p.returncode = status
@@ -279,8 +326,10 @@ for r in range(rounds):
             if arm.startswith("gorx") and os.waitstatus_to_exitcode(status) not in (0, 1):
                 raise SystemExit("bench/run.sh: %s exited %d: %s" % (arm, os.waitstatus_to_exitcode(status),
                                                                    open(os.path.join(work, "probe.out")).read()[-500:]))
-        row = {"rps": rps, "p99": p99, "cpu": cpu, "whole": whole, "srv": srv_us, "wrk": wrk_cpu * 1e6 / nreq,
-               "load": float(open("/proc/loadavg").read().split()[0]), "foreign": foreign}
+        row = {"rps": rps, "p99": p99, "cpu": cpu, "cpu_ns": cpu_ns, "whole": whole, "srv": srv_us, "wrk": wrk_cpu * 1e6 / nreq,
+               "load": float(open("/proc/loadavg").read().split()[0]), "foreign": foreign,
+               "progs": {n: (ns / nreq, cnt / nreq) for n, (ns, cnt) in progs.items()},
+               "bpf": sum(ns for ns, _ in progs.values()) / nreq}
         row["round"] = r
         res[arm].append(row)
         if arm == "none":
@@ -293,7 +342,10 @@ for r in range(rounds):
             last_probe = row
         print("round %d %-28s %8.0f req/s  P99 %7.3f ms  server %5.1f µs/req  wrk %5.1f µs/req  probe CPU %s  load %.1f  other links %d" % (
             r + 1, arm, rps, p99, row["srv"], row["wrk"],
-            "-" if cpu is None else "%.2f%% (whole run %.2f%%)" % (cpu, whole), row["load"], foreign), flush=True)
+            "-" if cpu is None else "%.2f%% (ticks %.1f%%, whole run %.2f%%)" % (cpu_ns, cpu, whole), row["load"], foreign), flush=True)
+        if bpf_stats and p:
+            print("        BPF programs: %.0f ns per request: %s" % (row["bpf"], ", ".join(
+                "%s %.1f runs × %.0f ns" % (n, c, ns / c if c else 0) for n, (ns, c) in sorted(row["progs"].items()))), flush=True)
         time.sleep(1)
 srv.kill()
 
@@ -313,17 +365,18 @@ print("host during the runs: load average %.1f–%.1f; BPF links of other jobs a
 print()
 print("Medians over %d rounds (range in brackets); \"vs none\" compares medians." % rounds)
 print()
-print("| arm | req/s | vs none | P99 ms | vs none | server CPU µs/req | vs none | probe CPU % of a core (utime+stime over wrk) | probe CPU, whole run |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| arm | req/s | vs none | P99 ms | vs none | server CPU µs/req | vs none | probe CPU % of a core over wrk: schedstat | utime+stime | whole run |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for a in arms:
     line = "| %s | %.0f (%s) | %s | %.3f (%s) | %s | %.1f (%s) | %s |" % (
         a, med(col(a, "rps")), rng(col(a, "rps"), "%.0f"), rel(a, "rps"),
         med(col(a, "p99")), rng(col(a, "p99"), "%.3f"), rel(a, "p99"),
         med(col(a, "srv")), rng(col(a, "srv"), "%.1f"), rel(a, "srv"))
     if a == "none":
-        line += " — | — |"
+        line += " — | — | — |"
     else:
-        line += " %.2f (%s) | %.2f |" % (med(col(a, "cpu")), rng(col(a, "cpu"), "%.2f"), med(col(a, "whole")))
+        line += " %.2f (%s) | %.1f (%s) | %.2f |" % (med(col(a, "cpu_ns")), rng(col(a, "cpu_ns"), "%.2f"),
+                                                    med(col(a, "cpu")), rng(col(a, "cpu"), "%.1f"), med(col(a, "whole")))
     print(line)
 # Pairing: each probe run against the mean of the no-probe runs just before and after it
 # (seconds apart, so under nearly the same host load).
@@ -338,4 +391,20 @@ for a in probe_arms:
         d = [100 * (x[k] / ((x["before"][k] + x["after"][k]) / 2) - 1) for x in res[a]]
         cells.append("%+.1f%% (%s)" % (med(d), rng(d, "%+.1f%%")))
     print("| %s | %s |" % (a, " | ".join(cells)))
+if bpf_stats:
+    print()
+    print("In-kernel cost (kernel.bpf_stats_enabled: run_time_ns and run_cnt of the arm's programs over wrk's window), medians per request:")
+    print()
+    print("| arm | BPF ns per request | server CPU ns per request | share | programs: runs per request × ns per run |")
+    print("|---|---|---|---|---|")
+    for a in probe_arms:
+        rows = res[a]
+        names = sorted({n for x in rows for n in x["progs"]})
+        parts = []
+        for n in names:
+            c = med([x["progs"][n][1] for x in rows if n in x["progs"]])
+            ns = med([x["progs"][n][0] / x["progs"][n][1] for x in rows if n in x["progs"] and x["progs"][n][1]] or [0])
+            parts.append("%s %.1f × %.0f" % (n, c, ns))
+        bpf = med(col(a, "bpf")); srv = med(col(a, "srv")) * 1e3
+        print("| %s | %.0f | %.0f | %.1f%% | %s |" % (a, bpf, srv, 100 * bpf / srv, ", ".join(parts)))
 PY
