@@ -87,6 +87,17 @@ def taskset(cpu):
     return ["taskset", "-c", str(cpu)] if pin else []
 
 # The server: one CPU (Go sizes GOMAXPROCS from the affinity mask), wrk on the other.
+# Whatever this script started is ended when it exits, also on an error (a bpftrace left
+# running would tax every later measurement on the host).
+live = []
+def end_live():
+    for c in live:
+        if c.poll() is None:
+            c.kill()
+            c.wait()
+import atexit
+atexit.register(end_live)
+
 srv = subprocess.Popen(taskset(1) + [os.path.join(work, "healthy"), "-duration", "10h"],
                        stdout=subprocess.PIPE, stderr=open(os.path.join(work, "server.err"), "w"), text=True)
 line = srv.stdout.readline()
@@ -94,6 +105,7 @@ m = re.search(r"listening on (\S+)", line)
 if not m:
     srv.kill()
     sys.exit("bench/run.sh: healthy patient said %r" % line)
+live.append(srv)
 url = "http://%s/api/items" % m.group(1)
 pid = srv.pid
 
@@ -226,6 +238,7 @@ def start_arm(arm):
     if kind == "gorx":
         p = subprocess.Popen([gorx, "probe", str(pid), "--only", pset, "--duration", "%ds" % (secs + 60)],
                              stdout=log, stderr=subprocess.STDOUT)
+        live.append(p)
         want = sum(LINKS.get(x, 1) for x in pset.split(","))
         deadline = time.time() + 30
         while links_of(p.pid) < want:
@@ -236,6 +249,7 @@ def start_arm(arm):
         path = os.path.join(work, "probe.bt")
         open(path, "w").write(bt_script(pset.split(",")))
         p = subprocess.Popen(["bpftrace", path], stdout=log, stderr=subprocess.STDOUT)
+        live.append(p)
         deadline = time.time() + 60
         while "Attaching" not in open(log.name).read():
             if p.poll() is not None or time.time() > deadline:
