@@ -307,6 +307,8 @@ fn read_in_flight(ebpf: &Ebpf, cfg: &Config) -> Vec<InFlight> {
     let mut out: Vec<InFlight> = map
         .iter()
         .filter_map(Result::ok)
+        // ts 0: the thread's entry is kept between its syscalls and it is in none now.
+        .filter(|(_, s)| s.ts != 0)
         .filter_map(|(tid, s)| {
             let elapsed_ns = now.checked_sub(s.ts)?;
             let alive = std::path::Path::new(&format!("/proc/{}/task/{tid}", cfg.pid)).exists();

@@ -2383,3 +2383,75 @@ fn alloc_probe_times_span_refills_and_the_target_survives_it() {
     assert_eq!(progs_named(&names), loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A thread that makes syscalls and then computes: its start entry stays in the syscall
+/// probe's table between syscalls (ts 0), which is not a syscall in flight.
+const SPIN_PROG: &str = r#"package main
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+)
+
+var sink uint64
+
+func spin() {
+	runtime.LockOSThread()
+	for {
+		syscall.Getppid()
+		for j := 0; j < 20_000_000; j++ {
+			sink += uint64(j)
+		}
+	}
+}
+
+func main() {
+	go spin()
+	fmt.Println("ready")
+	select {}
+}
+"#;
+
+#[test]
+fn a_thread_between_syscalls_is_not_reported_in_flight() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    if !bpf_capable() {
+        return;
+    }
+    let born = Instant::now();
+    let Some((target, _t_out, _dir)) = start_inline_program("spin", SPIN_PROG) else {
+        return;
+    };
+    let out = run_bounded(
+        probe_cmd(
+            target.0.id(),
+            &["--duration", "2s", "--slow", "1ms", "--json"],
+        ),
+        Duration::from_secs(25),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let rep = &v["probes"]["syscalls"]["report"];
+    let getppid = rep["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "getppid")
+        .unwrap_or_else(|| panic!("the spinning thread's getppid not seen: {rep:#}"));
+    assert!(getppid["count"].as_u64().unwrap() > 0);
+    // Nothing can have been in a syscall for longer than the target has existed; a
+    // thread's kept entry read as in flight would show the whole clock (since boot).
+    let age = born.elapsed().as_nanos() as u64;
+    for f in rep["in_flight"].as_array().unwrap() {
+        assert!(
+            f["elapsed_ns"].as_u64().unwrap() <= age,
+            "{f:#} (target age {age} ns)"
+        );
+    }
+}
