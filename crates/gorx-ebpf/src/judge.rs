@@ -395,6 +395,16 @@ pub fn group_fds(r: &FdReport) -> Vec<FdGroup> {
     out
 }
 
+/// The index of the sample taken nearest the window's midpoint, in a series sampled every
+/// `every_ns` (sample i at (i+1)·every) whose last sample is at the window's end. Not
+/// `len / 2`: a 2 s window sampled every 500 ms has samples at 0.5, 1, 1.5 and 2 s, and
+/// its `len / 2` is the 1.5 s sample, which leaves a steady leak a quarter of its growth
+/// "in the second half" and a tick's jitter below the bar.
+fn midpoint_sample(window_ns: u64, every_ns: u64, len: usize) -> usize {
+    let mid = (window_ns / 2) as f64 / every_ns.max(1) as f64;
+    ((mid.round() as usize).saturating_sub(1)).min(len.saturating_sub(1))
+}
+
 /// `fd.leak` for the sites whose open fds kept growing through the window.
 pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -411,7 +421,7 @@ pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
         if total < FD_LEAK_PROBE_MIN_GROWTH || g.series.len() < 3 {
             continue;
         }
-        let mid = g.series[g.series.len() / 2];
+        let mid = g.series[midpoint_sample(r.window_ns, r.sample_every_ns, g.series.len())];
         let second_half = total - mid;
         if (second_half as f64) < (total as f64 * FD_LEAK_PROBE_SECOND_HALF_SHARE).max(1.0) {
             continue; // filled early, then held: a pool, not a leak
@@ -1117,6 +1127,24 @@ mod tests {
     const OPEN: &[&str] = &["syscall.openat", "os.OpenFile", "os.Open", "main.fetch"];
 
     #[test]
+    fn a_steady_leak_over_a_short_window_is_judged_from_the_window_midpoint() {
+        // The fd-leak patient over 2 s: 5 fds per 500 ms sample, one tick of which landed
+        // late. From the 1.5 s sample (the old `len / 2`) only 4 of 20 are "in the second
+        // half", under the quarter the rule asks; from the 1 s sample, 11.
+        let series = [5, 9, 16, 20];
+        let mut r = fd_report(vec![fd_stack(DIAL, 20, &series)]);
+        r.window_ns = 2_000_000_000;
+        let groups = group_fds(&r);
+        let f = judge_fds(&r, &groups);
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].evidence["growth_second_half"], 11);
+        assert_eq!(midpoint_sample(2_000_000_000, 500_000_000, 4), 1);
+        assert_eq!(midpoint_sample(10_000_000_000, 500_000_000, 20), 9);
+        // A window cut short by the target's exit: never past the series' end.
+        assert_eq!(midpoint_sample(10_000_000_000, 500_000_000, 3), 2);
+    }
+
+    #[test]
     fn a_site_that_keeps_opening_is_a_leak_named_at_its_site() {
         let steady: Vec<i64> = (1..=10).map(|i| i * 3).collect();
         let r = fd_report(vec![
@@ -1530,7 +1558,7 @@ pub fn judge_mmap(r: &MmapReport, groups: &[MmapGroup]) -> Vec<Finding> {
                     "resident_bytes": g.resident_bytes,
                     // Still growing at the window's end, or mapped early and held.
                     "growth_second_half_bytes": g.series.last().copied().unwrap_or(0)
-                        - g.series.get(g.series.len() / 2).copied().unwrap_or(0),
+                        - g.series.get(midpoint_sample(r.window_ns, r.sample_every_ns, g.series.len())).copied().unwrap_or(0),
                 }))
                 .collect::<Vec<_>>()
         ),
@@ -1595,7 +1623,8 @@ mod mmap_tests {
             unmapped_bytes: 0,
             outstanding_bytes: out as i64,
             resident_bytes: resident,
-            series: vec![0, out as i64 / 2, out as i64],
+            // Sampled every 500 ms over the reports' 8 s window, a steady rise.
+            series: (1..=16).map(|i| out as i64 * i / 16).collect(),
             stack_error: None,
         }
     }
@@ -1691,7 +1720,7 @@ mod mmap_tests {
         assert_eq!(f[0].sites, vec!["main.main.func1"]);
         assert_eq!(f[0].evidence["user_mapped_held_bytes"], 320 * MIB);
         assert_eq!(f[0].evidence["runtime_mapped_outstanding_bytes"], 64 * MIB);
-        // Series [0, 160, 320] MiB: 160 MiB of it came in the second half.
+        // A steady rise to 320 MiB: 160 MiB of it came in the second half.
         assert_eq!(
             f[0].evidence["sites"][0]["growth_second_half_bytes"],
             160 * MIB
