@@ -75,7 +75,7 @@ work, gorx, secs, rounds, conns, threads, pin = sys.argv[1:8]
 secs, rounds, conns, threads, pin = int(secs), int(rounds), int(conns), int(threads), pin == "1"
 sets = sys.argv[8:]
 HZ = os.sysconf("SC_CLK_TCK")
-LINKS = {"syscalls": 2, "runq": 3, "fds": 2}
+LINKS = {"syscalls": 2, "runq": 3, "fds": 29}
 # A probe added later without an entry here is measured with gorx only (waiting for at
 # least one link of its own); its set gets no bpftrace arm until one is written below.
 anchored = [s for s in sets if all(p in LINKS for p in s.split(","))]

@@ -1,5 +1,11 @@
-//! Probe 4, fd lifetimes: loads `bpf/fds.bpf.o`, attaches it to the raw tracepoints
-//! `sys_enter`/`sys_exit` filtered by the target's tgid. Every fd-creating syscall
+//! Probe 4, fd lifetimes: loads `bpf/fds.bpf.o` and attaches its programs to the tracepoints
+//! of the fd syscalls only (`syscalls:sys_exit_openat`, `sys_exit_socket`, ..., and
+//! `sys_enter_close`), each filtered by the target's tgid first: other syscalls run no
+//! program (raw_syscalls `sys_enter`/`sys_exit` ran one on every syscall of every task on the
+//! host). Needs tracefs; mounted at /sys/kernel/tracing when absent. fentry/fexit on
+//! `__x64_sys_*` would not, but kernels may refuse tracing programs (the Firecracker kernel
+//! this was written on returns EPERM before verification). A syscall whose tracepoint this
+//! kernel lacks is skipped with a note. Every fd-creating syscall
 //! (openat, socket, accept4, pipe2, dup*, eventfd2, epoll_create1, memfd_create,
 //! socketpair, inotify_init1, ...) charges its new fds to the user stack that opened
 //! them; close releases them. User space samples the per-stack counts through the window
@@ -7,8 +13,8 @@
 //! target's gopclntab; the judge ([`crate::judge::judge_fds`]) finds the sites whose open
 //! fds keep growing.
 //!
-//! The links belong to the `Ebpf` object: detached when it is dropped, and by the kernel
-//! when the process dies.
+//! The links (fd-based tracing links) belong to the `Ebpf` object: detached when it is
+//! dropped, and by the kernel when the process dies.
 
 use crate::ProbeError;
 use crate::symbolize::Symbolizer;
@@ -22,7 +28,104 @@ use std::time::{Duration, Instant};
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/fds.bpf.o");
 
-const PROGRAMS: [(&str, &str); 2] = [("fds_enter", "sys_enter"), ("fds_exit", "sys_exit")];
+/// (program, tracepoint in the `syscalls` category). Names are at most 15 characters (the
+/// kernel's limit); `_e` programs keep an argument for their exit (see fds.bpf.c).
+pub const PROGRAMS: [(&str, &str); 29] = [
+    ("fds_open", "sys_exit_open"),
+    ("fds_creat", "sys_exit_creat"),
+    ("fds_openat", "sys_exit_openat"),
+    ("fds_openat2", "sys_exit_openat2"),
+    ("fds_socket", "sys_exit_socket"),
+    ("fds_accept", "sys_exit_accept"),
+    ("fds_accept4", "sys_exit_accept4"),
+    ("fds_dup", "sys_exit_dup"),
+    ("fds_dup2", "sys_exit_dup2"),
+    ("fds_dup3", "sys_exit_dup3"),
+    ("fds_eventfd", "sys_exit_eventfd"),
+    ("fds_eventfd2", "sys_exit_eventfd2"),
+    ("fds_epoll", "sys_exit_epoll_create"),
+    ("fds_epoll1", "sys_exit_epoll_create1"),
+    ("fds_memfd", "sys_exit_memfd_create"),
+    ("fds_inotify", "sys_exit_inotify_init"),
+    ("fds_inotify1", "sys_exit_inotify_init1"),
+    ("fds_signalfd4", "sys_exit_signalfd4"),
+    ("fds_timerfd", "sys_exit_timerfd_create"),
+    ("fds_pidfd_open", "sys_exit_pidfd_open"),
+    ("fds_pipe", "sys_exit_pipe"),
+    ("fds_pipe_e", "sys_enter_pipe"),
+    ("fds_pipe2", "sys_exit_pipe2"),
+    ("fds_pipe2_e", "sys_enter_pipe2"),
+    ("fds_sockpair", "sys_exit_socketpair"),
+    ("fds_sockpair_e", "sys_enter_socketpair"),
+    ("fds_fcntl", "sys_exit_fcntl"),
+    ("fds_fcntl_e", "sys_enter_fcntl"),
+    ("fds_close", "sys_enter_close"),
+];
+
+/// The tracefs events directory: /sys/kernel/tracing (mounted there when no tracefs is
+/// mounted; needs root) or /sys/kernel/debug/tracing.
+fn tracefs_events() -> Result<std::path::PathBuf, ProbeError> {
+    let roots = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+    let found = || {
+        roots
+            .iter()
+            .map(|r| std::path::Path::new(r).join("events"))
+            .find(|e| e.is_dir())
+    };
+    if let Some(e) = found() {
+        return Ok(e);
+    }
+    let (src, dst, ty) = (c"nodev", c"/sys/kernel/tracing", c"tracefs");
+    // SAFETY: mount(2) with NUL-terminated strings and no data.
+    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
+    if rc != 0 {
+        return Err(ProbeError::Unsupported(format!(
+            "fds: no tracefs mounted and mounting it at /sys/kernel/tracing failed: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    found().ok_or_else(|| {
+        ProbeError::Unsupported("fds: tracefs mounted but has no events directory".into())
+    })
+}
+
+/// Load and attach each program on its syscall tracepoint. A tracepoint this kernel does not
+/// have (a syscall it lacks) is skipped with a note on stderr; any other failure is an error.
+/// close and openat are required.
+fn attach(ebpf: &mut aya::Ebpf) -> Result<(), ProbeError> {
+    let events = tracefs_events()?.join("syscalls");
+    for &(prog, tp) in &PROGRAMS {
+        if !events.join(tp).is_dir() {
+            if prog == "fds_close" || prog == "fds_openat" {
+                return Err(ProbeError::Unsupported(format!(
+                    "fds: the kernel has no syscalls:{tp} tracepoint"
+                )));
+            }
+            eprintln!("gorx probe: fds: no syscalls:{tp} tracepoint on this kernel; not traced");
+            continue;
+        }
+        let p: &mut aya::programs::TracePoint = ebpf
+            .program_mut(prog)
+            .ok_or_else(|| ProbeError::Load(format!("program {prog} missing from the object")))?
+            .try_into()
+            .map_err(|e| ProbeError::Load(format!("{prog}: {e}")))?;
+        p.load().map_err(ProbeError::load)?;
+        p.attach("syscalls", tp)
+            .map_err(|e| ProbeError::Load(format!("{prog} on syscalls:{tp}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Unload the programs (their links go with them) so the counts stop moving.
+fn detach(ebpf: &mut aya::Ebpf) {
+    for &(prog, _) in &PROGRAMS {
+        if let Some(p) = ebpf.program_mut(prog)
+            && let Ok(p) = <&mut aya::programs::TracePoint>::try_from(p)
+        {
+            let _ = p.unload();
+        }
+    }
+}
 
 /// How often the per-stack counts are sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(500);
@@ -111,7 +214,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
         .override_global("target_tgid", &cfg.pid, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    crate::attach_raw_tracepoints(&mut ebpf, &PROGRAMS)?;
+    attach(&mut ebpf)?;
     let open_fds_start = open_fds(cfg.pid);
     let nofile = nofile_soft(cfg.pid);
     let start = Instant::now();
@@ -125,7 +228,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
     });
     let window_ns = start.elapsed().as_nanos() as u64;
     let open_fds_end = open_fds(cfg.pid);
-    crate::detach_raw_tracepoints(&mut ebpf, &PROGRAMS);
+    detach(&mut ebpf);
     samples.push(sample(&ebpf));
     let untracked = ebpf
         .map("drops")

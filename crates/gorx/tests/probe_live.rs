@@ -107,7 +107,12 @@ fn sched_links() -> usize {
 
 /// The fd probe's programs.
 fn fds_progs() -> usize {
-    progs_named(&["fds_enter", "fds_exit"])
+    progs_named(&fds_names())
+}
+
+/// The fd probe's program names (one per syscall tracepoint it attaches to).
+fn fds_names() -> Vec<&'static str> {
+    gorx_ebpf::fds::PROGRAMS.iter().map(|p| p.0).collect()
 }
 
 /// The patient binary, built once per test run.
@@ -682,13 +687,15 @@ fn a_killed_gorx_leaves_no_links() {
     }
     let Some(p) = start_patient() else { return };
     let before = syscall_links();
-    let mut child = probe_cmd(p.0.id(), &["--duration", "25s"])
+    let fds_before = fds_progs();
+    // The fd probe too: its links are per-syscall tracepoint perf events, not raw ones.
+    let mut child = probe_cmd(p.0.id(), &["--only", "syscalls,fds", "--duration", "25s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while syscall_links() < before + 2 {
+    while syscall_links() < before + 2 || fds_progs() < fds_before + fds_names().len() {
         assert!(Instant::now() < deadline, "gorx probe never attached");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -700,6 +707,13 @@ fn a_killed_gorx_leaves_no_links() {
         assert!(Instant::now() < deadline, "links left after SIGKILL");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The fd probe's tracepoint links (perf events) are fds of the process too: its
+    // programs (which each link holds) are freed with them.
+    assert_eq!(
+        progs_named_settled(&fds_names(), fds_before),
+        fds_before,
+        "fd probe programs left after SIGKILL"
+    );
 }
 
 #[test]
@@ -895,7 +909,7 @@ fn fd_leak_patient_names_the_leaking_function_and_not_the_balanced_one() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(
-        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        progs_named_settled(&fds_names(), before),
         before,
         "fd probe programs left loaded"
     );
@@ -940,13 +954,8 @@ fn runq_and_fds_end_with_the_target_and_unload_their_programs() {
     if !bpf_capable() {
         return;
     }
-    let ours = [
-        "runq_wakeup",
-        "runq_wakeup_new",
-        "runq_switch",
-        "fds_enter",
-        "fds_exit",
-    ];
+    let mut ours = vec!["runq_wakeup", "runq_wakeup_new", "runq_switch"];
+    ours.extend(fds_names());
     let before = progs_named(&ours);
     let Some(mut p) = start_patient() else { return };
     let mut child = probe_cmd(p.0.id(), &["--only", "runq,fds", "--duration", "20s"])
@@ -1053,7 +1062,7 @@ fn fd_counts_per_site_are_exact_on_a_known_program() {
         return;
     };
     let pid = target.0.id();
-    let names = ["fds_enter", "fds_exit"];
+    let names = fds_names();
     let before = progs_named(&names);
     let mut probe = probe_cmd(pid, &["--only", "fds", "--duration", "20s", "--json"])
         .stdout(Stdio::piped())
@@ -1061,7 +1070,7 @@ fn fd_counts_per_site_are_exact_on_a_known_program() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while progs_named(&names) < before + 2 {
+    while progs_named(&names) < before + names.len() {
         assert!(Instant::now() < deadline, "gorx probe never loaded");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -1234,7 +1243,7 @@ fn inspect_ebpf_adds_the_fd_leak_site_and_without_btf_still_inspects() {
         "the window was not waited for"
     );
     assert_eq!(
-        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        progs_named_settled(&fds_names(), before),
         before,
         "fd probe programs left loaded"
     );
@@ -1338,7 +1347,7 @@ fn watch_ebpf_stores_probe_json_in_the_bundle_and_analyze_reports_it() {
     assert!(stderr.contains("--ebpf: probes fds for 3 s"), "{stderr}");
     assert!(stdout.contains("captured "), "{stdout}");
     assert_eq!(
-        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        progs_named_settled(&fds_names(), before),
         before,
         "fd probe programs left loaded"
     );
@@ -1429,7 +1438,7 @@ fn inspect_ebpf_ends_its_window_on_sigint_and_still_reports() {
     assert!(text.contains("sites: main.main.func2"), "{text}");
     assert!(text.contains("window was ended after"), "{text}");
     assert_eq!(
-        progs_named_settled(&["fds_enter", "fds_exit"], before),
+        progs_named_settled(&fds_names(), before),
         before,
         "fd probe programs left loaded"
     );
