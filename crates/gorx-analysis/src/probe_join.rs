@@ -84,7 +84,7 @@ mod tests {
         let probe = f(
             "fd.leak",
             Severity::Warning,
-            "ebpf:raw_syscalls fds pid 7",
+            "ebpf:syscall-tracepoints fds pid 7",
             &["main.dial"],
             &[("outstanding", 40)],
         );
@@ -94,7 +94,10 @@ mod tests {
         assert_eq!(out[0].severity, Severity::Warning);
         assert_eq!(
             out[0].sources,
-            vec!["ebpf:raw_syscalls fds pid 7".to_string(), "/proc/7".into()]
+            vec![
+                "ebpf:syscall-tracepoints fds pid 7".to_string(),
+                "/proc/7".into()
+            ]
         );
         assert_eq!(out[0].evidence["fds_first"], 12);
         assert_eq!(out[0].evidence["outstanding"], 40);

@@ -90,10 +90,11 @@ fn tracefs_events() -> Result<std::path::PathBuf, ProbeError> {
 }
 
 /// Load and attach each program on its syscall tracepoint. A tracepoint this kernel does not
-/// have (a syscall it lacks) is skipped with a note on stderr; any other failure is an error.
-/// close and openat are required.
-fn attach(ebpf: &mut aya::Ebpf) -> Result<(), ProbeError> {
+/// have (a syscall it lacks) is skipped and returned; any other failure is an error. close
+/// and openat are required.
+fn attach(ebpf: &mut aya::Ebpf) -> Result<Vec<String>, ProbeError> {
     let events = tracefs_events()?.join("syscalls");
+    let mut untraced = Vec::new();
     for &(prog, tp) in &PROGRAMS {
         if !events.join(tp).is_dir() {
             if prog == "fds_close" || prog == "fds_openat" {
@@ -101,7 +102,10 @@ fn attach(ebpf: &mut aya::Ebpf) -> Result<(), ProbeError> {
                     "fds: the kernel has no syscalls:{tp} tracepoint"
                 )));
             }
-            eprintln!("gorx probe: fds: no syscalls:{tp} tracepoint on this kernel; not traced");
+            let name = tp
+                .trim_start_matches("sys_exit_")
+                .trim_start_matches("sys_enter_");
+            untraced.push(name.to_string());
             continue;
         }
         let p: &mut aya::programs::TracePoint = ebpf
@@ -113,7 +117,8 @@ fn attach(ebpf: &mut aya::Ebpf) -> Result<(), ProbeError> {
         p.attach("syscalls", tp)
             .map_err(|e| ProbeError::Load(format!("{prog} on syscalls:{tp}: {e}")))?;
     }
-    Ok(())
+    untraced.dedup();
+    Ok(untraced)
 }
 
 /// Unload the programs (their links go with them) so the counts stop moving.
@@ -172,6 +177,9 @@ pub struct FdReport {
     pub nofile_soft: Option<u64>,
     /// The target exited before the window ended.
     pub target_exited: bool,
+    /// fd syscalls not traced because this kernel has no tracepoint for them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untraced_syscalls: Vec<String>,
 }
 
 pub struct Config {
@@ -214,7 +222,7 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
         .override_global("target_tgid", &cfg.pid, true)
         .load(OBJECT)
         .map_err(ProbeError::load)?;
-    attach(&mut ebpf)?;
+    let untraced_syscalls = attach(&mut ebpf)?;
     let open_fds_start = open_fds(cfg.pid);
     let nofile = nofile_soft(cfg.pid);
     let start = Instant::now();
@@ -282,5 +290,6 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
         open_fds_end,
         nofile_soft: nofile,
         target_exited,
+        untraced_syscalls,
     })
 }

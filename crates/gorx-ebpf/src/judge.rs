@@ -484,7 +484,7 @@ pub fn judge_fds(r: &FdReport, groups: &[FdGroup]) -> Vec<Finding> {
                  them with a pool; the stack in probes.fds shows the opening call.",
                 g.site
             ),
-            sources: vec![format!("ebpf:raw_syscalls fds pid {}", r.pid)],
+            sources: vec![format!("ebpf:syscall-tracepoints fds pid {}", r.pid)],
             sites: vec![g.site.clone()],
         });
     }
@@ -1113,6 +1113,7 @@ mod tests {
             open_fds_end: Some(150),
             nofile_soft: Some(1024),
             target_exited: false,
+            untraced_syscalls: Vec::new(),
         }
     }
 

@@ -99,7 +99,7 @@ mod tests {
     const GOOD: &str = r#"{"schema":1,"inputs":[{"path":"pid 7","kind":"ebpf-probe"}],
       "findings":[{"id":"fd.leak","severity":"warning","title":"fds opened at main.dial keep growing",
         "evidence":{"outstanding":40},"recommendation":"close them",
-        "sources":["ebpf:raw_syscalls fds pid 7"],"sites":["main.dial"]},
+        "sources":["ebpf:syscall-tracepoints fds pid 7"],"sites":["main.dial"]},
        {"id":"made.up","severity":"warning","title":"x"}],
       "probes":{"fds":{"report":{}}}}"#;
 
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(f.evidence["outstanding"], 40);
         assert_eq!(
             f.sources,
-            vec!["ebpf:raw_syscalls fds pid 7", "d/probe.json"]
+            vec!["ebpf:syscall-tracepoints fds pid 7", "d/probe.json"]
         );
         assert_eq!(r.probes, vec!["fds".to_string()]);
         assert_eq!(r.notes.len(), 1, "{:?}", r.notes);

@@ -233,6 +233,13 @@ pub fn render_fds_text(r: &FdReport, groups: &[FdGroup]) -> String {
     if r.target_exited {
         let _ = writeln!(out, "  (the target exited before the window ended)");
     }
+    if !r.untraced_syscalls.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (not traced, no tracepoint on this kernel: {})",
+            r.untraced_syscalls.join(", ")
+        );
+    }
     if r.untracked > 0 {
         let _ = writeln!(out, "  ({} fds not tracked: tables full)", r.untracked);
     }
@@ -786,6 +793,7 @@ mod tests {
             open_fds_end: Some(87),
             nofile_soft: Some(1024),
             target_exited: false,
+            untraced_syscalls: vec!["pidfd_open".into()],
         };
         let groups = vec![FdGroup {
             site: "main.leak".into(),
@@ -801,6 +809,7 @@ mod tests {
             "      40        0          40  main.leak",
             "40 still open from main.leak:",
             "      syscall.Socket",
+            "(not traced, no tracepoint on this kernel: pidfd_open)",
         ] {
             assert!(text.contains(want), "{want:?} missing from:\n{text}");
         }
