@@ -304,10 +304,8 @@ impl AllocReport {
     }
 }
 
-pub struct Config {
-    pub pid: u32,
-    pub duration: Duration,
-}
+/// The target and the window (one for every probe of a run).
+pub use crate::Window as Config;
 
 fn cpu_ns(pid: u32) -> Option<u64> {
     let p = format!("/proc/{pid}/stat");

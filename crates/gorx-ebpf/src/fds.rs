@@ -17,9 +17,9 @@
 //! dropped, and by the kernel when the process dies.
 
 use crate::ProbeError;
-use crate::symbolize::Symbolizer;
+use crate::symbolize::{StackTable, Symbolizer};
 use aya::EbpfLoader;
-use aya::maps::{HashMap, MapData, PerCpuArray, StackTraceMap};
+use aya::maps::{HashMap, MapData, PerCpuArray};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -182,10 +182,8 @@ pub struct FdReport {
     pub untraced_syscalls: Vec<String>,
 }
 
-pub struct Config {
-    pub pid: u32,
-    pub duration: Duration,
-}
+/// The target and the window (one for every probe of a run).
+pub use crate::Window as Config;
 
 fn open_fds(pid: u32) -> Option<u64> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -244,23 +242,12 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<FdReport
         .and_then(|m| m.get(&0, 0).ok())
         .map(|v| v.iter().sum())
         .unwrap_or(0);
-    let traces = ebpf
-        .map("stacks")
-        .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok());
+    let traces = StackTable::of(&ebpf);
     let last = samples.last().cloned().unwrap_or_default();
     let mut stacks: Vec<FdStack> = last
         .iter()
         .map(|(&id, &(opened, closed))| {
-            let (frames, stack_error) = if id < 0 {
-                (Vec::new(), Some(-id))
-            } else {
-                let pcs: Vec<u64> = traces
-                    .as_ref()
-                    .and_then(|t| t.get(&(id as u32), 0).ok())
-                    .map(|st| st.frames().iter().map(|f| f.ip).collect())
-                    .unwrap_or_default();
-                (sym.frames(&pcs), None)
-            };
+            let (frames, stack_error) = traces.frames(id, sym);
             let series = samples
                 .iter()
                 .map(|s| s.get(&id).map_or(0, |&(o, c)| o as i64 - c as i64))

@@ -31,6 +31,12 @@ pub mod symbolize;
 mod syscall_names;
 pub mod syscalls;
 
+/// What a probe watches: the target's tgid, and for how long.
+pub struct Window {
+    pub pid: u32,
+    pub duration: std::time::Duration,
+}
+
 /// Why a probe could not run. Each names what is missing; the command exits 2 on all.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {

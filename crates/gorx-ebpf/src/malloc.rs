@@ -9,9 +9,9 @@
 //! Cost: every malloc and free of the target takes a uprobe and a uretprobe (a few µs
 //! each), every cgo call one uprobe. Only targets that map a libc are probed.
 
-use crate::symbolize::Symbolizer;
+use crate::symbolize::{StackTable, Symbolizer};
 use aya::EbpfLoader;
-use aya::maps::{HashMap, MapData, PerCpuArray, StackTraceMap};
+use aya::maps::{HashMap, MapData, PerCpuArray};
 use aya::programs::UProbe;
 use aya::programs::uprobe::UProbeScope;
 use serde::Serialize;
@@ -206,24 +206,12 @@ impl MallocProbe {
                 .map(|v| v.iter().sum())
                 .unwrap_or(0)
         };
-        let traces = self
-            .ebpf
-            .map("stacks")
-            .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok());
+        let traces = StackTable::of(&self.ebpf);
         let last = samples.last().cloned().unwrap_or_default();
         let mut stacks: Vec<MallocStack> = last
             .iter()
             .map(|(&id, &(alloc, freed, allocs, frees))| {
-                let (frames, stack_error) = if id < 0 {
-                    (Vec::new(), Some(-id))
-                } else {
-                    let pcs: Vec<u64> = traces
-                        .as_ref()
-                        .and_then(|t| t.get(&(id as u32), 0).ok())
-                        .map(|st| st.frames().iter().map(|f| f.ip).collect())
-                        .unwrap_or_default();
-                    (sym.frames(&pcs), None)
-                };
+                let (frames, stack_error) = traces.frames(id, sym);
                 MallocStack {
                     frames,
                     allocs,

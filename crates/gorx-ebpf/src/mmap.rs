@@ -18,9 +18,9 @@
 //! when the process dies.
 
 use crate::ProbeError;
-use crate::symbolize::Symbolizer;
+use crate::symbolize::{StackTable, Symbolizer};
 use aya::EbpfLoader;
-use aya::maps::{HashMap, MapData, PerCpuArray, StackTraceMap};
+use aya::maps::{HashMap, MapData, PerCpuArray};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -167,10 +167,8 @@ pub struct MmapReport {
     pub malloc_skipped: Option<String>,
 }
 
-pub struct Config {
-    pub pid: u32,
-    pub duration: Duration,
-}
+/// The target and the window (one for every probe of a run).
+pub use crate::Window as Config;
 
 /// VmRSS and RssAnon of the process now.
 pub fn mem_snapshot(pid: u32) -> MemSnapshot {
@@ -343,24 +341,13 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<MmapRepo
             }
         })
         .unwrap_or_default();
-    let traces = ebpf
-        .map("stacks")
-        .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok());
+    let traces = StackTable::of(&ebpf);
     let last = samples.last().cloned().unwrap_or_default();
     let mut stacks: Vec<MmapStack> = last
         .iter()
         .map(|(key, &(mapped, unmapped, calls))| {
             let id = key.stack_id;
-            let (frames, stack_error) = if id < 0 {
-                (Vec::new(), Some(-id))
-            } else {
-                let pcs: Vec<u64> = traces
-                    .as_ref()
-                    .and_then(|t| t.get(&(id as u32), 0).ok())
-                    .map(|st| st.frames().iter().map(|f| f.ip).collect())
-                    .unwrap_or_default();
-                (sym.frames(&pcs), None)
-            };
+            let (frames, stack_error) = traces.frames(id, sym);
             let kind = MemKind::from_raw(key.kind);
             let series = samples
                 .iter()

@@ -34,15 +34,15 @@
 //! over a window much longer than the sleeps that share is small.
 
 use crate::judge::blocked_frames;
-use crate::symbolize::Symbolizer;
+use crate::symbolize::{StackTable, Symbolizer};
 use crate::{ProbeError, syscall_name};
 use aya::EbpfLoader;
-use aya::maps::{HashMap, MapData, PerCpuArray, StackTraceMap};
+use aya::maps::{HashMap, MapData, PerCpuArray};
 use gorx_analysis::sites::{idle_syscall, site};
 use gorx_formats::goroutines::package_of;
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/offcpu.bpf.o");
@@ -172,10 +172,8 @@ impl OffcpuReport {
     }
 }
 
-pub struct Config {
-    pub pid: u32,
-    pub duration: Duration,
-}
+/// The target and the window (one for every probe of a run).
+pub use crate::Window as Config;
 
 /// The package of a runtime function: `runtime`, `runtime/...`, `internal/runtime/...`
 /// (the raw syscall wrappers both the runtime and package syscall call).
@@ -475,23 +473,12 @@ pub fn run(cfg: &Config, sym: &Symbolizer, stop: &AtomicBool) -> Result<OffcpuRe
                 .collect()
         })
         .unwrap_or_else(|| vec![0, 0]);
-    let traces = ebpf
-        .map("stacks")
-        .and_then(|m| StackTraceMap::<&MapData>::try_from(m).ok());
+    let traces = StackTable::of(&ebpf);
     let asleep_whole_window = whole_window.len() as u64;
     let stacks = totals
         .into_iter()
         .map(|(k, (total_ns, count, max_ns, in_flight_ns))| {
-            let (frames, stack_error) = if k.stack_id < 0 {
-                (Vec::new(), Some(-k.stack_id))
-            } else {
-                let pcs: Vec<u64> = traces
-                    .as_ref()
-                    .and_then(|t| t.get(&(k.stack_id as u32), 0).ok())
-                    .map(|st| st.frames().iter().map(|f| f.ip).collect())
-                    .unwrap_or_default();
-                (sym.frames(&pcs), None)
-            };
+            let (frames, stack_error) = traces.frames(k.stack_id, sym);
             let syscall = (k.nr >= 0).then(|| syscall_name(k.nr as u32));
             Sleeps {
                 frames,

@@ -15,7 +15,7 @@ use aya::maps::{MapData, PerCpuArray};
 use gorx_analysis::process::ProcessSnapshot;
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The compiled program (see bpf/build.sh), embedded so gorx needs no clang.
 static OBJECT: &[u8] = aya::include_bytes_aligned!("../bpf/runq.bpf.o");
@@ -173,10 +173,8 @@ pub struct RunqReport {
     pub target_exited: bool,
 }
 
-pub struct Config {
-    pub pid: u32,
-    pub duration: Duration,
-}
+/// The target and the window (one for every probe of a run).
+pub use crate::Window as Config;
 
 fn snapshot(pid: u32) -> Option<ProcessSnapshot> {
     let go = gorx_live::proc::go_binary(pid).ok().flatten();

@@ -136,3 +136,28 @@ const UNWIND_ROOTS: &[&str] = &[
     "runtime.morestack",
     "runtime.asmcgocall",
 ];
+
+/// A probe's `stacks` map (BPF_MAP_TYPE_STACK_TRACE), read after its window.
+pub(crate) struct StackTable<'a>(Option<aya::maps::StackTraceMap<&'a aya::maps::MapData>>);
+
+impl<'a> StackTable<'a> {
+    /// The object's map named `stacks` (none: every stack reads as empty).
+    pub(crate) fn of(ebpf: &'a aya::Ebpf) -> StackTable<'a> {
+        StackTable(ebpf.map("stacks").and_then(|m| m.try_into().ok()))
+    }
+
+    /// The frames of the stack `id` (bpf_get_stackid's result), leaf first, named through
+    /// `sym`; a negative id is the errno of a capture that failed: no frames, and the errno.
+    pub(crate) fn frames(&self, id: i32, sym: &Symbolizer) -> (Vec<String>, Option<i32>) {
+        if id < 0 {
+            return (Vec::new(), Some(-id));
+        }
+        let pcs: Vec<u64> = self
+            .0
+            .as_ref()
+            .and_then(|t| t.get(&(id as u32), 0).ok())
+            .map(|st| st.frames().iter().map(|f| f.ip).collect())
+            .unwrap_or_default();
+        (sym.frames(&pcs), None)
+    }
+}

@@ -290,23 +290,7 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
         duration: plan.duration,
         slow_ns: plan.slow.as_nanos().min(u128::from(u64::MAX)) as u64,
     };
-    let runq_cfg = runq::Config {
-        pid: plan.pid,
-        duration: plan.duration,
-    };
-    let fds_cfg = fds::Config {
-        pid: plan.pid,
-        duration: plan.duration,
-    };
-    let offcpu_cfg = offcpu::Config {
-        pid: plan.pid,
-        duration: plan.duration,
-    };
-    let mmap_cfg = mmap::Config {
-        pid: plan.pid,
-        duration: plan.duration,
-    };
-    let alloc_cfg = alloc::Config {
+    let window = gorx_ebpf::Window {
         pid: plan.pid,
         duration: plan.duration,
     };
@@ -314,19 +298,19 @@ pub fn collect(plan: &Plan, stop: &AtomicBool) -> Result<Results, ProbeError> {
     std::thread::scope(|s| {
         let rq = plan
             .wants("runq")
-            .then(|| s.spawn(|| runq::run(&runq_cfg, stop)));
+            .then(|| s.spawn(|| runq::run(&window, stop)));
         let fd = plan
             .wants("fds")
-            .then(|| s.spawn(|| fds::run(&fds_cfg, &sym, stop)));
+            .then(|| s.spawn(|| fds::run(&window, &sym, stop)));
         let al = plan
             .wants("alloc")
-            .then(|| s.spawn(|| alloc::run(&alloc_cfg, stop)));
+            .then(|| s.spawn(|| alloc::run(&window, stop)));
         let mm = plan
             .wants("mmap")
-            .then(|| s.spawn(|| mmap::run(&mmap_cfg, &sym, stop)));
+            .then(|| s.spawn(|| mmap::run(&window, &sym, stop)));
         let off = plan
             .wants("offcpu")
-            .then(|| s.spawn(|| offcpu::run(&offcpu_cfg, &sym, stop)));
+            .then(|| s.spawn(|| offcpu::run(&window, &sym, stop)));
         let sys = plan
             .wants("syscalls")
             .then(|| syscalls::run(&sys_cfg, &sym, stop));
